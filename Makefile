@@ -1,0 +1,54 @@
+# `make demo` and `make test` work on a fresh machine: they create .venv and install.
+SHELL := /bin/bash
+VENV ?= .venv
+BIN := $(VENV)/bin
+PYTHON ?= python3
+PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+DEMO_DB ?= sqlite:///lims.db
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install demo test lint unit test-sqlite test-postgres bench diagram clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+demo: install
+	rm -f lims.db lims.db-wal lims.db-shm
+	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims init
+	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims seed
+	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims demo --out demo-output
+	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims audit verify
+	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims products
+
+lint: install
+	$(BIN)/ruff check lims workflows labels tests bench
+	$(BIN)/mypy lims workflows labels
+
+test-sqlite: install
+	$(BIN)/pytest -q -n 2
+
+# The same integration tests again on PostgreSQL when the server answers.
+test-postgres: install
+	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
+		LIMS_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -n 2 tests/integration; \
+	else \
+		echo "PostgreSQL at 127.0.0.1:5432 does not answer: PostgreSQL run skipped"; \
+		if [ -n "$$CI" ]; then echo "CI must run PostgreSQL"; exit 1; fi; \
+	fi
+
+test: lint test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python bench/transition.py
+
+diagram: install
+	$(BIN)/lims diagram
+
+clean:
+	rm -rf $(VENV) lims.db* demo-output

@@ -1,0 +1,123 @@
+"""`lims demo`: two products (CD133 and BM-MNC) from enrolment to administration, and one
+more left mid-process, all through the same services a user calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from sqlmodel import Session, col, func, select
+
+from lims import demo_data as data
+from lims.models import Container, Patient, Product, User
+from lims.services.common import user_by_name, utcnow
+from lims.services.enrolment import enrol_patient
+from lims.services.harvests import schedule_harvest
+from lims.services.qc import complete_qc, record_qc_result
+from lims.services.queries import container_scan_text
+from lims.services.release import release_product
+from lims.services.steps import perform_step
+from workflows.eligibility import complete_checklist
+from workflows.isbt128 import encode_patient_id
+
+PASSWORDS = {"tech1": "demo-tech1-pass", "tech2": "demo-tech2-pass", "qa1": "demo-qa1-pass",
+             "doc1": "demo-doc1-pass", "doc2": "demo-doc2-pass", "super1": "demo-super1-pass"}
+Say = Callable[[str], None]
+
+
+class DemoRun:
+    def __init__(self, session: Session, say: Say = print) -> None:
+        self.session, self.say = session, say
+        self.users = {name: user_by_name(session, name) for name in PASSWORDS}
+
+    def user(self, name: str) -> User:
+        return self.users[name]
+
+    def enrol(self, arm: str, weight: float) -> Patient:
+        n = self.session.exec(select(func.count()).select_from(Patient)).one() + 1
+        patient = enrol_patient(
+            self.session, actor=self.user("doc1"), protocol_code="NCT00713934",
+            subject_id=f"RYN-{n:03d}", mrn=f"{7001000 + n}", date_of_birth=date(1962, 3, n % 28 + 1),
+            name=f"Demo Patient {n}", sex="F" if n % 2 else "M", weight_kg=weight,
+            consent_date=utcnow().date() - timedelta(days=10), arm=arm,
+            eligibility=complete_checklist(),
+            infectious_markers={"HIV": "negative", "HBV": "negative", "HCV": "negative"},
+            checked_by="doc2")
+        self.say(f"enrolled {patient.subject_id} (MRN {patient.mrn}) in arm {arm}")
+        return patient
+
+    def scan_of(self, product: Product, kind: str) -> str:
+        container = self.session.exec(select(Container).where(
+            Container.product_id == product.id, Container.kind == kind,
+            Container.status == "in_use").order_by(col(Container.id))).first()
+        assert container is not None
+        return container_scan_text(product, container)
+
+    def step(self, product: Product, step: str, kind: str | None, values: dict[str, object],
+             at: datetime, operator: str = "tech1", witness: str | None = "tech2",
+             wristband: str | None = None) -> Product:
+        result = perform_step(
+            self.session, actor=self.user(operator), din=product.din, step=step,
+            scan=self.scan_of(product, kind) if kind else None, values=values,
+            witness=witness, witness_password=PASSWORDS[witness] if witness else None,
+            wristband=wristband, expected_version=product.version, now=at)
+        warn = f"  warnings: {'; '.join(result.warnings)}" if result.warnings else ""
+        self.say(f"  {product.din} {step:<12} -> {result.product.state}{warn}")
+        return result.product
+
+    def process(self, patient: Patient, t0: datetime, until: str | None = None) -> Product:
+        product = schedule_harvest(self.session, actor=self.user("tech1"),
+                                   subject_id=patient.subject_id, now=t0 - timedelta(hours=1))
+        self.say(f"harvest scheduled for {patient.subject_id}: DIN {product.din}")
+        at = t0
+        product = self.step(product, "harvest", "marrow_bag", data.harvest(t0), at,
+                            witness="doc1")
+        product = self.step(product, "receive", "marrow_bag", data.receive(t0),
+                            at := at + timedelta(minutes=40), witness=None)
+        if until == "received":
+            return product
+        product = self.step(product, "sediment", "marrow_bag", data.sediment(),
+                            at := at + timedelta(minutes=60))
+        product = self.step(product, "isolate_mnc", "rbc_reduced", data.isolate_mnc(),
+                            at := at + timedelta(minutes=75))
+        if product.arm == "CD133":
+            product = self.step(product, "enrich", "mnc", data.enrich(at),
+                                at := at + timedelta(minutes=110))
+        source = "cd133_target" if product.arm == "CD133" else "mnc"
+        product = self.step(product, "formulate", source, data.formulate(product.arm),
+                            at := at + timedelta(minutes=20))
+        return self.release_and_administer(product, at, patient)
+
+    def release_and_administer(self, product: Product, at: datetime,
+                               patient: Patient) -> Product:
+        for test, value in data.qc_results(product.arm).items():
+            at += timedelta(minutes=5)
+            record_qc_result(self.session, actor=self.user("tech2"), din=product.din, test=test,
+                             value=value, now=at)
+        product = complete_qc(self.session, actor=self.user("tech2"), din=product.din, now=at)
+        self.say(f"  {product.din} QC complete  -> {product.state}")
+        at += timedelta(minutes=15)
+        product = release_product(self.session, actor=self.user("qa1"), din=product.din,
+                                  password=PASSWORDS["qa1"], now=at)
+        self.say(f"  {product.din} released by QA -> {product.state}")
+        product = self.step(product, "issue", "final_product", data.issue(at),
+                            at := at + timedelta(minutes=10), witness="doc1")
+        return self.step(product, "administer", "final_product", data.administer(at),
+                         at + timedelta(minutes=30), operator="doc1", witness="doc2",
+                         wristband=encode_patient_id(patient.mrn))
+
+
+def run_demo(session: Session, out: Path | None = None, say: Say = print) -> list[Product]:
+    """Run both arms end to end and leave one product mid-process; return the products."""
+    run = DemoRun(session, say)
+    t0 = utcnow() - timedelta(hours=7)
+    products = []
+    for arm, weight in (("CD133", 72.0), ("BM-MNC", 81.5)):
+        patient = run.enrol(arm, weight)
+        products.append(run.process(patient, t0))
+    waiting = run.enrol("CD133", 64.0)
+    products.append(run.process(waiting, utcnow() - timedelta(hours=1), until="received"))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    return products

@@ -1,0 +1,12 @@
+"""All tables, imported in one place so Alembic sees the whole metadata."""
+
+from lims.models.people import Patient, User
+from lims.models.product import Container, DinSequence, Product, QcResult, Signature, StepRecord
+from lims.models.protocol import Equipment, Protocol, ProtocolArm, ReagentLot
+from lims.models.records import AuditEvent, AuditHead, CoiEvent
+
+__all__ = [
+    "AuditEvent", "AuditHead", "CoiEvent", "Container", "DinSequence", "Equipment", "Patient",
+    "Product", "Protocol", "ProtocolArm", "QcResult", "ReagentLot", "Signature", "StepRecord",
+    "User",
+]

@@ -1,0 +1,40 @@
+"""Users of the system and enrolled patients."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel
+
+from lims.models.base import json_column, now_utc, utc_column
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, index=True, max_length=64)
+    full_name: str = Field(max_length=200)
+    role: str = Field(max_length=20)  # technician, supervisor, qa, physician, admin
+    password_hash: str = Field(max_length=300)
+    active: bool = True
+    failed_logins: int = 0
+    locked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+
+
+class Patient(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    subject_id: str = Field(unique=True, index=True, max_length=40)
+    protocol_id: int = Field(foreign_key="protocol.id")
+    arm: str = Field(max_length=20)
+    mrn: str = Field(unique=True, index=True, max_length=40)
+    date_of_birth: date
+    name: str = Field(max_length=200)
+    sex: str = Field(max_length=10)
+    weight_kg: float
+    consent_date: date
+    eligibility: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    infectious_markers: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    eligibility_checked_by_id: int = Field(foreign_key="user.id")
+    enrolled_by_id: int = Field(foreign_key="user.id")
+    enrolled_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())

@@ -1,0 +1,86 @@
+"""A harvest's product, its containers, step records and QC results."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Field, SQLModel, UniqueConstraint
+
+from lims.models.base import json_column, now_utc, utc_column
+
+
+class DinSequence(SQLModel, table=True):
+    facility: str = Field(primary_key=True, max_length=5)
+    year: int = Field(primary_key=True)
+    last_sequence: int = 0
+
+
+class Product(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    din: str = Field(unique=True, index=True, max_length=13)
+    patient_id: int = Field(foreign_key="patient.id", index=True)
+    protocol_id: int = Field(foreign_key="protocol.id")
+    arm: str = Field(max_length=20)
+    state: str = Field(max_length=30, index=True)
+    held_from: str | None = Field(default=None, max_length=30)
+    # Optimistic lock: every state change bumps it; a stale writer gets a conflict.
+    version: int = 1
+    harvest_end: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    expires_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    updated_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+
+
+class Container(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("product_id", "product_code", "flags"),)
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="container.id")
+    kind: str = Field(max_length=30)
+    product_code: str = Field(max_length=8)
+    flags: str = Field(default="00", max_length=2)
+    status: str = Field(default="in_use", max_length=20)  # in_use, consumed, discarded
+    volume_ml: float | None = None
+    label_verified_at: datetime | None = Field(default=None,
+                                               sa_column=utc_column(nullable=True))
+    created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    created_by_id: int = Field(foreign_key="user.id")
+
+
+class StepRecord(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    step: str = Field(max_length=30)
+    container_id: int | None = Field(default=None, foreign_key="container.id")
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    computed: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    findings: list[Any] = Field(default_factory=list, sa_column=json_column())
+    operator_id: int = Field(foreign_key="user.id")
+    witness_id: int | None = Field(default=None, foreign_key="user.id")
+    performed_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    content_hash: str = Field(max_length=64)
+
+
+class QcResult(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    test: str = Field(max_length=40)
+    value: str = Field(max_length=60)
+    unit: str = Field(default="", max_length=20)
+    passed: bool | None = None  # None while pending (sterility culture)
+    method: str = Field(default="", max_length=120)
+    analyst_id: int = Field(foreign_key="user.id")
+    entered_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    superseded: bool = False
+    content_hash: str = Field(max_length=64)
+
+
+class Signature(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    printed_name: str = Field(max_length=200)
+    meaning: str = Field(max_length=60)
+    signed_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    record_hash: str = Field(max_length=64)

@@ -1,0 +1,72 @@
+"""Small helpers the use cases share (loading, role checks, clocks). None of them commits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlmodel import Session, SQLModel, select
+
+from lims.models import Patient, Product, Protocol, User
+from workflows.errors import ErrorCode, Forbidden, NotFound, TransitionRefused
+from workflows.product import TRIGGER_ROLES, Trigger
+from workflows.protocol import ProtocolParameters
+
+M = TypeVar("M", bound=SQLModel)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def aware(when: datetime | None) -> datetime:
+    if when is None:
+        return utcnow()
+    if when.tzinfo is None:
+        raise ValueError("naive datetime: pass a timezone-aware value")
+    return when
+
+
+def get_or_404(session: Session, model: type[M], key: object, what: str) -> M:
+    row = session.get(model, key)
+    if row is None:
+        raise NotFound(f"{what} {key} not found")
+    return row
+
+
+def require_role(user: User, roles: frozenset[str] | set[str], action: str) -> None:
+    if not user.active:
+        raise Forbidden(f"user {user.username} is deactivated")
+    if user.role not in roles:
+        raise Forbidden(f"{user.role} {user.username} may not {action}")
+
+
+def require_trigger_role(user: User, trigger: Trigger) -> None:
+    require_role(user, TRIGGER_ROLES[trigger], trigger.value.replace("_", " "))
+
+
+def product_by_din(session: Session, din: str) -> Product:
+    product = session.exec(select(Product).where(Product.din == din.strip().upper()[:13])).first()
+    if product is None:
+        raise NotFound(f"no product with DIN {din}")
+    return product
+
+
+def parameters_of(session: Session, protocol_id: int) -> ProtocolParameters:
+    protocol = get_or_404(session, Protocol, protocol_id, "protocol")
+    return ProtocolParameters.from_mapping(protocol.parameters)
+
+
+def patient_of(session: Session, product: Product) -> Patient:
+    return get_or_404(session, Patient, product.patient_id, "patient")
+
+
+def user_by_name(session: Session, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    return user
+
+
+def refuse(code: ErrorCode, detail: str) -> TransitionRefused:
+    return TransitionRefused(code, detail)

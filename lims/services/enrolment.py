@@ -1,0 +1,69 @@
+"""Enrolment of a patient into the trial with eligibility, consent and randomised arm."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, select
+
+from lims.audit import PendingEvent, append
+from lims.models import Patient, Protocol, ProtocolArm, User
+from lims.services.common import require_role, user_by_name, utcnow
+from workflows.eligibility import assess
+from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
+
+ENROLLERS = frozenset({"physician", "supervisor"})
+
+
+def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_id: str,
+                  mrn: str, date_of_birth: date, name: str, sex: str, weight_kg: float,
+                  consent_date: date, arm: str, eligibility: dict[str, bool],
+                  infectious_markers: dict[str, str], checked_by: str) -> Patient:
+    """Enrol an eligible, consented patient with the arm randomisation gave."""
+    require_role(actor, ENROLLERS, "enrol patients")
+    protocol = session.exec(select(Protocol).where(Protocol.code == protocol_code)).first()
+    if protocol is None:
+        raise NotFound(f"protocol {protocol_code} not found")
+    arms = session.exec(select(ProtocolArm.code).where(ProtocolArm.protocol_id == protocol.id))
+    if arm not in set(arms):
+        raise InvalidInput(f"arm {arm!r} is not an arm of {protocol_code}")
+    _check_demographics(subject_id, mrn, name, sex, weight_kg, date_of_birth, consent_date)
+    result = assess(eligibility, infectious_markers)
+    if not result.eligible:
+        raise DomainError(ErrorCode.PATIENT_NOT_ELIGIBLE, "; ".join(result.reasons))
+    checker = user_by_name(session, checked_by)
+    for column, value in (("subject_id", subject_id), ("mrn", mrn)):
+        if session.exec(select(Patient).where(getattr(Patient, column) == value)).first():
+            raise DomainError(ErrorCode.ALREADY_EXISTS, f"a patient with {column} {value} exists")
+    patient = Patient(subject_id=subject_id, protocol_id=protocol.id, arm=arm, mrn=mrn,
+                      date_of_birth=date_of_birth, name=name, sex=sex, weight_kg=weight_kg,
+                      consent_date=consent_date, eligibility=eligibility,
+                      infectious_markers=infectious_markers,
+                      eligibility_checked_by_id=checker.id, enrolled_by_id=actor.id)
+    session.add(patient)
+    session.flush()
+    snapshot: dict[str, Any] = {"arm": arm, "mrn": mrn, "dob": date_of_birth.isoformat(),
+                                "weight_kg": weight_kg, "consent": consent_date.isoformat()}
+    append(session, [PendingEvent("patient_enrolled", "patient", subject_id, "", None, snapshot)],
+           user_id=actor.id, username=actor.username)
+    session.commit()
+    return patient
+
+
+def _check_demographics(subject_id: str, mrn: str, name: str, sex: str, weight_kg: float,
+                        dob: date, consent: date) -> None:
+    problems = []
+    if not subject_id.strip() or not mrn.strip() or not name.strip():
+        problems.append("subject ID, MRN and name are required")
+    if sex not in ("F", "M", "X"):
+        problems.append("sex must be F, M or X")
+    if not 20 <= weight_kg <= 250:
+        problems.append(f"weight {weight_kg} kg is outside 20–250 kg")
+    age = (consent - dob).days / 365.25
+    if not 18 <= age <= 75:
+        problems.append(f"age at consent {age:.0f} years is outside the trial's 18–75")
+    if consent > utcnow().date():
+        problems.append("consent date is in the future")
+    if problems:
+        raise InvalidInput("; ".join(problems))

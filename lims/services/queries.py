@@ -1,0 +1,66 @@
+"""Read-only views: worklist, product history, containers. Nothing here writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from lims.models import AuditEvent, CoiEvent, Container, Patient, Product, StepRecord
+from lims.services.common import product_by_din
+from workflows.identity import container_code
+from workflows.product import FINAL_STATES, ProductState
+
+
+@dataclass(frozen=True)
+class WorklistItem:
+    din: str
+    subject_id: str
+    arm: str
+    state: str
+    version: int
+    harvest_end: datetime | None
+    expires_at: datetime | None
+
+
+def worklist(session: Session, *, include_final: bool = False) -> dict[str, list[WorklistItem]]:
+    """Products grouped by state, in process order, oldest harvest first."""
+    query = select(Product, Patient.subject_id).join(Patient, col(Patient.id) == Product.patient_id)
+    if not include_final:
+        query = query.where(col(Product.state).not_in([s.value for s in FINAL_STATES]))
+    grouped: dict[str, list[WorklistItem]] = {s.value: [] for s in ProductState}
+    for product, subject in session.exec(query.order_by(col(Product.id))):
+        grouped[product.state].append(WorklistItem(product.din, subject, product.arm,
+                                                   product.state, product.version,
+                                                   product.harvest_end, product.expires_at))
+    return {state: items for state, items in grouped.items() if items}
+
+
+def history(session: Session, din: str) -> list[AuditEvent]:
+    """Every audit event about the product, its containers and its step records."""
+    product = product_by_din(session, din)
+    records = [str(r) for r in session.exec(select(StepRecord.id).where(
+        StepRecord.product_id == product.id))]
+    query = select(AuditEvent).where(
+        ((col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din))
+        | ((col(AuditEvent.entity) == "container")
+           & col(AuditEvent.entity_id).startswith(product.din))
+        | ((col(AuditEvent.entity) == "step_record") & col(AuditEvent.entity_id).in_(records))
+    ).order_by(col(AuditEvent.seq))
+    return list(session.exec(query))
+
+
+def containers(session: Session, din: str) -> list[Container]:
+    product = product_by_din(session, din)
+    return list(session.exec(select(Container).where(Container.product_id == product.id)
+                             .order_by(col(Container.id))))
+
+
+def container_scan_text(product: Product, container: Container) -> str:
+    return container_code(product.din, container.product_code, container.flags)
+
+
+def coi_events(session: Session, din: str) -> list[CoiEvent]:
+    product = product_by_din(session, din)
+    return list(session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)))

@@ -1,0 +1,67 @@
+"""Idempotent seed: trial, arms, demo users, reagent lots and equipment, through the services."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, select
+
+from lims.audit import PendingEvent, append
+from lims.models import Equipment, Protocol, ProtocolArm, ReagentLot, User
+from lims.services.common import utcnow
+from lims.services.materials import register_equipment, register_reagent_lot
+from lims.services.users import create_user
+from workflows.isbt128 import parse_product_code
+from workflows.protocol import ProtocolParameters
+
+DEFAULT_SEED = Path(__file__).resolve().parents[2] / "seed" / "demo.toml"
+
+
+def load_seed(path: Path = DEFAULT_SEED) -> dict[str, Any]:
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def seed(session: Session, data: dict[str, Any], progress: Callable[[str], None] = print) -> int:
+    """Create what is missing; return how many records were created (0 on a second run)."""
+    created = _protocol(session, data["protocol"], data.get("arms", []), progress)
+    for user in data.get("users", []):
+        if session.exec(select(User).where(User.username == user["username"])).first() is None:
+            create_user(session, actor=None, **user)
+            progress(f"user {user['username']} ({user['role']})")
+            created += 1
+    for lot in data.get("reagents", []):
+        if session.exec(select(ReagentLot).where(ReagentLot.lot == lot["lot"])).first() is None:
+            register_reagent_lot(session, actor=None, **lot)
+            progress(f"reagent lot {lot['lot']} expires {lot['expires_on']}")
+            created += 1
+    for item in data.get("equipment", []):
+        if session.exec(select(Equipment).where(Equipment.code == item["code"])).first() is None:
+            register_equipment(session, actor=None, **item)
+            progress(f"equipment {item['code']} calibration due {item['calibration_due']}")
+            created += 1
+    return created
+
+
+def _protocol(session: Session, spec: dict[str, Any], arms: list[dict[str, str]],
+              progress: Callable[[str], None]) -> int:
+    if session.exec(select(Protocol).where(Protocol.code == spec["code"])).first() is not None:
+        return 0
+    # Validate before writing anything: a bad parameter or product code stops the seed.
+    parameters = ProtocolParameters.from_mapping(spec.get("parameters", {})).to_mapping()
+    codes = {key: parse_product_code(code).text for key, code in spec["product_codes"].items()}
+    protocol = Protocol(code=spec["code"], title=spec["title"], parameters=parameters,
+                        product_codes=codes)
+    session.add(protocol)
+    session.flush()
+    assert protocol.id is not None
+    for arm in arms:
+        session.add(ProtocolArm(protocol_id=protocol.id, code=arm["code"], name=arm["name"]))
+    append(session, [PendingEvent("protocol_created", "protocol", spec["code"], "parameters",
+                                  None, parameters)], user_id=None, username="system")
+    session.commit()
+    progress(f"protocol {spec['code']} with arms {', '.join(a['code'] for a in arms)}")
+    return 1 + len(arms)

@@ -1,0 +1,50 @@
+"""Firing a trigger that needs no step data: one guarded state change + audit + commit."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session
+
+from lims.audit import PendingEvent, append
+from lims.models import Product, User
+from workflows.errors import Conflict
+from workflows.product import ProductFacts, ProductState, Trigger, fire
+
+
+def advance(session: Session, *, product: Product, trigger: Trigger, actor: User,
+            now: datetime, facts: Mapping[str, Any], explain: Mapping[str, str] | None = None,
+            reason: str | None = None, extra: list[PendingEvent] | None = None,
+            expected_version: int | None = None) -> Product:
+    """Fire `trigger` with the given facts and persist the new state with its audit events."""
+    if expected_version is not None and product.version != expected_version:
+        raise Conflict(f"product {product.din} was changed by someone else; reload it")
+    state_facts = ProductFacts(state=product.state, arm=product.arm, now=now,
+                               expires_at=product.expires_at, held_from=product.held_from,
+                               **facts)
+    new_state = fire(trigger, state_facts, explain)
+    changes: dict[str, Any] = {"state": new_state.value, "version": product.version + 1,
+                               "updated_at": now}
+    if trigger == Trigger.HOLD:
+        changes["held_from"] = product.state
+    elif trigger == Trigger.RESUME:
+        changes["held_from"] = None
+    moved = session.execute(update(Product).where(
+        Product.id == product.id, Product.version == product.version,  # type: ignore[arg-type]
+    ).values(**changes))
+    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        session.rollback()
+        raise Conflict(f"product {product.din} was changed by someone else; reload it")
+    events = [PendingEvent("state_changed", "product", product.din, "state", product.state,
+                           new_state.value, reason=reason or trigger.value), *(extra or [])]
+    append(session, events, user_id=actor.id, username=actor.username)
+    session.commit()
+    session.refresh(product)
+    return product
+
+
+def is_final(state: str) -> bool:
+    return state in (ProductState.ADMINISTERED, ProductState.DISCARDED, ProductState.EXPIRED)

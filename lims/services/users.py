@@ -1,0 +1,87 @@
+"""Users, roles, sign-in with lockout, and re-authentication for signatures and witnessing."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from lims.audit import PendingEvent, append
+from lims.config import get_settings
+from lims.models import User
+from lims.security import hash_password, password_matches
+from lims.services.common import require_role, utcnow
+from workflows.errors import DomainError, ErrorCode, InvalidInput
+
+ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
+
+
+def create_user(session: Session, *, actor: User | None, username: str, full_name: str,
+                role: str, password: str) -> User:
+    """Create a user (admin only, or the seed when `actor` is None)."""
+    if actor is not None:
+        require_role(actor, {"admin"}, "create users")
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(sorted(ROLES))}")
+    if not username.strip() or not full_name.strip():
+        raise InvalidInput("username and full name are required")
+    if session.exec(select(User).where(User.username == username)).first() is not None:
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"user {username} already exists")
+    try:
+        password_hash = hash_password(password)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from error
+    user = User(username=username, full_name=full_name, role=role, password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    append(session, [PendingEvent("user_created", "user", username, "role", None, role)],
+           user_id=actor.id if actor else None, username=actor.username if actor else "system")
+    session.commit()
+    return user
+
+
+def check_credentials(session: Session, *, username: str, password: str) -> User:
+    """Verify a password without committing; the caller commits (with the failure count)."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    # One message for unknown user and wrong password: no user enumeration.
+    failed = DomainError(ErrorCode.AUTHENTICATION_FAILED, "user name or password is incorrect")
+    if user is None or not user.active:
+        raise failed
+    if user.locked_at is not None:
+        raise DomainError(ErrorCode.ACCOUNT_LOCKED,
+                          "this account is locked after repeated failures; ask an administrator")
+    if not password_matches(user.password_hash, password):
+        user.failed_logins += 1
+        events = [PendingEvent("signin_failed", "user", username, "failed_logins",
+                               user.failed_logins - 1, user.failed_logins)]
+        if user.failed_logins >= get_settings().max_failed_logins:
+            user.locked_at = utcnow()
+            events.append(PendingEvent("account_locked", "user", username))
+        session.add(user)
+        append(session, events, user_id=user.id, username=username)
+        session.commit()  # the failure must be recorded even though the action is refused
+        raise failed
+    if user.failed_logins:
+        user.failed_logins = 0
+        session.add(user)
+    return user
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    """Sign in: the password is checked and a success resets the failure count."""
+    user = check_credentials(session, username=username, password=password)
+    session.commit()
+    return user
+
+
+def unlock_user(session: Session, *, actor: User, username: str, reason: str) -> User:
+    require_role(actor, {"admin"}, "unlock accounts")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise InvalidInput(f"no user {username}")
+    if not reason.strip():
+        raise DomainError(ErrorCode.REASON_REQUIRED, "unlocking an account needs a reason")
+    user.locked_at, user.failed_logins = None, 0
+    session.add(user)
+    append(session, [PendingEvent("account_unlocked", "user", username, reason=reason)],
+           user_id=actor.id, username=actor.username)
+    session.commit()
+    return user

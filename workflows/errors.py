@@ -1,0 +1,91 @@
+"""Coded domain errors shared by the workflows, the services, the CLI and the API.
+
+Every refusal the lab can meet has a stable code, so a test, the API and the
+UI talk about the same thing; the message is for the person at the bench.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    # state machine
+    INVALID_TRANSITION = "invalid_transition"
+    WRONG_ARM = "wrong_arm"
+    STEP_DATA_INVALID = "step_data_invalid"
+    LIMIT_REFUSED = "limit_refused"
+    REAGENT_EXPIRED = "reagent_expired"
+    REAGENT_UNKNOWN = "reagent_unknown"
+    EQUIPMENT_OUT_OF_CALIBRATION = "equipment_out_of_calibration"
+    EQUIPMENT_UNKNOWN = "equipment_unknown"
+    PRODUCT_EXPIRED = "product_expired"
+    PRODUCT_NOT_EXPIRED = "product_not_expired"
+    IDENTITY_NOT_CONFIRMED = "identity_not_confirmed"
+    WITNESS_REQUIRED = "witness_required"
+    WITNESS_SAME_USER = "witness_same_user"
+    QC_INCOMPLETE = "qc_incomplete"
+    QC_FAILED = "qc_failed"
+    NOT_INDEPENDENT = "not_independent"
+    REASON_REQUIRED = "reason_required"
+    NOT_HELD_FROM = "not_held_from"
+    LABEL_NOT_VERIFIED = "label_not_verified"
+    # chain of identity
+    COI_BAD_SCAN = "coi_bad_scan"
+    COI_UNKNOWN_DIN = "coi_unknown_din"
+    COI_WRONG_DIN = "coi_wrong_din"
+    COI_WRONG_PATIENT = "coi_wrong_patient"
+    COI_WRONG_CONTAINER = "coi_wrong_container"
+    COI_WRONG_STAGE = "coi_wrong_stage"
+    COI_CONTAINER_REQUIRED = "coi_container_required"
+    # access and records
+    FORBIDDEN = "forbidden"
+    AUTHENTICATION_FAILED = "authentication_failed"
+    ACCOUNT_LOCKED = "account_locked"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    CONFLICT = "conflict"
+    INVALID_INPUT = "invalid_input"
+    PATIENT_NOT_ELIGIBLE = "patient_not_eligible"
+
+
+class DomainError(Exception):
+    """A refusal with a stable code; nothing was changed when it is raised."""
+
+    def __init__(self, code: ErrorCode, detail: str) -> None:
+        super().__init__(f"{code.value}: {detail}")
+        self.code = code
+        self.detail = detail
+
+
+class TransitionRefused(DomainError):
+    """The state machine refused a trigger (invalid from this state, or a guard failed)."""
+
+
+class IdentityMismatch(DomainError):
+    """A scanned label does not match what the step expects."""
+
+    def __init__(self, code: ErrorCode, detail: str, *, scanned: str, expected: str) -> None:
+        super().__init__(code, detail)
+        self.scanned = scanned
+        self.expected = expected
+
+
+class NotFound(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(ErrorCode.NOT_FOUND, detail)
+
+
+class Conflict(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(ErrorCode.CONFLICT, detail)
+
+
+class Forbidden(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(ErrorCode.FORBIDDEN, detail)
+
+
+class InvalidInput(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(ErrorCode.INVALID_INPUT, detail)

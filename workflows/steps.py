@@ -1,0 +1,294 @@
+"""The process steps as data, and the single entry point that checks a submission.
+
+`STEPS` is keyed by the state-machine trigger names. Each StepSpec lists what
+the bench form asks for, in the lab's words and units:
+
+- counts are absolute per µL ("cells/µL", e.g. WBC 20000, RBC 4500000), never
+  ×10^3 or ×10^6/µL, so one unit holds for every count on every form;
+- absolute cell numbers are plain cells (5e9, not "50 ×10^8");
+- times are ISO-8601 with a timezone ("2024-05-01T10:30+03:30"); a browser's
+  datetime-local value has no zone and must get the site's zone before it comes here;
+- yes/no values accept true/false, yes/no, on/off, 1/0; forms should use a yes/no
+  pair rather than a checkbox, since an unchecked box is simply absent and a
+  required answer such as bag integrity must be given positively.
+
+`evaluate_step` cleans a raw submission, computes the derived figures and
+returns the protocol findings. It raises StepDataError for data that cannot be
+real; it returns findings (warn/refuse per ProtocolParameters) for data that is
+real but outside the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from workflows.protocol import ProtocolParameters
+from workflows.step_cleaning import check_time_order, clean_values
+from workflows.step_model import (
+    ARMS,
+    Field,
+    FieldKind,
+    Finding,
+    StepContext,
+    StepDataError,
+    StepOutcome,
+    StepSpec,
+)
+from workflows.step_rules import apply_rules
+
+__all__ = [
+    "ARMS",
+    "STEPS",
+    "Field",
+    "FieldKind",
+    "Finding",
+    "StepContext",
+    "StepDataError",
+    "StepOutcome",
+    "StepSpec",
+    "evaluate_step",
+]
+
+# Physical ceilings, far above anything real, only to catch slipped digits.
+_MAX_PER_UL = 2e7  # packed red cells are about 1e7/µL
+_MAX_CELLS = 1e12
+
+
+def _number(
+    name: str, label: str, unit: str, low: float = 0.0, high: float | None = None,
+    *, required: bool = True,
+) -> Field:
+    return Field(name, label, "number", unit, required, low, high)
+
+
+def _integer(name: str, label: str, low: float, high: float) -> Field:
+    return Field(name, label, "integer", None, True, low, high)
+
+
+def _percent(name: str, label: str) -> Field:
+    return Field(name, label, "number", "%", True, 0.0, 100.0)
+
+
+def _text(name: str, label: str, *, required: bool = True) -> Field:
+    return Field(name, label, "text", None, required)
+
+
+def _lot(name: str, label: str) -> Field:
+    return Field(name, label, "text", reagent=True)
+
+
+def _equipment(name: str, label: str) -> Field:
+    return Field(name, label, "text", equipment=True)
+
+
+def _when(name: str, label: str) -> Field:
+    return Field(name, label, "datetime")
+
+
+def _yes_no(name: str, label: str) -> Field:
+    return Field(name, label, "bool")
+
+
+def _choice(name: str, label: str, *choices: str) -> Field:
+    return Field(name, label, "choice", choices=choices)
+
+
+_HARVEST = StepSpec(
+    "harvest", "Bone-marrow harvest",
+    (
+        _when("harvest_start", "Harvest start"),
+        _when("harvest_end", "Harvest end"),
+        _number("volume_ml", "Volume aspirated", "ml", 1.0, 2000.0),
+        _choice("anticoagulant", "Anticoagulant", "heparin", "ACD-A"),
+        _lot("anticoagulant_lot", "Anticoagulant lot"),
+        _number("anticoagulant_volume_ml", "Anticoagulant volume", "ml", 0.0, 500.0),
+        _text("collection_set_lot", "Collection set lot"),
+        _text("filter_lot", "Filter lot"),
+        _integer("puncture_sites", "Puncture sites", 1, 200),
+        _text("bag_sample_id", "Bag sample ID", required=False),
+        _text("operating_room", "Operating room"),
+    ),
+    ("duration_minutes",),
+)
+
+_RECEIVE = StepSpec(
+    "receive", "Transport and receipt",
+    (
+        _when("time_out", "Time out of OR"),
+        _when("time_received", "Time received"),
+        _number("temperature_c", "Temperature on receipt", "°C", -30.0, 60.0),
+        _yes_no("bag_intact", "Bag intact"),
+        _number("gross_weight_g", "Gross weight", "g", 0.0, 5000.0, required=False),
+        _number("tare_g", "Tare weight", "g", 0.0, 5000.0, required=False),
+    ),
+    ("transport_minutes", "hours_since_harvest", "net_volume_ml"),
+)
+
+_SEDIMENT = StepSpec(
+    "sediment", "RBC sedimentation",
+    (
+        _number("volume_in_ml", "Volume in", "ml", 1.0, 2000.0),
+        _number("wbc_in_per_ul", "WBC in", "cells/µL", 1.0, _MAX_PER_UL),
+        _number("rbc_in_per_ul", "RBC in", "cells/µL", 1.0, _MAX_PER_UL),
+        _number("volume_out_ml", "Leukocyte-rich volume out", "ml", 0.0, 2000.0),
+        _number("wbc_out_per_ul", "WBC out", "cells/µL", 0.0, _MAX_PER_UL),
+        _number("rbc_out_per_ul", "RBC out", "cells/µL", 0.0, _MAX_PER_UL),
+        _text("agent", "Sedimentation agent"),
+        _lot("agent_lot", "Agent lot"),
+        _text("ratio", "Agent : marrow ratio"),
+        _number("sedimentation_minutes", "Sedimentation time", "min", 0.0, 600.0),
+    ),
+    ("tnc_in", "tnc_out", "rbc_in", "rbc_out", "tnc_recovery_pct", "rbc_depletion_pct"),
+)
+
+_ISOLATE_MNC = StepSpec(
+    "isolate_mnc", "Ficoll-Paque MNC isolation",
+    (
+        _text("medium", "Gradient medium"),
+        _number("density_g_per_ml", "Medium density", "g/ml", 1.0, 1.2),
+        _choice("grade", "Medium grade", "GMP", "RUO"),
+        _lot("medium_lot", "Medium lot"),
+        _number("dilution", "Dilution factor", "×", 1.0, 10.0),
+        _equipment("centrifuge_id", "Centrifuge"),
+        _number("g_force", "Centrifugation force", "×g", 1.0, 10000.0),
+        _number("spin_minutes", "Centrifugation time", "min", 1.0, 240.0),
+        _number("temperature_c", "Centrifuge temperature", "°C", 0.0, 40.0),
+        _yes_no("brake_off", "Brake off"),
+        _integer("washes", "Washes", 0, 10),
+        _number("mnc_per_ul", "MNC concentration", "cells/µL", 0.0, _MAX_PER_UL),
+        _number("volume_ml", "MNC suspension volume", "ml", 0.0, 1000.0),
+        _percent("viability_pct", "Viability"),
+        _percent("cd34_pct", "CD34+"),
+        _percent("cd133_pct", "CD133+"),
+    ),
+    (
+        "mnc_total", "viable_mnc", "cd34_cells", "cd133_cells", "viability_pct",
+        "mnc_recovery_pct",
+    ),
+)
+
+_ENRICH = StepSpec(
+    "enrich", "CliniMACS CD133+ enrichment",
+    (
+        _number("pre_tnc", "TNC into labelling", "cells", 1.0, _MAX_CELLS),
+        _percent("pre_cd133_pct", "CD133+ before selection"),
+        _lot("reagent_lot", "CD133 reagent lot"),
+        _number("reagent_volume_ml", "Reagent volume used", "ml", 0.0, 50.0),
+        _when("incubation_start", "Labelling incubation start"),
+        _when("incubation_end", "Labelling incubation end"),
+        _integer("washes", "Washes", 0, 10),
+        _equipment("instrument_id", "CliniMACS instrument"),
+        _text("program", "Program"),
+        _choice("tubing_set_type", "Tubing set type", "TS", "LS"),
+        _lot("tubing_set_lot", "Tubing set lot"),
+        _when("run_start", "Run start"),
+        _when("run_end", "Run end"),
+        _text("alarms", "Alarms", required=False),
+        _number("target_volume_ml", "Target fraction volume", "ml", 0.0, 1000.0),
+        _number("target_cells_per_ul", "Target fraction count", "cells/µL", 0.0, _MAX_PER_UL),
+        _percent("target_viability_pct", "Target fraction viability"),
+        _percent("cd133_purity_pct", "CD133+ purity"),
+        _number("negative_volume_ml", "Negative fraction volume", "ml", 0.0, 2000.0),
+    ),
+    (
+        "pre_cd133_cells", "target_cells", "cd133_cells", "viable_cd133", "cd133_purity_pct",
+        "cd133_recovery_pct", "enrichment_factor", "log_depletion", "incubation_minutes",
+        "run_minutes",
+    ),
+)
+
+_FORMULATE = StepSpec(
+    "formulate", "Final formulation",
+    (
+        _text("diluent", "Diluent"),
+        _lot("diluent_lot", "Diluent lot"),
+        _number("final_volume_ml", "Final volume", "ml", 0.1, 1000.0),
+        # Either one: a counter gives a concentration, a calculation sheet a total.
+        _number("total_cells", "Total cells", "cells", 0.0, _MAX_CELLS, required=False),
+        _number("cells_per_ul", "Cell concentration", "cells/µL", 0.0, _MAX_PER_UL,
+                required=False),
+        _percent("viability_pct", "Viability"),
+        _choice("container_type", "Final container", "syringe", "bag"),
+        _integer("qc_samples", "QC samples drawn", 0, 20),
+    ),
+    (
+        "total_cells", "final_volume_ml", "concentration_per_ml", "viable_cells",
+        "viable_dose", "dose_per_kg", "endotoxin_limit_eu_per_ml",
+    ),
+)
+
+_ISSUE = StepSpec(
+    "issue", "Issue to the procedure room",
+    (
+        _when("time_issued", "Time issued"),
+        _text("transport_conditions", "Transport conditions"),
+        _number("temperature_c", "Transport temperature", "°C", -30.0, 60.0),
+    ),
+    ("hours_since_harvest",),
+)
+
+_ADMINISTER = StepSpec(
+    "administer", "Portal-vein administration",
+    (
+        _when("infusion_start", "Infusion start"),
+        _when("infusion_end", "Infusion end"),
+        _number("volume_injected_ml", "Volume injected", "ml", 0.0, 1000.0),
+        _choice("route", "Route", "portal vein"),
+        _yes_no("sonography_guided", "Sonography-guided"),
+        _text("adverse_events", "Immediate adverse events", required=False),
+    ),
+    ("infusion_minutes", "hours_since_harvest"),
+)
+
+STEPS: Mapping[str, StepSpec] = MappingProxyType(
+    {
+        spec.name: spec
+        for spec in (
+            _HARVEST, _RECEIVE, _SEDIMENT, _ISOLATE_MNC, _ENRICH, _FORMULATE, _ISSUE,
+            _ADMINISTER,
+        )
+    }
+)
+
+# (earlier, later) pairs within one form; a later time that comes first is a typo.
+_TIME_ORDER: Mapping[str, tuple[tuple[str, str], ...]] = {
+    "harvest": (("harvest_start", "harvest_end"),),
+    "receive": (("time_out", "time_received"),),
+    "enrich": (
+        ("incubation_start", "incubation_end"),
+        ("incubation_end", "run_start"),
+        ("run_start", "run_end"),
+    ),
+    "administer": (("infusion_start", "infusion_end"),),
+}
+
+
+def evaluate_step(
+    step: str,
+    raw: Mapping[str, object],
+    *,
+    params: ProtocolParameters,
+    context: StepContext,
+) -> StepOutcome:
+    """Clean, compute and check one step submission.
+
+    Raises ValueError for an unknown step name and StepDataError for data that
+    cannot be real (unknown or missing fields, wrong types, values outside the
+    physical range, naive or out-of-order times, an enrichment on the BM-MNC arm).
+    Returns the outcome; `outcome.refused` tells the caller not to save it.
+    """
+    spec = STEPS.get(step)
+    if spec is None:
+        raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+    values = clean_values(spec, raw)
+    labels = {f.name: f.label for f in spec.fields}
+    errors = check_time_order(values, _TIME_ORDER.get(step, ()), labels)
+    if errors:
+        raise StepDataError(errors)
+    computed, findings = apply_rules(step, values, params, context)
+    return StepOutcome(
+        values=MappingProxyType(values),
+        computed=MappingProxyType(computed),
+        findings=findings,
+    )
