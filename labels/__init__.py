@@ -1,0 +1,40 @@
+"""Label content and rendering (PDF, ZPL) for ISBT 128 cell-therapy containers.
+
+Pure: standard library, reportlab, zxing-cpp and `workflows.isbt128` only; never
+sqlmodel, fastapi or `lims`.
+"""
+
+from labels.layout import LayoutOverflow
+from labels.model import (
+    DEFAULT_TEXTS,
+    Barcode,
+    Element,
+    IssueRecord,
+    Label,
+    LabelKind,
+    LabelTexts,
+    barcodes,
+    elements_for,
+)
+from labels.pdf import render_pdf, render_sheet
+from labels.printing import DEFAULT_PORT, PrinterError, send_zpl
+from labels.zpl import render_zpl
+
+__all__ = [
+    "DEFAULT_PORT",
+    "DEFAULT_TEXTS",
+    "Barcode",
+    "Element",
+    "IssueRecord",
+    "Label",
+    "LabelKind",
+    "LabelTexts",
+    "LayoutOverflow",
+    "PrinterError",
+    "barcodes",
+    "elements_for",
+    "render_pdf",
+    "render_sheet",
+    "render_zpl",
+    "send_zpl",
+]

@@ -13,6 +13,7 @@ snapped to the 300 dpi grid so every module is a whole number of printer dots.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,8 +31,8 @@ DATAMATRIX_QUIET_MODULES: Final = 2
 
 
 def snap(value_mm: float) -> float:
-    """Round a position to the nearest 300 dpi dot."""
-    return round(value_mm / DOT) * DOT
+    """Move a position back to the 300 dpi dot at or before it (never into what follows)."""
+    return math.floor(value_mm / DOT + 1e-9) * DOT
 
 
 def _code128(data: str, module: float, height: float) -> Code128:
@@ -88,7 +89,8 @@ def draw_code128(
 def datamatrix_modules(data: str) -> list[list[bool]]:
     """ECC 200 module matrix, row 0 at the top; True is a dark module."""
     symbol = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.DataMatrix)
-    image = memoryview(symbol.to_image(scale=1, add_quiet_zones=False))
+    # zxing-cpp's Image implements the buffer protocol; its stubs do not declare it.
+    image = memoryview(symbol.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
     rows, cols = image.shape or (0, 0)
     return [[image[r, c] == 0 for c in range(cols)] for r in range(rows)]
 

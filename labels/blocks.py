@@ -30,6 +30,7 @@ from labels.layout import (
 )
 from labels.model import Label
 from labels.timefmt import local_text, utc_text
+from workflows.isbt128 import encode_expiry
 
 GAP = 0.6  # mm between a bar code and the text beneath it ("not touching")
 HRI_SIZE = 7.0  # pt: 7 pt DejaVu digits are 1.8 mm high, within ISBT's 2 mm
@@ -43,7 +44,13 @@ def printed_flags(flags: str) -> str | None:
 
 
 def din_group(
-    items: list[Item], label: Label, x: float, y: float, *, bar_height: float, size: float,
+    items: list[Item],
+    label: Label,
+    x: float,
+    y: float,
+    *,
+    bar_height: float,
+    size: float,
     width: float,
 ) -> tuple[float, Code128Item]:
     """DIN bar code with, beneath it, the DIN text, rotated flags and the boxed K.
@@ -97,8 +104,17 @@ def coded(
 
 
 def lines(
-    items: list[Item], x: float, y: float, text: str, *, font: FontName, size: float,
-    width: float, max_lines: int = 1, min_size: float | None = None, white: bool = False,
+    items: list[Item],
+    x: float,
+    y: float,
+    text: str,
+    *,
+    font: FontName,
+    size: float,
+    width: float,
+    max_lines: int = 1,
+    min_size: float | None = None,
+    white: bool = False,
 ) -> float:
     """Text wrapped into `width` mm, shrunk down to `min_size` if needed; returns the bottom."""
     wrapped, size = wrap_fit(text, font, size, width, max_lines, min_size or size)
@@ -111,14 +127,21 @@ def lines(
 
 
 def pair(
-    items: list[Item], x: float, y: float, caption: str, value: str, *, size: float,
-    width: float, bold_value: bool = True,
+    items: list[Item],
+    x: float,
+    y: float,
+    caption: str,
+    value: str,
+    *,
+    size: float,
+    width: float,
+    bold_value: bool = True,
 ) -> float:
     """ "Caption value" on one line: a small plain caption, then the value."""
     cap_size = size * 0.8
     cap = Text(x, y + 0.76 * size * PT, caption, SANS, cap_size)
     room = width - cap.width - 1.0
-    font = SANS_BOLD if bold_value else SANS
+    font: FontName = SANS_BOLD if bold_value else SANS
     value_size = fit(value, font, size, room, min_size=size * 0.75)
     items.append(cap)
     items.append(Text(x + cap.width + 1.0, cap.baseline, value, font, value_size))
@@ -126,8 +149,16 @@ def pair(
 
 
 def captioned_lines(
-    items: list[Item], x: float, y: float, caption: str, value: str, *, size: float,
-    width: float, max_lines: int, min_size: float,
+    items: list[Item],
+    x: float,
+    y: float,
+    caption: str,
+    value: str,
+    *,
+    size: float,
+    width: float,
+    max_lines: int,
+    min_size: float,
 ) -> float:
     """A small caption, then a bold value that wraps under the caption's start."""
     while True:
@@ -143,8 +174,9 @@ def captioned_lines(
     items.append(cap)
     step = line_height(size)
     for n, line in enumerate(wrapped):
-        items.append(Text(x + (indent if n == 0 else 0.0), cap.baseline + n * step, line,
-                          SANS_BOLD, size))
+        items.append(
+            Text(x + (indent if n == 0 else 0.0), cap.baseline + n * step, line, SANS_BOLD, size)
+        )
     return y + len(wrapped) * step
 
 
@@ -153,8 +185,17 @@ def band(items: list[Item], x: float, y: float, w: float, text: str, *, size: fl
     size = fit(text, SANS_BOLD, size, w - 2.0, min_size=7.0)
     h = size * PT * 1.35
     items.append(Box(x, y, w, h, fill=True))
-    items.append(Text(x + w / 2, y + h / 2 + 0.36 * size * PT, text, SANS_BOLD, size,
-                      align="center", white=True))
+    items.append(
+        Text(
+            x + w / 2,
+            y + h / 2 + 0.36 * size * PT,
+            text,
+            SANS_BOLD,
+            size,
+            align="center",
+            white=True,
+        )
+    )
     return y + h
 
 
@@ -175,8 +216,16 @@ def mark(items: list[Item], right: float, y: float, text: str, *, size: float) -
 
 
 def moment(
-    items: list[Item], label: Label, x: float, y: float, caption: str, when: datetime, *,
-    size: float, width: float, utc: bool = True,
+    items: list[Item],
+    label: Label,
+    x: float,
+    y: float,
+    caption: str,
+    when: datetime,
+    *,
+    size: float,
+    width: float,
+    utc: bool = True,
 ) -> float:
     """Local time with zone abbreviation, then "(… UTC)" beneath (ST-001 §7.4.4.2)."""
     y = pair(items, x, y, caption, local_text(when, label.time_zone), size=size, width=width)
@@ -185,8 +234,51 @@ def moment(
     return y
 
 
+def expiry_group(
+    items: list[Item],
+    label: Label,
+    x: float,
+    y: float,
+    *,
+    bar_height: float,
+    size: float,
+    right: float,
+) -> float:
+    """Caption, DS 005 bar code, local expiry (key text, never shrunk) and UTC beneath."""
+    assert label.expires_at is not None
+    caption_size = 6.5
+    items.append(
+        Text(x + 2.54, y + 0.76 * caption_size * PT, "Expiry date and time", SANS, caption_size)
+    )
+    symbol = code128(
+        x,
+        y + line_height(caption_size),
+        encode_expiry(label.expires_at.astimezone(label.zone)),
+        bar_height,
+    )
+    items.append(symbol)
+    width = right - symbol.bars_left
+    y = symbol.y + symbol.height + GAP
+    y = lines(
+        items,
+        symbol.bars_left,
+        y,
+        local_text(label.expires_at, label.time_zone),
+        font=SANS_BOLD,
+        size=size,
+        width=width,
+    )
+    return lines(
+        items,
+        symbol.bars_left,
+        y + 0.2,
+        utc_text(label.expires_at),
+        font=SANS,
+        size=size * 0.8,
+        width=width,
+    )
+
+
 def identifiers_text(label: Label) -> str:
+    """ "MRN 123456 · DOB 1961-03-04": the two patient identifiers on one line."""
     return "  ·  ".join(f"{name} {value}" for name, value in label.patient_identifiers)
-
-
-__all__ = ["MONO", "band", "coded", "din_group", "lines", "mark", "moment", "pair"]

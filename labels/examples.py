@@ -98,8 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for name, label in examples().items():
         pdf = pypdfium2.PdfDocument(render_pdf(label))
-        image = pdf[0].render(scale=300 / 72).to_pil()
-        image.save(out / f"{name}.png", dpi=(300, 300))
+        image = pdf[0].render(scale=300 / 72).to_pil().convert("L")
+        image.save(out / f"{name}.png", dpi=(300, 300), optimize=True)
         pdf.close()
         print(out / f"{name}.png")
     return 0

@@ -176,7 +176,11 @@ def fit(text: str, font: FontName, size: float, width: float, min_size: float) -
 
 
 def wrap(
-    text: str, font: FontName, size: float, width: float, max_lines: int,
+    text: str,
+    font: FontName,
+    size: float,
+    width: float,
+    max_lines: int,
     first_indent: float = 0.0,
 ) -> list[str]:
     """Greedy word wrap into at most `max_lines` lines of `width` mm (the first indented)."""

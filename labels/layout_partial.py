@@ -13,20 +13,29 @@ from __future__ import annotations
 from typing import Final
 
 from labels.barcode import DATAMATRIX_MODULE, DATAMATRIX_QUIET_MODULES
-from labels.blocks import band, coded, din_group, identifiers_text, lines, mark, moment, pair
+from labels.blocks import (
+    band,
+    coded,
+    din_group,
+    expiry_group,
+    identifiers_text,
+    lines,
+    mark,
+    moment,
+    pair,
+)
 from labels.layout import (
     SANS,
     SANS_BOLD,
     Item,
     Layout,
     LayoutOverflow,
-    code128,
     datamatrix,
     datamatrix_extent,
 )
 from labels.layout_final import description_parts
 from labels.model import PLACEHOLDER_NOTE, REPRINT_MARK, Element, Label, structures
-from workflows.isbt128 import encode_compound, encode_expiry
+from workflows.isbt128 import encode_compound, encode_product_code
 
 BAG_SIZE: Final = (100.0, 60.0)
 TUBE_SIZE: Final = (50.0, 25.0)
@@ -36,17 +45,68 @@ DM_QUIET: Final = DATAMATRIX_QUIET_MODULES * DATAMATRIX_MODULE
 
 
 def _top_right(items: list[Item], label: Label, y: float) -> float:
-    pc_data = structures(label)[1]
+    pc_data = encode_product_code(label.product_code)
     bottom, pc = coded(items, MID + 1.0, y, pc_data, label.product_code.text, bar_height=7.0)
     width = BAG_SIZE[0] - M - pc.bars_left
     if label.shows(Element.PRODUCT_DESCRIPTION):
         cls, attributes = description_parts(label.product_description)
-        bottom = lines(items, pc.bars_left, bottom + 0.5, cls, font=SANS_BOLD, size=10,
-                       width=width, min_size=8)
+        bottom = lines(
+            items, pc.bars_left, bottom + 0.5, cls, font=SANS_BOLD, size=10, width=width, min_size=8
+        )
         if attributes:
-            bottom = lines(items, pc.bars_left, bottom + 0.3, attributes, font=SANS_BOLD,
-                           size=8, width=width, min_size=7)
+            bottom = lines(
+                items,
+                pc.bars_left,
+                bottom + 0.3,
+                attributes,
+                font=SANS_BOLD,
+                size=8,
+                width=width,
+                min_size=7,
+            )
     return bottom
+
+
+def _bag_left(items: list[Item], label: Label, y: float) -> float:
+    """Patient, identifiers and the placeholder note under the autologous band."""
+    x, column = M + 0.5, MID - M - 1.0
+    y = pair(items, x, y, "Patient", label.patient_name, size=9.5, width=column)
+    y = lines(
+        items,
+        x,
+        y + 0.2,
+        identifiers_text(label),
+        font=SANS_BOLD,
+        size=8.5,
+        width=column,
+        min_size=7,
+    )
+    if label.placeholder_codes:
+        y = lines(
+            items,
+            x,
+            y + 0.6,
+            PLACEHOLDER_NOTE,
+            font=SANS,
+            size=6,
+            width=column,
+            max_lines=2,
+            min_size=5.5,
+        )
+    return y
+
+
+def _bag_right(items: list[Item], label: Label, y: float) -> float:
+    """Expiry (in-process) or collection time (collection label) under the band."""
+    right = BAG_SIZE[0] - M
+    if label.shows(Element.EXPIRY) and label.expires_at:
+        y = expiry_group(items, label, MID + 1.0, y, bar_height=7.0, size=9, right=right)
+    if label.shows(Element.COLLECTION) and label.collection_at:
+        x = MID + 1.0 + 2.54  # in line with the bars of the codes above
+        y = moment(
+            items, label, x, y + 0.5, "Collected", label.collection_at, size=9, width=right - x
+        )
+    return y
 
 
 def layout_bag(label: Label) -> Layout:
@@ -55,41 +115,29 @@ def layout_bag(label: Label) -> Layout:
     items: list[Item] = []
     left, din = din_group(items, label, M, 2.5, bar_height=7.0, size=11.0, width=MID - M)
     if label.shows(Element.CONTAINER):
-        left = pair(items, din.bars_left, left + 0.6, "Container", label.container_label,
-                    size=9, width=MID - M - din.bars_left + M)
-    right = _top_right(items, label, 2.5)
-    y = max(left, right) + 1.0
+        left = pair(
+            items,
+            din.bars_left,
+            left + 0.6,
+            "Container",
+            label.container_label,
+            size=9,
+            width=MID - din.bars_left,
+        )
+    y = max(left, _top_right(items, label, 2.5)) + 1.0
     if label.shows(Element.AUTOLOGOUS):
         y = band(items, M, y, width - 2 * M, label.autologous_statement, size=10.5) + 1.0
-    x = M + 0.5
-    column = MID - M - 1.0
-    lower = pair(items, x, y, "Patient", label.patient_name, size=9.5, width=column)
-    lower = lines(items, x, lower + 0.2, identifiers_text(label), font=SANS_BOLD, size=8.5,
-                  width=column, min_size=7)
     compound = encode_compound(structures(label))
     side = datamatrix_extent(compound)
     dm_x, dm_y = width - M - side, height - M - side
     items.append(datamatrix(dm_x + DM_QUIET, dm_y + DM_QUIET, compound))
-    right = y
-    if label.shows(Element.EXPIRY) and label.expires_at:
-        local = label.expires_at.astimezone(label.zone)
-        symbol = code128(MID + 1.0, y, encode_expiry(local), 7.0)
-        items.append(symbol)
-        right = moment(items, label, symbol.bars_left, symbol.y + symbol.height + 0.8,
-                       "Expires", label.expires_at, size=9, width=width - M - symbol.bars_left)
-    if label.shows(Element.COLLECTION) and label.collection_at:
-        lower = moment(items, label, x, lower + 0.8, "Collected", label.collection_at,
-                       size=9, width=column)
-    if right > dm_y:
-        raise LayoutOverflow("expiry block runs into the Data Matrix")
-    notes = lower + 0.6
-    if label.placeholder_codes:
-        notes = lines(items, x, notes, PLACEHOLDER_NOTE, font=SANS, size=6, width=column, max_lines=2,
-                      min_size=5.5)
+    if _bag_right(items, label, y) > dm_y:
+        raise LayoutOverflow("expiry or collection time runs into the Data Matrix")
+    bottom = _bag_left(items, label, y)
     if label.reprint:
         mark(items, dm_x - 1.0, height - M - 5.0, REPRINT_MARK, size=9)
-    if max(lower, notes) > height - M:
-        raise LayoutOverflow(f"label content runs to {max(lower, notes):.1f} mm of {height} mm")
+    if bottom > height - M:
+        raise LayoutOverflow(f"label content runs to {bottom:.1f} mm of {height} mm")
     return Layout(width, height, tuple(items))
 
 
@@ -99,18 +147,20 @@ def layout_tube(label: Label) -> Layout:
     items: list[Item] = []
     compound = encode_compound(structures(label))
     side = datamatrix_extent(compound)
-    below, din = din_group(items, label, 0.6, 1.0, bar_height=0.0, size=8.5,
-                           width=width - side - 0.8)
+    below, din = din_group(
+        items, label, 0.6, 1.0, bar_height=0.0, size=8.5, width=width - side - 1.1
+    )
     dm_y = din.y + din.height
-    items.append(datamatrix(width - side + DM_QUIET, dm_y + DM_QUIET, compound))
+    dm_x = width - 0.3 - side  # the quiet zone stays on the label
+    items.append(datamatrix(dm_x + DM_QUIET, dm_y + DM_QUIET, compound))
     x = din.bars_left
-    room = width - side - x
+    room = dm_x - x
     pc = label.product_code
-    y = pair(items, x, below + 0.2, "Prod", f"{pc.pdc}{pc.collection_type}  Div {pc.division}",
-             size=7, width=room)
+    y = pair(items, x, below + 0.2, "Prod", f"{pc.text}  (div {pc.division})", size=7, width=room)
     if label.shows(Element.CONTAINER):
-        y = lines(items, x, y + 0.1, label.container_label, font=SANS_BOLD, size=7,
-                  width=room, min_size=6)
+        y = lines(
+            items, x, y + 0.1, label.container_label, font=SANS_BOLD, size=7, width=room, min_size=6
+        )
     y = pair(items, x, y + 0.1, "Subject", label.subject_id, size=7, width=room)
     notes = []
     if label.reprint:
@@ -124,15 +174,4 @@ def layout_tube(label: Label) -> Layout:
     return Layout(width, height, tuple(items))
 
 
-def layout_for(label: Label) -> Layout:
-    from labels.layout_final import layout_final
-    from labels.model import LabelKind
-
-    if label.kind in (LabelKind.FINAL, LabelKind.ISSUE):
-        return layout_final(label)
-    if label.kind is LabelKind.QC_SAMPLE:
-        return layout_tube(label)
-    return layout_bag(label)
-
-
-__all__ = ["SANS", "layout_bag", "layout_for", "layout_tube"]
+__all__ = ["layout_bag", "layout_tube"]

@@ -198,6 +198,7 @@ class Label:
         object.__setattr__(self, "kind", LabelKind(self.kind))
         if len(self.flags) != 2 or not self.flags.isalnum():
             raise ValueError(f"flags must be two characters, got {self.flags!r}")
+        encode_din(self.din, self.flags)  # refuses flags outside ST-001, or a wrong Type 3
         try:
             ZoneInfo(self.time_zone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -262,9 +263,7 @@ def barcodes(label: Label) -> tuple[Barcode, ...]:
     """Every symbol printed on the label, with the exact string it must scan as."""
     found = [Barcode("code128", label.din_data, "DIN")]
     if label.shows(Element.PRODUCT_CODE_BARCODE):
-        found.append(
-            Barcode("code128", encode_product_code(label.product_code), "Product code")
-        )
+        found.append(Barcode("code128", encode_product_code(label.product_code), "Product code"))
     if label.shows(Element.EXPIRY) and label.expires_at is not None:
         found.append(Barcode("code128", encode_expiry(_local(label, label.expires_at)), "Expiry"))
     if label.shows(Element.DATA_MATRIX):

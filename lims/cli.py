@@ -81,6 +81,16 @@ def show(din: str) -> None:
                        f"{event.action:<16} {event.field} {change}{why}"[:200])
 
 
+@app.command()
+def diagram(out: Annotated[Path, typer.Option()] = Path("docs/state-machine.md")) -> None:
+    """Write the Mermaid diagram of the product lifecycle."""
+    from workflows.diagram import markdown
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(markdown(), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+
+
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Recompute the audit hash chain and reconcile it with the records."""

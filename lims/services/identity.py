@@ -41,7 +41,7 @@ def record_mismatch(session: Session, *, error: IdentityMismatch, product: Produ
     session.add(CoiEvent(product_id=product.id if product else None, step=step,
                          code=error.code.value, detail=error.detail[:500],
                          scanned=error.scanned, expected=error.expected[:200],
-                         user_id=actor.id))
+                         user_id=actor.id, at=at))
     append(session, [PendingEvent("coi_mismatch", "product", product.din if product else "-",
                                   "scan", error.expected, error.scanned,
                                   reason=f"{error.code.value}: {error.detail}")],

@@ -118,7 +118,8 @@ def _confirm_identity(session: Session, trigger: Trigger, product: Product, pati
             check_wristband(wristband or "", expected_patient_id=patient.mrn,
                             subject_id=patient.subject_id)
     except IdentityMismatch as error:
-        record_mismatch(session, error=error, product=product, step=trigger.value, actor=actor)
+        record_mismatch(session, error=error, product=product, step=trigger.value, actor=actor,
+                        at=now)
         raise
     return container
 
