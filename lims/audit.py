@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlmodel import Session
 
 from lims.models import AuditEvent, AuditHead
@@ -58,10 +58,11 @@ def _text(value: str | None) -> str:
     return "\x00" if value is None else value
 
 
-_LOCK_HEAD = select(AuditHead.last_seq, AuditHead.last_hash).where(
-    AuditHead.id == 1).with_for_update()  # type: ignore[arg-type]
-_INSERT = insert(AuditEvent)
-_MOVE_HEAD = update(AuditHead).where(AuditHead.id == 1)  # type: ignore[arg-type]
+_HEAD: Table = AuditHead.__table__  # type: ignore[attr-defined]
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+_LOCK_HEAD = select(_HEAD.c.last_seq, _HEAD.c.last_hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT = insert(_EVENTS)
+_MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
 def append(session: Session, events: list[PendingEvent], *, user_id: int | None,
@@ -74,7 +75,8 @@ def append(session: Session, events: list[PendingEvent], *, user_id: int | None,
     if not events:
         return
     at = datetime.now(UTC)
-    head = session.execute(_LOCK_HEAD).one_or_none()
+    conn = session.connection()
+    head = conn.execute(_LOCK_HEAD).one_or_none()
     if head is None:
         raise RuntimeError("audit head missing: run `lims init` (migrations) first")
     seq, prev = head
@@ -88,8 +90,8 @@ def append(session: Session, events: list[PendingEvent], *, user_id: int | None,
         row["prev_hash"] = prev
         row["hash"] = prev = event_hash(prev, row)
         rows.append(row)
-    session.execute(_INSERT, rows)
-    session.execute(_MOVE_HEAD.values(last_seq=seq, last_hash=prev))
+    conn.execute(_INSERT, rows)
+    conn.execute(_MOVE_HEAD.values(last_seq=seq, last_hash=prev))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Engine and session factory: SQLite (WAL, synchronous=FULL, immediate transactions) or PostgreSQL."""
+"""Engine and session factory: SQLite (WAL, synchronous=FULL, immediate transactions)
+or PostgreSQL."""
 
 from __future__ import annotations
 

@@ -38,7 +38,8 @@ class DemoRun:
         n = self.session.exec(select(func.count()).select_from(Patient)).one() + 1
         patient = enrol_patient(
             self.session, actor=self.user("doc1"), protocol_code="NCT00713934",
-            subject_id=f"RYN-{n:03d}", mrn=f"{7001000 + n}", date_of_birth=date(1962, 3, n % 28 + 1),
+            subject_id=f"RYN-{n:03d}", mrn=f"{7001000 + n}",
+            date_of_birth=date(1962, 3, n % 28 + 1),
             name=f"Demo Patient {n}", sex="F" if n % 2 else "M", weight_kg=weight,
             consent_date=utcnow().date() - timedelta(days=10), arm=arm,
             eligibility=complete_checklist(),

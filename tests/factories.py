@@ -1,16 +1,39 @@
-"""Factory helpers for integration tests: a seeded lab and products at any state."""
+"""Factory helpers for integration tests: a seeded lab and products at any state.
+
+Everything goes through the real services (the same calls the UI and the API make);
+nothing here writes to a table directly.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, func, select
 
+from lims import demo_data as data
 from lims.demo import PASSWORDS, DemoRun
-from lims.models import Patient, Product
+from lims.models import (
+    AuditEvent,
+    CoiEvent,
+    Container,
+    Patient,
+    Product,
+    QcResult,
+    Signature,
+    StepRecord,
+)
 from lims.services.common import utcnow
+from lims.services.harvests import schedule_harvest
+from lims.services.qc import complete_qc, record_qc_result
+from lims.services.queries import container_scan_text
+from lims.services.release import release_product
 from lims.services.seed import load_seed, seed
+from lims.services.steps import StepResult, perform_step
+from workflows.identity import input_kind
+from workflows.isbt128 import encode_patient_id
+from workflows.product import ProductState
 
 
 def seeded(session: Session) -> DemoRun:
@@ -23,15 +46,212 @@ def make_patient(run: DemoRun, arm: str = "CD133", weight: float = 70.0) -> Pati
     return run.enrol(arm, weight)
 
 
+# --- the process, step by step ------------------------------------------------------------
+
+# Minutes after harvest end at which each step is performed (all well inside the 12 h expiry).
+STEP_MINUTES = {"harvest": 0, "receive": 40, "sediment": 100, "isolate_mnc": 175,
+                "enrich": 285, "formulate": 305, "complete_qc": 340, "release": 355,
+                "issue": 365, "administer": 395}
+# Who performs and who witnesses each step by default (the demo's people).
+OPERATOR = {"administer": "doc1"}
+WITNESS = {"harvest": "doc1", "receive": None, "issue": "doc1", "administer": "doc2"}
+# The state a product is in after each step.
+STATE_AFTER = {"harvest": ProductState.COLLECTED, "receive": ProductState.RECEIVED,
+               "sediment": ProductState.RBC_REDUCED, "isolate_mnc": ProductState.MNC_ISOLATED,
+               "enrich": ProductState.ENRICHED, "formulate": ProductState.FORMULATED,
+               "complete_qc": ProductState.AWAITING_RELEASE, "release": ProductState.RELEASED,
+               "issue": ProductState.ISSUED, "administer": ProductState.ADMINISTERED}
+
+
+def process_steps(arm: str) -> list[str]:
+    """Every step a product of `arm` goes through, in order."""
+    steps = list(STEP_MINUTES)
+    return steps if arm == "CD133" else [s for s in steps if s != "enrich"]
+
+
+def step_before(state: str, arm: str) -> list[str]:
+    """The steps that take a newly scheduled product of `arm` to `state`."""
+    if state == ProductState.SCHEDULED:
+        return []
+    steps = process_steps(arm)
+    for index, step in enumerate(steps):
+        if STATE_AFTER[step] == state:
+            return steps[: index + 1]
+    raise ValueError(f"no step of the {arm} arm leads to {state!r}")
+
+
+def step_time(product: Product, step: str) -> datetime:
+    """When `step` is performed on `product` in the factory's timeline."""
+    assert product.harvest_end is not None or step == "harvest"
+    t0 = product.harvest_end if product.harvest_end is not None else utcnow()
+    return t0 + timedelta(minutes=STEP_MINUTES[step])
+
+
+def step_values(step: str, arm: str, at: datetime) -> dict[str, Any]:
+    """Plausible, in-specification data for `step` performed at `at` (demo figures)."""
+    t0 = at - timedelta(minutes=STEP_MINUTES[step])  # harvest end
+    return {
+        "harvest": lambda: data.harvest(at),
+        "receive": lambda: data.receive(t0),
+        "sediment": data.sediment,
+        "isolate_mnc": data.isolate_mnc,
+        "enrich": lambda: data.enrich(at - timedelta(minutes=110)),
+        "formulate": lambda: data.formulate(arm),
+        "issue": lambda: data.issue(at),
+        "administer": lambda: data.administer(at),
+    }[step]()
+
+
+def container_of(session: Session, product: Product, kind: str,
+                 status: str | None = "in_use") -> Container:
+    query = select(Container).where(Container.product_id == product.id, Container.kind == kind)
+    if status is not None:
+        query = query.where(Container.status == status)
+    found = session.exec(query.order_by(col(Container.id))).first()
+    assert found is not None, f"product {product.din} has no {kind} ({status})"
+    return found
+
+
+def scan_of(session: Session, product: Product, kind: str, status: str | None = None) -> str:
+    """What the scanner types for the product's container of `kind` (its 2-D code)."""
+    return container_scan_text(product, container_of(session, product, kind, status))
+
+
+def wristband_of(patient: Patient) -> str:
+    return encode_patient_id(patient.mrn)
+
+
+_DEFAULT: Any = object()
+
+
+def perform(run: DemoRun, product: Product, step: str, *, at: datetime | None = None,
+            scan: str | None = _DEFAULT, values: dict[str, Any] | None = None,
+            operator: str | None = None, witness: str | None = _DEFAULT,
+            witness_password: str | None = _DEFAULT, wristband: str | None = _DEFAULT,
+            patient: Patient | None = None) -> StepResult:
+    """Perform one processing step with correct defaults; any argument may be made wrong."""
+    session = run.session
+    at = at or step_time(product, step)
+    if scan is _DEFAULT:
+        kind = input_kind(step, product.arm)
+        scan = scan_of(session, product, kind.value, "in_use") if kind else None
+    operator = operator or OPERATOR.get(step, "tech1")
+    if witness is _DEFAULT:
+        witness = WITNESS.get(step, "tech2")
+    if witness_password is _DEFAULT:
+        witness_password = PASSWORDS.get(witness) if witness else None
+    if wristband is _DEFAULT:
+        if step == "administer":
+            patient = patient or session.get(Patient, product.patient_id)
+            assert patient is not None
+            wristband = wristband_of(patient)
+        else:
+            wristband = None
+    return perform_step(session, actor=run.user(operator), din=product.din, step=step,
+                        scan=scan, values=values if values is not None
+                        else step_values(step, product.arm, at),
+                        witness=witness, witness_password=witness_password,
+                        wristband=wristband, expected_version=product.version, now=at)
+
+
+def enter_qc(run: DemoRun, product: Product, results: dict[str, str] | None = None,
+             at: datetime | None = None) -> None:
+    """Enter QC results (default: the demo's in-specification set) as tech2."""
+    at = at or step_time(product, "complete_qc") - timedelta(minutes=30)
+    for test, value in (results if results is not None else data.qc_results(product.arm)).items():
+        record_qc_result(run.session, actor=run.user("tech2"), din=product.din, test=test,
+                         value=value, now=at)
+
+
+def advance(run: DemoRun, product: Product, until: str) -> Product:
+    """Take `product` from its current state through the process until it is `until`."""
+    steps = step_before(until, product.arm)
+    done = set(step_before(product.state, product.arm))
+    for step in steps:
+        if step in done:
+            continue
+        at = step_time(product, step)
+        if step == "complete_qc":
+            enter_qc(run, product)
+            product = complete_qc(run.session, actor=run.user("tech2"), din=product.din, now=at)
+        elif step == "release":
+            product = release_product(run.session, actor=run.user("qa1"), din=product.din,
+                                      password=PASSWORDS["qa1"], now=at)
+        else:
+            product = perform(run, product, step, at=at).product
+        assert product.state == STATE_AFTER[step], (step, product.state)
+    return product
+
+
+def schedule(run: DemoRun, patient: Patient, t0: datetime) -> Product:
+    return schedule_harvest(run.session, actor=run.user("tech1"), subject_id=patient.subject_id,
+                            now=t0 - timedelta(hours=1))
+
+
 def make_product(run: DemoRun, *, arm: str = "CD133", until: str = "received",
-                 t0: datetime | None = None) -> tuple[Product, Patient]:
-    """A product harvested at `t0` (default 1 h ago) and processed up to `until`."""
-    patient = make_patient(run, arm)
+                 t0: datetime | None = None, patient: Patient | None = None,
+                 ) -> tuple[Product, Patient]:
+    """A product of a new (or the given) patient, harvest ending at `t0` (default 1 h ago),
+    processed through the real services until it is in state `until`."""
+    patient = patient or make_patient(run, arm)
     t0 = t0 or utcnow() - timedelta(hours=1)
-    if until == "administered":
-        return run.process(patient, t0), patient
-    return run.process(patient, t0, until="received"), patient
+    product = schedule(run, patient, t0)
+    if until == ProductState.SCHEDULED:
+        return product, patient
+    product = perform(run, product, "harvest", at=t0).product
+    return advance(run, product, until), patient
 
 
-__all__ = ["PASSWORDS", "make_patient", "make_product", "seeded"]
-_ = Any
+# --- what the database holds --------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a refused action must leave untouched."""
+
+    state: str
+    version: int
+    held_from: str | None
+    step_records: int
+    containers: tuple[tuple[int, str, str], ...]
+    qc_results: int
+    signatures: int
+
+
+def snapshot(session: Session, din: str) -> Snapshot:
+    """The product's rows as the database holds them.
+
+    Commits first: whatever a refused service left staged in the session would be written
+    by the caller's next commit, so it must show here.
+    """
+    session.commit()
+    state, version, held_from, product_id = session.exec(select(
+        Product.state, Product.version, Product.held_from, Product.id).where(
+        Product.din == din)).one()
+    containers = tuple(session.exec(select(Container.id, Container.kind, Container.status).where(
+        Container.product_id == product_id).order_by(col(Container.id))).all())
+    return Snapshot(state, version, held_from,
+                    _count(session, StepRecord, StepRecord.product_id == product_id),
+                    containers,
+                    _count(session, QcResult, QcResult.product_id == product_id),
+                    _count(session, Signature, Signature.product_id == product_id))
+
+
+def _count(session: Session, model: Any, *where: Any) -> int:
+    return session.exec(select(func.count()).select_from(model).where(*where)).one()
+
+
+def audit_count(session: Session, action: str | None = None) -> int:
+    session.commit()
+    if action is None:
+        return _count(session, AuditEvent)
+    return _count(session, AuditEvent, AuditEvent.action == action)
+
+
+def coi_events(session: Session, product: Product) -> list[CoiEvent]:
+    session.commit()
+    return list(session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)
+                             .order_by(col(CoiEvent.id))))
+
+__all__ = ["PASSWORDS", "Snapshot", "advance", "audit_count", "coi_events", "container_of",
+           "enter_qc", "make_patient", "make_product", "perform", "process_steps",
+           "scan_of", "seeded", "snapshot", "step_time", "step_values", "wristband_of"]

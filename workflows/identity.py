@@ -13,8 +13,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from workflows.errors import ErrorCode, IdentityMismatch
-from workflows.isbt128 import (Scan, ScanError, encode_compound, encode_din, encode_product_code,
-                               parse_din, parse_product_code, parse_scan)
+from workflows.isbt128 import (
+    Scan,
+    ScanError,
+    encode_compound,
+    encode_din,
+    encode_product_code,
+    parse_din,
+    parse_product_code,
+    parse_scan,
+)
 from workflows.product import Arm, Trigger
 
 
@@ -126,9 +134,16 @@ def check_container_scan(
     flags = scan.flags if scan.flags is not None and not _is_type3(scan.flags) else "00"
     if scan.product_code.text != expected.product_code or flags != expected.flags:
         kind = kind_of(scan.product_code.text, flags)
-        if kind is not None and kind != expected.kind:
+        # The product code names the stage; the same code with other flags is another
+        # container of the same stage (a QC sample tube beside the final product).
+        same_stage = scan.product_code.text == expected.product_code
+        if kind is not None and kind != expected.kind and not same_stage:
             raise _mismatch(ErrorCode.COI_WRONG_STAGE,
                             f"this is the {KIND_LABELS[kind]}; this step needs the "
+                            f"{KIND_LABELS[expected.kind]}", raw, want)
+        if kind is not None and kind != expected.kind:
+            raise _mismatch(ErrorCode.COI_WRONG_CONTAINER,
+                            f"this is a {KIND_LABELS[kind]}, not the "
                             f"{KIND_LABELS[expected.kind]}", raw, want)
         raise _mismatch(ErrorCode.COI_WRONG_CONTAINER,
                         f"container {scan.product_code.text}/{flags} is not the expected "

@@ -6,8 +6,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import lims.models  # noqa: F401  (registers every table on the metadata)
-from lims.db import make_engine
 from lims.config import get_settings
+from lims.db import make_engine
 
 config = context.config
 target_metadata = SQLModel.metadata

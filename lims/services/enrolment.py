@@ -33,6 +33,7 @@ def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_
     if not result.eligible:
         raise DomainError(ErrorCode.PATIENT_NOT_ELIGIBLE, "; ".join(result.reasons))
     checker = user_by_name(session, checked_by)
+    assert protocol.id is not None and checker.id is not None and actor.id is not None
     for column, value in (("subject_id", subject_id), ("mrn", mrn)):
         if session.exec(select(Patient).where(getattr(Patient, column) == value)).first():
             raise DomainError(ErrorCode.ALREADY_EXISTS, f"a patient with {column} {value} exists")

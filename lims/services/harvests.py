@@ -40,7 +40,7 @@ def schedule_harvest(session: Session, *, actor: User, subject_id: str,
     if patient is None:
         raise NotFound(f"no enrolled patient with subject ID {subject_id}")
     protocol = session.get(Protocol, patient.protocol_id)
-    assert protocol is not None
+    assert protocol is not None and protocol.id is not None and patient.id is not None
     din = allocate_din(session, facility=get_settings().facility_fin, year=now.year % 100)
     product = Product(din=din, patient_id=patient.id, protocol_id=protocol.id, arm=patient.arm,
                       state=ProductState.SCHEDULED.value, created_at=now, updated_at=now)

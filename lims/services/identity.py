@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
 from lims.models import CoiEvent, Container, Patient, Product, User
@@ -13,16 +13,16 @@ from workflows.identity import ContainerKind, DinOwner, ExpectedContainer, check
 from workflows.isbt128 import Scan
 
 
-def check_scan(session: Session, *, product: Product, patient: Patient, container: Container,
+def check_scan(session: Session, *, product: Product, subject_id: str, container: Container,
                raw: str) -> Scan:
     """Parse `raw` and confirm it is exactly `container`; raise IdentityMismatch otherwise."""
-    expected = ExpectedContainer(din=product.din, subject_id=patient.subject_id,
+    expected = ExpectedContainer(din=product.din, subject_id=subject_id,
                                  kind=ContainerKind(container.kind),
                                  product_code=container.product_code, flags=container.flags)
 
     def owner_of(din: str) -> DinOwner | None:
         row = session.exec(select(Product.din, Patient.subject_id).join(
-            Patient, Patient.id == Product.patient_id).where(Product.din == din)).first()
+            Patient, col(Patient.id) == col(Product.patient_id)).where(Product.din == din)).first()
         return DinOwner(din=row[0], subject_id=row[1]) if row else None
 
     def kind_of(product_code: str, flags: str) -> ContainerKind | None:

@@ -9,7 +9,7 @@ from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
 from lims.models import Equipment, ReagentLot, User
-from lims.services.common import require_role, utcnow
+from lims.services.common import require_role
 from workflows.errors import DomainError, ErrorCode
 from workflows.steps import StepSpec
 

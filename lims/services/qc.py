@@ -8,8 +8,14 @@ from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append, content_hash
 from lims.models import Container, Product, QcResult, User
-from lims.services.common import (aware, parameters_of, patient_of, product_by_din,
-                                  require_role, require_trigger_role)
+from lims.services.common import (
+    aware,
+    parameters_of,
+    patient_of,
+    product_by_din,
+    require_role,
+    require_trigger_role,
+)
 from lims.services.transitions import advance
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.product import ProductState, Trigger

@@ -11,7 +11,6 @@ from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
 from lims.models import Equipment, Protocol, ProtocolArm, ReagentLot, User
-from lims.services.common import utcnow
 from lims.services.materials import register_equipment, register_reagent_lot
 from lims.services.users import create_user
 from workflows.isbt128 import parse_product_code

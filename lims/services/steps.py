@@ -8,26 +8,43 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from lims.audit import PendingEvent, append, content_hash
 from lims.config import get_settings
-from lims.models import Container, Patient, Product, Protocol, StepRecord, User
-from lims.services.common import (aware, patient_of, product_by_din, require_trigger_role)
+from lims.models import Container, Product, StepRecord, User
+from lims.services import step_store as store
+from lims.services.common import aware, require_trigger_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.materials import expired_reagents, uncalibrated_equipment
 from lims.services.witness import confirm_witness
-from workflows.errors import Conflict, DomainError, ErrorCode, IdentityMismatch, InvalidInput
-from workflows.identity import (QC_SAMPLE_FLAGS, STEP_OUTPUTS, ContainerKind, check_wristband,
-                                input_kind, product_code_key)
+from workflows.errors import (
+    Conflict,
+    DomainError,
+    ErrorCode,
+    IdentityMismatch,
+    InvalidInput,
+    NotFound,
+)
+from workflows.identity import (
+    QC_SAMPLE_FLAGS,
+    STEP_OUTPUTS,
+    ContainerKind,
+    check_wristband,
+    input_kind,
+    product_code_key,
+)
 from workflows.product import ProductFacts, Trigger, fire, guards_for, requires_witness
-from workflows.protocol import ProtocolParameters
 from workflows.steps import STEPS, StepContext, StepDataError, StepOutcome, evaluate_step
 
 PROCESS_STEPS = frozenset({Trigger.HARVEST, Trigger.RECEIVE, Trigger.SEDIMENT,
                            Trigger.ISOLATE_MNC, Trigger.ENRICH, Trigger.FORMULATE,
                            Trigger.ISSUE, Trigger.ADMINISTER})
+# Outputs take their volume from these fields (the negative fraction from its own).
+_VOLUME_FIELD = {Trigger.HARVEST: "volume_ml", Trigger.SEDIMENT: "volume_out_ml",
+                 Trigger.ISOLATE_MNC: "volume_ml", Trigger.ENRICH: "target_volume_ml",
+                 Trigger.FORMULATE: "final_volume_ml"}
+_KIND_VOLUME_FIELD = {ContainerKind.CD133_NEGATIVE: "negative_volume_ml"}
 
 
 @dataclass(frozen=True)
@@ -38,6 +55,13 @@ class StepResult:
     new_containers: tuple[Container, ...]
 
 
+class StepDataInvalid(DomainError):
+    def __init__(self, errors: dict[str, str]) -> None:
+        super().__init__(ErrorCode.STEP_DATA_INVALID,
+                         "; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
 def perform_step(session: Session, *, actor: User, din: str, step: str, scan: str | None,
                  values: Mapping[str, object], witness: str | None = None,
                  witness_password: str | None = None, wristband: str | None = None,
@@ -46,38 +70,39 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
     trigger = _process_trigger(step)
     require_trigger_role(actor, trigger)
     now = aware(now)
-    product = product_by_din(session, din)
+    conn = session.connection()
+    ctx = store.load_context(conn, din.strip().upper()[:13])
+    if ctx is None:
+        raise NotFound(f"no product with DIN {din}")
+    product = ctx.product
+    assert product.id is not None
     if expected_version is not None and product.version != expected_version:
         raise Conflict(f"product {product.din} was changed by someone else "
                        f"(now {product.state}); reload it")
     if not guards_for(trigger, product.state):
         raise DomainError(ErrorCode.INVALID_TRANSITION,
                           f"'{trigger}' is not possible while the product is {product.state}")
-    patient = patient_of(session, product)
-    protocol = session.get(Protocol, product.protocol_id)
-    assert protocol is not None
-    params = ProtocolParameters.from_mapping(protocol.parameters)
     witness_user = _witness(session, trigger, actor, witness, witness_password)
-    source = _confirm_identity(session, trigger, product, patient, actor, scan, wristband, now)
-    outcome = _evaluate(session, trigger, product, patient, values, params)
+    in_use = store.containers_in_use(conn, product.id)
+    source = _confirm_identity(session, trigger, ctx, in_use, actor, scan, wristband, now)
+    outcome = _evaluate(conn, trigger, ctx, values)
     today = now.astimezone(ZoneInfo(get_settings().time_zone)).date()
-    spec = STEPS[trigger]
-    reagent_problems = expired_reagents(session, spec, outcome.values, today)
-    equipment_problems = uncalibrated_equipment(session, spec, outcome.values, today)
+    reagent_problems = expired_reagents(session, STEPS[trigger], outcome.values, today)
+    equipment_problems = uncalibrated_equipment(session, STEPS[trigger], outcome.values, today)
     facts = ProductFacts(state=product.state, arm=product.arm, now=now,
                          expires_at=product.expires_at, identity_confirmed=True,
                          step_data_valid=not outcome.refused,
                          reagents_in_date=not reagent_problems,
                          equipment_in_calibration=not equipment_problems,
-                         witness_confirmed=witness_user is not None or not requires_witness(trigger))
+                         witness_confirmed=(witness_user is not None
+                                            or not requires_witness(trigger)))
     new_state = fire(trigger, facts, explain={
         "reagents_in_date": "; ".join(reagent_problems),
         "equipment_in_calibration": "; ".join(equipment_problems),
         "step_data_valid": "; ".join(f.message for f in outcome.refusals),
     })
-    return _write(session, trigger=trigger, product=product, patient=patient, protocol=protocol,
-                  params=params, actor=actor, witness=witness_user, source=source,
-                  outcome=outcome, new_state=new_state.value, now=now)
+    return _write(session, trigger=trigger, ctx=ctx, actor=actor, witness=witness_user,
+                  source=source, outcome=outcome, new_state=new_state.value, now=now)
 
 
 def _process_trigger(step: str) -> Trigger:
@@ -97,15 +122,14 @@ def _witness(session: Session, trigger: Trigger, actor: User, witness: str | Non
     return confirm_witness(session, actor=actor, witness=witness, password=password)
 
 
-def _confirm_identity(session: Session, trigger: Trigger, product: Product, patient: Patient,
-                      actor: User, scan: str | None, wristband: str | None,
-                      now: datetime) -> Container | None:
+def _confirm_identity(session: Session, trigger: Trigger, ctx: store.StepContextRow,
+                      in_use: list[Container], actor: User, scan: str | None,
+                      wristband: str | None, now: datetime) -> Container | None:
+    product = ctx.product
     kind = input_kind(trigger, product.arm)
     if kind is None:
         return None
-    container = session.exec(select(Container).where(
-        Container.product_id == product.id, Container.kind == kind.value,
-        Container.status == "in_use")).first()
+    container = next((c for c in in_use if c.kind == kind.value), None)
     if container is None:
         raise DomainError(ErrorCode.COI_CONTAINER_REQUIRED,
                           f"product {product.din} has no {kind.value} in use")
@@ -113,10 +137,11 @@ def _confirm_identity(session: Session, trigger: Trigger, product: Product, pati
         raise DomainError(ErrorCode.IDENTITY_NOT_CONFIRMED,
                           "scan the container's label to confirm its identity")
     try:
-        check_scan(session, product=product, patient=patient, container=container, raw=scan)
+        check_scan(session, product=product, subject_id=ctx.subject_id, container=container,
+                   raw=scan)
         if trigger == Trigger.ADMINISTER:
-            check_wristband(wristband or "", expected_patient_id=patient.mrn,
-                            subject_id=patient.subject_id)
+            check_wristband(wristband or "", expected_patient_id=ctx.mrn,
+                            subject_id=ctx.subject_id)
     except IdentityMismatch as error:
         record_mismatch(session, error=error, product=product, step=trigger.value, actor=actor,
                         at=now)
@@ -124,57 +149,39 @@ def _confirm_identity(session: Session, trigger: Trigger, product: Product, pati
     return container
 
 
-def _evaluate(session: Session, trigger: Trigger, product: Product, patient: Patient,
-              values: Mapping[str, object], params: ProtocolParameters) -> StepOutcome:
-    previous: dict[str, Mapping[str, float]] = {}
-    for record in session.exec(select(StepRecord).where(StepRecord.product_id == product.id)):
-        previous[record.step] = record.computed
-    context = StepContext(arm=product.arm, weight_kg=patient.weight_kg,
-                          harvest_end=product.harvest_end, previous=previous)
+def _evaluate(conn: Any, trigger: Trigger, ctx: store.StepContextRow,
+              values: Mapping[str, object]) -> StepOutcome:
+    product = ctx.product
+    assert product.id is not None
+    context = StepContext(arm=product.arm, weight_kg=ctx.weight_kg,
+                          harvest_end=product.harvest_end,
+                          previous=store.previous_results(conn, product.id))
     try:
-        return evaluate_step(trigger.value, values, params=params, context=context)
+        return evaluate_step(trigger.value, values, params=ctx.params, context=context)
     except StepDataError as error:
         raise StepDataInvalid(dict(error.errors)) from error
 
 
-class StepDataInvalid(DomainError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(ErrorCode.STEP_DATA_INVALID,
-                         "; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
-def _write(session: Session, *, trigger: Trigger, product: Product, patient: Patient,
-           protocol: Protocol, params: ProtocolParameters, actor: User, witness: User | None,
-           source: Container | None, outcome: StepOutcome, new_state: str,
-           now: datetime) -> StepResult:
+def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, actor: User,
+           witness: User | None, source: Container | None, outcome: StepOutcome,
+           new_state: str, now: datetime) -> StepResult:
+    product = ctx.product
     assert product.id is not None and actor.id is not None
-    old_state, old_version = product.state, product.version
-    changes: dict[str, Any] = {"state": new_state, "version": old_version + 1, "updated_at": now}
+    conn = session.connection()
+    old_state = product.state
+    changes: dict[str, Any] = {"state": new_state, "version": product.version + 1,
+                               "updated_at": now}
     if trigger == Trigger.HARVEST:
-        harvest_end = outcome.values["harvest_end"]
-        assert isinstance(harvest_end, datetime)
+        harvest_end = store.as_datetime(outcome.values["harvest_end"])
         changes["harvest_end"] = harvest_end
-        changes["expires_at"] = harvest_end + timedelta(hours=params.expiry_hours_after_harvest_end)
-    moved = session.execute(update(Product).where(
-        Product.id == product.id, Product.version == old_version).values(**changes))  # type: ignore[arg-type]
-    if moved.rowcount != 1:  # type: ignore[attr-defined]
+        changes["expires_at"] = harvest_end + timedelta(
+            hours=ctx.params.expiry_hours_after_harvest_end)
+    if not store.move_product(conn, product.id, product.version, changes):
         session.rollback()
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
-    values = {k: (v.isoformat() if isinstance(v, datetime) else v)
-              for k, v in outcome.values.items()}
-    findings = [{"field": f.field, "code": f.code, "message": f.message, "action": f.action,
-                 "value": f.value, "limit": f.limit} for f in outcome.findings]
-    content = {"step": trigger.value, "values": values, "computed": dict(outcome.computed),
-               "findings": findings}
-    record = StepRecord(product_id=product.id, step=trigger.value,
-                        container_id=source.id if source else None, values=values,
-                        computed=dict(outcome.computed), findings=findings,
-                        operator_id=actor.id, witness_id=witness.id if witness else None,
-                        performed_at=now, content_hash=content_hash(content))
-    session.add(record)
-    created = _containers(session, trigger, product, protocol, actor, source, outcome, now)
-    session.flush()
+    record = _record(trigger, product, actor, witness, source, outcome, now)
+    record.id = store.insert_record(conn, record.model_dump(exclude={"id"}))
+    created = _containers(conn, trigger, ctx, actor, source, outcome, now)
     events = [
         PendingEvent("state_changed", "product", product.din, "state", old_state, new_state,
                      reason=trigger.value),
@@ -182,65 +189,85 @@ def _write(session: Session, *, trigger: Trigger, product: Product, patient: Pat
                      record.content_hash),
         *(PendingEvent("limit_warning", "product", product.din, f.field, None, f.message)
           for f in outcome.warnings),
-        *(PendingEvent("container_created", "container", f"{product.din}/{c.product_code}/"
-                       f"{c.flags}", "kind", None, c.kind) for c in created),
+        *(PendingEvent("container_created", "container",
+                       f"{product.din}/{c.product_code}/{c.flags}", "kind", None, c.kind)
+          for c in created),
     ]
     if witness is not None:
         events.append(PendingEvent("witnessed", "step_record", str(record.id), "witness", None,
                                    witness.username))
     append(session, events, user_id=actor.id, username=actor.username)
     session.commit()
-    session.refresh(product)
+    for key, value in changes.items():
+        setattr(product, key, value)
     return StepResult(product=product, record=record,
                       warnings=tuple(f.message for f in outcome.warnings),
                       new_containers=tuple(created))
 
 
-def _containers(session: Session, trigger: Trigger, product: Product, protocol: Protocol,
-                actor: User, source: Container | None, outcome: StepOutcome,
-                now: datetime) -> list[Container]:
+def _record(trigger: Trigger, product: Product, actor: User, witness: User | None,
+            source: Container | None, outcome: StepOutcome, now: datetime) -> StepRecord:
     assert product.id is not None and actor.id is not None
-    created: list[Container] = []
-    volume = outcome.values.get(_VOLUME_FIELD.get(trigger, ""), None)
-    if trigger == Trigger.HARVEST and source is not None:
-        source.volume_ml = float(volume) if isinstance(volume, int | float) else None
-        session.add(source)
-    for kind in STEP_OUTPUTS.get(trigger, ()):
-        code = protocol.product_codes[product_code_key(kind, product.arm)]
-        kind_volume = outcome.values.get(f"{kind.value.split('_')[-1]}_volume_ml", volume)
-        created.append(Container(product_id=product.id, parent_id=source.id if source else None,
-                                 kind=kind.value, product_code=code, created_at=now,
-                                 volume_ml=float(kind_volume)
-                                 if isinstance(kind_volume, int | float) else None,
-                                 created_by_id=actor.id))
+    values = {k: (v.isoformat() if isinstance(v, datetime) else v)
+              for k, v in outcome.values.items()}
+    findings = [{"field": f.field, "code": f.code, "message": f.message, "action": f.action,
+                 "value": f.value, "limit": f.limit} for f in outcome.findings]
+    computed = dict(outcome.computed)
+    content = {"step": trigger.value, "values": values, "computed": computed,
+               "findings": findings}
+    return StepRecord(product_id=product.id, step=trigger.value,
+                      container_id=source.id if source else None, values=values,
+                      computed=computed, findings=findings, operator_id=actor.id,
+                      witness_id=witness.id if witness else None, performed_at=now,
+                      content_hash=content_hash(content))
+
+
+def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: User,
+                source: Container | None, outcome: StepOutcome,
+                now: datetime) -> list[Container]:
+    product = ctx.product
+    assert product.id is not None and actor.id is not None
+    volume = _number(outcome.values.get(_VOLUME_FIELD.get(trigger, "")))
+    if trigger == Trigger.HARVEST and source is not None and source.id is not None:
+        store.set_container(conn, source.id, volume_ml=volume)
+    created = [Container(product_id=product.id, parent_id=source.id if source else None,
+                         kind=kind.value, created_at=now, created_by_id=actor.id,
+                         product_code=ctx.product_codes[product_code_key(kind, product.arm)],
+                         volume_ml=_number(outcome.values.get(_KIND_VOLUME_FIELD.get(kind, "")))
+                         or volume)
+               for kind in STEP_OUTPUTS.get(trigger, ())]
+    _insert(conn, created)
     if trigger == Trigger.FORMULATE:
-        created += _qc_samples(product, protocol, actor, outcome, now)
-    if source is not None and (created or trigger == Trigger.ADMINISTER):
-        source.status = "administered" if trigger == Trigger.ADMINISTER else "consumed"
-        session.add(source)
-    for container in created:
-        session.add(container)
-    session.flush()
-    final = next((c for c in created if c.kind == ContainerKind.FINAL_PRODUCT), None)
-    for sample in created:
-        if sample.kind == ContainerKind.QC_SAMPLE and final is not None:
-            sample.parent_id = final.id
+        samples = _qc_samples(ctx, actor, outcome, now, parent=created[0].id)
+        _insert(conn, samples)
+        created += samples
+    if source is not None and source.id is not None and (
+            created or trigger == Trigger.ADMINISTER):
+        status = "administered" if trigger == Trigger.ADMINISTER else "consumed"
+        store.set_container(conn, source.id, status=status)
     return created
 
 
-_VOLUME_FIELD = {Trigger.HARVEST: "volume_ml", Trigger.SEDIMENT: "volume_out_ml",
-                 Trigger.ISOLATE_MNC: "volume_ml", Trigger.ENRICH: "target_volume_ml",
-                 Trigger.FORMULATE: "final_volume_ml"}
+def _insert(conn: Any, containers: list[Container]) -> None:
+    ids = store.insert_containers(conn, [c.model_dump(exclude={"id"}) for c in containers])
+    for container, new_id in zip(containers, ids, strict=True):
+        container.id = new_id
 
 
-def _qc_samples(product: Product, protocol: Protocol, actor: User, outcome: StepOutcome,
-                now: datetime) -> list[Container]:
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _qc_samples(ctx: store.StepContextRow, actor: User, outcome: StepOutcome, now: datetime,
+                parent: int | None) -> list[Container]:
+    product = ctx.product
     assert product.id is not None and actor.id is not None
     count = outcome.values.get("qc_samples", 0)
     count = count if isinstance(count, int) else 0
     if count > len(QC_SAMPLE_FLAGS):
         raise InvalidInput(f"at most {len(QC_SAMPLE_FLAGS)} QC samples per product")
-    code = protocol.product_codes[product_code_key(ContainerKind.QC_SAMPLE, product.arm)]
-    return [Container(product_id=product.id, kind=ContainerKind.QC_SAMPLE.value,
-                      product_code=code, flags=QC_SAMPLE_FLAGS[i], created_at=now,
-                      created_by_id=actor.id) for i in range(count)]
+    code = ctx.product_codes[product_code_key(ContainerKind.QC_SAMPLE, product.arm)]
+    return [Container(product_id=product.id, parent_id=parent,
+                      kind=ContainerKind.QC_SAMPLE.value, product_code=code,
+                      flags=QC_SAMPLE_FLAGS[i], created_at=now, created_by_id=actor.id)
+            for i in range(count)]

@@ -9,15 +9,14 @@ from sqlmodel import Session
 
 from lims import demo_data as data
 from lims.models import Product
-from lims.services.common import utcnow
+from lims.services.common import user_by_name, utcnow
 from lims.services.dispositions import hold_product, resume_product
 from lims.services.harvests import schedule_harvest
 from lims.services.queries import container_scan_text, containers
 from lims.services.steps import perform_step
 from lims.services.verification import verify_all
-from lims.services.common import user_by_name
-from workflows.errors import DomainError, ErrorCode
 from tests.factories import make_patient, seeded
+from workflows.errors import DomainError, ErrorCode
 
 
 def collected_product(session: Session) -> Product:
@@ -84,7 +83,7 @@ def test_many_concurrent_writers_leave_an_audit_chain_that_verifies(engine):
                 for i in range(8):
                     hold_product(session, actor=qa, din=din, reason=f"check {i}")
                     resume_product(session, actor=qa, din=din, reason=f"cleared {i}")
-            except BaseException as error:  # noqa: BLE001 - reported below
+            except BaseException as error:
                 errors.append(error)
 
     # when every product is held and resumed by its own thread at the same time

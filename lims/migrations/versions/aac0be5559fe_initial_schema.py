@@ -13,7 +13,6 @@ from alembic import op
 
 import lims.models.base
 
-
 revision: str = 'aac0be5559fe'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None

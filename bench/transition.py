@@ -1,0 +1,111 @@
+"""Durable scan-and-advance through the service vs a bare SQLite commit, in one run.
+
+Prints p50/p99 of:
+  service  perform_step("receive") with a scanned container label: COI check, step data,
+           guards, state change, step record, audit events, one durable commit;
+  bare     one UPDATE + one INSERT committed on SQLite in WAL mode with synchronous=FULL,
+and their ratio (goal: ≤ 4 at p50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlmodel import Session
+
+from lims import demo_data as data
+from lims.db import make_engine
+from lims.migrate import upgrade
+from lims.services.common import utcnow
+from lims.services.harvests import schedule_harvest
+from lims.services.queries import container_scan_text, containers
+from lims.services.steps import perform_step
+from tests.factories import make_patient, seeded
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def bare_commits(path: Path, n: int) -> list[float]:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE product (id INTEGER PRIMARY KEY, state TEXT, version INTEGER)")
+    conn.execute("CREATE TABLE event (id INTEGER PRIMARY KEY, product_id INTEGER, at TEXT, "
+                 "payload TEXT)")
+    conn.executemany("INSERT INTO product VALUES (?, 'collected', 1)", [(i,) for i in range(n)])
+    samples = []
+    for i in range(n):
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("UPDATE product SET state='received', version=version+1 WHERE id=? "
+                     "AND version=1", (i,))
+        conn.execute("INSERT INTO event (product_id, at, payload) VALUES (?, ?, ?)",
+                     (i, time.time(), "collected->received"))
+        conn.execute("COMMIT")
+        samples.append(time.perf_counter() - start)
+    conn.close()
+    return samples
+
+
+def prepare(session: Session, n: int) -> list[tuple[str, str, int]]:
+    run = seeded(session)
+    t0 = utcnow() - timedelta(hours=1)
+    ready = []
+    for _ in range(n):
+        patient = make_patient(run, "BM-MNC")
+        product = schedule_harvest(session, actor=run.user("tech1"),
+                                   subject_id=patient.subject_id, now=t0 - timedelta(minutes=30))
+        product = run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1")
+        bag = next(c for c in containers(session, product.din) if c.kind == "marrow_bag")
+        ready.append((product.din, container_scan_text(product, bag), product.version))
+    return ready
+
+
+def service_advances(url: str, n: int) -> list[float]:
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        ready = prepare(session, n)
+        actor = seeded(session).user("tech1")
+        values = data.receive(utcnow() - timedelta(minutes=60))
+        samples = []
+        for din, scan, version in ready:
+            start = time.perf_counter()
+            perform_step(session, actor=actor, din=din, step="receive", scan=scan, values=values,
+                         expected_version=version)
+            samples.append(time.perf_counter() - start)
+    engine.dispose()
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=150, help="advances to time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        service = service_advances(f"sqlite:///{tmp}/bench.db", args.n)
+        bare = bare_commits(Path(tmp) / "bare.db", args.n)
+    rows = [("service scan-and-advance", service), ("bare WAL FULL update+insert", bare)]
+    print(f"{'path':<30}{'p50 ms':>10}{'p99 ms':>10}   (n={args.n}, SQLite, same disk)")
+    for name, samples in rows:
+        print(f"{name:<30}{statistics.median(samples) * 1e3:>10.3f}"
+              f"{percentile(samples, 99) * 1e3:>10.3f}")
+    ratio50 = statistics.median(service) / statistics.median(bare)
+    ratio99 = percentile(service, 99) / percentile(bare, 99)
+    print(f"{'ratio service/bare':<30}{ratio50:>10.2f}{ratio99:>10.2f}   (goal: ≤ 4 at p50)")
+
+
+if __name__ == "__main__":
+    main()

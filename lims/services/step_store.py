@@ -1,0 +1,104 @@
+"""Prebuilt Core statements for the scan-and-advance hot path.
+
+Performing a step is the most frequent write in the lab. It reads the product,
+its patient and protocol in one statement, its in-use containers and earlier
+step results in two more, and writes with a handful of prebuilt statements,
+so the cost stays close to the durable commit itself (see bench/transition.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
+
+from lims.models import Container, Patient, Product, Protocol, StepRecord
+from workflows.protocol import ProtocolParameters
+
+P: Table = Product.__table__  # type: ignore[attr-defined]
+PA: Table = Patient.__table__  # type: ignore[attr-defined]
+PR: Table = Protocol.__table__  # type: ignore[attr-defined]
+C: Table = Container.__table__  # type: ignore[attr-defined]
+SR: Table = StepRecord.__table__  # type: ignore[attr-defined]
+
+_CONTEXT = (select(P, PA.c.subject_id, PA.c.mrn, PA.c.weight_kg, PR.c.parameters,
+                   PR.c.product_codes)
+            .join(PA, PA.c.id == P.c.patient_id).join(PR, PR.c.id == P.c.protocol_id)
+            .where(P.c.din == bindparam("din")))
+_IN_USE = select(C).where(C.c.product_id == bindparam("pid"), C.c.status == "in_use")
+_PREVIOUS = select(SR.c.step, SR.c.computed).where(SR.c.product_id == bindparam("pid"))
+_MOVE = update(P).where(P.c.id == bindparam("pid"), P.c.version == bindparam("old_version"))
+_INSERT_RECORD = insert(SR).returning(SR.c.id)
+_INSERT_CONTAINER = insert(C).returning(C.c.id)
+_SET_CONTAINER = update(C).where(C.c.id == bindparam("cid"))
+
+
+@dataclass
+class StepContextRow:
+    """The product as one step sees it, with its patient and protocol."""
+
+    product: Product
+    subject_id: str
+    mrn: str
+    weight_kg: float
+    params: ProtocolParameters
+    product_codes: Mapping[str, str]
+
+
+def load_context(conn: Connection, din: str) -> StepContextRow | None:
+    row = conn.execute(_CONTEXT, {"din": din}).mappings().first()
+    if row is None:
+        return None
+    product = Product(**{c.name: row[c.name] for c in P.columns})
+    return StepContextRow(product=product, subject_id=row["subject_id"], mrn=row["mrn"],
+                          weight_kg=row["weight_kg"], params=parameters(row["parameters"]),
+                          product_codes=row["product_codes"])
+
+
+def parameters(data: Mapping[str, Any]) -> ProtocolParameters:
+    return _parse_parameters(json.dumps(data, sort_keys=True))
+
+
+@lru_cache(maxsize=32)
+def _parse_parameters(text: str) -> ProtocolParameters:
+    # Validating 40 parameters on every scan would cost more than the scan itself.
+    return ProtocolParameters.from_mapping(json.loads(text))
+
+
+def containers_in_use(conn: Connection, product_id: int) -> list[Container]:
+    return [Container(**row) for row in
+            conn.execute(_IN_USE, {"pid": product_id}).mappings()]
+
+
+def previous_results(conn: Connection, product_id: int) -> dict[str, Mapping[str, float]]:
+    return {step: computed for step, computed in conn.execute(_PREVIOUS, {"pid": product_id})}
+
+
+def move_product(conn: Connection, product_id: int, old_version: int,
+                 changes: Mapping[str, Any]) -> bool:
+    """Write the new state if nobody else did since it was read (optimistic lock)."""
+    result = conn.execute(_MOVE.values(**changes), {"pid": product_id,
+                                                    "old_version": old_version})
+    return result.rowcount == 1
+
+
+def insert_record(conn: Connection, record: Mapping[str, Any]) -> int:
+    return int(conn.execute(_INSERT_RECORD, dict(record)).scalar_one())
+
+
+def insert_containers(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    return [int(conn.execute(_INSERT_CONTAINER, dict(row)).scalar_one()) for row in rows]
+
+
+def set_container(conn: Connection, container_id: int, **values: Any) -> None:
+    conn.execute(_SET_CONTAINER.values(**values), {"cid": container_id})
+
+
+def as_datetime(value: object) -> datetime:
+    assert isinstance(value, datetime)
+    return value
