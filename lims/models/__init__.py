@@ -3,10 +3,27 @@
 from lims.models.people import Patient, User
 from lims.models.product import Container, DinSequence, Product, QcResult, Signature, StepRecord
 from lims.models.protocol import Equipment, Protocol, ProtocolArm, ReagentLot
+from lims.models.quality import Alert, Deviation, PrintJob, SpecificationSet
 from lims.models.records import AuditEvent, AuditHead, CoiEvent
 
 __all__ = [
-    "AuditEvent", "AuditHead", "CoiEvent", "Container", "DinSequence", "Equipment", "Patient",
-    "Product", "Protocol", "ProtocolArm", "QcResult", "ReagentLot", "Signature", "StepRecord",
+    "Alert",
+    "AuditEvent",
+    "AuditHead",
+    "CoiEvent",
+    "Container",
+    "Deviation",
+    "DinSequence",
+    "Equipment",
+    "Patient",
+    "PrintJob",
+    "Product",
+    "Protocol",
+    "ProtocolArm",
+    "QcResult",
+    "ReagentLot",
+    "Signature",
+    "SpecificationSet",
+    "StepRecord",
     "User",
 ]

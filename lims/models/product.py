@@ -24,6 +24,8 @@ class Product(SQLModel, table=True):
     arm: str = Field(max_length=20)
     state: str = Field(max_length=30, index=True)
     held_from: str | None = Field(default=None, max_length=30)
+    # The release specification version in force when the product was made.
+    specification_set_id: int | None = Field(default=None, foreign_key="specification_set.id")
     # Optimistic lock: every state change bumps it; a stale writer gets a conflict.
     version: int = 1
     harvest_end: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
@@ -70,6 +72,10 @@ class QcResult(SQLModel, table=True):
     unit: str = Field(default="", max_length=20)
     passed: bool | None = None  # None while pending (sterility culture)
     method: str = Field(default="", max_length=120)
+    instrument: str = Field(default="", max_length=120)
+    tested_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    late: bool = False  # entered long after the test was performed (review-by-exception)
+    reason: str | None = Field(default=None, max_length=500)  # why a result was corrected
     analyst_id: int = Field(foreign_key="user.id")
     entered_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     superseded: bool = False
@@ -82,5 +88,9 @@ class Signature(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id")
     printed_name: str = Field(max_length=200)
     meaning: str = Field(max_length=60)
+    # What was signed: the record type and id, and the hash of its content at signing.
+    record_type: str = Field(default="product", max_length=30)
+    record_id: str = Field(default="", max_length=40)
+    justification: str | None = Field(default=None, max_length=2000)
     signed_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     record_hash: str = Field(max_length=64)

@@ -82,6 +82,12 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
     if not guards_for(trigger, product.state):
         raise DomainError(ErrorCode.INVALID_TRANSITION,
                           f"'{trigger}' is not possible while the product is {product.state}")
+    # The arm is a fact no scan or data can change: a step of the other arm is refused as
+    # such before the container lookup or the step rules would refuse it for another reason.
+    fire(trigger, ProductFacts(state=product.state, arm=product.arm, now=now,
+                               identity_confirmed=True, step_data_valid=True,
+                               reagents_in_date=True, equipment_in_calibration=True,
+                               witness_confirmed=True))
     witness_user = _witness(session, trigger, actor, witness, witness_password)
     in_use = store.containers_in_use(conn, product.id)
     source = _confirm_identity(session, trigger, ctx, in_use, actor, scan, wristband, now)
