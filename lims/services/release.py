@@ -12,6 +12,7 @@ from lims.services.common import aware, product_by_din, require_trigger_role
 from lims.services.qc import qc_status
 from lims.services.transitions import advance
 from lims.services.users import check_credentials
+from workflows.errors import DomainError
 from workflows.product import Trigger
 
 
@@ -58,12 +59,16 @@ def _decide(session: Session, *, actor: User, din: str, password: str, trigger: 
                           printed_name=signer.full_name, meaning=meaning, signed_at=now,
                           record_hash=signed)
     session.add(signature)
-    return advance(
-        session, product=product, trigger=trigger, actor=actor, now=now, reason=reason,
-        facts={"reviewer_independent": is_independent(session, product, actor),
-               "qc_passed": not missing and not failed,
-               "reason_given": bool(reason and reason.strip())},
-        explain={"qc_passed": "out of specification or missing: "
-                 + ", ".join(failed + missing)},
-        extra=[PendingEvent("signed", "product", product.din, "signature", None,
-                            f"{meaning} by {signer.full_name}", reason=signed)])
+    try:
+        return advance(
+            session, product=product, trigger=trigger, actor=actor, now=now, reason=reason,
+            facts={"reviewer_independent": is_independent(session, product, actor),
+                   "qc_passed": not missing and not failed,
+                   "reason_given": bool(reason and reason.strip())},
+            explain={"qc_passed": "out of specification or missing: "
+                     + ", ".join(failed + missing)},
+            extra=[PendingEvent("signed", "product", product.din, "signature", None,
+                                f"{meaning} by {signer.full_name}", reason=signed)])
+    except DomainError:
+        session.rollback()  # a refused decision signs nothing: drop the staged signature
+        raise

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """quality records and print jobs
 
 Revision ID: 6c380fd6fec4
@@ -12,7 +13,6 @@ import sqlmodel
 from alembic import op
 
 import lims.models.base
-
 
 revision: str = '6c380fd6fec4'
 down_revision: str | None = 'aac0be5559fe'
@@ -96,9 +96,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_print_job_container_id'), ['container_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_print_job_product_id'), ['product_id'], unique=False)
 
-    with op.batch_alter_table('product', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('specification_set_id', sa.Integer(), nullable=True))
-        batch_op.create_foreign_key('fk_product_specification_set', 'specification_set', ['specification_set_id'], ['id'])
+    # SQLite cannot add a foreign key without rebuilding `product`, which the audit and
+    # container foreign keys forbid; there the column stays a plain integer.
+    op.add_column('product', sa.Column('specification_set_id', sa.Integer(), nullable=True))
+    if op.get_bind().dialect.name != "sqlite":
+        op.create_foreign_key('fk_product_specification_set', 'product', 'specification_set',
+                              ['specification_set_id'], ['id'])
 
     with op.batch_alter_table('qcresult', schema=None) as batch_op:
         batch_op.add_column(sa.Column('instrument', sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False, server_default=''))
@@ -127,12 +130,9 @@ def downgrade() -> None:
         batch_op.drop_column('tested_at')
         batch_op.drop_column('instrument')
 
-    with op.batch_alter_table('product', schema=None) as batch_op:
-        # WARNING: constraint name is None; this directive will fail as
-        # rendered.  Add a name, or use a naming convention; see
-        # https://alembic.sqlalchemy.org/en/latest/naming.html
-        batch_op.drop_constraint('fk_product_specification_set', type_='foreignkey')
-        batch_op.drop_column('specification_set_id')
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint('fk_product_specification_set', 'product', type_='foreignkey')
+    op.drop_column('product', 'specification_set_id')
 
     with op.batch_alter_table('print_job', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_print_job_product_id'))
