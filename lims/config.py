@@ -19,6 +19,20 @@ class Settings(BaseSettings):
     # Annex 11 / Part 11: repeated failed sign-ins lock the account.
     max_failed_logins: int = 5
     protocol_code: str = "NCT00713934"
+    environment: str = "development"  # development, production
+    # Signs session cookies and API tokens. The default is for development only:
+    # outside development the application refuses to start with it.
+    secret_key: str = "development-only-secret-change-me"
+    session_minutes: int = 15  # idle UI session lifetime
+    token_minutes: int = 60  # API bearer token lifetime
+    printer_host: str = ""  # Zebra printer for ZPL over raw TCP (port 9100); empty: none
+    printer_port: int = 9100
+    # Part 11: a label must be scanned back after printing before the container is used.
+    require_label_scan_back: bool = True
+
+    def check_production_ready(self) -> None:
+        if self.environment != "development" and self.secret_key.startswith("development"):
+            raise RuntimeError("LIMS_SECRET_KEY must be set outside development")
 
 
 @lru_cache
