@@ -4,6 +4,18 @@ Pure: standard library, reportlab, zxing-cpp and `workflows.isbt128` only; never
 sqlmodel, fastapi or `lims`.
 """
 
+from labels.batch_record import (
+    BatchRecord,
+    ChartSeries,
+    ContainerLine,
+    DeviationLine,
+    QcLine,
+    ReviewException,
+    Signature,
+    StepEntry,
+    content_hash,
+    render_batch_record,
+)
 from labels.layout import LayoutOverflow
 from labels.model import (
     DEFAULT_TEXTS,
@@ -24,6 +36,10 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_TEXTS",
     "Barcode",
+    "BatchRecord",
+    "ChartSeries",
+    "ContainerLine",
+    "DeviationLine",
     "Element",
     "IssueRecord",
     "Label",
@@ -31,8 +47,14 @@ __all__ = [
     "LabelTexts",
     "LayoutOverflow",
     "PrinterError",
+    "QcLine",
+    "ReviewException",
+    "Signature",
+    "StepEntry",
     "barcodes",
+    "content_hash",
     "elements_for",
+    "render_batch_record",
     "render_pdf",
     "render_sheet",
     "render_zpl",

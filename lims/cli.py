@@ -1,4 +1,4 @@
-"""The `lims` command line: init, seed, demo, worklist, history, audit verify."""
+"""The `lims` command line: init, seed, serve, demo, worklist, history, audit verify."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
+from lims.cli_labels import label_app
 from lims.config import get_settings
 from lims.db import get_engine, session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Cell-processing LIMS (NCT00713934).")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail.")
 app.add_typer(audit_app, name="audit")
+app.add_typer(label_app, name="label")
 
 
 @app.command()
@@ -79,6 +81,30 @@ def show(din: str) -> None:
             why = f" ({event.reason})" if event.reason else ""
             typer.echo(f"{event.at.isoformat(timespec='seconds')} {event.username:<8} "
                        f"{event.action:<16} {event.field} {change}{why}"[:200])
+
+
+@app.command()
+def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(help="port to listen on")] = 8000) -> None:
+    """Serve the REST API (/api/v1) and the web UI."""
+    import uvicorn
+
+    from lims.app import create_app
+
+    typer.echo(f"serving on http://{host}:{port} (API docs: /api/v1/docs)")
+    uvicorn.run(create_app(), host=host, port=port, log_level="info", server_header=False)
+
+
+@app.command("batch-record")
+def batch_record(din: str, out: Annotated[Path, typer.Option(help="PDF file to write")]) -> None:
+    """Render a product's electronic batch record (PDF)."""
+    from lims.services.batch_record import batch_record_pdf
+
+    with session_scope() as session:
+        pdf = batch_record_pdf(session, din)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(pdf)
+    typer.echo(f"wrote {out} ({len(pdf)} bytes)")
 
 
 @app.command()

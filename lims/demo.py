@@ -9,11 +9,13 @@ from pathlib import Path
 
 from sqlmodel import Session, col, func, select
 
+from labels import Label, barcodes, render_pdf, render_zpl
 from lims import demo_data as data
 from lims.models import Container, Patient, Product, User
 from lims.services.common import user_by_name, utcnow
 from lims.services.enrolment import enrol_patient
 from lims.services.harvests import schedule_harvest
+from lims.services.labels import pending_labels, print_label, verify_label
 from lims.services.qc import complete_qc, record_qc_result
 from lims.services.queries import container_scan_text
 from lims.services.release import release_product
@@ -30,6 +32,8 @@ class DemoRun:
     def __init__(self, session: Session, say: Say = print) -> None:
         self.session, self.say = session, say
         self.users = {name: user_by_name(session, name) for name in PASSWORDS}
+        # Every label this run printed, by DIN then file stem (kind-code-flags), for `run_demo`.
+        self.printed: dict[str, dict[str, Label]] = {}
 
     def user(self, name: str) -> User:
         return self.users[name]
@@ -65,12 +69,39 @@ class DemoRun:
             wristband=wristband, expected_version=product.version, now=at)
         warn = f"  warnings: {'; '.join(result.warnings)}" if result.warnings else ""
         self.say(f"  {product.din} {step:<12} -> {result.product.state}{warn}")
+        self.label_all(result.product)
         return result.product
+
+    def label_all(self, product: Product, operator: str = "tech1") -> list[Label]:
+        """Print (ZPL) and scan back every label `product`'s containers need now.
+
+        New containers get their label, the final product its final label after release
+        and its issue label after issue; a label printed earlier is only scanned back.
+        """
+        done = []
+        for due in pending_labels(self.session, product.din):
+            container = due.container
+            assert container.id is not None
+            scan = container_scan_text(product, container)
+            if not due.printed:
+                printed = print_label(self.session, actor=self.user(operator), din=product.din,
+                                      container_id=container.id, format="zpl")
+                label = printed.label
+                stem = f"{label.kind}-{container.product_code}-{container.flags}"
+                self.printed.setdefault(product.din, {})[stem] = label
+                done.append(label)
+                # The scanner reads the label's 2-D symbol: DIN, product code and dates.
+                scan = next(b.data for b in barcodes(label) if b.symbology == "datamatrix")
+            verify_label(self.session, actor=self.user(operator), din=product.din, scan=scan)
+            self.say(f"  {product.din} label {due.kind:<10} {container.product_code}/"
+                     f"{container.flags} printed and scanned back")
+        return done
 
     def process(self, patient: Patient, t0: datetime, until: str | None = None) -> Product:
         product = schedule_harvest(self.session, actor=self.user("tech1"),
                                    subject_id=patient.subject_id, now=t0 - timedelta(hours=1))
         self.say(f"harvest scheduled for {patient.subject_id}: DIN {product.din}")
+        self.label_all(product)
         at = t0
         product = self.step(product, "harvest", "marrow_bag", data.harvest(t0), at,
                             witness="doc1")
@@ -88,6 +119,8 @@ class DemoRun:
         source = "cd133_target" if product.arm == "CD133" else "mnc"
         product = self.step(product, "formulate", source, data.formulate(product.arm),
                             at := at + timedelta(minutes=20))
+        if until == "formulated":
+            return product
         return self.release_and_administer(product, at, patient)
 
     def release_and_administer(self, product: Product, at: datetime,
@@ -102,6 +135,7 @@ class DemoRun:
         product = release_product(self.session, actor=self.user("qa1"), din=product.din,
                                   password=PASSWORDS["qa1"], now=at)
         self.say(f"  {product.din} released by QA -> {product.state}")
+        self.label_all(product)
         product = self.step(product, "issue", "final_product", data.issue(at),
                             at := at + timedelta(minutes=10), witness="doc1")
         return self.step(product, "administer", "final_product", data.administer(at),
@@ -121,4 +155,27 @@ def run_demo(session: Session, out: Path | None = None, say: Say = print) -> lis
     products.append(run.process(waiting, utcnow() - timedelta(hours=1), until="received"))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
+        for product in products:
+            if product.state == "administered":
+                write_labels(out / "labels" / product.din, run.printed.get(product.din, {}), say)
+                write_batch_record(session, out / "batch-records", product, say)
     return products
+
+
+def write_batch_record(session: Session, folder: Path, product: Product, say: Say = print) -> Path:
+    from lims.services.batch_record import batch_record_pdf
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{product.din}-{product.arm}.pdf"
+    path.write_bytes(batch_record_pdf(session, product.din))
+    say(f"wrote batch record {path}")
+    return path
+
+
+def write_labels(folder: Path, printed: dict[str, Label], say: Say = print) -> None:
+    """Each printed label as `<kind>-<code>-<flags>.pdf` and `.zpl` (the ZPL is what was sent)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for stem, label in sorted(printed.items()):
+        (folder / f"{stem}.pdf").write_bytes(render_pdf(label))
+        (folder / f"{stem}.zpl").write_text(render_zpl(label), encoding="utf-8")
+    say(f"wrote {len(printed)} labels (PDF and ZPL) to {folder}")

@@ -147,11 +147,13 @@ def perform(run: DemoRun, product: Product, step: str, *, at: datetime | None = 
             wristband = wristband_of(patient)
         else:
             wristband = None
-    return perform_step(session, actor=run.user(operator), din=product.din, step=step,
-                        scan=scan, values=values if values is not None
-                        else step_values(step, product.arm, at),
-                        witness=witness, witness_password=witness_password,
-                        wristband=wristband, expected_version=product.version, now=at)
+    result = perform_step(session, actor=run.user(operator), din=product.din, step=step,
+                          scan=scan, values=values if values is not None
+                          else step_values(step, product.arm, at),
+                          witness=witness, witness_password=witness_password,
+                          wristband=wristband, expected_version=product.version, now=at)
+    run.label_all(result.product)  # print-then-scan every new label, as the bench does
+    return result
 
 
 def enter_qc(run: DemoRun, product: Product, results: dict[str, str] | None = None,
@@ -177,6 +179,7 @@ def advance(run: DemoRun, product: Product, until: str) -> Product:
         elif step == "release":
             product = release_product(run.session, actor=run.user("qa1"), din=product.din,
                                       password=PASSWORDS["qa1"], now=at)
+            run.label_all(product)  # the final label, once QA has released
         else:
             product = perform(run, product, step, at=at).product
         assert product.state == STATE_AFTER[step], (step, product.state)
@@ -184,8 +187,10 @@ def advance(run: DemoRun, product: Product, until: str) -> Product:
 
 
 def schedule(run: DemoRun, patient: Patient, t0: datetime) -> Product:
-    return schedule_harvest(run.session, actor=run.user("tech1"), subject_id=patient.subject_id,
-                            now=t0 - timedelta(hours=1))
+    product = schedule_harvest(run.session, actor=run.user("tech1"),
+                               subject_id=patient.subject_id, now=t0 - timedelta(hours=1))
+    run.label_all(product)  # the collection label, printed and scanned back
+    return product
 
 
 def make_product(run: DemoRun, *, arm: str = "CD133", until: str = "received",

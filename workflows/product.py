@@ -51,6 +51,7 @@ class Trigger(StrEnum):
     FORMULATE = "formulate"
     COMPLETE_QC = "complete_qc"
     RELEASE = "release"
+    EXCEPTIONAL_RELEASE = "exceptional_release"
     REJECT = "reject"
     ISSUE = "issue"
     ADMINISTER = "administer"
@@ -88,7 +89,12 @@ TRANSITIONS: list[dict[str, Any]] = [
     {"trigger": T.COMPLETE_QC, "source": S.FORMULATED, "dest": S.AWAITING_RELEASE,
      "conditions": ["product_in_date", "qc_complete"]},
     {"trigger": T.RELEASE, "source": S.AWAITING_RELEASE, "dest": S.RELEASED,
-     "conditions": ["product_in_date", "reviewer_independent", "qc_passed"]},
+     "conditions": ["product_in_date", "reviewer_independent", "deviations_closed",
+                    "qc_passed"]},
+    # FACT: a non-conforming product only with the medical director's signed approval.
+    {"trigger": T.EXCEPTIONAL_RELEASE, "source": S.AWAITING_RELEASE, "dest": S.RELEASED,
+     "conditions": ["product_in_date", "reviewer_independent", "deviations_closed",
+                    "has_failed_criterion", "physician_approved", "reason_given"]},
     {"trigger": T.REJECT, "source": S.AWAITING_RELEASE, "dest": S.REJECTED,
      "conditions": ["reviewer_independent", "reason_given"]},
     {"trigger": T.ISSUE, "source": S.RELEASED, "dest": S.ISSUED,
@@ -121,6 +127,7 @@ TRIGGER_ROLES: Mapping[Trigger, frozenset[str]] = {
     T.FORMULATE: frozenset({"technician", "supervisor"}),
     T.COMPLETE_QC: frozenset({"technician", "supervisor", "qa"}),
     T.RELEASE: frozenset({"qa"}),
+    T.EXCEPTIONAL_RELEASE: frozenset({"qa"}),
     T.REJECT: frozenset({"qa"}),
     T.ISSUE: frozenset({"technician", "supervisor"}),
     T.ADMINISTER: frozenset({"physician"}),
@@ -145,6 +152,12 @@ GUARD_ERRORS: Mapping[str, tuple[ErrorCode, str]] = {
                           "this step needs a witness who is a different user"),
     "qc_complete": (ErrorCode.QC_INCOMPLETE, "required QC results are missing"),
     "qc_passed": (ErrorCode.QC_FAILED, "a QC result is out of specification"),
+    "deviations_closed": (ErrorCode.DEVIATION_OPEN,
+                          "a major or critical deviation is still open"),
+    "has_failed_criterion": (ErrorCode.NOTHING_TO_EXCEPT,
+                             "every criterion is met: use the normal release"),
+    "physician_approved": (ErrorCode.PHYSICIAN_APPROVAL_REQUIRED,
+                           "exceptional release needs the physician's signed approval"),
     "reviewer_independent": (ErrorCode.NOT_INDEPENDENT,
                              "the reviewer performed or witnessed a step of this product"),
     "reason_given": (ErrorCode.REASON_REQUIRED, "a reason is required"),
@@ -172,6 +185,8 @@ class ProductFacts:
     witness_confirmed: bool = False
     qc_complete: bool = False
     qc_passed: bool = False
+    deviations_closed: bool = False
+    physician_approved: bool = False
     reviewer_independent: bool = False
     reason_given: bool = False
 
@@ -186,6 +201,10 @@ class ProductFacts:
     @property
     def product_in_date(self) -> bool:
         return self.expires_at is None or self.now < self.expires_at
+
+    @property
+    def has_failed_criterion(self) -> bool:
+        return self.qc_complete and not self.qc_passed
 
     @property
     def expiry_reached(self) -> bool:

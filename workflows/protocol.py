@@ -133,6 +133,11 @@ class ProtocolParameters:
     endotoxin_limit_eu_per_kg: float = 5.0  # [V] CCTRN, K for non-intrathecal routes
     endotoxin_limit_eu_per_ml: float = 0.5  # [V] Belotti Table 3, the alternative spec
     endotoxin_limit_basis: EndotoxinBasis = "per_kg"  # [Prop] which of the two applies
+    qc_late_entry_hours: float = 24.0  # [Prop] a result entered later than this is "late"
+
+    # --- labels -------------------------------------------------------------------
+    final_label_requires_release: bool = True  # [Prop] final label only once QA released
+    not_evaluated_statement: bool = True  # [UNVERIFIED] 1271.90(c)(2) when testing incomplete
 
     # --- what each limit does when it is crossed --------------------------------
     limit_actions: Mapping[str, Action] = field(  # [Prop] see DEFAULT_LIMIT_ACTIONS

@@ -46,7 +46,10 @@ def require_trigger_role(user: User, trigger: Trigger) -> None:
 
 
 def product_by_din(session: Session, din: str) -> Product:
-    product = session.exec(select(Product).where(Product.din == din.strip().upper()[:13])).first()
+    # populate_existing: steps are written through Core (step_store), so an instance this
+    # session loaded earlier may be stale; always read the row as it is now.
+    product = session.exec(select(Product).where(Product.din == din.strip().upper()[:13])
+                           .execution_options(populate_existing=True)).first()
     if product is None:
         raise NotFound(f"no product with DIN {din}")
     return product

@@ -10,6 +10,7 @@ from lims.audit import PendingEvent, append
 from lims.config import get_settings
 from lims.models import Container, DinSequence, Patient, Product, Protocol, User
 from lims.services.common import aware, require_role
+from lims.services.specifications import current_specification_set
 from workflows.errors import NotFound
 from workflows.identity import ContainerKind, product_code_key
 from workflows.isbt128 import make_din
@@ -42,8 +43,10 @@ def schedule_harvest(session: Session, *, actor: User, subject_id: str,
     protocol = session.get(Protocol, patient.protocol_id)
     assert protocol is not None and protocol.id is not None and patient.id is not None
     din = allocate_din(session, facility=get_settings().facility_fin, year=now.year % 100)
+    spec = current_specification_set(session, protocol.id, patient.arm)
     product = Product(din=din, patient_id=patient.id, protocol_id=protocol.id, arm=patient.arm,
-                      state=ProductState.SCHEDULED.value, created_at=now, updated_at=now)
+                      state=ProductState.SCHEDULED.value, created_at=now, updated_at=now,
+                      specification_set_id=spec.id)
     session.add(product)
     session.flush()
     assert product.id is not None and actor.id is not None

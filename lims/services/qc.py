@@ -1,13 +1,14 @@
-"""QC results of the final product and the end of QC testing."""
+"""QC results of the final product, judged against its specification version."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append, content_hash
 from lims.models import Container, Product, QcResult, User
+from lims.services.alerts import raise_post_release_alert
 from lims.services.common import (
     aware,
     parameters_of,
@@ -16,64 +17,80 @@ from lims.services.common import (
     require_role,
     require_trigger_role,
 )
+from lims.services.specifications import specification_of
 from lims.services.transitions import advance
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.product import ProductState, Trigger
-from workflows.qc import QC_TESTS, judge, parse_result, required_tests
+from workflows.specifications import QC_TESTS, allowed_tests, judge, parse_result, required_tests
 
 QC_ROLES = frozenset({"technician", "supervisor", "qa"})
-# Results may be entered once the final product exists; sterility arrives after release.
+# Results may be entered once the final product exists; cultures report after release.
 QC_STATES = frozenset({ProductState.FORMULATED, ProductState.AWAITING_RELEASE,
                        ProductState.RELEASED, ProductState.ISSUED, ProductState.ADMINISTERED,
-                       ProductState.ON_HOLD})
+                       ProductState.ON_HOLD, ProductState.REJECTED})
+AFTER_RELEASE = frozenset({ProductState.RELEASED, ProductState.ISSUED,
+                           ProductState.ADMINISTERED})
+
+
+def qc_content(row: QcResult) -> dict[str, object]:
+    """What a QC result's hash (and any signature over it) covers."""
+    return {"test": row.test, "value": row.value, "passed": row.passed}
 
 
 def record_qc_result(session: Session, *, actor: User, din: str, test: str, value: str,
-                     method: str = "", reason: str | None = None,
-                     now: datetime | None = None) -> QcResult:
-    """Enter (or correct, with a reason) one QC result; it is judged against the protocol."""
+                     method: str = "", instrument: str = "", tested_at: datetime | None = None,
+                     reason: str | None = None, now: datetime | None = None) -> QcResult:
+    """Enter (or correct, with a reason) one QC result; it is judged automatically."""
     require_role(actor, QC_ROLES, "enter QC results")
     now = aware(now)
+    tested_at = aware(tested_at) if tested_at else now
+    if tested_at > now + timedelta(minutes=5):
+        raise InvalidInput("the test time is in the future")
     product = product_by_din(session, din)
     if product.state not in QC_STATES:
         raise DomainError(ErrorCode.INVALID_TRANSITION,
                           f"QC results cannot be entered while the product is {product.state}")
-    if test not in required_tests(product.arm):
+    spec, _ = specification_of(session, product)
+    if test not in allowed_tests(spec):
         raise InvalidInput(f"{test!r} is not a QC test of the {product.arm} arm")
     try:
         result = parse_result(test, value)
     except ValueError as error:
         raise InvalidInput(str(error)) from error
-    params = parameters_of(session, product.protocol_id)
     patient = patient_of(session, product)
-    passed = judge(test, result, arm=product.arm, params=params, weight_kg=patient.weight_kg,
+    passed = judge(test, result, spec, weight_kg=patient.weight_kg,
                    volume_ml=final_volume(session, product))
     previous = current_results(session, product).get(test)
-    if previous is not None and previous.value != "pending" and not (reason or "").strip():
+    correcting = previous is not None and previous.value != "pending"
+    if correcting and not (reason or "").strip():
         raise DomainError(ErrorCode.REASON_REQUIRED,
                           f"{QC_TESTS[test].label} already has a result; a correction needs a "
                           "reason")
+    late_after = timedelta(hours=parameters_of(session, product.protocol_id).qc_late_entry_hours)
     assert product.id is not None and actor.id is not None
-    text = str(result) if isinstance(result, str) else f"{result:g}"
+    text = result if isinstance(result, str) else f"{result:g}"
     row = QcResult(product_id=product.id, test=test, value=text, unit=QC_TESTS[test].unit,
-                   passed=passed, method=method, analyst_id=actor.id, entered_at=now,
-                   content_hash=content_hash({"test": test, "value": text, "passed": passed}))
+                   passed=passed, method=method, instrument=instrument, analyst_id=actor.id,
+                   entered_at=now, tested_at=tested_at, late=now - tested_at > late_after,
+                   reason=reason if correcting else None, content_hash="")
+    row.content_hash = content_hash(qc_content(row))
     if previous is not None:
         previous.superseded = True
         session.add(previous)
     session.add(row)
     session.flush()
-    append(session, [PendingEvent("qc_result" if previous is None else "qc_corrected",
-                                  "qc_result", str(row.id), test,
-                                  previous.value if previous else None, text, reason=reason)],
-           user_id=actor.id, username=actor.username)
+    append(session, [PendingEvent("qc_corrected" if correcting else "qc_result", "qc_result",
+                                  str(row.id), test, previous.value if previous else None, text,
+                                  reason=reason)], user_id=actor.id, username=actor.username)
+    if passed is False and product.state in AFTER_RELEASE:
+        raise_post_release_alert(session, product=product, test=test, value=text)
     session.commit()
     return row
 
 
 def current_results(session: Session, product: Product) -> dict[str, QcResult]:
     rows = session.exec(select(QcResult).where(QcResult.product_id == product.id,
-                                               QcResult.superseded == False))  # noqa: E712
+                                               col(QcResult.superseded).is_(False)))
     return {row.test: row for row in rows}
 
 
@@ -84,8 +101,9 @@ def final_volume(session: Session, product: Product) -> float | None:
 
 def qc_status(session: Session, product: Product) -> tuple[list[str], list[str]]:
     """(missing tests, failed tests) of the product's current results."""
+    spec, _ = specification_of(session, product)
     results = current_results(session, product)
-    required = required_tests(product.arm)
+    required = required_tests(spec)
     missing = [t for t in required if t not in results]
     failed = [t for t in required if t in results and results[t].passed is False]
     return missing, failed

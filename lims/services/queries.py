@@ -7,8 +7,9 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from lims.models import AuditEvent, CoiEvent, Container, Patient, Product, StepRecord
+from lims.models import AuditEvent, CoiEvent, Container, Patient, Product, QcResult, StepRecord
 from lims.services.common import product_by_din
+from workflows.errors import NotFound
 from workflows.identity import container_code
 from workflows.product import FINAL_STATES, ProductState
 
@@ -64,3 +65,20 @@ def container_scan_text(product: Product, container: Container) -> str:
 def coi_events(session: Session, din: str) -> list[CoiEvent]:
     product = product_by_din(session, din)
     return list(session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)))
+
+
+def patient(session: Session, subject_id: str) -> Patient:
+    found = session.exec(select(Patient).where(Patient.subject_id == subject_id)).first()
+    if found is None:
+        raise NotFound(f"no enrolled patient with subject ID {subject_id}")
+    return found
+
+
+def qc_results(session: Session, din: str, *, include_superseded: bool = False
+               ) -> list[QcResult]:
+    """The product's QC results in entry order (corrected ones only when asked)."""
+    product = product_by_din(session, din)
+    query = select(QcResult).where(QcResult.product_id == product.id)
+    if not include_superseded:
+        query = query.where(col(QcResult.superseded).is_(False))
+    return list(session.exec(query.order_by(col(QcResult.id))))

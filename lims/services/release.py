@@ -1,74 +1,100 @@
-"""QA release and rejection with an electronic signature (password re-entered)."""
+"""QA release, rejection and exceptional release, each by electronic signature."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from lims.audit import PendingEvent, content_hash
-from lims.models import Product, QcResult, Signature, StepRecord, User
+from lims.audit import content_hash
+from lims.models import Product, QcResult, StepRecord, User
 from lims.services.common import aware, product_by_din, require_trigger_role
+from lims.services.deviations import open_blocking
 from lims.services.qc import qc_status
+from lims.services.signatures import add_signature, authenticate_signer
 from lims.services.transitions import advance
 from lims.services.users import check_credentials
-from workflows.errors import DomainError
+from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 
 
-def record_hash(session: Session, product: Product) -> str:
-    """Hash of everything a reviewer signs: identity, every step record and QC result."""
+def product_content(session: Session, product: Product) -> dict[str, object]:
+    """Everything a reviewer signs: identity, every step record and current QC result."""
     steps = session.exec(select(StepRecord.content_hash).where(
-        StepRecord.product_id == product.id).order_by(StepRecord.id))  # type: ignore[arg-type]
+        StepRecord.product_id == product.id).order_by(col(StepRecord.id)))
     results = session.exec(select(QcResult.content_hash).where(
-        QcResult.product_id == product.id).order_by(QcResult.id))  # type: ignore[arg-type]
-    return content_hash({"din": product.din, "arm": product.arm, "steps": list(steps),
-                         "qc": list(results)})
+        QcResult.product_id == product.id).order_by(col(QcResult.id)))
+    return {"din": product.din, "arm": product.arm, "steps": list(steps),
+            "qc": list(results)}
+
+
+def record_hash(session: Session, product: Product) -> str:
+    return content_hash(product_content(session, product))
 
 
 def is_independent(session: Session, product: Product, user: User) -> bool:
     """A reviewer who performed or witnessed any step of the product may not decide on it."""
     involved = session.exec(select(StepRecord.id).where(
         StepRecord.product_id == product.id,
-        (StepRecord.operator_id == user.id) | (StepRecord.witness_id == user.id))).first()
+        (col(StepRecord.operator_id) == user.id) | (col(StepRecord.witness_id) == user.id),
+    )).first()
     return involved is None
 
 
 def release_product(session: Session, *, actor: User, din: str, password: str,
-                    now: datetime | None = None) -> Product:
-    """Release with the meaning "Released": all specifications met, reviewer independent."""
-    return _decide(session, actor=actor, din=din, password=password, trigger=Trigger.RELEASE,
-                   meaning="Released", reason=None, now=aware(now))
+                    username: str | None = None, now: datetime | None = None) -> Product:
+    """Release ("Released"): all specifications met (culture may be pending)."""
+    return _decide(session, actor=actor, din=din, username=username or actor.username,
+                   password=password, trigger=Trigger.RELEASE, meaning="Released",
+                   reason=None, now=aware(now))
 
 
 def reject_product(session: Session, *, actor: User, din: str, password: str, reason: str,
-                   now: datetime | None = None) -> Product:
-    return _decide(session, actor=actor, din=din, password=password, trigger=Trigger.REJECT,
-                   meaning="Rejected", reason=reason, now=aware(now))
+                   username: str | None = None, now: datetime | None = None) -> Product:
+    return _decide(session, actor=actor, din=din, username=username or actor.username,
+                   password=password, trigger=Trigger.REJECT, meaning="Rejected",
+                   reason=reason, now=aware(now))
 
 
-def _decide(session: Session, *, actor: User, din: str, password: str, trigger: Trigger,
-            meaning: str, reason: str | None, now: datetime) -> Product:
+def exceptional_release(session: Session, *, actor: User, din: str, password: str,
+                        justification: str, physician: str, physician_password: str,
+                        username: str | None = None, now: datetime | None = None) -> Product:
+    """Release a non-conforming product with the physician's signed approval (FACT)."""
+    require_trigger_role(actor, Trigger.EXCEPTIONAL_RELEASE)
+    approver = check_credentials(session, username=physician, password=physician_password)
+    if approver.role != "physician":
+        raise DomainError(ErrorCode.PHYSICIAN_APPROVAL_REQUIRED,
+                          f"{approver.full_name} is not a physician / medical director")
+    return _decide(session, actor=actor, din=din, username=username or actor.username,
+                   password=password, trigger=Trigger.EXCEPTIONAL_RELEASE, meaning="Released",
+                   reason=justification, now=aware(now), approver=approver)
+
+
+def _decide(session: Session, *, actor: User, din: str, username: str, password: str,
+            trigger: Trigger, meaning: str, reason: str | None, now: datetime,
+            approver: User | None = None) -> Product:
     require_trigger_role(actor, trigger)
     product = product_by_din(session, din)
-    signer = check_credentials(session, username=actor.username, password=password)
+    signer = authenticate_signer(session, actor=actor, username=username, password=password)
     missing, failed = qc_status(session, product)
-    signed = record_hash(session, product)
-    assert product.id is not None and signer.id is not None
-    signature = Signature(product_id=product.id, user_id=signer.id,
-                          printed_name=signer.full_name, meaning=meaning, signed_at=now,
-                          record_hash=signed)
-    session.add(signature)
-    try:
-        return advance(
-            session, product=product, trigger=trigger, actor=actor, now=now, reason=reason,
-            facts={"reviewer_independent": is_independent(session, product, actor),
-                   "qc_passed": not missing and not failed,
-                   "reason_given": bool(reason and reason.strip())},
-            explain={"qc_passed": "out of specification or missing: "
-                     + ", ".join(failed + missing)},
-            extra=[PendingEvent("signed", "product", product.din, "signature", None,
-                                f"{meaning} by {signer.full_name}", reason=signed)])
-    except DomainError:
-        session.rollback()  # a refused decision signs nothing: drop the staged signature
-        raise
+    blocking = open_blocking(session, product)
+    assert product.id is not None
+    content = product_content(session, product)
+    justification = reason if trigger == Trigger.EXCEPTIONAL_RELEASE else None
+    if approver is not None:
+        add_signature(session, signer=approver, meaning="Approved exceptional release",
+                      product_id=product.id, record_type="product", record_id=product.din,
+                      content=content, justification=justification, at=now)
+    add_signature(session, signer=signer, meaning=meaning, product_id=product.id,
+                  record_type="product", record_id=product.din, content=content,
+                  justification=reason, at=now)
+    return advance(
+        session, product=product, trigger=trigger, actor=actor, now=now, reason=reason,
+        facts={"reviewer_independent": is_independent(session, product, actor),
+               "qc_complete": not missing, "qc_passed": not missing and not failed,
+               "deviations_closed": not blocking,
+               "physician_approved": approver is not None,
+               "reason_given": bool(reason and reason.strip())},
+        explain={"qc_passed": "out of specification or missing: " + ", ".join(failed + missing),
+                 "deviations_closed": "open: " + ", ".join(
+                     f"deviation {d.id} ({d.classification})" for d in blocking)})

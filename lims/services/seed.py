@@ -12,6 +12,7 @@ from sqlmodel import Session, select
 from lims.audit import PendingEvent, append
 from lims.models import Equipment, Protocol, ProtocolArm, ReagentLot, User
 from lims.services.materials import register_equipment, register_reagent_lot
+from lims.services.specifications import ensure_default_specifications
 from lims.services.users import create_user
 from workflows.isbt128 import parse_product_code
 from workflows.protocol import ProtocolParameters
@@ -47,8 +48,9 @@ def seed(session: Session, data: dict[str, Any], progress: Callable[[str], None]
 
 def _protocol(session: Session, spec: dict[str, Any], arms: list[dict[str, str]],
               progress: Callable[[str], None]) -> int:
-    if session.exec(select(Protocol).where(Protocol.code == spec["code"])).first() is not None:
-        return 0
+    existing = session.exec(select(Protocol).where(Protocol.code == spec["code"])).first()
+    if existing is not None:
+        return ensure_default_specifications(session, existing, [a["code"] for a in arms])
     # Validate before writing anything: a bad parameter or product code stops the seed.
     parameters = ProtocolParameters.from_mapping(spec.get("parameters", {})).to_mapping()
     codes = {key: parse_product_code(code).text for key, code in spec["product_codes"].items()}
@@ -63,4 +65,6 @@ def _protocol(session: Session, spec: dict[str, Any], arms: list[dict[str, str]]
                                   None, parameters)], user_id=None, username="system")
     session.commit()
     progress(f"protocol {spec['code']} with arms {', '.join(a['code'] for a in arms)}")
-    return 1 + len(arms)
+    specs = ensure_default_specifications(session, protocol, [a["code"] for a in arms])
+    progress(f"release specifications v1 for {specs} arm(s)")
+    return 1 + len(arms) + specs

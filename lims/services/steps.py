@@ -17,6 +17,7 @@ from lims.services import step_store as store
 from lims.services.common import aware, require_trigger_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.materials import expired_reagents, uncalibrated_equipment
+from lims.services.signatures import add_signature
 from lims.services.witness import confirm_witness
 from workflows.errors import (
     Conflict,
@@ -27,6 +28,7 @@ from workflows.errors import (
     NotFound,
 )
 from workflows.identity import (
+    KIND_LABELS,
     QC_SAMPLE_FLAGS,
     STEP_OUTPUTS,
     ContainerKind,
@@ -152,6 +154,11 @@ def _confirm_identity(session: Session, trigger: Trigger, ctx: store.StepContext
         record_mismatch(session, error=error, product=product, step=trigger.value, actor=actor,
                         at=now)
         raise
+    if get_settings().require_label_scan_back and container.label_verified_at is None:
+        # Print-then-scan (lims.services.labels): an unconfirmed label is not yet an identity.
+        raise DomainError(ErrorCode.LABEL_NOT_VERIFIED,
+                          f"print and scan back the label of the {KIND_LABELS[kind]} "
+                          f"before using it")
     return container
 
 
@@ -199,10 +206,12 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
                        f"{product.din}/{c.product_code}/{c.flags}", "kind", None, c.kind)
           for c in created),
     ]
-    if witness is not None:
-        events.append(PendingEvent("witnessed", "step_record", str(record.id), "witness", None,
-                                   witness.username))
     append(session, events, user_id=actor.id, username=actor.username)
+    if witness is not None:
+        # The witness re-entered their password on this screen: an electronic signature.
+        add_signature(session, signer=witness, meaning="Witnessed", product_id=product.id,
+                      record_type="step_record", record_id=str(record.id),
+                      content=step_content(record), at=now)
     session.commit()
     for key, value in changes.items():
         setattr(product, key, value)
@@ -218,14 +227,19 @@ def _record(trigger: Trigger, product: Product, actor: User, witness: User | Non
               for k, v in outcome.values.items()}
     findings = [{"field": f.field, "code": f.code, "message": f.message, "action": f.action,
                  "value": f.value, "limit": f.limit} for f in outcome.findings]
-    computed = dict(outcome.computed)
-    content = {"step": trigger.value, "values": values, "computed": computed,
-               "findings": findings}
-    return StepRecord(product_id=product.id, step=trigger.value,
-                      container_id=source.id if source else None, values=values,
-                      computed=computed, findings=findings, operator_id=actor.id,
-                      witness_id=witness.id if witness else None, performed_at=now,
-                      content_hash=content_hash(content))
+    record = StepRecord(product_id=product.id, step=trigger.value,
+                        container_id=source.id if source else None, values=values,
+                        computed=dict(outcome.computed), findings=findings,
+                        operator_id=actor.id, witness_id=witness.id if witness else None,
+                        performed_at=now, content_hash="")
+    record.content_hash = content_hash(step_content(record))
+    return record
+
+
+def step_content(record: StepRecord) -> dict[str, Any]:
+    """What a step record's hash (and its witness's signature) covers."""
+    return {"step": record.step, "values": record.values, "computed": record.computed,
+            "findings": record.findings}
 
 
 def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: User,

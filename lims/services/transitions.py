@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from lims.audit import PendingEvent, append
 from lims.models import Product, User
-from workflows.errors import Conflict
+from workflows.errors import Conflict, DomainError
 from workflows.product import ProductFacts, ProductState, Trigger, fire
 
 
@@ -25,20 +25,26 @@ def advance(session: Session, *, product: Product, trigger: Trigger, actor: User
     state_facts = ProductFacts(state=product.state, arm=product.arm, now=now,
                                expires_at=product.expires_at, held_from=product.held_from,
                                **facts)
-    new_state = fire(trigger, state_facts, explain)
+    try:
+        new_state = fire(trigger, state_facts, explain)
+    except DomainError:
+        session.rollback()  # whatever the use case staged (a signature) must not survive
+        raise
     changes: dict[str, Any] = {"state": new_state.value, "version": product.version + 1,
                                "updated_at": now}
     if trigger == Trigger.HOLD:
         changes["held_from"] = product.state
     elif trigger == Trigger.RESUME:
         changes["held_from"] = None
+    # The ORM update synchronises `product`, so keep what it was for the audit trail.
+    old_state, old_version = product.state, product.version
     moved = session.execute(update(Product).where(
-        Product.id == product.id, Product.version == product.version,  # type: ignore[arg-type]
+        Product.id == product.id, Product.version == old_version,  # type: ignore[arg-type]
     ).values(**changes))
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
-    events = [PendingEvent("state_changed", "product", product.din, "state", product.state,
+    events = [PendingEvent("state_changed", "product", product.din, "state", old_state,
                            new_state.value, reason=reason or trigger.value), *(extra or [])]
     append(session, events, user_id=actor.id, username=actor.username)
     session.commit()

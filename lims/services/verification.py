@@ -8,6 +8,8 @@ from sqlmodel import Session, col, select
 
 from lims.audit import content_hash, verify_chain
 from lims.models import AuditEvent, Product, QcResult, StepRecord
+from lims.services.qc import qc_content
+from lims.services.steps import step_content
 
 
 @dataclass
@@ -55,8 +57,7 @@ def _reconcile_states(session: Session, report: VerifyReport) -> None:
 def _reconcile_steps(session: Session, report: VerifyReport) -> None:
     audited = _audited(session, "step_recorded")
     for record in session.exec(select(StepRecord)):
-        actual = content_hash({"step": record.step, "values": record.values,
-                               "computed": record.computed, "findings": record.findings})
+        actual = content_hash(step_content(record))
         if actual != record.content_hash or audited.get(str(record.id)) != actual:
             report.fail(f"step record {record.id} ({record.step}) was changed outside the system")
 
@@ -64,6 +65,6 @@ def _reconcile_steps(session: Session, report: VerifyReport) -> None:
 def _reconcile_qc(session: Session, report: VerifyReport) -> None:
     audited = _audited(session, "qc_result") | _audited(session, "qc_corrected")
     for row in session.exec(select(QcResult)):
-        actual = content_hash({"test": row.test, "value": row.value, "passed": row.passed})
+        actual = content_hash(qc_content(row))
         if actual != row.content_hash or audited.get(str(row.id)) != row.value:
             report.fail(f"QC result {row.id} ({row.test}) was changed outside the system")

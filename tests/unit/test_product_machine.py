@@ -53,7 +53,8 @@ def all_guards_hold(state: S, arm: str) -> ProductFacts:
                         held_from=S.RECEIVED.value, identity_confirmed=True, step_data_valid=True,
                         reagents_in_date=True, equipment_in_calibration=True,
                         witness_confirmed=True, qc_complete=True, qc_passed=True,
-                        reviewer_independent=True, reason_given=True)
+                        reviewer_independent=True, reason_given=True,
+                        deviations_closed=True, physician_approved=True)
 
 
 @pytest.mark.parametrize("arm", ["CD133", "BM-MNC"])
@@ -65,7 +66,13 @@ def test_every_state_and_trigger_matches_the_expected_matrix(arm, state, trigger
     if expected is None:
         with pytest.raises(TransitionRefused) as refused:
             fire(trigger, facts)
-        assert refused.value.code in (ErrorCode.INVALID_TRANSITION, ErrorCode.WRONG_ARM)
+        expected_code = ErrorCode.INVALID_TRANSITION
+        if (state, trigger) == (S.AWAITING_RELEASE, T.EXCEPTIONAL_RELEASE):
+            expected_code = ErrorCode.NOTHING_TO_EXCEPT  # all criteria met: normal release
+        elif (trigger in (T.ENRICH, T.FORMULATE) and state is S.MNC_ISOLATED) or (
+                trigger is T.FORMULATE and state is S.ENRICHED):
+            expected_code = ErrorCode.WRONG_ARM
+        assert refused.value.code == expected_code
         assert facts.state == state.value
     else:
         assert fire(trigger, facts) == expected
@@ -124,11 +131,23 @@ def test_a_bm_mnc_product_cannot_be_enriched():
 
 def test_release_needs_an_independent_reviewer_and_passing_qc():
     for guard, code in (("reviewer_independent", ErrorCode.NOT_INDEPENDENT),
+                        ("deviations_closed", ErrorCode.DEVIATION_OPEN),
                         ("qc_passed", ErrorCode.QC_FAILED)):
         facts = replace(all_guards_hold(S.AWAITING_RELEASE, "CD133"), **{guard: False})
         with pytest.raises(TransitionRefused) as refused:
             fire(T.RELEASE, facts)
         assert refused.value.code == code
+
+
+def test_exceptional_release_needs_a_failed_criterion_and_the_physicians_approval():
+    failed = replace(all_guards_hold(S.AWAITING_RELEASE, "CD133"), qc_passed=False)
+    assert fire(T.EXCEPTIONAL_RELEASE, replace(failed)) == S.RELEASED
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.EXCEPTIONAL_RELEASE, replace(failed, physician_approved=False))
+    assert refused.value.code == ErrorCode.PHYSICIAN_APPROVAL_REQUIRED
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.EXCEPTIONAL_RELEASE, all_guards_hold(S.AWAITING_RELEASE, "CD133"))
+    assert refused.value.code == ErrorCode.NOTHING_TO_EXCEPT
 
 
 def test_resume_returns_only_to_the_state_the_product_was_held_from():

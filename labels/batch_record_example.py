@@ -1,0 +1,242 @@
+"""A full, fictitious batch record of either arm, for tests, the benchmark and review.
+
+`example_record("CD133")` is a released CliniMACS CD133+ product with a late
+entry, a corrected result, a pending sterility culture and a minor deviation.
+`example_record("BM-MNC")` is a BM-MNC product whose endotoxin result is out of
+specification and which was released exceptionally with the physician's
+approval. Users, lots and equipment are those of seed/demo.toml; FIN X9999 is
+not a registered facility and the D product codes are placeholders.
+
+Write both as PDF for review: `python -m labels.batch_record_example DIR`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from labels.batch_record import render_batch_record
+from labels.batch_record_example_steps import HARVEST_END, TECH_2, ZONE, at, steps
+from labels.batch_record_model import (
+    BatchRecord,
+    ChartSeries,
+    ContainerLine,
+    DeviationLine,
+    QcLine,
+    ReviewException,
+    Signature,
+)
+
+QA: Final = "Maryam QA Reviewer"
+PHYSICIAN: Final = "Dr. Ali Physician"
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _qc_line(test: str, result: str, unit: str, spec: str, passed: bool | None,
+             method: str, minutes: float, **changes: Any) -> QcLine:
+    line = QcLine(test, result, unit, spec, passed, method, "Leila Supervisor", at(minutes),
+                  late=False, corrected_from=None, correction_reason=None)
+    return replace(line, **changes)
+
+
+def _qc(arm: str) -> tuple[QcLine, ...]:
+    if arm == "CD133":
+        return (
+            _qc_line("Viability (7-AAD)", "97.1", "%", "≥ 80 %", True, "Flow cytometry, 7-AAD",
+                     430, corrected_from="91.7",
+                     correction_reason="transcription error: digits swapped from the "
+                                       "cytometer printout"),
+            _qc_line("Viable dose", "4.5 × 10^6", "cells", "1–12 × 10^6", True,
+                     "ISHAGE single platform", 430),
+            _qc_line("CD133+ purity", "88.4", "%", "≥ 70 %", True, "Flow cytometry, CD133/1",
+                     430),
+            _qc_line("Gram stain", "no organisms seen", "", "no organisms seen", True,
+                     "Gram stain, microscopy", 1500, late=True),
+            _qc_line("Endotoxin", "< 0.05", "EU/mL", "≤ 0.5 EU/mL", True, "Endosafe PTS", 450),
+            _qc_line("Sterility culture (aerobic/anaerobic/fungal)", "pending", "",
+                     "no growth", None, "BacT/ALERT 3D", 440),
+        )
+    return (
+        _qc_line("Viability (7-AAD)", "93.0", "%", "≥ 80 %", True, "Flow cytometry, 7-AAD", 430),
+        _qc_line("Viable dose", "1.12 × 10^9", "cells", "≥ 1 × 10^8", True,
+                 "ISHAGE single platform", 430),
+        _qc_line("Gram stain", "no organisms seen", "", "no organisms seen", True,
+                 "Gram stain, microscopy", 440),
+        _qc_line("Endotoxin", "0.62", "EU/mL", "≤ 0.5 EU/mL", False, "Endosafe PTS", 450),
+        _qc_line("Sterility culture (aerobic/anaerobic/fungal)", "pending", "", "no growth",
+                 None, "BacT/ALERT 3D", 440),
+    )
+
+
+def _deviations(arm: str) -> tuple[DeviationLine, ...]:
+    receipt = DeviationLine(
+        1, "Transport and receipt", "minor",
+        "Marrow bag received at 26.0 °C; the transport limit is 15–25 °C. The validated box "
+        "was left in a sunlit corridor for about 10 minutes before receipt.",
+        "Bag moved to 20 °C at once; processing continued within the time limit.",
+        "None expected: 1 °C above the limit for under 1 h; viability after Ficoll "
+        "within specification.",
+        "closed", "Use as is (QA, 2026-11-25)",
+    )
+    if arm == "CD133":
+        return (receipt,)
+    endotoxin = DeviationLine(
+        2, "QC", "major",
+        "Endotoxin 0.62 EU/mL against the release limit of ≤ 0.5 EU/mL (Endosafe PTS, "
+        "cartridge lot 4211); spike recovery 96 %, so the result is valid.",
+        "Product held; physician informed at 2026-11-25 15:50 IRST.",
+        "At 20 ml and 78 kg the dose is 0.16 EU/kg, far below the 5 EU/kg K limit; "
+        "risk judged acceptable against the patient's need.",
+        "closed", "Exceptional release approved by Dr. Ali Physician",
+    )
+    return (receipt, endotoxin)
+
+
+def _containers(arm: str) -> tuple[ContainerLine, ...]:
+    bag, final = "Marrow collection bag", "Final syringe"
+    cd133 = arm == "CD133"
+    code = "D0006 1 00" if cd133 else "D0007 1 00"
+    common = (
+        ContainerLine(bag, "D0001 1 00", "", None, 212.0, "consumed"),
+        ContainerLine("RBC-reduced marrow", "D0002 1 00", "", bag, 96.0, "consumed"),
+        ContainerLine("MNC suspension", "D0003 1 00", "", "RBC-reduced marrow", 30.0,
+                      "consumed"),
+    )
+    derived = (
+        ContainerLine("CD133+ target fraction", "D0004 1 00", "", "MNC suspension", 5.0,
+                      "consumed"),
+        ContainerLine("CD133− negative fraction", "D0005 1 00", "", "MNC suspension", 148.0,
+                      "discarded after QC"),
+        ContainerLine(final, code, "", "CD133+ target fraction", 5.0, "released"),
+    ) if cd133 else (
+        ContainerLine(final, code, "", "MNC suspension", 20.0, "released (exceptional)"),
+    )
+    samples = (
+        ContainerLine("QC sample: viability and dose", code, "07", final, 0.2, "tested"),
+        ContainerLine("QC sample: sterility culture", code, "10", final, 1.0,
+                      "culture incubating"),
+        ContainerLine("QC sample: endotoxin", code, "07", final, 0.1, "tested"),
+    )
+    return (*common, *derived, *samples)
+
+
+def _signature(name: str, user: str, meaning: str, minutes: float, record: str) -> Signature:
+    return Signature(name, user, meaning, at(minutes), record, _hash(f"{record}@{minutes}"))
+
+
+def _signatures(arm: str, din: str) -> tuple[Signature, ...]:
+    """In the order they were executed."""
+    product = f"Product {din}"
+    enrich = (_signature(TECH_2, "tech2", "Witnessed", 330,
+                         "Step: CliniMACS CD133+ enrichment"),) if arm == "CD133" else ()
+    processing = (
+        _signature(TECH_2, "tech2", "Witnessed", 52, "Step: Transport and receipt"),
+        _signature(TECH_2, "tech2", "Witnessed", 170, "Step: Ficoll-Paque MNC isolation"),
+        *enrich,
+        _signature(TECH_2, "tech2", "Witnessed", 390, "Step: Final formulation"),
+        _signature(QA, "qa1", "Reviewed", 395, "Deviation 1"),
+    )
+    released = _signature(QA, "qa1", "Released", 473, product)
+    if arm == "CD133":
+        return (*processing, released)
+    return (
+        *processing,
+        _signature(QA, "qa1", "Reviewed", 462, "Deviation 2"),
+        _signature(PHYSICIAN, "doc1", "Approved exceptional release", 468,
+                   f"{product}: endotoxin 0.62 EU/mL > 0.5 EU/mL; justification: dose "
+                   "0.16 EU/kg, far below 5 EU/kg; no alternative product for this patient"),
+        released,
+    )
+
+
+def _chart(arm: str) -> tuple[ChartSeries, ...]:
+    if arm == "CD133":
+        return (
+            ChartSeries("Viability (7-AAD)", 97.1, "%", 80.0, None),
+            ChartSeries("Viable CD133+ dose", 4.5e6, "cells", 1e6, 12e6),
+            ChartSeries("CD133+ purity", 88.4, "%", 70.0, None),
+            ChartSeries("Endotoxin", 0.05, "EU/mL", None, 0.5),
+        )
+    return (
+        ChartSeries("Viability (7-AAD)", 93.0, "%", 80.0, None),
+        ChartSeries("Viable MNC dose", 1.12e9, "cells", 1e8, None),
+        ChartSeries("Endotoxin", 0.62, "EU/mL", None, 0.5),
+    )
+
+
+def _exceptions(arm: str) -> tuple[ReviewException, ...]:
+    receipt = (
+        ReviewException("overridden warning", "Transport and receipt: temperature on receipt "
+                        "26.0 °C above the 25 °C limit, overridden by Sara Technician"),
+        ReviewException("deviation", "Deviation 1 (minor, closed): receipt temperature"),
+    )
+    if arm == "CD133":
+        return (
+            *receipt,
+            ReviewException("correction", "QC viability corrected from 91.7 % to 97.1 % by "
+                            "Leila Supervisor: transcription error"),
+            ReviewException("late entry", "QC Gram stain entered 2026-11-26 09:10 UTC, "
+                            "18 h after the test"),
+            ReviewException("pending", "Sterility culture pending at release"),
+        )
+    return (
+        *receipt,
+        ReviewException("out of spec", "Endotoxin 0.62 EU/mL; specification ≤ 0.5 EU/mL"),
+        ReviewException("deviation", "Deviation 2 (major, closed): endotoxin out of "
+                        "specification; exceptional release approved by Dr. Ali Physician"),
+        ReviewException("pending", "Sterility culture pending at release"),
+    )
+
+
+def example_record(arm: str = "CD133") -> BatchRecord:
+    """A complete fictitious record of the `arm` ("CD133" or "BM-MNC") arm."""
+    if arm not in ("CD133", "BM-MNC"):
+        raise ValueError(f"arm must be CD133 or BM-MNC, not {arm!r}")
+    cd133 = arm == "CD133"
+    din, check = ("X9999 26 000017", "H") if cd133 else ("X9999 26 000018", "F")
+    disposition = f"RELEASED by {QA} 2026-11-25 16:03 UTC" if cd133 else (
+        f"EXCEPTIONAL RELEASE approved by {PHYSICIAN} 2026-11-25 15:58 UTC; "
+        f"released by {QA} 2026-11-25 16:03 UTC")
+    return BatchRecord(
+        din_text=din, check_character=check, arm=arm,
+        product_description=("HPC, MARROW | CD133 enriched" if cd133
+                             else "HPC, MARROW | mononuclear cells (Ficoll)"),
+        subject_id="NCT00713934-017" if cd133 else "NCT00713934-018",
+        patient_name="AHMADI, Fatemeh" if cd133 else "KARIMI, Hassan",
+        patient_identifiers=(("MRN", "123456" if cd133 else "654321"),
+                             ("Date of birth", "1961-03-04" if cd133 else "1958-07-19")),
+        protocol="NCT00713934", specification_version="Release specification v3 (2026-09-01)",
+        state="released", disposition=disposition,
+        harvest_end=HARVEST_END, expires_at=HARVEST_END + timedelta(hours=12),
+        time_zone=ZONE, facility="Cell Therapy Laboratory (demo), Example University Hospital",
+        exceptions=_exceptions(arm), steps=steps(arm), qc=_qc(arm),
+        deviations=_deviations(arm), containers=_containers(arm),
+        signatures=_signatures(arm, din), chart=_chart(arm),
+        coi_events=() if cd133 else (
+            "2026-11-25 12:31 IRST (09:01 UTC) receipt: Reza Technician scanned "
+            "X9999 26 000017 H (another patient's bag) for this product; refused, nothing "
+            "changed",),
+        generated_at=datetime(2026, 11, 25, 16, 30, tzinfo=UTC),
+    )
+
+
+def main(argv: list[str]) -> int:
+    """Write the example records of both arms as PDF files into the directory argv[1]."""
+    out = Path(argv[1] if len(argv) > 1 else ".")
+    out.mkdir(parents=True, exist_ok=True)
+    for arm in ("CD133", "BM-MNC"):
+        pdf = render_batch_record(example_record(arm))
+        (out / f"batch-record-{arm}.pdf").write_bytes(pdf)
+        print(out / f"batch-record-{arm}.pdf")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

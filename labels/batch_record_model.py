@@ -1,0 +1,177 @@
+"""What an electronic batch record says: frozen dataclasses the LIMS fills, and its hash.
+
+The LIMS assembles a `BatchRecord` from the database; `labels.batch_record`
+renders it. Nothing here knows about the database: every field is plain text,
+numbers and timezone-aware datetimes, already in the lab's words and units.
+
+`content_hash` is the SHA-256 of a canonical JSON serialisation of everything
+in the record except `generated_at`, so two printouts of the same record carry
+the same hash and any changed value changes it. Datetimes are serialised as UTC
+instants; a naive datetime is refused because its instant is unknown.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+# Bump when the serialisation changes, so an old hash is never compared with a new one.
+HASH_SCHEME: Final = "cell-lims batch record v1"
+
+
+@dataclass(frozen=True)
+class Signature:
+    """One electronic signature as §11.50 wants it shown: name, date/time, meaning."""
+
+    printed_name: str
+    username: str
+    meaning: str  # "Performed", "Witnessed", "Reviewed", "Released", "Rejected", ...
+    signed_at: datetime  # aware
+    record: str  # what was signed, e.g. "Product X9999 26 000001" or "Deviation 3"
+    record_hash: str  # hash of the signed record content (§11.70 linking)
+
+
+@dataclass(frozen=True)
+class StepEntry:
+    """One process step as performed: its data, computed figures and findings."""
+
+    step: str  # trigger name, e.g. "sediment"
+    label: str  # the lab's name, e.g. "RBC sedimentation"
+    performed_at: datetime
+    operator: str
+    witness: str | None
+    values: tuple[tuple[str, str, str], ...]  # (field label, value text, unit)
+    computed: tuple[tuple[str, str, str, str], ...]  # (label, value, unit, limit e.g. "≥ 80 %")
+    findings: tuple[str, ...]  # warnings and refusals, as text
+    reagents: tuple[str, ...]  # e.g. "Ficoll-Paque PREMIUM lot 10298765 (exp 2027-03-31)"
+    equipment: tuple[str, ...]  # e.g. "Centrifuge CF-02 (Rotanta 460R)"
+
+
+@dataclass(frozen=True)
+class QcLine:
+    """One release test result against its specification."""
+
+    test: str
+    result: str
+    unit: str
+    specification: str
+    passed: bool | None  # None while pending
+    method: str
+    analyst: str
+    entered_at: datetime
+    late: bool
+    corrected_from: str | None
+    correction_reason: str | None
+
+
+@dataclass(frozen=True)
+class DeviationLine:
+    number: int
+    step: str
+    classification: str
+    description: str
+    immediate_action: str
+    impact: str
+    status: str
+    disposition: str | None
+
+
+@dataclass(frozen=True)
+class ContainerLine:
+    """A container derived from the harvest; `parent` is the parent's `label`."""
+
+    label: str
+    code: str  # product code and division, e.g. "D0006 1 00"
+    flags: str
+    parent: str | None
+    volume_ml: float | None
+    status: str
+
+
+@dataclass(frozen=True)
+class ChartSeries:
+    """One key value of this product against its specification limits."""
+
+    name: str
+    value: float
+    unit: str
+    low: float | None
+    high: float | None
+
+
+@dataclass(frozen=True)
+class ReviewException:
+    """Something QA must look at first: out of spec, deviation, correction, late, override."""
+
+    kind: str
+    text: str
+
+
+@dataclass(frozen=True)
+class BatchRecord:
+    din_text: str  # eye-readable, e.g. "X9999 26 000001"
+    check_character: str
+    arm: str
+    product_description: str
+    subject_id: str
+    patient_name: str
+    patient_identifiers: tuple[tuple[str, str], ...]
+    protocol: str
+    specification_version: str
+    state: str
+    disposition: str  # e.g. "RELEASED by Maryam QA Reviewer 2026-11-25 14:03 UTC"
+    harvest_end: datetime | None
+    expires_at: datetime | None
+    time_zone: str
+    facility: str
+    exceptions: tuple[ReviewException, ...]
+    steps: tuple[StepEntry, ...]
+    qc: tuple[QcLine, ...]
+    deviations: tuple[DeviationLine, ...]
+    containers: tuple[ContainerLine, ...]
+    signatures: tuple[Signature, ...]
+    chart: tuple[ChartSeries, ...]
+    coi_events: tuple[str, ...]
+    generated_at: datetime
+
+
+def _canonical(value: object, where: str) -> object:
+    """A JSON-able form of `value` that depends only on its content."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            "type": type(value).__name__,
+            **{
+                f.name: _canonical(getattr(value, f.name), f"{where}.{f.name}")
+                for f in dataclasses.fields(value)
+            },
+        }
+    if isinstance(value, tuple | list):
+        return [_canonical(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(f"{where}: {value.isoformat()} has no time zone")
+        return value.astimezone(UTC).isoformat()
+    if isinstance(value, float):
+        return repr(value)  # exact and locale-free; json's own float text may vary
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    raise TypeError(f"{where}: cannot serialise {type(value).__name__}")
+
+
+def canonical_bytes(record: BatchRecord) -> bytes:
+    """The bytes `content_hash` digests: sorted-key UTF-8 JSON without `generated_at`."""
+    content = _canonical(record, "record")
+    assert isinstance(content, dict)
+    del content["generated_at"]
+    document = {"scheme": HASH_SCHEME, "record": content}
+    text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text.encode("utf-8")
+
+
+def content_hash(record: BatchRecord) -> str:
+    """SHA-256 (hex) of everything in the record except when it was generated."""
+    return hashlib.sha256(canonical_bytes(record)).hexdigest()

@@ -1,0 +1,240 @@
+"""The first page (identity, disposition, exceptions) and the process steps.
+
+Each function returns the flowables of one block of the record; values are
+always escaped text, flags are words (see `batch_record_style.alert`).
+"""
+
+from __future__ import annotations
+
+from reportlab.lib.units import mm
+from reportlab.platypus import CondPageBreak, Flowable, Table, TableStyle
+
+from labels.batch_record_model import BatchRecord, StepEntry
+from labels.batch_record_style import (
+    ALERT_FILL,
+    BODY,
+    CAUTION_FILL,
+    CONTENT_WIDTH,
+    DIN,
+    DISPOSITION,
+    HEADER_FILL,
+    INK,
+    PASS,
+    SMALL,
+    STEP_ROOM,
+    SUBTITLE,
+    TITLE,
+    alert,
+    gap,
+    key_value_table,
+    markup,
+    para,
+    row_fill,
+    section,
+    subsection,
+    table,
+    text,
+)
+from labels.batch_record_text import NONE_TEXT, local_and_utc, utc_stamp, within_limit
+from labels.fonts import MONO_BOLD, SANS_BOLD, text_width
+from labels.timefmt import local_text
+
+_DIN_SIZE = 14.0
+
+
+def title_block(record: BatchRecord) -> list[Flowable]:
+    subtitle = f"{record.product_description} · {record.arm} arm · {record.protocol}"
+    return [para("Electronic batch record", TITLE), para(subtitle, SUBTITLE)]
+
+
+def _din_box(record: BatchRecord) -> Table:
+    """The DIN in eye-readable form with its check character boxed, as on the labels."""
+    din_width = text_width(record.din_text, MONO_BOLD, _DIN_SIZE) + 3 * mm
+    check_width = text_width(record.check_character, MONO_BOLD, _DIN_SIZE) + 3 * mm
+    return Table(
+        [[para(record.din_text, DIN), para(record.check_character, DIN)]],
+        colWidths=[din_width, check_width],
+        hAlign="LEFT",
+        style=TableStyle([
+            ("BOX", (1, 0), (1, 0), 1.2, INK),
+            ("LEFTPADDING", (0, 0), (-1, -1), 1.5 * mm),
+            ("RIGHTPADDING", (0, 0), (-1, -1), 1.5 * mm),
+            ("TOPPADDING", (0, 0), (-1, -1), 0.5 * mm),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 1.2 * mm),
+        ]),
+    )
+
+
+def identity_block(record: BatchRecord) -> list[Flowable]:
+    """Product identity and chain of identity: DIN, patient, subject, arm, times."""
+    zone = record.time_zone
+    pairs: list[tuple[str, Flowable | str]] = [
+        ("DIN", _din_box(record)),
+        ("Arm", record.arm),
+        ("Product", record.product_description),
+        ("State", record.state),
+        ("Subject ID", record.subject_id),
+        ("Patient name", record.patient_name),
+        *record.patient_identifiers,
+        ("Protocol", record.protocol),
+        ("Specification", record.specification_version),
+        ("Harvest end", local_and_utc(record.harvest_end, zone)),
+        ("Expires", local_and_utc(record.expires_at, zone)),
+        ("Facility", record.facility),
+        ("Time zone", zone),
+    ]
+    return [
+        subsection("Product identity and chain of identity"),
+        key_value_table(pairs, (25, 65, 25, 65)),
+    ]
+
+
+def disposition_block(record: BatchRecord) -> list[Flowable]:
+    box = Table(
+        [[para("DISPOSITION", SMALL)], [para(record.disposition, DISPOSITION)]],
+        colWidths=[CONTENT_WIDTH],
+        hAlign="LEFT",
+        splitInRow=1,
+        style=TableStyle([
+            ("BOX", (0, 0), (-1, -1), 1.5, INK),
+            ("BACKGROUND", (0, 0), (-1, -1), HEADER_FILL),
+            ("LEFTPADDING", (0, 0), (-1, -1), 3 * mm),
+            ("TOPPADDING", (0, 0), (-1, 0), 2 * mm),
+            ("BOTTOMPADDING", (0, -1), (-1, -1), 2.5 * mm),
+        ]),
+    )
+    return [gap(4), box]
+
+
+def exceptions_block(record: BatchRecord) -> list[Flowable]:
+    """Review by exception: everything QA must look at first, on the first page."""
+    count = len(record.exceptions)
+    heading = subsection(f"Exceptions for review ({count})")
+    if not count:
+        return [gap(2), heading, para("No exceptions recorded for this product.", BODY)]
+    rows = [
+        [str(n), markup(alert(e.kind.upper())), e.text]
+        for n, e in enumerate(record.exceptions, start=1)
+    ]
+    fills = [row_fill(r, CAUTION_FILL) for r in range(1, count + 1)]
+    return [gap(2), heading, table(("#", "Kind", "Detail"), rows, (8, 44, 128), fills)]
+
+
+def coi_block(record: BatchRecord) -> list[Flowable]:
+    heading = subsection(f"Chain-of-identity events ({len(record.coi_events)})")
+    if not record.coi_events:
+        return [heading, para("No chain-of-identity mismatch recorded.", BODY)]
+    rows = [[str(n), event] for n, event in enumerate(record.coi_events, start=1)]
+    return [heading, table(("#", "Event"), rows, (8, 172))]
+
+
+def first_page(record: BatchRecord) -> list[Flowable]:
+    return [
+        *title_block(record),
+        *identity_block(record),
+        *disposition_block(record),
+        *exceptions_block(record),
+        *coi_block(record),
+        gap(3),
+        para(f"Generated {utc_stamp(record.generated_at)}. Times are local "
+             f"({record.time_zone}) with UTC in brackets; signatures are in UTC.", SMALL),
+    ]
+
+
+def _step_meta(step: StepEntry, zone: str) -> Table:
+    witness = step.witness or "none"
+    row = [
+        local_text(step.performed_at, zone),
+        utc_stamp(step.performed_at),
+        step.operator,
+        witness,
+    ]
+    header = ("Performed (local)", "Performed (UTC)", "Operator", "Witness")
+    return table(header, [row], (38, 44, 49, 49))
+
+
+def _step_values(number: int, step: StepEntry) -> Flowable:
+    if not step.values:
+        return para("No values captured at this step.", SMALL)
+    rows = [[label, value, unit] for label, value, unit in step.values]
+    return table((f"Step {number} field", "Value", "Unit"), rows, (70, 85, 25))
+
+
+def _verdict(value: str, limit: str) -> tuple[str, bool]:
+    """Markup of the verdict cell, and whether the value is out of its limit."""
+    judged = within_limit(value, limit)
+    if judged is None:
+        return ("" if not limit else "not judged"), False
+    if judged:
+        return f'<font name="{SANS_BOLD}" color="{PASS.hexval()}">within</font>', False
+    return alert("OUT OF LIMIT"), True
+
+
+def _step_computed(number: int, step: StepEntry) -> Flowable:
+    rows, fills = [], []
+    for r, (label, value, unit, limit) in enumerate(step.computed, start=1):
+        verdict, out = _verdict(value, limit)
+        shown = f"<b>{text(value)}</b>" if out else text(value)
+        rows.append([label, markup(shown), unit, limit or NONE_TEXT,
+                     markup(verdict)])
+        if out:
+            fills.append(row_fill(r, ALERT_FILL))
+    header = (f"Step {number} computed", "Value", "Unit", "Limit", "Verdict")
+    return table(header, rows, (55, 40, 22, 35, 28), fills)
+
+
+def _step_findings(step: StepEntry) -> Flowable:
+    rows = [[markup(f"{alert('FINDING')} {text(f)}")] for f in step.findings]
+    fills = [row_fill(r, CAUTION_FILL) for r in range(1, len(rows) + 1)]
+    return table(("Warnings and refusals at this step",), rows, (180,), fills)
+
+
+def _step_materials(step: StepEntry) -> Flowable:
+    pairs: list[tuple[str, Flowable | str]] = [
+        ("Reagent lots", "; ".join(step.reagents) or NONE_TEXT),
+        ("Equipment", "; ".join(step.equipment) or NONE_TEXT),
+    ]
+    return key_value_table(pairs, (30, 150))
+
+
+def step_block(number: int, step: StepEntry, zone: str) -> list[Flowable]:
+    """One step; it may run over a page, its tables repeating their (step-numbered) headers."""
+    parts: list[Flowable] = [
+        CondPageBreak(STEP_ROOM),
+        subsection(f"Step {number} · {step.label}"),
+        _step_meta(step, zone),
+        gap(1.5),
+        _step_values(number, step),
+    ]
+    if step.computed:
+        parts += [gap(1.5), _step_computed(number, step)]
+    if step.findings:
+        parts += [gap(1.5), _step_findings(step)]
+    if step.reagents or step.equipment:
+        parts += [gap(1.5), _step_materials(step)]
+    return parts
+
+
+def steps_section(record: BatchRecord) -> list[Flowable]:
+    if not record.steps:
+        return [*section("1  Process steps"), para("No process step recorded.", BODY)]
+    zone = record.time_zone
+    return [
+        *section("1  Process steps"),
+        *(part for n, s in enumerate(record.steps, start=1) for part in step_block(n, s, zone)),
+    ]
+
+
+def materials_section(record: BatchRecord) -> list[Flowable]:
+    """Every reagent lot and piece of equipment, with the step that used it."""
+    rows = [
+        [s.label, kind, item]
+        for s in record.steps
+        for kind, items in (("Reagent lot", s.reagents), ("Equipment", s.equipment))
+        for item in items
+    ]
+    if not rows:
+        return [*section("2  Reagent lots and equipment"), para("None recorded.", BODY)]
+    return [*section("2  Reagent lots and equipment"),
+            table(("Step", "Kind", "Lot / item"), rows, (48, 24, 108))]
+

@@ -1,0 +1,106 @@
+"""Text for the batch record: times, numbers, and judging a computed value against its limit."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, datetime
+from typing import Final
+
+from labels.timefmt import local_text
+
+NONE_TEXT: Final = "—"
+
+# A number, thousands commas allowed, optionally "× 10^n"; not the start of "1.2e6".
+_NUMBER: Final = (
+    r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
+    r"(?:\s*[×xX]\s*10\s*\^\s*([-+]?\d+))?(?![\deE.,])"
+)
+_VALUE_RE: Final = re.compile(rf"^\s*{_NUMBER}")
+_BOUND_RE: Final = re.compile(rf"^\s*(≥|>=|≤|<=|<|>)\s*{_NUMBER}")
+_RANGE_RE: Final = re.compile(rf"^\s*{_NUMBER}\s*(?:–|-|to)\s*{_NUMBER}")
+
+
+def utc_stamp(moment: datetime) -> str:
+    """ "2026-11-25 14:03:27 UTC": how signatures and entries print their time."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def utc_minutes(moment: datetime) -> str:
+    """ "2026-11-25 14:03 UTC"."""
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def local_and_utc(moment: datetime | None, zone: str) -> str:
+    """ "2026-11-25 17:33 IRST (14:03 UTC)", the UTC date added when it differs."""
+    if moment is None:
+        return NONE_TEXT
+    utc = moment.astimezone(UTC)
+    local = local_text(moment, zone)
+    same_day = local.startswith(f"{utc:%Y-%m-%d}")
+    return f"{local} ({utc:%H:%M} UTC)" if same_day else f"{local} ({utc:%Y-%m-%d %H:%M} UTC)"
+
+
+def power_of(value: float) -> int:
+    """The power of ten, a multiple of three, in which the lab writes `value` (0 below 10^6)."""
+    if not math.isfinite(value) or abs(value) < 1e6:
+        return 0
+    return 3 * (math.floor(math.log10(abs(value))) // 3)
+
+
+def number_text(value: float, power: int | None = None) -> str:
+    """Up to three significant figures; "4.5 × 10^6", "12 × 10^6" from a million upwards.
+
+    Powers are multiples of three, as the lab writes doses (1–12 × 10^6); pass
+    `power` to write several numbers in the same one (0.1 × 10^9 beside 1.12 × 10^9).
+    """
+    if value == 0 or not math.isfinite(value):
+        return str(value) if value else "0"
+    power = power_of(value) if power is None else power
+    if power:
+        return f"{value / 10**power:.3g} × 10^{power}"
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def nice_ceiling(value: float) -> float:
+    """The smallest of 1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10^k that is >= `value` (> 0)."""
+    magnitude = 10.0 ** math.floor(math.log10(value))
+    for step in (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
+        if step * magnitude >= value * (1 - 1e-12):
+            return step * magnitude
+    return 10 * magnitude
+
+
+def _number(digits: str, exponent: str | None) -> float:
+    return float(digits.replace(",", "")) * (10 ** int(exponent) if exponent else 1)
+
+
+def parse_value(text: str) -> float | None:
+    """The number at the start of a value text ("97.1", "4.5 × 10^6 cells"), if any."""
+    match = _VALUE_RE.match(text)
+    return _number(match.group(1), match.group(2)) if match else None
+
+
+def within_limit(value_text: str, limit_text: str) -> bool | None:
+    """Whether a computed value meets its limit ("≥ 80 %", "< 0.5", "1–12 × 10^6").
+
+    None when either text is not a plain number or bound: the renderer then
+    prints the limit without a verdict rather than guess.
+    """
+    value = parse_value(value_text)
+    if value is None or not limit_text.strip():
+        return None
+    bound = _BOUND_RE.match(limit_text)
+    if bound:
+        limit = _number(bound.group(2), bound.group(3))
+        return {
+            "≥": value >= limit, ">=": value >= limit, ">": value > limit,
+            "≤": value <= limit, "<=": value <= limit, "<": value < limit,
+        }[bound.group(1)]
+    span = _RANGE_RE.match(limit_text)
+    if span:
+        exponent = span.group(4)  # "1–12 × 10^6": the power applies to both ends
+        low = _number(span.group(1), span.group(2) or exponent)
+        high = _number(span.group(3), exponent)
+        return low <= value <= high
+    return None

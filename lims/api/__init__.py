@@ -1,0 +1,54 @@
+"""The REST API under /api/v1: thin routes over the same services as the UI and the CLI."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from lims.api import (
+    routes_alerts,
+    routes_auth,
+    routes_deviations,
+    routes_dispositions,
+    routes_patients,
+    routes_products,
+    routes_qa,
+    routes_qc,
+    routes_records,
+    routes_steps,
+)
+from lims.api.deps import RoleCheck
+
+PREFIX = "/api/v1"
+
+
+
+def _roles(dependant: Dependant) -> frozenset[str]:
+    found: frozenset[str] = frozenset()
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RoleCheck):
+            found |= sub.call.roles
+        found |= _roles(sub)
+    return found
+
+
+def _document(router: APIRouter) -> None:
+    """Each route's one-line docstring becomes its summary; its roles, the description."""
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        doc = (route.endpoint.__doc__ or "").strip()
+        if route.summary is None and doc:
+            route.summary = doc.splitlines()[0]
+            route.description = ""
+        roles = _roles(route.dependant)
+        if roles:
+            route.description = f"Roles: {', '.join(sorted(roles))}. {route.description}".strip()
+
+
+api_router = APIRouter(prefix=PREFIX)
+for module in (routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions,
+               routes_qc, routes_qa, routes_deviations, routes_alerts, routes_records):
+    _document(module.router)
+    api_router.include_router(module.router)

@@ -1,0 +1,123 @@
+"""One mapping from coded domain errors to HTTP, and the `{code, detail}` error body.
+
+Status codes, chosen once for every code (a test checks every ErrorCode is here):
+
+- 401 the caller is not signed in, or a password did not verify (sign-in, signature, witness);
+- 403 the caller's role may not do this;
+- 404 the product, patient, container or record does not exist;
+- 409 the product's state or records refuse the action however the request is written:
+  transitions and guards (expired product, QC failed, reviewer not independent, expired
+  reagent lot, ...), a stale `expected_version`, something that already exists;
+- 422 the request itself is wrong and can be corrected: invalid data, a missing reason or
+  witness, and every chain-of-identity refusal of a scan (COI_*): the scanned label is the
+  wrong input for this step; the refusal is recorded and the product is untouched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from workflows.errors import DomainError, ErrorCode
+
+E = ErrorCode
+
+STATUS: dict[ErrorCode, int] = {
+    E.AUTHENTICATION_FAILED: 401, E.ACCOUNT_LOCKED: 401,
+    E.FORBIDDEN: 403,
+    E.NOT_FOUND: 404,
+    # the request can be corrected
+    E.INVALID_INPUT: 422, E.STEP_DATA_INVALID: 422, E.LIMIT_REFUSED: 422,
+    E.REASON_REQUIRED: 422, E.WITNESS_REQUIRED: 422, E.WITNESS_SAME_USER: 422,
+    E.IDENTITY_NOT_CONFIRMED: 422, E.PATIENT_NOT_ELIGIBLE: 422,
+    E.REAGENT_UNKNOWN: 422, E.EQUIPMENT_UNKNOWN: 422,
+    E.COI_BAD_SCAN: 422, E.COI_UNKNOWN_DIN: 422, E.COI_WRONG_DIN: 422,
+    E.COI_WRONG_PATIENT: 422, E.COI_WRONG_CONTAINER: 422, E.COI_WRONG_STAGE: 422,
+    # the product's state or records refuse it
+    E.COI_CONTAINER_REQUIRED: 409, E.INVALID_TRANSITION: 409, E.WRONG_ARM: 409,
+    E.REAGENT_EXPIRED: 409, E.EQUIPMENT_OUT_OF_CALIBRATION: 409, E.PRODUCT_EXPIRED: 409,
+    E.PRODUCT_NOT_EXPIRED: 409, E.QC_INCOMPLETE: 409, E.QC_FAILED: 409,
+    E.NOT_INDEPENDENT: 409, E.NOT_HELD_FROM: 409, E.LABEL_NOT_VERIFIED: 409,
+    E.CONFLICT: 409, E.ALREADY_EXISTS: 409,
+}
+
+_DESCRIPTIONS = {
+    401: "Not signed in, session expired, or a password did not verify",
+    403: "The signed-in user's role may not do this",
+    404: "No such product, patient, container or record",
+    409: "Refused by the product's state or records (transition, guard, stale version)",
+    422: "Invalid or incomplete request, or a scan that does not match (COI_*); nothing "
+         "was written",
+}
+
+
+class ErrorOut(BaseModel):
+    """Every refusal: a stable code for programs and a message for the person."""
+
+    code: ErrorCode
+    detail: str
+    fields: dict[str, str] | None = Field(
+        default=None, description="Per-field messages when the request data was invalid")
+
+
+def status_of(code: ErrorCode) -> int:
+    return STATUS.get(code, 400)
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: each refusal status it can return, with ErrorOut."""
+    return {status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]}
+            for status in sorted(set(statuses))}
+
+
+def _body(code: ErrorCode, detail: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
+    return ErrorOut(code=code, detail=detail, fields=fields).model_dump(exclude_none=True)
+
+
+def _headers(status: int) -> dict[str, str] | None:
+    return {"WWW-Authenticate": "Bearer"} if status == 401 else None
+
+
+async def domain_error(_request: Request, error: Exception) -> JSONResponse:
+    """The one handler of coded domain errors."""
+    assert isinstance(error, DomainError)
+    status = status_of(error.code)
+    fields = getattr(error, "errors", None)
+    return JSONResponse(_body(error.code, error.detail, dict(fields) if fields else None),
+                        status_code=status, headers=_headers(status))
+
+
+async def validation_error(_request: Request, error: Exception) -> JSONResponse:
+    """Request data that does not fit the route's model: 422 with per-field messages."""
+    assert isinstance(error, RequestValidationError)
+    fields: dict[str, str] = {}
+    for problem in error.errors():
+        where = ".".join(str(part) for part in problem.get("loc", ()))
+        fields[where or "request"] = str(problem.get("msg", "invalid"))
+    detail = "; ".join(f"{where}: {message}" for where, message in fields.items())
+    return JSONResponse(_body(E.INVALID_INPUT, detail or "invalid request", fields),
+                        status_code=422)
+
+
+_HTTP_CODES = {401: E.AUTHENTICATION_FAILED, 403: E.FORBIDDEN, 404: E.NOT_FOUND,
+               409: E.CONFLICT}
+
+
+async def http_error(_request: Request, error: Exception) -> JSONResponse:
+    """Framework refusals (unknown path, method not allowed) in the same shape."""
+    assert isinstance(error, StarletteHTTPException)
+    code = _HTTP_CODES.get(error.status_code, E.INVALID_INPUT)
+    headers = dict(error.headers or {}) | (_headers(error.status_code) or {})
+    return JSONResponse(_body(code, str(error.detail)), status_code=error.status_code,
+                        headers=headers or None)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)

@@ -1,0 +1,37 @@
+"""Patients: enrolment into the trial and look-up."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, status
+
+from lims.api.deps import SessionDep, SettingsDep, require_roles
+from lims.api.errors import errors
+from lims.api.schemas import PatientIn, PatientOut
+from lims.models import User
+from lims.services.enrolment import ENROLLERS, enrol_patient
+from lims.services.queries import patient
+from lims.services.users import ROLES
+
+router = APIRouter(tags=["patients"])
+Enroller = Annotated[User, Depends(require_roles(*ENROLLERS, action="enrol patients"))]
+Reader = Annotated[User, Depends(require_roles(*(ROLES - {"admin"}), action="read patients"))]
+SubjectId = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+@router.post("/patients", status_code=status.HTTP_201_CREATED,
+             responses=errors(401, 403, 404, 409, 422))
+def enrol(body: PatientIn, actor: Enroller, session: SessionDep,
+          settings: SettingsDep) -> PatientOut:
+    """Enrol an eligible, consented patient in the arm randomisation gave."""
+    data = body.model_dump(exclude={"protocol_code"})
+    enrolled = enrol_patient(session, actor=actor,
+                             protocol_code=body.protocol_code or settings.protocol_code, **data)
+    return PatientOut.model_validate(enrolled)
+
+
+@router.get("/patients/{subject_id}", responses=errors(401, 403, 404, 422))
+def get_patient(subject_id: SubjectId, _user: Reader, session: SessionDep) -> PatientOut:
+    """An enrolled patient by subject ID."""
+    return PatientOut.model_validate(patient(session, subject_id))

@@ -1,0 +1,46 @@
+"""QC results of the final product and the end of QC testing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from lims.api.deps import SessionDep, require_roles
+from lims.api.errors import errors
+from lims.api.routes_products import Din, Reader
+from lims.api.schemas import ProductOut
+from lims.api.schemas_quality import QcResultIn, QcResultOut
+from lims.models import User
+from lims.services.qc import QC_ROLES, complete_qc, record_qc_result
+from lims.services.queries import qc_results
+from workflows.product import TRIGGER_ROLES, Trigger
+
+router = APIRouter(tags=["qc"])
+Analyst = Annotated[User, Depends(require_roles(*QC_ROLES, action="enter QC results"))]
+Completer = Annotated[User, Depends(require_roles(*TRIGGER_ROLES[Trigger.COMPLETE_QC],
+                                                  action="complete QC"))]
+
+
+@router.post("/products/{din}/qc-results", status_code=status.HTTP_201_CREATED,
+             responses=errors(401, 403, 404, 409, 422))
+def add_result(din: Din, body: QcResultIn, actor: Analyst, session: SessionDep) -> QcResultOut:
+    """Enter (or correct, with a reason) a QC result; it is judged against the specification."""
+    return QcResultOut.model_validate(record_qc_result(session, actor=actor, din=din,
+                                                       **body.model_dump()))
+
+
+@router.get("/products/{din}/qc-results", responses=errors(401, 403, 404, 422))
+def list_results(din: Din, _user: Reader, session: SessionDep,
+                 include_superseded: Annotated[bool, Query(
+                     description="Also results replaced by a correction")] = False,
+                 ) -> list[QcResultOut]:
+    """The product's QC results in entry order."""
+    return [QcResultOut.model_validate(r)
+            for r in qc_results(session, din, include_superseded=include_superseded)]
+
+
+@router.post("/products/{din}/qc-complete", responses=errors(401, 403, 404, 409, 422))
+def complete(din: Din, actor: Completer, session: SessionDep) -> ProductOut:
+    """End QC testing: every required result is in; the product joins the QA queue."""
+    return ProductOut.model_validate(complete_qc(session, actor=actor, din=din))

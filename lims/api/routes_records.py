@@ -1,0 +1,38 @@
+"""Records: a product's audit trail and chain-of-identity refusals; chain verification."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from lims.api.deps import SessionDep, require_roles
+from lims.api.errors import errors
+from lims.api.routes_products import Din, Reader
+from lims.api.schemas_records import AuditEventOut, CoiEventOut, VerifyOut
+from lims.models import User
+from lims.services.queries import coi_events, history
+from lims.services.verification import verify_all
+
+router = APIRouter(tags=["records"])
+Auditor = Annotated[User, Depends(require_roles("qa", "supervisor", "admin",
+                                                action="verify the audit trail"))]
+
+
+@router.get("/products/{din}/audit", responses=errors(401, 403, 404, 422))
+def audit_trail(din: Din, _user: Reader, session: SessionDep) -> list[AuditEventOut]:
+    """Every audit event about the product, its containers and its step records."""
+    return [AuditEventOut.model_validate(e) for e in history(session, din)]
+
+
+@router.get("/products/{din}/coi-events", responses=errors(401, 403, 404, 422))
+def identity_refusals(din: Din, _user: Reader, session: SessionDep) -> list[CoiEventOut]:
+    """Every refused scan of the product: who, where, what was scanned and expected."""
+    return [CoiEventOut.model_validate(e) for e in coi_events(session, din)]
+
+
+@router.get("/audit/verify", responses=errors(401, 403))
+def verify(_user: Auditor, session: SessionDep) -> VerifyOut:
+    """Recompute the audit hash chain and reconcile the records with it."""
+    report = verify_all(session)
+    return VerifyOut(ok=report.ok, lines=report.lines)

@@ -1,0 +1,98 @@
+"""Request and response models: QC, dispositions, QA decisions, deviations, alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, Field
+
+from lims.api.schemas import In, Out
+from workflows.specifications import QC_TESTS
+
+Password = Field(min_length=1, max_length=256, description="Your password, re-entered to sign")
+
+
+class QcResultIn(In):
+    test: str = Field(min_length=1, max_length=40,
+                      description="One of: " + ", ".join(QC_TESTS))
+    value: str = Field(min_length=1, max_length=60,
+                       description="A number, or the result's word (e.g. 'no growth')")
+    method: str = Field(default="", max_length=120)
+    instrument: str = Field(default="", max_length=120)
+    tested_at: AwareDatetime | None = Field(default=None, description="Default: now")
+    reason: str | None = Field(default=None, max_length=500,
+                               description="Required to correct an earlier result")
+
+
+class QcResultOut(Out):
+    id: int
+    test: str
+    value: str
+    unit: str
+    passed: bool | None = Field(description="None while pending")
+    method: str
+    instrument: str
+    tested_at: datetime | None
+    late: bool
+    reason: str | None
+    entered_at: datetime
+    superseded: bool
+
+
+class SignIn(In):
+    password: str = Password
+
+
+class RejectIn(In):
+    password: str = Password
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class ExceptionalReleaseIn(In):
+    password: str = Password
+    justification: str = Field(min_length=1, max_length=2000)
+    physician: str = Field(min_length=1, max_length=64,
+                           description="User name of the approving physician")
+    physician_password: str = Field(min_length=1, max_length=256)
+
+
+class DeviationIn(In):
+    step: str = Field(min_length=1, max_length=30)
+    description: str = Field(min_length=1, max_length=2000)
+    classification: Literal["minor", "major", "critical"]
+    immediate_action: str = Field(default="", max_length=2000)
+    impact_assessment: str = Field(default="", max_length=2000)
+
+
+class DeviationCloseIn(In):
+    disposition: str = Field(min_length=1, max_length=2000)
+    password: str = Password
+    impact_assessment: str | None = Field(default=None, max_length=2000)
+
+
+class DeviationOut(Out):
+    id: int
+    step: str
+    description: str
+    classification: str
+    immediate_action: str
+    impact_assessment: str
+    status: str
+    disposition: str | None
+    raised_at: datetime
+    closed_at: datetime | None
+
+
+class AlertOut(Out):
+    id: int
+    product_id: int
+    kind: str
+    message: str
+    raised_at: datetime
+    acknowledged_at: datetime | None
+
+
+class AcknowledgeIn(In):
+    password: str = Password
+    note: str = Field(default="", max_length=2000)

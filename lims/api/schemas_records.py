@@ -1,0 +1,64 @@
+"""Response models: audit trail, chain-of-identity events, verification, labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from lims.api.schemas import In, Out
+
+
+class AuditEventOut(Out):
+    seq: int
+    at: datetime
+    username: str
+    action: str
+    entity: str
+    entity_id: str
+    field: str
+    old_value: str | None
+    new_value: str | None
+    reason: str | None
+    hash: str
+
+
+class CoiEventOut(Out):
+    step: str
+    code: str
+    detail: str
+    scanned: str
+    expected: str
+    user_id: int | None
+    at: datetime
+
+
+class VerifyOut(Out):
+    ok: bool = Field(description="True when the chain is intact and the records match it")
+    lines: list[str]
+
+
+class PrintIn(In):
+    format: Literal["pdf", "zpl"] = "pdf"
+    printer: str = Field(default="", max_length=120,
+                         description="Printer name; empty: the configured one")
+    reason: str | None = Field(default=None, max_length=500,
+                               description="Required for a reprint")
+
+
+class PrintJobOut(Out):
+    id: int
+    container_id: int
+    label_kind: str
+    format: str
+    printer: str
+    reprint: bool
+    reason: str | None
+    content_hash: str
+    printed_at: datetime
+
+
+class LabelScanIn(In):
+    scan: str = Field(min_length=1, max_length=500,
+                      description="The printed label's 2-D code, scanned back")

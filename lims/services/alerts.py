@@ -1,0 +1,68 @@
+"""Post-release alerts: a culture that turns positive after release must reach the physician."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from lims.audit import PendingEvent, append
+from lims.models import Alert, Patient, Product, StepRecord, User
+from lims.services.common import aware, get_or_404, require_role
+from lims.services.signatures import add_signature, authenticate_signer
+from workflows.errors import DomainError, ErrorCode
+
+ACK_ROLES = frozenset({"qa", "physician"})
+
+
+def physician_to_notify(session: Session, product: Product) -> int | None:
+    """The physician who administered the product, else the one who enrolled the patient."""
+    administered_by = session.exec(select(StepRecord.operator_id).where(
+        StepRecord.product_id == product.id, StepRecord.step == "administer")).first()
+    if administered_by is not None:
+        return administered_by
+    patient = session.get(Patient, product.patient_id)
+    return patient.enrolled_by_id if patient else None
+
+
+def raise_post_release_alert(session: Session, *, product: Product, test: str,
+                             value: str) -> Alert:
+    """Stage an alert in the caller's transaction (the QC service commits)."""
+    assert product.id is not None
+    physician_id = physician_to_notify(session, product)
+    physician = session.get(User, physician_id) if physician_id else None
+    who = physician.full_name if physician else "the treating physician"
+    alert = Alert(product_id=product.id, kind=f"{test}_positive",
+                  message=f"{test.replace('_', ' ')} result '{value}' after release of "
+                          f"{product.din} ({product.state}): notify {who}",
+                  notify_physician_id=physician_id)
+    session.add(alert)
+    session.flush()
+    append(session, [PendingEvent("alert_raised", "alert", str(alert.id), "kind", None,
+                                  alert.kind, reason=alert.message)],
+           user_id=None, username="system")
+    return alert
+
+
+def open_alerts(session: Session) -> list[Alert]:
+    return list(session.exec(select(Alert).where(col(Alert.acknowledged_at).is_(None))
+                             .order_by(col(Alert.id))))
+
+
+def acknowledge_alert(session: Session, *, actor: User, alert_id: int, password: str,
+                      note: str = "", now: datetime | None = None) -> Alert:
+    """Acknowledge by electronic signature (meaning "Acknowledged")."""
+    require_role(actor, ACK_ROLES, "acknowledge alerts")
+    alert = get_or_404(session, Alert, alert_id, "alert")
+    if alert.acknowledged_at is not None:
+        raise DomainError(ErrorCode.ALERT_ACKNOWLEDGED, f"alert {alert_id} is already acknowledged")
+    signer = authenticate_signer(session, actor=actor, username=actor.username, password=password)
+    now = aware(now)
+    alert.acknowledged_by_id, alert.acknowledged_at = signer.id, now
+    session.add(alert)
+    add_signature(session, signer=signer, meaning="Acknowledged", product_id=alert.product_id,
+                  record_type="alert", record_id=str(alert.id),
+                  content={"alert": alert.id, "message": alert.message}, justification=note,
+                  at=now)
+    session.commit()
+    return alert

@@ -1,0 +1,173 @@
+"""Assemble a product's electronic batch record from the database; `labels` renders it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+import labels.batch_record as br
+from lims.config import get_settings
+from lims.models import (
+    CoiEvent,
+    Container,
+    Equipment,
+    Patient,
+    Product,
+    QcResult,
+    ReagentLot,
+    Signature,
+    StepRecord,
+    User,
+)
+from lims.services.batch_record_parts import chart_series, computed_lines, value_lines
+from lims.services.common import parameters_of, product_by_din, utcnow
+from lims.services.deviations import deviations_of
+from lims.services.qc import current_results, final_volume
+from lims.services.review import review_summary
+from lims.services.signature_check import signature_state
+from lims.services.specifications import specification_of
+from workflows.identity import KIND_LABELS, ContainerKind
+from workflows.isbt128 import parse_din
+from workflows.specifications import QC_TESTS, limit_text
+from workflows.steps import STEPS
+
+
+def batch_record(session: Session, din: str) -> br.BatchRecord:
+    product = product_by_din(session, din)
+    patient = session.get(Patient, product.patient_id)
+    assert patient is not None and product.id is not None
+    users = {u.id: u for u in session.exec(select(User))}
+    spec, version = specification_of(session, product)
+    summary = review_summary(session, product.din)
+    parsed = parse_din(product.din)
+    settings = get_settings()
+    records = list(session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+                                .order_by(col(StepRecord.id))))
+    params = parameters_of(session, product.protocol_id)
+    signatures = list(session.exec(select(Signature).where(
+        Signature.product_id == product.id).order_by(col(Signature.id))))
+    return br.BatchRecord(
+        din_text=parsed.eye_readable(), check_character=parsed.check, arm=product.arm,
+        product_description=_description(product.arm), subject_id=patient.subject_id,
+        patient_name=patient.name,
+        patient_identifiers=(("MRN", patient.mrn), ("DOB", patient.date_of_birth.isoformat())),
+        protocol=settings.protocol_code, specification_version=version, state=product.state,
+        disposition=_disposition(product, signatures), harvest_end=product.harvest_end,
+        expires_at=product.expires_at, time_zone=settings.time_zone,
+        facility=f"{settings.facility_name}, {settings.facility_address}",
+        exceptions=tuple(br.ReviewException(e.kind, e.text) for e in summary.exceptions),
+        steps=tuple(_step(session, r, users, params) for r in records),
+        qc=_qc(session, product, users, spec, patient.weight_kg),
+        deviations=tuple(br.DeviationLine(d.id or 0, d.step, d.classification, d.description,
+                                          d.immediate_action, d.impact_assessment, d.status,
+                                          d.disposition)
+                         for d in deviations_of(session, product)),
+        containers=_containers(session, product),
+        signatures=tuple(_signature(session, s, users) for s in signatures),
+        chart=chart_series(records, current_results(session, product), spec, params,
+                           weight_kg=patient.weight_kg, volume_ml=final_volume(session, product)),
+        coi_events=tuple(f"{e.at:%Y-%m-%d %H:%M} UTC {e.step}: {e.code} — {e.detail}"
+                         for e in session.exec(select(CoiEvent).where(
+                             CoiEvent.product_id == product.id))),
+        generated_at=utcnow())
+
+
+def batch_record_pdf(session: Session, din: str) -> bytes:
+    return br.render_batch_record(batch_record(session, din))
+
+
+def _description(arm: str) -> str:
+    if arm == "CD133":
+        return "Autologous bone marrow CD133+ enriched cells (CliniMACS), for portal vein injection"
+    return "Autologous bone marrow mononuclear cells (Ficoll), for portal vein injection"
+
+
+def _disposition(product: Product, signatures: list[Signature]) -> str:
+    decisive = [s for s in signatures if s.meaning in ("Released", "Rejected")]
+    if not decisive:
+        return product.state.replace("_", " ").upper()
+    last = decisive[-1]
+    return (f"{product.state.replace('_', ' ').upper()} — {last.meaning} by {last.printed_name}"
+            f" {last.signed_at:%Y-%m-%d %H:%M} UTC")
+
+
+def _name(users: dict[int | None, User], user_id: int | None) -> str:
+    user = users.get(user_id)
+    return f"{user.full_name} ({user.username})" if user else "-"
+
+
+def _step(session: Session, record: StepRecord, users: dict[int | None, User],
+          params: object) -> br.StepEntry:
+    spec = STEPS[record.step]
+    reagents = []
+    for name in spec.reagent_fields:
+        lot = record.values.get(name)
+        row = session.exec(select(ReagentLot).where(ReagentLot.lot == str(lot))).first()
+        if row:
+            reagents.append(f"{row.reagent} lot {row.lot} (exp {row.expires_on.isoformat()})")
+    equipment = []
+    for name in spec.equipment_fields:
+        item = session.exec(select(Equipment).where(
+            Equipment.code == str(record.values.get(name)))).first()
+        if item:
+            equipment.append(f"{item.kind} {item.code} s/n {item.serial} "
+                             f"(calibration due {item.calibration_due.isoformat()})")
+    return br.StepEntry(step=record.step, label=spec.label, performed_at=record.performed_at,
+                        operator=_name(users, record.operator_id),
+                        witness=_name(users, record.witness_id) if record.witness_id else None,
+                        values=value_lines(spec, record.values),
+                        computed=computed_lines(record.step, record.computed, params),
+                        findings=tuple(f"{f.get('action', '').upper()}: {f.get('message')}"
+                                       for f in record.findings),
+                        reagents=tuple(reagents), equipment=tuple(equipment))
+
+
+def _qc(session: Session, product: Product, users: dict[int | None, User], spec: object,
+        weight_kg: float) -> tuple[br.QcLine, ...]:
+    from workflows.specifications import Specification
+
+    assert isinstance(spec, Specification)
+    volume = final_volume(session, product)
+    rows = list(session.exec(select(QcResult).where(QcResult.product_id == product.id)
+                             .order_by(col(QcResult.id))))
+    lines = []
+    for row in rows:
+        if row.superseded:
+            continue
+        earlier = [r for r in rows if r.test == row.test and r.id != row.id and r.superseded]
+        lines.append(br.QcLine(
+            test=QC_TESTS[row.test].label, result=row.value, unit=row.unit,
+            specification=limit_text(row.test, spec, weight_kg=weight_kg, volume_ml=volume),
+            passed=row.passed, method=row.method or "-", analyst=_name(users, row.analyst_id),
+            entered_at=row.entered_at, late=row.late,
+            corrected_from=earlier[-1].value if earlier and row.reason else None,
+            correction_reason=row.reason))
+    return tuple(lines)
+
+
+def _containers(session: Session, product: Product) -> tuple[br.ContainerLine, ...]:
+    rows = list(session.exec(select(Container).where(Container.product_id == product.id)
+                             .order_by(col(Container.id))))
+    by_id = {c.id: c for c in rows}
+    lines = []
+    for c in rows:
+        parent = by_id.get(c.parent_id)
+        lines.append(br.ContainerLine(
+            label=KIND_LABELS[ContainerKind(c.kind)],
+            code=f"{c.product_code[:5]} {c.product_code[5]} {c.product_code[6:]}",
+            flags=c.flags,
+            parent=KIND_LABELS[ContainerKind(parent.kind)] if parent else None,
+            volume_ml=c.volume_ml, status=c.status))
+    return tuple(lines)
+
+
+def _signature(session: Session, signature: Signature,
+               users: dict[int | None, User]) -> br.Signature:
+    user = users.get(signature.user_id)
+    state = signature_state(session, signature)
+    record = f"{signature.record_type} {signature.record_id}"
+    if state != "valid":
+        record += f" — {state.upper()}"
+    return br.Signature(printed_name=signature.printed_name,
+                        username=user.username if user else "-", meaning=signature.meaning,
+                        signed_at=signature.signed_at, record=record,
+                        record_hash=signature.record_hash)

@@ -1,0 +1,249 @@
+"""What a container's label says: the one place that maps a container to its `Label`.
+
+Read-only: nothing here writes. `lims.services.labels` prints (and records) what
+`build_label` returns; the demo and the tests render the same `Label`.
+
+Wordings that are configuration, not law, are marked: the product descriptions
+follow ISBT 128 class | attribute style but the exact ST-002 terminology is
+[UNVERIFIED] (standards.md §1.4), and the product codes of the seed are placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sqlmodel import Session, col, select
+
+from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, LabelTexts
+from lims.config import get_settings
+from lims.models import Container, Patient, Product, StepRecord, User
+from lims.services.common import get_or_404, parameters_of, patient_of, product_by_din
+from workflows.eligibility import MARKERS
+from workflows.errors import InvalidInput
+from workflows.identity import KIND_LABELS, ContainerKind
+from workflows.isbt128 import parse_din, parse_product_code
+from workflows.product import Arm, ProductState
+from workflows.protocol import ProtocolParameters
+
+K = ContainerKind
+S = ProductState
+TEXTS: Final[LabelTexts] = DEFAULT_TEXTS
+
+# Class | attributes, as `labels` prints them. [UNVERIFIED] ST-002 terminology.
+_DESCRIPTION: Final[Mapping[ContainerKind, str]] = {
+    K.MARROW_BAG: "HPC, MARROW",
+    K.RBC_REDUCED: "HPC, MARROW | RBC reduced",
+    K.MNC: "MNC, MARROW | Ficoll density gradient",
+    K.CD133_TARGET: "HPC, MARROW | CD133 enriched",
+    K.CD133_NEGATIVE: "HPC, MARROW | CD133 depleted",
+}
+# What the container is, short enough for the in-process label's container line.
+_CONTAINER: Final[Mapping[ContainerKind, str]] = {
+    K.MARROW_BAG: "Marrow bag",
+    K.RBC_REDUCED: "RBC-reduced bag",
+    K.MNC: "MNC container",
+    K.CD133_TARGET: "CD133+ target",
+    K.CD133_NEGATIVE: "CD133 negative",
+    K.FINAL_PRODUCT: "Final product",
+}
+_FINAL_DESCRIPTION: Final[Mapping[str, str]] = {
+    Arm.CD133: "HPC, MARROW | CD133 enriched",
+    Arm.BM_MNC: "MNC, MARROW | Ficoll density gradient",
+}
+_LABEL_KIND: Final[Mapping[ContainerKind, LabelKind]] = {
+    K.MARROW_BAG: LabelKind.COLLECTION,
+    K.RBC_REDUCED: LabelKind.IN_PROCESS,
+    K.MNC: LabelKind.IN_PROCESS,
+    K.CD133_TARGET: LabelKind.IN_PROCESS,
+    K.CD133_NEGATIVE: LabelKind.IN_PROCESS,
+    K.QC_SAMPLE: LabelKind.QC_SAMPLE,
+}
+# ISBT 128 Table 3: 07 test tube, 10 samples for bacterial testing; 21.. are local (Type 2).
+_QC_PURPOSE: Final[Mapping[str, str]] = {"07": "QC sample (test tube)",
+                                         "10": "QC sample (sterility)"}
+RELEASED_STATES: Final = frozenset({S.RELEASED, S.ISSUED, S.ADMINISTERED})
+ISSUED_STATES: Final = frozenset({S.ISSUED, S.ADMINISTERED})
+FINAL_KINDS: Final = frozenset({LabelKind.FINAL, LabelKind.ISSUE})
+
+
+@dataclass(frozen=True)
+class LabelSubject:
+    """Everything a label is made from, loaded once."""
+
+    product: Product
+    container: Container
+    patient: Patient
+    params: ProtocolParameters
+    steps: Mapping[str, StepRecord]
+
+    @property
+    def state(self) -> str:
+        """The product's state, or the state it was held from (a held product keeps its label)."""
+        if self.product.state == S.ON_HOLD and self.product.held_from:
+            return self.product.held_from
+        return self.product.state
+
+    @property
+    def released(self) -> bool:
+        return self.state in RELEASED_STATES
+
+
+def load_subject(session: Session, *, din: str, container_id: int) -> LabelSubject:
+    product = product_by_din(session, din)
+    container = session.exec(select(Container).where(Container.id == container_id)
+                             .execution_options(populate_existing=True)).first()
+    if container is None or container.product_id != product.id:
+        raise InvalidInput(f"container {container_id} is not a container of DIN {product.din}")
+    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+                           .order_by(col(StepRecord.id))).all()
+    return LabelSubject(product=product, container=container, patient=patient_of(session, product),
+                        params=parameters_of(session, product.protocol_id),
+                        steps={r.step: r for r in records})  # the latest record of each step
+
+
+def label_kind_for(subject: LabelSubject) -> LabelKind:
+    """The label a container carries now: the final product's changes with its stage.
+
+    Before QA release the final product wears an in-process label when the protocol
+    forbids a final label before release; the final label follows release and the
+    issue label follows issue.
+    """
+    kind = ContainerKind(subject.container.kind)
+    if kind is not K.FINAL_PRODUCT:
+        return _LABEL_KIND[kind]
+    if subject.state in ISSUED_STATES:
+        return LabelKind.ISSUE
+    if subject.released or not subject.params.final_label_requires_release:
+        return LabelKind.FINAL
+    return LabelKind.IN_PROCESS
+
+
+def allowed_kinds(subject: LabelSubject) -> frozenset[LabelKind]:
+    """Label kinds that may be asked for explicitly (only the final product has a choice)."""
+    if subject.container.kind == K.FINAL_PRODUCT:
+        return frozenset({LabelKind.IN_PROCESS, LabelKind.FINAL, LabelKind.ISSUE})
+    return frozenset({label_kind_for(subject)})
+
+
+def build_label(session: Session, *, din: str, container_id: int, reprint: bool = False,
+                kind: LabelKind | None = None) -> Label:
+    """The label of container `container_id` of product `din` (`kind`: None = as it is now)."""
+    subject = load_subject(session, din=din, container_id=container_id)
+    chosen = resolve_kind(subject, kind)
+    issued_by = None
+    issue = subject.steps.get("issue")
+    if chosen is LabelKind.ISSUE and issue is not None:
+        issued_by = get_or_404(session, User, issue.operator_id, "user").full_name
+    return label_of(subject, chosen, reprint=reprint, issued_by=issued_by)
+
+
+def resolve_kind(subject: LabelSubject, kind: LabelKind | str | None) -> LabelKind:
+    if kind is None:
+        return label_kind_for(subject)
+    chosen = LabelKind(kind)
+    if chosen not in allowed_kinds(subject):
+        allowed = ", ".join(sorted(allowed_kinds(subject)))
+        raise InvalidInput(f"a {KIND_LABELS[ContainerKind(subject.container.kind)]} carries "
+                           f"a {allowed} label, not a {chosen.value} label")
+    return chosen
+
+
+def label_of(subject: LabelSubject, kind: LabelKind, *, reprint: bool = False,
+             issued_by: str | None = None) -> Label:
+    settings = get_settings()
+    product, container, patient = subject.product, subject.container, subject.patient
+    container_kind = ContainerKind(container.kind)
+    harvest = subject.steps.get("harvest")
+    return Label(
+        kind=kind,
+        din=parse_din(product.din),
+        product_code=parse_product_code(container.product_code),
+        product_description=_description(container_kind, product.arm),
+        time_zone=settings.time_zone,
+        patient_name=patient.name,
+        patient_identifiers=(("MRN", patient.mrn), ("DOB", patient.date_of_birth.isoformat())),
+        subject_id=patient.subject_id,
+        processing_facility=(settings.facility_name, settings.facility_address),
+        collection_facility=_collection_facility(harvest, settings.facility_name),
+        container_label=_container_label(container, subject.steps.get("formulate")),
+        flags=container.flags,
+        collection_at=product.harvest_end,
+        expires_at=product.expires_at,
+        volume_ml=container.volume_ml,
+        dose_text=_dose_text(subject) if container_kind is K.FINAL_PRODUCT else None,
+        statements=TEXTS.final_statements(not_evaluated=_not_evaluated(subject),
+                                          investigational=True),
+        reprint=reprint,
+        placeholder_codes=True,  # the seed's 'D' codes are not ICCBBA-assigned
+        issue=_issue_record(subject, issued_by) if kind is LabelKind.ISSUE else None,
+    )
+
+
+def _description(kind: ContainerKind, arm: str) -> str:
+    if kind in (K.FINAL_PRODUCT, K.QC_SAMPLE):
+        return _FINAL_DESCRIPTION[arm]
+    return _DESCRIPTION[kind]
+
+
+def _container_label(container: Container, formulate: StepRecord | None) -> str:
+    kind = ContainerKind(container.kind)
+    if kind is K.QC_SAMPLE:
+        return _QC_PURPOSE.get(container.flags, f"QC sample {container.flags}")
+    if kind is K.FINAL_PRODUCT and formulate is not None:
+        vessel = str(formulate.values.get("container_type") or "").strip()
+        if vessel:
+            return f"Final {vessel}"[:24]
+    return _CONTAINER[kind]
+
+
+def _collection_facility(harvest: StepRecord | None, facility: str) -> str:
+    room = str(harvest.values.get("operating_room") or "").strip() if harvest else ""
+    return f"Operating room {room}, {facility}" if room else facility
+
+
+def _not_evaluated(subject: LabelSubject) -> bool:
+    """'NOT EVALUATED FOR INFECTIOUS SUBSTANCES' while donor testing is incomplete."""
+    if not subject.params.not_evaluated_statement:
+        return False
+    markers: Mapping[str, Any] = subject.patient.infectious_markers or {}
+    results = {str(markers.get(m, "")).strip().lower() for m in MARKERS}
+    return bool(results & {"", "pending", "not tested", "unknown"})
+
+
+def _dose_text(subject: LabelSubject) -> str | None:
+    formulate = subject.steps.get("formulate")
+    if formulate is None:
+        return None
+    dose, per_kg = formulate.computed.get("viable_dose"), formulate.computed.get("dose_per_kg")
+    if not isinstance(dose, int | float):
+        return None
+    cells = "viable CD133+ cells" if subject.product.arm == Arm.CD133 else "viable MNC"
+    text = f"{scientific(float(dose))} {cells}"
+    if isinstance(per_kg, int | float):
+        text += f" ({per_kg / 1e6:.2g} × 10^6/kg)"
+    return text
+
+
+def scientific(value: float) -> str:
+    """4.46e6 -> '4.5 × 10^6' (two significant figures, as a dose is printed)."""
+    if value <= 0:
+        return f"{value:g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa} × 10^{int(exponent)}"
+
+
+def _issue_record(subject: LabelSubject, issued_by: str | None) -> IssueRecord:
+    issue = subject.steps.get("issue")
+    if issue is None:
+        return IssueRecord()  # blanks to fill in by hand
+    text = issue.values.get("time_issued")
+    issued_at = datetime.fromisoformat(text) if isinstance(text, str) else None
+    return IssueRecord(
+        issued_at=issued_at if issued_at and issued_at.utcoffset() is not None else None,
+        issued_by=issued_by,
+        destination=None,
+        transport=str(issue.values.get("transport_conditions") or "") or None,
+    )

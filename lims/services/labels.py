@@ -1,0 +1,278 @@
+"""Label printing as a controlled act, and the print-then-scan check of chain of identity.
+
+Every print is recorded (who, when, which label, which format and printer, a hash of
+exactly what was rendered). A second print of the same label of a container is a
+reprint: it needs a reason and carries the REPRINT mark. Any print puts a new label
+on the container, so the container must be scanned back (`verify_label`) before a
+step may use it (the gate is in `lims.services.steps`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from labels import Label, LabelKind, LayoutOverflow, PrinterError, render_pdf, render_zpl, send_zpl
+from lims.audit import PendingEvent, append
+from lims.config import get_settings
+from lims.models import Container, PrintJob, Product, User
+from lims.services.common import aware, get_or_404, patient_of, product_by_din, require_role
+from lims.services.identity import check_scan, record_mismatch
+from lims.services.label_content import (
+    FINAL_KINDS,
+    LabelSubject,
+    build_label,
+    label_kind_for,
+    label_of,
+    load_subject,
+    resolve_kind,
+)
+from workflows.errors import DomainError, ErrorCode, Forbidden, IdentityMismatch, InvalidInput
+from workflows.identity import KIND_LABELS, ContainerKind
+from workflows.isbt128 import Scan, ScanError, parse_scan
+from workflows.product import FINAL_STATES
+
+__all__ = ["LABELLERS", "PendingLabel", "PrintResult", "build_label", "container_ref",
+           "pending_labels", "print_label", "verify_label"]
+
+Format = Literal["pdf", "zpl"]
+# Physicians print and check the collection label in the operating room, nothing else.
+LABELLERS = frozenset({"technician", "supervisor", "physician"})
+VERIFY_STEP = "label_verification"  # the CoiEvent step of a refused scan-back
+
+
+@dataclass(frozen=True)
+class PrintResult:
+    output: bytes | str  # PDF bytes or ZPL text, exactly what was hashed and printed
+    print_job: PrintJob
+    label: Label
+
+
+@dataclass(frozen=True)
+class PendingLabel:
+    """A container in use whose current label is not yet printed, or not yet scanned back."""
+
+    container: Container
+    kind: LabelKind
+    printed: bool
+
+
+def container_ref(din: str, container: Container) -> str:
+    """The audit entity id of a container: DIN/product code/flags."""
+    return f"{din}/{container.product_code}/{container.flags}"
+
+
+def print_label(session: Session, *, actor: User, din: str, container_id: int,
+                format: Format = "pdf", printer: str = "", reason: str | None = None,
+                kind: LabelKind | str | None = None, now: datetime | None = None) -> PrintResult:
+    """Render the container's label, record the print and, for the Zebra, send it (port 9100).
+
+    `kind` None prints the label the container carries now (see `label_kind_for`).
+    """
+    now = aware(now)
+    require_role(actor, LABELLERS, "print labels")
+    if format not in ("pdf", "zpl"):
+        raise InvalidInput(f"unknown label format {format!r}; use pdf or zpl")
+    printer, reason = printer.strip(), (reason or "").strip() or None
+    if len(printer) > 120 or (reason is not None and len(reason) > 500):
+        raise InvalidInput("printer name (120) or reason (500 characters) too long")
+    subject = load_subject(session, din=din, container_id=container_id)
+    chosen = resolve_kind(subject, kind)
+    _may_print(actor, subject, chosen)
+    container, product = subject.container, subject.product
+    assert container.id is not None and product.id is not None and actor.id is not None
+    earlier = _count_prints(session, container.id, chosen)
+    if earlier and reason is None:
+        raise DomainError(ErrorCode.REASON_REQUIRED,
+                          f"the {chosen.value} label of this {_what(container)} was printed "
+                          f"before: a reprint needs a reason")
+    zebra = _zebra(printer)
+    if zebra is not None and format != "zpl":
+        raise InvalidInput(f"printer {printer} is the Zebra: it prints ZPL, not {format}")
+    issued_by = None
+    if chosen is LabelKind.ISSUE and (issue := subject.steps.get("issue")) is not None:
+        issued_by = get_or_404(session, User, issue.operator_id, "user").full_name
+    label = label_of(subject, chosen, reprint=bool(earlier), issued_by=issued_by)
+    try:
+        output: bytes | str = render_pdf(label) if format == "pdf" else render_zpl(label)
+    except LayoutOverflow as error:
+        raise InvalidInput(f"the label content does not fit the label: {error}") from error
+    data = output if isinstance(output, bytes) else output.encode("utf-8")
+    job = PrintJob(product_id=product.id, container_id=container.id, label_kind=chosen.value,
+                   format=format, printer=printer, reprint=bool(earlier), reason=reason,
+                   content_hash=hashlib.sha256(data).hexdigest(), printed_by_id=actor.id,
+                   printed_at=now)
+    session.add(job)
+    ref = container_ref(product.din, container)
+    events = []
+    if container.label_verified_at is not None:  # a new label must be scanned back again
+        events.append(PendingEvent("label_verification_reset", "container", ref,
+                                   "label_verified_at", container.label_verified_at.isoformat(),
+                                   None, reason=f"new {chosen.value} label printed"))
+        container.label_verified_at = None
+        session.add(container)
+    session.flush()
+    events.insert(0, PendingEvent(
+        "label_reprinted" if earlier else "label_printed", "container", ref, "label", None,
+        {"print_job": job.id, "kind": chosen.value, "format": format, "printer": printer,
+         "content_hash": job.content_hash}, reason=reason))
+    append(session, events, user_id=actor.id, username=actor.username)
+    if zebra is not None:
+        assert isinstance(output, str)
+        try:
+            send_zpl(zebra[0], zebra[1], output)
+        except PrinterError as error:
+            session.rollback()  # nothing came out of the printer: nothing is recorded
+            raise DomainError(ErrorCode.PRINTER_ERROR, str(error)) from error
+    session.commit()
+    return PrintResult(output=output, print_job=job, label=label)
+
+
+def verify_label(session: Session, *, actor: User, din: str, scan: str,
+                 now: datetime | None = None) -> Container:
+    """Scan a freshly printed label back: it must be a printed container of this product.
+
+    A wrong or unreadable label is refused and recorded as a COI event (nothing else
+    changes); a right one marks the container's label as verified.
+    """
+    now = aware(now)
+    require_role(actor, LABELLERS, "verify labels")
+    product = product_by_din(session, din)
+    assert product.id is not None and actor.id is not None
+    containers = list(session.exec(
+        select(Container).where(Container.product_id == product.id)
+        .order_by(col(Container.id)).execution_options(populate_existing=True)))
+    printed = _last_prints(session, product.id)
+    target = _target(scan, containers, printed)
+    try:
+        read = check_scan(session, product=product, subject_id=patient_of(session, product)
+                          .subject_id, container=target, raw=scan)
+        if target.id not in printed:
+            raise _mismatch(ErrorCode.COI_WRONG_CONTAINER,
+                            f"no label has been printed for this {_what(target)}: this is not "
+                            f"a label the laboratory printed", scan, product, target)
+        _check_dates(read, product, scan, target)
+    except IdentityMismatch as error:
+        record_mismatch(session, error=error, product=product, step=VERIFY_STEP, actor=actor,
+                        at=now)
+        raise
+    if actor.role == "physician" and target.kind != ContainerKind.MARROW_BAG:
+        raise Forbidden(f"physician {actor.username} may verify only the collection label")
+    if target.label_verified_at is not None:
+        return target  # scanned back before: nothing new to record
+    target.label_verified_at = now
+    session.add(target)
+    append(session, [PendingEvent("label_verified", "container", container_ref(product.din, target),
+                                  "label_verified_at", None, now.isoformat(),
+                                  reason=f"print job {printed[target.id]}" if target.id else None)],
+           user_id=actor.id, username=actor.username)
+    session.commit()
+    return target
+
+
+def pending_labels(session: Session, din: str) -> list[PendingLabel]:
+    """In-use containers of `din` whose current label is unprinted or not scanned back."""
+    product = product_by_din(session, din)
+    if product.state in FINAL_STATES:
+        return []
+    found = []
+    ids = session.exec(select(Container.id).where(Container.product_id == product.id,
+                                                  Container.status == "in_use")
+                       .order_by(col(Container.id))).all()
+    for container_id in ids:
+        assert container_id is not None
+        subject = load_subject(session, din=product.din, container_id=container_id)
+        kind = label_kind_for(subject)
+        printed = _count_prints(session, container_id, kind) > 0
+        if not printed or subject.container.label_verified_at is None:
+            found.append(PendingLabel(subject.container, kind, printed))
+    return found
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def _may_print(actor: User, subject: LabelSubject, kind: LabelKind) -> None:
+    product, container = subject.product, subject.container
+    if actor.role == "physician" and kind is not LabelKind.COLLECTION:
+        raise Forbidden(f"physician {actor.username} may print only the collection label")
+    if product.state in FINAL_STATES:
+        raise DomainError(ErrorCode.INVALID_TRANSITION,
+                          f"product {product.din} is {product.state}: it needs no more labels")
+    if container.status != "in_use":
+        raise DomainError(ErrorCode.INVALID_TRANSITION,
+                          f"the {_what(container)} is {container.status}: it needs no label")
+    if (kind in FINAL_KINDS and subject.params.final_label_requires_release
+            and not subject.released):
+        raise DomainError(ErrorCode.LABEL_REQUIRES_RELEASE,
+                          f"no {kind.value} label before QA release: product {product.din} is "
+                          f"{product.state}")
+
+
+def _what(container: Container) -> str:
+    return KIND_LABELS[ContainerKind(container.kind)]
+
+
+def _count_prints(session: Session, container_id: int, kind: LabelKind) -> int:
+    return session.exec(select(func.count()).select_from(PrintJob).where(
+        PrintJob.container_id == container_id, PrintJob.label_kind == kind.value)).one()
+
+
+def _last_prints(session: Session, product_id: int) -> dict[int, int]:
+    """Container id -> id of its latest print job."""
+    rows = session.exec(select(PrintJob.container_id, func.max(PrintJob.id))
+                        .where(PrintJob.product_id == product_id)
+                        .group_by(col(PrintJob.container_id))).all()
+    return {container_id: job_id for container_id, job_id in rows if job_id is not None}
+
+
+def _zebra(printer: str) -> tuple[str, int] | None:
+    """(host, port) when `printer` names the configured Zebra, else None (recorded only)."""
+    settings = get_settings()
+    host = settings.printer_host.strip()
+    if host and printer in (host, f"{host}:{settings.printer_port}"):
+        return host, settings.printer_port
+    return None
+
+
+def _target(raw: str, containers: list[Container], printed: dict[int, int]) -> Container:
+    """The container the scan names, else the one most likely being scanned back."""
+    try:
+        read: Scan | None = parse_scan(raw)
+    except ScanError:
+        read = None
+    if read is not None and read.product_code is not None:
+        flags = read.flags or "00"
+        flags = "00" if flags.isdigit() and 60 <= int(flags) <= 96 else flags  # Type 3 check
+        for container in containers:
+            if (container.product_code, container.flags) == (read.product_code.text, flags):
+                return container
+    latest = sorted((c for c in containers if c.id in printed),
+                    key=lambda c: (c.label_verified_at is None, printed[c.id or 0]))
+    return latest[-1] if latest else containers[-1]
+
+
+def _check_dates(read: Scan, product: Product, raw: str, container: Container) -> None:
+    """Dates in the scanned symbol must be the product's, to the minute, in local time."""
+    zone = ZoneInfo(get_settings().time_zone)
+    for name, scanned, recorded in (("expiry", read.expiry, product.expires_at),
+                                    ("collection time", read.collection, product.harvest_end)):
+        if scanned is None:
+            continue
+        expected = (recorded.astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+                    if recorded is not None else None)
+        if scanned != expected:
+            shown = expected.isoformat(sep=" ") if expected else "not recorded"
+            raise _mismatch(ErrorCode.COI_BAD_SCAN,
+                            f"the label's {name} {scanned.isoformat(sep=' ')} is not the "
+                            f"product's ({shown}): reprint the label", raw, product, container)
+
+
+def _mismatch(code: ErrorCode, detail: str, raw: str, product: Product,
+              container: Container) -> IdentityMismatch:
+    return IdentityMismatch(code, detail, scanned=raw[:500],
+                            expected=f"{_what(container)} of DIN {product.din}")

@@ -1,0 +1,146 @@
+"""QA review by exception: the queue, and what a reviewer must look at before signing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from lims.models import Alert, CoiEvent, Patient, Product, QcResult, StepRecord
+from lims.services.alerts import open_alerts
+from lims.services.common import parameters_of, product_by_din, utcnow
+from lims.services.deviations import deviations_of
+from lims.services.qc import current_results, qc_status
+from lims.services.release import is_independent
+from lims.services.specifications import specification_of
+from workflows.product import ProductState, requires_witness
+from workflows.specifications import QC_TESTS
+
+
+@dataclass(frozen=True)
+class ReviewException:
+    kind: str  # out_of_spec, pending, deviation, correction, late_entry, warning, witness,
+    #            time_window, coi_refusal
+    text: str
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    din: str
+    subject_id: str
+    arm: str
+    state: str
+    exceptions: int
+    alert: str | None = None
+
+
+@dataclass
+class ReviewSummary:
+    din: str
+    subject_id: str
+    arm: str
+    state: str
+    specification: str
+    exceptions: list[ReviewException] = field(default_factory=list)
+    missing_tests: list[str] = field(default_factory=list)
+    failed_tests: list[str] = field(default_factory=list)
+    open_alerts: list[Alert] = field(default_factory=list)
+
+    @property
+    def releasable(self) -> bool:
+        return not self.missing_tests and not self.failed_tests
+
+
+def qa_queue(session: Session) -> list[QueueItem]:
+    """Products awaiting release, then products with unacknowledged post-release alerts."""
+    items = []
+    waiting = session.exec(select(Product, Patient.subject_id).join(
+        Patient, col(Patient.id) == col(Product.patient_id)).where(
+        Product.state == ProductState.AWAITING_RELEASE.value).order_by(col(Product.id)))
+    for product, subject in waiting:
+        summary = review_summary(session, product.din)
+        items.append(QueueItem(product.din, subject, product.arm, product.state,
+                               len(summary.exceptions)))
+    for alert in open_alerts(session):
+        flagged = session.get(Product, alert.product_id)
+        patient = session.get(Patient, flagged.patient_id) if flagged else None
+        if flagged and patient:
+            items.append(QueueItem(flagged.din, patient.subject_id, flagged.arm, flagged.state,
+                                   1, alert=alert.message))
+    return items
+
+
+def review_summary(session: Session, din: str, reviewer_id: int | None = None) -> ReviewSummary:
+    product = product_by_din(session, din)
+    patient = session.get(Patient, product.patient_id)
+    assert patient is not None
+    _, version = specification_of(session, product)
+    missing, failed = qc_status(session, product)
+    summary = ReviewSummary(product.din, patient.subject_id, product.arm, product.state,
+                            version, missing_tests=missing, failed_tests=failed,
+                            open_alerts=[a for a in open_alerts(session)
+                                         if a.product_id == product.id])
+    add = summary.exceptions.append
+    _qc_exceptions(session, product, add)
+    for deviation in deviations_of(session, product):
+        add(ReviewException("deviation", f"deviation {deviation.id} ({deviation.classification}, "
+                            f"{deviation.status}) at {deviation.step}: {deviation.description}"))
+    _step_exceptions(session, product, add)
+    for event in session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)):
+        add(ReviewException("coi_refusal", f"wrong scan refused at {event.step}: {event.detail}"))
+    for alert in summary.open_alerts:
+        add(ReviewException("alert", alert.message))
+    if missing:
+        add(ReviewException("pending", "missing QC results: " + ", ".join(missing)))
+    if reviewer_id is not None:
+        from lims.models import User
+
+        reviewer = session.get(User, reviewer_id)
+        if reviewer and not is_independent(session, product, reviewer):
+            add(ReviewException("independence", "you performed or witnessed a step of this "
+                                "product and cannot release it"))
+    return summary
+
+
+def _qc_exceptions(session: Session, product: Product,
+                   add: Callable[[ReviewException], None]) -> None:
+    for row in current_results(session, product).values():
+        label = QC_TESTS[row.test].label
+        if row.passed is False:
+            add(ReviewException("out_of_spec", f"{label} {row.value} {row.unit} is OUT OF SPEC"))
+        elif row.passed is None:
+            add(ReviewException("pending", f"{label} is pending (may be pending at release)"))
+        if row.late:
+            add(ReviewException("late_entry", f"{label} was entered late ({_ts(row.entered_at)}"
+                                f" for a test at {_ts(row.tested_at)})"))
+    corrected = session.exec(select(QcResult).where(QcResult.product_id == product.id,
+                                                    col(QcResult.reason).is_not(None)))
+    for row in corrected:
+        add(ReviewException("correction", f"{QC_TESTS[row.test].label} corrected to {row.value}:"
+                            f" {row.reason}"))
+
+
+def _step_exceptions(session: Session, product: Product,
+                     add: Callable[[ReviewException], None]) -> None:
+    params = parameters_of(session, product.protocol_id)
+    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+                           .order_by(col(StepRecord.id)))
+    for record in records:
+        for finding in record.findings:
+            kind = "warning" if finding.get("action") == "warn" else "refusal"
+            add(ReviewException(kind, f"{record.step}: {finding.get('message')}"))
+        if requires_witness(record.step) and record.witness_id is None:
+            add(ReviewException("witness", f"{record.step} has no witness signature"))
+        hours = record.computed.get("hours_since_harvest")
+        if record.step == "receive" and hours and hours > params.receipt_max_hours_after_harvest:
+            add(ReviewException("time_window", f"received {hours:.1f} h after harvest end "
+                                f"(limit {params.receipt_max_hours_after_harvest:g} h)"))
+    if product.expires_at and utcnow() > product.expires_at and product.state not in (
+            ProductState.ADMINISTERED, ProductState.DISCARDED):
+        add(ReviewException("time_window", f"product expired at {_ts(product.expires_at)}"))
+
+
+def _ts(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M UTC") if when else "-"

@@ -1,0 +1,144 @@
+"""Who is asking: the signed session cookie, role checks and the CSRF token of every form.
+
+The session cookie holds an HMAC-signed token (lims.security) that expires after
+Settings.session_minutes without activity; every authenticated page renews it.
+The CSRF token is an HMAC of a random per-sign-in nonce (kept in its own
+HttpOnly cookie) and the user id, and is checked on every POST.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+from starlette.datastructures import FormData
+
+from lims.config import get_settings
+from lims.db import session_scope
+from lims.models import User
+from lims.security import TokenError, read_token
+
+SESSION_COOKIE = "lims_session"
+CSRF_COOKIE = "lims_csrf"
+SESSION_PURPOSE = "session"
+
+ALL_ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
+STAFF = frozenset({"technician", "supervisor", "qa", "physician"})
+QA = frozenset({"qa"})
+REVIEWERS = frozenset({"supervisor", "qa", "physician", "admin"})
+
+
+class LoginRequired(Exception):
+    """No valid session: the user is sent to the sign-in page."""
+
+    def __init__(self, next_url: str, *, expired: bool = False) -> None:
+        super().__init__(next_url)
+        self.next_url = next_url
+        self.expired = expired
+
+
+class PageForbidden(Exception):
+    """The user's role may not open this page, or a form's CSRF token is wrong."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """One session per request on the application's engine; it rolls back what no service
+    committed."""
+    engine = getattr(request.app.state, "engine", None)
+    with session_scope(engine) as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def session_user_id(request: Request) -> int | None:
+    """The user id in a valid, unexpired session cookie, or None."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return None
+    settings = get_settings()
+    try:
+        return read_token(settings.secret_key, token, SESSION_PURPOSE,
+                          settings.session_minutes * 60)
+    except TokenError:
+        return None
+
+
+def current_user(request: Request, db: DbSession) -> User:
+    next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    user_id = session_user_id(request)
+    if user_id is None:
+        raise LoginRequired(next_url, expired=SESSION_COOKIE in request.cookies)
+    user = db.get(User, user_id)
+    if user is None or not user.active or user.locked_at is not None:
+        raise LoginRequired(next_url)
+    request.state.user = user
+    return user
+
+
+def require(roles: frozenset[str], what: str) -> Callable[..., User]:
+    """A dependency that admits only `roles`; `what` names the page in the refusal."""
+
+    def dependency(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in roles:
+            raise PageForbidden(f"A {user.role} may not open {what}.")
+        return user
+
+    return dependency
+
+
+AnyUser = Annotated[User, Depends(require(ALL_ROLES, "this page"))]
+StaffUser = Annotated[User, Depends(require(STAFF, "product records"))]
+QaUser = Annotated[User, Depends(require(QA, "the QA review"))]
+ReviewerUser = Annotated[User, Depends(require(REVIEWERS, "the QC trends"))]
+
+
+# --- CSRF ----------------------------------------------------------------------------------
+
+def csrf_nonce(request: Request) -> str:
+    """The browser's nonce; a new one is made (and set by `render`) when it has none."""
+    nonce = request.cookies.get(CSRF_COOKIE) or getattr(request.state, "new_csrf_nonce", None)
+    if not nonce:
+        nonce = secrets.token_urlsafe(24)
+        request.state.new_csrf_nonce = nonce
+    return str(nonce)
+
+
+def csrf_token(nonce: str, user_id: int | None) -> str:
+    secret = get_settings().secret_key.encode()
+    return hmac.new(secret, f"csrf.{nonce}.{user_id or 0}".encode(), hashlib.sha256).hexdigest()
+
+
+def token_for(request: Request) -> str:
+    user = getattr(request.state, "user", None)
+    return csrf_token(csrf_nonce(request), user.id if user is not None else None)
+
+
+async def checked_form(request: Request) -> FormData:
+    """The submitted form, after its CSRF token was checked against this browser's nonce."""
+    form = await request.form()
+    nonce = request.cookies.get(CSRF_COOKIE)
+    sent = form.get("csrf_token")
+    expected = csrf_token(nonce, session_user_id(request)) if nonce else None
+    if not isinstance(sent, str) or expected is None or not hmac.compare_digest(sent, expected):
+        raise PageForbidden("This form has expired or did not come from this site. "
+                            "Go back, reload the page and submit it again.")
+    return form
+
+
+Form = Annotated[FormData, Depends(checked_form)]
+
+
+def field(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,80 @@
+"""Security headers on every page, sliding renewal of the session, sign-in redirects."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from lims.config import get_settings
+from lims.security import issue_token
+from lims.web.deps import SESSION_COOKIE, SESSION_PURPOSE, LoginRequired, PageForbidden
+from lims.web.deps import session_user_id as _session_user_id
+from lims.web.render import render
+
+# The API and its generated documentation set their own headers (Swagger UI needs a CDN).
+NOT_WEB = ("/api", "/docs", "/redoc", "/openapi.json")
+
+SECURITY_HEADERS = {
+    # Server-rendered pages with no script at all: nothing inline, nothing from elsewhere.
+    "Content-Security-Policy": ("default-src 'self'; script-src 'none'; object-src 'none'; "
+                                "style-src 'self'; img-src 'self' data:; "
+                                "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    # Patient data must not stay in shared browser caches.
+    "Cache-Control": "no-store",
+}
+
+
+def is_web(path: str) -> bool:
+    return not any(path == p or path.startswith(p + "/") for p in NOT_WEB)
+
+
+def set_session_cookie(request: Request, response: Response, user_id: int) -> None:
+    settings = get_settings()
+    response.set_cookie(SESSION_COOKIE, issue_token(settings.secret_key, user_id, SESSION_PURPOSE),
+                        max_age=settings.session_minutes * 60, httponly=True,
+                        samesite="strict", secure=request.url.scheme == "https", path="/")
+
+
+def _sets_session(response: Response) -> bool:
+    return any(k == b"set-cookie" and v.startswith(SESSION_COOKIE.encode() + b"=")
+               for k, v in response.raw_headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def web_headers(request: Request,
+                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        if not is_web(request.url.path):
+            return response
+        for name, value in SECURITY_HEADERS.items():
+            response.headers[name] = value  # the pages' own, stricter than the API's
+        if request.url.scheme == "https":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        # Sliding expiry: activity renews the session; an idle one lapses after the limit.
+        user_id = _session_user_id(request)
+        if user_id is not None and not _sets_session(response) and response.status_code < 400:
+            set_session_cookie(request, response, user_id)
+        return response
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, exc: LoginRequired) -> Response:
+        target = "/login?next=" + quote(exc.next_url, safe="")
+        if exc.expired:
+            target += "&expired=1"
+        response = RedirectResponse(target, status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.exception_handler(PageForbidden)
+    async def forbidden(request: Request, exc: PageForbidden) -> Response:
+        return render(request, "error.html", {"title": "Not allowed", "message": exc.message},
+                      status_code=403)

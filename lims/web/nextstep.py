@@ -1,0 +1,77 @@
+"""What a product waits for, in the lab's words, and where the UI sends whoever scans it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workflows.product import TRIGGER_ROLES, Arm, ProductState, Trigger
+from workflows.steps import STEPS
+
+S = ProductState
+
+STEP_TITLES: dict[str, str] = {
+    **{name: spec.label for name, spec in STEPS.items()},
+    "qc": "QC results",
+    "review": "QA review and release",
+}
+
+# What the product in each state waits for (shown as the worklist heading).
+WAITING_FOR: dict[str, str] = {
+    S.SCHEDULED: "Harvest (operating room)",
+    S.COLLECTED: "Receipt in the lab",
+    S.RECEIVED: "RBC sedimentation",
+    S.RBC_REDUCED: "Ficoll-Paque MNC isolation",
+    S.MNC_ISOLATED: "CD133 enrichment (CD133 arm) or formulation (BM-MNC arm)",
+    S.ENRICHED: "Final formulation",
+    S.FORMULATED: "QC results",
+    S.AWAITING_RELEASE: "QA review and release",
+    S.RELEASED: "Issue to the procedure room",
+    S.ISSUED: "Bedside check and administration",
+    S.ON_HOLD: "On hold: decision pending",
+    S.REJECTED: "Rejected: to be discarded",
+    S.ADMINISTERED: "Administered",
+    S.DISCARDED: "Discarded",
+    S.EXPIRED: "Expired",
+}
+
+_STEP_FROM: dict[str, str] = {
+    S.SCHEDULED: Trigger.HARVEST, S.COLLECTED: Trigger.RECEIVE, S.RECEIVED: Trigger.SEDIMENT,
+    S.RBC_REDUCED: Trigger.ISOLATE_MNC, S.ENRICHED: Trigger.FORMULATE,
+    S.RELEASED: Trigger.ISSUE, S.ISSUED: Trigger.ADMINISTER,
+}
+
+QC_ROLES = frozenset({"technician", "supervisor", "qa"})
+
+
+@dataclass(frozen=True)
+class NextAction:
+    kind: str  # "step", "qc", "review" or "none"
+    step: str | None
+    title: str
+    roles: frozenset[str]
+
+    def url(self, din: str) -> str:
+        if self.kind == "step":
+            return f"/products/{din}/steps/{self.step}"
+        if self.kind == "qc":
+            return f"/products/{din}/qc"
+        if self.kind == "review":
+            return f"/qa/{din}"
+        return f"/products/{din}"
+
+    def allowed(self, role: str) -> bool:
+        return role in self.roles
+
+
+def next_action(state: str, arm: str) -> NextAction:
+    """The one thing the product waits for next."""
+    step = _STEP_FROM.get(state)
+    if state == S.MNC_ISOLATED:
+        step = Trigger.ENRICH if arm == Arm.CD133 else Trigger.FORMULATE
+    if step is not None:
+        return NextAction("step", step, STEP_TITLES[step], TRIGGER_ROLES[Trigger(step)])
+    if state == S.FORMULATED:
+        return NextAction("qc", None, STEP_TITLES["qc"], QC_ROLES)
+    if state == S.AWAITING_RELEASE:
+        return NextAction("review", None, STEP_TITLES["review"], TRIGGER_ROLES[Trigger.RELEASE])
+    return NextAction("none", None, WAITING_FOR.get(state, state), frozenset())

@@ -1,0 +1,9 @@
+"""All pages of the web UI in one router."""
+
+from fastapi import APIRouter
+
+from lims.web.routes import auth, home, labels, product, qa, qc, steps, trends
+
+router = APIRouter(include_in_schema=False)
+for _module in (auth, home, product, labels, steps, qc, qa, trends):
+    router.include_router(_module.router)

@@ -1,0 +1,158 @@
+"""Templates, the filters they use (local times, durations, cell counts) and `render`."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
+
+from lims.config import get_settings
+from lims.web.deps import CSRF_COOKIE, csrf_nonce, token_for
+from workflows.identity import KIND_LABELS, ContainerKind
+from workflows.isbt128 import parse_din
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def site_zone() -> ZoneInfo:
+    return ZoneInfo(get_settings().time_zone)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def local(when: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A moment in the site's time zone, e.g. '2025-11-25 14:03'."""
+    if when is None:
+        return "—"
+    return when.astimezone(site_zone()).strftime(fmt)
+
+
+def duration(delta: timedelta) -> str:
+    """'3 h 05 min', '12 min', '2 d 4 h'."""
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days} d {hours} h"
+    return f"{hours} h {mins:02d} min" if hours else f"{mins} min"
+
+
+def since(when: datetime | None) -> str:
+    return "—" if when is None else duration(now() - when)
+
+
+def countdown(expires: datetime | None) -> dict[str, str]:
+    """Text and urgency of an expiry: ok, soon (under 2 h) or expired."""
+    if expires is None:
+        return {"text": "set at harvest", "level": "none"}
+    left = expires - now()
+    if left.total_seconds() <= 0:
+        return {"text": f"EXPIRED {duration(left)} ago", "level": "expired"}
+    level = "soon" if left < timedelta(hours=2) else "ok"
+    return {"text": f"{duration(left)} left", "level": level}
+
+
+def cells(value: object) -> str:
+    """4460000 -> '4.46 × 10⁶'."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return str(value)
+    if value == 0 or abs(value) < 1e4:
+        return f"{value:g}"
+    exponent = math.floor(math.log10(abs(value)))
+    digits = str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    return f"{value / 10 ** exponent:.2f} × 10{digits}"
+
+
+def figure(value: object, unit: str | None = None) -> str:
+    """A value as the bench writes it, with its unit."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "—"
+    if unit == "cells" or (isinstance(value, float) and abs(value) >= 1e5):
+        text = cells(value)
+    elif isinstance(value, float):
+        text = f"{value:.4g}" if abs(value) < 10 else f"{value:.1f}".rstrip("0").rstrip(".")
+    else:
+        text = str(value)
+    return f"{text} {unit}" if unit and unit != "cells" else text + (" cells" if unit else "")
+
+
+def din_box(din: str) -> Markup:
+    """The DIN as on the label: 'X9999 25 000001' and its check character in a box."""
+    try:
+        parsed = parse_din(din)
+    except ValueError:
+        return Markup(escape(din))
+    return Markup('<span class="din"><span class="din-text">{}</span> '
+                  '<span class="din-check" title="check character">{}</span></span>').format(
+        parsed.eye_readable(), parsed.check)
+
+
+def kind_label(kind: str) -> str:
+    try:
+        return KIND_LABELS[ContainerKind(kind)]
+    except ValueError:
+        return kind.replace("_", " ")
+
+
+TEMPLATES.env.filters.update(local=local, since=since, cells=cells, figure=figure,
+                             din_box=din_box, kind_label=kind_label)
+TEMPLATES.env.globals.update(countdown=countdown, site_zone=lambda: get_settings().time_zone,
+                             facility=lambda: get_settings().facility_name)
+
+
+def render(request: Request, name: str, context: dict[str, Any],
+           status_code: int = 200) -> HTMLResponse:
+    """Render a page with the signed-in user, the CSRF token and any flash message."""
+    context.setdefault("user", getattr(request.state, "user", None))
+    context["csrf_token"] = token_for(request)
+    context.setdefault("flash", _flash(request))
+    context.setdefault("development", get_settings().environment == "development")
+    response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
+    new_nonce = getattr(request.state, "new_csrf_nonce", None)
+    if new_nonce and request.cookies.get(CSRF_COOKIE) != new_nonce:
+        set_csrf_cookie(request, response, csrf_nonce(request))
+    return response
+
+
+def set_csrf_cookie(request: Request, response: HTMLResponse | RedirectResponse,
+                    nonce: str) -> None:
+    response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https", path="/")
+
+
+def redirect(url: str, message: str = "") -> RedirectResponse:
+    """303 See Other after a POST, with an optional message shown on the next page.
+
+    The message travels in the URL with an HMAC, so a crafted link cannot make the
+    LIMS say something it did not say.
+    """
+    if message:
+        path, hash_mark, fragment = url.partition("#")
+        path += ("&" if "?" in path else "?") + urlencode({"msg": message, "sig": _sign(message)})
+        url = path + hash_mark + fragment
+    return RedirectResponse(url, status_code=303)
+
+
+def _sign(message: str) -> str:
+    secret = get_settings().secret_key.encode()
+    return hmac.new(secret, f"flash.{message}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _flash(request: Request) -> str:
+    message = request.query_params.get("msg", "")
+    signature = request.query_params.get("sig", "")
+    return message if message and hmac.compare_digest(signature, _sign(message)) else ""

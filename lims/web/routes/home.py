@@ -1,0 +1,117 @@
+"""The worklist, the scan box that is on every page, and scheduling a harvest."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import col, select
+
+from lims.models import Patient, Product, User
+from lims.services.harvests import SCHEDULERS, schedule_harvest
+from lims.services.queries import worklist
+from lims.web import stepcheck
+from lims.web.deps import AnyUser, DbSession, Form, StaffUser, field
+from lims.web.nextstep import WAITING_FOR, next_action
+from lims.web.render import local, now, redirect, render
+from lims.web.routes.steps import render_step
+from workflows.errors import DomainError
+from workflows.isbt128 import ScanError, parse_scan
+from workflows.product import FINAL_STATES
+
+router = APIRouter()
+
+
+@router.get("/")
+def home(request: Request, user: AnyUser, db: DbSession) -> HTMLResponse:
+    """Products waiting at each step, oldest harvest first."""
+    groups = []
+    for state, items in worklist(db).items():
+        rows = [{"item": item, "action": next_action(item.state, item.arm)} for item in items]
+        groups.append({"state": state, "title": WAITING_FOR.get(state, state), "rows": rows})
+    return render(request, "home.html", {"groups": groups, "autofocus_scan": True,
+                                         "can_schedule": user.role in SCHEDULERS,
+                                         "now_text": local(now(), "%H:%M")})
+
+
+@router.post("/scan")
+def scan(request: Request, user: StaffUser, db: DbSession, form: Form) -> Response:
+    """Open whatever was scanned: a container at its product's next step, or a wristband."""
+    code = field(form, "code")
+    if not code:
+        return redirect("/")
+    try:
+        read = parse_scan(code)
+    except ScanError as error:
+        return _not_understood(request, code, f"The scan could not be read: {error.detail}")
+    if read.din is None and read.patient_id is not None:
+        return _wristband(request, db, code, read.patient_id)
+    if read.din is None:
+        return _not_understood(request, code, "This scan carries no DIN: scan the container's "
+                                              "2-D code or its DIN barcode.")
+    product = db.exec(select(Product).where(Product.din == read.din.text)).first()
+    if product is None:
+        return _not_understood(request, code, f"DIN {read.din.text} is not known to this "
+                                              "laboratory.", status_code=404)
+    return _open(request, db, user, product, code, has_container=read.product_code is not None)
+
+
+def _open(request: Request, db: DbSession, user: User, product: Product, code: str,
+          has_container: bool) -> Response:
+    action = next_action(product.state, product.arm)
+    if not action.allowed(user.role):
+        return redirect(f"/products/{product.din}")
+    if action.kind != "step" or action.step is None:
+        return redirect(action.url(product.din))
+    if not has_container:
+        return redirect(action.url(product.din))
+    # The scan that opened the product is the step's identity scan: check it now, so a
+    # wrong container is refused (and recorded) before anything is typed.
+    preview = stepcheck.check(db, actor=user, din=product.din, step=action.step, scan=code,
+                              wristband="", values={}, time_errors={}, now=now())
+    if preview.refusal is not None:
+        return render_step(request, db, preview, user=user, scan=code, status_code=409)
+    return RedirectResponse(f"{action.url(product.din)}?scan={quote(code, safe='')}",
+                            status_code=303)
+
+
+def _wristband(request: Request, db: DbSession, code: str, mrn: str) -> Response:
+    rows = db.exec(select(Product).join(Patient, col(Patient.id) == col(Product.patient_id))
+                   .where(Patient.mrn == mrn, col(Product.state).not_in(
+                       [s.value for s in FINAL_STATES]))).all()
+    if len(rows) == 1:
+        return redirect(f"/products/{rows[0].din}")
+    message = ("No product in process for this wristband." if not rows else
+               "This patient has several products in process: open one from the worklist.")
+    return _not_understood(request, code, message, status_code=404)
+
+
+def _not_understood(request: Request, code: str, message: str,
+                    status_code: int = 400) -> HTMLResponse:
+    return render(request, "scan_error.html", {"code": code, "message": message,
+                                               "autofocus_scan": True}, status_code=status_code)
+
+
+@router.get("/harvests/new")
+def new_harvest(request: Request, user: StaffUser, db: DbSession) -> HTMLResponse:
+    """Choose an enrolled patient for a new harvest."""
+    patients = db.exec(select(Patient).order_by(col(Patient.subject_id))).all()
+    return render(request, "harvest_new.html", {"patients": patients,
+                                                "allowed": user.role in SCHEDULERS})
+
+
+@router.post("/harvests")
+def create_harvest(request: Request, user: StaffUser, db: DbSession, form: Form) -> Response:
+    """Schedule a harvest: a DIN is assigned and the collection bag comes to exist."""
+    subject_id = field(form, "subject_id")
+    try:
+        product = schedule_harvest(db, actor=user, subject_id=subject_id)
+    except DomainError as error:
+        patients = db.exec(select(Patient).order_by(col(Patient.subject_id))).all()
+        return render(request, "harvest_new.html", {"patients": patients, "error": error.detail,
+                                                    "allowed": user.role in SCHEDULERS},
+                      status_code=409)
+    return redirect(f"/products/{product.din}#labels",
+                    f"Harvest scheduled for {subject_id}: DIN {product.din}. Print the "
+                    "collection bag label and scan it back.")

@@ -1,0 +1,75 @@
+"""QA: the queue of products awaiting release, the review by exception, and signing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from lims.models import User
+from lims.services.queries import worklist
+from lims.services.release import exceptional_release, reject_product, release_product
+from lims.web import review, views
+from lims.web.deps import DbSession, Form, QaUser, field
+from lims.web.render import redirect, render
+from workflows.errors import DomainError
+from workflows.product import ProductState
+
+router = APIRouter()
+
+
+@router.get("/qa")
+def queue(request: Request, user: QaUser, db: DbSession) -> HTMLResponse:
+    """Products awaiting QA review, with their number of exceptions."""
+    from lims.services.common import product_by_din
+
+    items = worklist(db).get(ProductState.AWAITING_RELEASE.value, [])
+    rows = []
+    for item in items:
+        found = review.exceptions(db, product_by_din(db, item.din))
+        rows.append({"item": item, "major": sum(e.severity == "major" for e in found),
+                     "minor": sum(e.severity == "minor" for e in found)})
+    return render(request, "qa_queue.html", {"rows": rows})
+
+
+def _render(request: Request, db: Session, user: User, din: str, error: str = "",
+            status_code: int = 200) -> HTMLResponse:
+    page = views.product_page(db, din)
+    product = page["product"]
+    return render(request, "qa_review.html", {
+        **page, "exceptions": review.exceptions(db, product),
+        "independent": review.independent(db, product, user),
+        "awaiting": product.state == ProductState.AWAITING_RELEASE, "error": error,
+    }, status_code=status_code)
+
+
+@router.get("/qa/{din}")
+def review_page(request: Request, din: str, user: QaUser, db: DbSession) -> HTMLResponse:
+    """Exceptions first, then the whole record, then the signature."""
+    return _render(request, db, user, din)
+
+
+@router.post("/qa/{din}/decision")
+def decide(request: Request, din: str, user: QaUser, db: DbSession, form: Form) -> Response:
+    """Release, reject or release exceptionally, signed with user ID and password."""
+    decision = field(form, "decision")
+    username, password = field(form, "username"), str(form.get("password") or "")
+    try:
+        if decision == "release":
+            product = release_product(db, actor=user, din=din, username=username,
+                                      password=password)
+        elif decision == "reject":
+            product = reject_product(db, actor=user, din=din, username=username,
+                                     password=password, reason=field(form, "reason"))
+        elif decision == "exceptional":
+            product = exceptional_release(
+                db, actor=user, din=din, username=username, password=password,
+                justification=field(form, "reason"), physician=field(form, "physician"),
+                physician_password=str(form.get("physician_password") or ""))
+        else:
+            return _render(request, db, user, din, error="Choose a decision.", status_code=422)
+    except DomainError as error:
+        return _render(request, db, user, din, error=error.detail, status_code=409)
+    return redirect(f"/products/{product.din}",
+                    f"Signed by {user.full_name}: the product is now "
+                    f"{product.state.replace('_', ' ')}.")

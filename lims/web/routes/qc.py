@@ -1,0 +1,91 @@
+"""QC results of the final product against its specification, and the end of QC testing."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from lims.models import Patient, User
+from lims.services.common import product_by_din
+from lims.services.qc import QC_ROLES, complete_qc, current_results, final_volume, record_qc_result
+from lims.services.specifications import specification_of
+from lims.web.deps import DbSession, Form, PageForbidden, StaffUser, field
+from lims.web.render import redirect, render
+from workflows.errors import DomainError
+from workflows.specifications import QC_TESTS, allowed_tests, limit_text, required_tests
+
+router = APIRouter()
+
+
+def _allowed(user: User) -> None:
+    if user.role not in QC_ROLES:
+        raise PageForbidden(f"A {user.role} may not enter QC results.")
+
+
+def _render(request: Request, db: Session, din: str, errors: dict[str, str] | None = None,
+            typed: dict[str, str] | None = None, error: str = "",
+            status_code: int = 200) -> HTMLResponse:
+    product = product_by_din(db, din)
+    spec, version = specification_of(db, product)
+    patient = db.get(Patient, product.patient_id)
+    weight = patient.weight_kg if patient else 0.0
+    volume = final_volume(db, product)
+    results = current_results(db, product)
+    required = required_tests(spec)
+    rows = [{"test": QC_TESTS[name], "required": name in required,
+             "limit": limit_text(name, spec, weight_kg=weight, volume_ml=volume),
+             "result": results.get(name)} for name in allowed_tests(spec)]
+    missing = [QC_TESTS[n].label for n in required if n not in results]
+    return render(request, "qc.html", {
+        "product": product, "rows": rows, "spec_version": version, "missing": missing,
+        "errors": errors or {}, "typed": typed or {}, "error": error,
+    }, status_code=status_code)
+
+
+@router.get("/products/{din}/qc")
+def qc_page(request: Request, din: str, user: StaffUser, db: DbSession) -> HTMLResponse:
+    """Enter QC results; each is judged against the specification as it is saved."""
+    _allowed(user)
+    return _render(request, db, din)
+
+
+@router.post("/products/{din}/qc")
+def save_results(request: Request, din: str, user: StaffUser, db: DbSession,
+                 form: Form) -> Response:
+    """Save every result typed in; a change of an existing result needs a reason."""
+    _allowed(user)
+    product = product_by_din(db, din)
+    current = current_results(db, product)
+    reason = field(form, "reason")
+    errors: dict[str, str] = {}
+    typed: dict[str, str] = {}
+    saved = 0
+    for name in QC_TESTS:
+        value = field(form, f"qc_{name}")
+        typed[name] = value
+        previous = current.get(name)
+        if not value or (previous is not None and previous.value == value):
+            continue
+        try:
+            record_qc_result(db, actor=user, din=din, test=name, value=value,
+                             method=field(form, f"method_{name}"), reason=reason or None)
+            saved += 1
+        except DomainError as error:
+            errors[name] = error.detail
+    if errors:
+        return _render(request, db, din, errors=errors, typed=typed, status_code=422,
+                       error=f"{saved} result(s) saved; {len(errors)} need attention.")
+    return redirect(f"/products/{din}/qc", f"{saved} QC result(s) saved.")
+
+
+@router.post("/products/{din}/qc/complete")
+def finish(request: Request, din: str, user: StaffUser, db: DbSession, form: Form) -> Response:
+    """All required results are in: the product joins the QA queue."""
+    _allowed(user)
+    try:
+        product = complete_qc(db, actor=user, din=din)
+    except DomainError as error:
+        return _render(request, db, din, error=error.detail, status_code=409)
+    return redirect(f"/products/{product.din}",
+                    "QC complete: the product is in the QA queue for review and release.")

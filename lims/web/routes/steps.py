@@ -1,0 +1,174 @@
+"""A process step: scan, only that step's fields, check (computed values, warnings), save.
+
+Enter in any field runs the check; the save is a separate, deliberate button on the
+confirmation that follows a clean check, next to the witness's sign-in when the step
+needs a witness.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+
+from lims.models import Patient, User
+from lims.services.steps import StepDataInvalid, perform_step
+from lims.web import forms, stepcheck
+from lims.web.deps import DbSession, Form, PageForbidden, StaffUser, field
+from lims.web.nextstep import STEP_TITLES, next_action
+from lims.web.render import now, redirect, render, site_zone
+from lims.web.vocab import computed_rows
+from workflows.errors import DomainError, ErrorCode, IdentityMismatch
+from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
+from workflows.steps import STEPS
+
+router = APIRouter()
+
+WITNESS_CODES = frozenset({ErrorCode.WITNESS_REQUIRED, ErrorCode.WITNESS_SAME_USER,
+                           ErrorCode.AUTHENTICATION_FAILED, ErrorCode.ACCOUNT_LOCKED,
+                           ErrorCode.FORBIDDEN})
+
+
+def _allowed(user: User, step: str) -> None:
+    if step not in STEPS:
+        raise PageForbidden(f"There is no step called {step!r}.")
+    if user.role not in TRIGGER_ROLES[Trigger(step)]:
+        raise PageForbidden(f"A {user.role} may not perform the {STEPS[step].label.lower()} "
+                            "step.")
+
+
+def _not_now(db: Session, din: str, step: str) -> Response | None:
+    """A redirect to the product page when the product does not wait for this step."""
+    preview = stepcheck.load(db, din, step)
+    product = preview.context.product
+    action = next_action(product.state, product.arm)
+    if action.step != step:
+        return redirect(f"/products/{product.din}",
+                        f"{STEP_TITLES[step]} is not possible now: the product is "
+                        f"{product.state.replace('_', ' ')} and waits for {action.title}.")
+    return None
+
+
+@router.get("/products/{din}/steps/{step}")
+def step_form(request: Request, din: str, step: str, user: StaffUser, db: DbSession,
+              scan: str = "") -> Response:
+    """The step's form; a scan carried from the scan box is checked and shown."""
+    _allowed(user, step)
+    if (elsewhere := _not_now(db, din, step)) is not None:
+        return elsewhere
+    preview = stepcheck.load(db, din, step)
+    if scan and preview.container is not None:
+        preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan, wristband="",
+                                  values={}, time_errors={}, now=now(), record=False)
+    return render_step(request, db, preview, user=user, scan=scan)
+
+
+@router.post("/products/{din}/steps/{step}")
+def submit_step(request: Request, din: str, step: str, user: StaffUser, db: DbSession,
+                form: Form) -> Response:
+    """Check the entry (Enter) or save it (the Save button after a clean check)."""
+    _allowed(user, step)
+    if (elsewhere := _not_now(db, din, step)) is not None:
+        return elsewhere
+    moment = now()
+    submission = forms.read_step_form(STEPS[step], form, site_zone(), moment)
+    scan, wristband = field(form, "scan"), field(form, "wristband")
+    action = field(form, "action") or "check"
+    if action == "save":
+        return _save(request, db, user, din, step, form, submission, scan, wristband)
+    if action == "edit":
+        preview = stepcheck.load(db, din, step)
+        return render_step(request, db, preview, user=user, scan=scan, wristband=wristband,
+                           typed=submission.typed)
+    preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
+                              wristband=wristband, values=submission.values,
+                              time_errors=submission.errors, now=moment)
+    phase = "confirm" if preview.ready else "entry"
+    return render_step(request, db, preview, user=user, scan=scan, wristband=wristband,
+                       typed=submission.typed, phase=phase,
+                       status_code=409 if preview.refusal else 200)
+
+
+def _save(request: Request, db: Session, user: User, din: str, step: str, form: Any,
+          submission: forms.Submission, scan: str, wristband: str) -> Response:
+    version = field(form, "version")
+    context: dict[str, Any] = {"user": user, "scan": scan, "wristband": wristband,
+                               "typed": submission.typed}
+    try:
+        result = perform_step(
+            db, actor=user, din=din, step=step, scan=scan or None, values=submission.values,
+            witness=field(form, "witness_username") or None,
+            witness_password=str(form.get("witness_password") or "") or None,
+            wristband=wristband or None,
+            expected_version=int(version) if version.isdigit() else None)
+    except IdentityMismatch as error:
+        preview = stepcheck.load(db, din, step)
+        preview.refusal, preview.scan = error, "refused"
+        return render_step(request, db, preview, status_code=409, **context)
+    except StepDataInvalid as error:
+        preview = stepcheck.load(db, din, step)
+        preview.field_errors = dict(error.errors)
+        return render_step(request, db, preview, status_code=422, **context)
+    except DomainError as error:
+        moment = now()
+        preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
+                                  wristband=wristband, values=submission.values,
+                                  time_errors=submission.errors, now=moment, record=False)
+        witness_error = error.detail if error.code in WITNESS_CODES else ""
+        if not witness_error:
+            preview.blocking.append(error.detail)
+        phase = "confirm" if preview.ready else "entry"
+        return render_step(request, db, preview, phase=phase, witness_error=witness_error,
+                           status_code=409, **context)
+    product = result.product
+    message = f"{STEPS[step].label} saved by {user.full_name}"
+    if result.record.witness_id is not None:
+        message += f", witnessed by {field(form, 'witness_username')}"
+    message += f". The product is now {product.state.replace('_', ' ')}."
+    if result.warnings:
+        message += " Warnings recorded for QA: " + "; ".join(result.warnings) + "."
+    if result.new_containers:
+        message += " Print the labels of the new containers and scan them back."
+    return redirect(f"/products/{product.din}", message)
+
+
+def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, user: User,
+                scan: str = "",
+                wristband: str = "", typed: dict[str, str] | None = None, phase: str = "entry",
+                witness_error: str = "", status_code: int = 200) -> HTMLResponse:
+    ctx = preview.context
+    product = ctx.product
+    spec = STEPS[preview.step]
+    # The bedside check shows who the product was made for, to compare with the patient.
+    patient = db.get(Patient, product.patient_id) if preview.step == Trigger.ADMINISTER else None
+    fields = [{"f": f, "type": forms.input_type(f), "mode": forms.input_mode(f),
+               "hint": forms.hint(f), "options": forms.options(f)} for f in spec.fields]
+    typed = typed or {}
+    return render(request, "step.html", {
+        "product": product, "subject_id": ctx.subject_id, "spec": spec, "step": preview.step,
+        "preview": preview, "fields": fields, "typed": typed, "scan": scan,
+        "wristband": wristband, "phase": phase, "witness": requires_witness(preview.step),
+        "witness_error": witness_error, "computed": computed_rows(preview.computed),
+        "patient": patient, "user": user, "time_zone": site_zone().key,
+        "time_hint": forms.TIME_HINT, "spec_names": {f.name for f in spec.fields},
+        "focus": _focus(preview, scan, wristband, typed),
+    }, status_code=status_code)
+
+
+def _focus(preview: stepcheck.Preview, scan: str, wristband: str, typed: dict[str, str]) -> str:
+    """Where the cursor starts: the scan still missing, else the first value to fix or type."""
+    if preview.scan in ("missing", "refused") and (not scan or preview.refusal):
+        return "scan"
+    if preview.wristband in ("missing", "refused") and (
+            not wristband or preview.wristband == "refused"):
+        return "wristband"
+    fields = STEPS[preview.step].fields
+    for f in fields:
+        if f.name in preview.field_errors:
+            return f.name
+    for f in fields:
+        if not typed.get(f.name):
+            return f.name
+    return fields[0].name

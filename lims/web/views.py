@@ -1,0 +1,91 @@
+"""Read-only assembly of what the product page shows. Nothing here writes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from lims.models import Container, Patient, PrintJob, Product, StepRecord, User
+from lims.services.common import product_by_din
+from lims.services.deviations import deviations_of
+from lims.services.queries import coi_events, container_scan_text, history, qc_results
+from lims.services.signatures import signatures_of
+from workflows.steps import STEPS
+
+
+@dataclass
+class ContainerRow:
+    container: Container
+    prints: list[PrintJob]
+    scan_text: str
+    children: list[ContainerRow] = field(default_factory=list)
+
+    @property
+    def printed(self) -> bool:
+        return bool(self.prints)
+
+    @property
+    def verified(self) -> bool:
+        return self.container.label_verified_at is not None
+
+
+def user_names(session: Session) -> dict[int, User]:
+    return {u.id: u for u in session.exec(select(User)) if u.id is not None}
+
+
+def container_rows(session: Session, product: Product) -> list[ContainerRow]:
+    containers = list(session.exec(select(Container).where(Container.product_id == product.id)
+                                   .order_by(col(Container.id))
+                                   .execution_options(populate_existing=True)))
+    jobs = session.exec(select(PrintJob).where(PrintJob.product_id == product.id)
+                        .order_by(col(PrintJob.id))).all()
+    rows = {c.id: ContainerRow(c, [j for j in jobs if j.container_id == c.id],
+                               container_scan_text(product, c)) for c in containers}
+    return list(rows.values())
+
+
+def lineage(rows: list[ContainerRow]) -> list[ContainerRow]:
+    """The containers as a tree: the collection bag at the root, each output under its input."""
+    by_id = {row.container.id: row for row in rows}
+    for row in rows:
+        row.children = []
+    roots: list[ContainerRow] = []
+    for row in rows:
+        parent = by_id.get(row.container.parent_id)
+        (parent.children if parent is not None else roots).append(row)
+    return roots
+
+
+def step_rows(session: Session, product: Product) -> list[dict[str, Any]]:
+    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+                           .order_by(col(StepRecord.id))).all()
+    out = []
+    for record in records:
+        spec = STEPS.get(record.step)
+        labels = {f.name: (f.label, f.unit) for f in spec.fields} if spec else {}
+        values = [(labels.get(k, (k, None))[0], v, labels.get(k, (k, None))[1])
+                  for k, v in record.values.items() if v not in (None, "")]
+        out.append({"record": record, "title": spec.label if spec else record.step,
+                    "values": values})
+    return out
+
+
+def product_page(session: Session, din: str) -> dict[str, Any]:
+    product = product_by_din(session, din)
+    assert product.id is not None
+    rows = container_rows(session, product)
+    return {
+        "product": product,
+        "patient": session.get(Patient, product.patient_id),
+        "containers": rows,
+        "lineage": lineage(rows),
+        "steps": step_rows(session, product),
+        "qc": qc_results(session, product.din),
+        "signatures": signatures_of(session, product.id),
+        "deviations": deviations_of(session, product),
+        "coi": coi_events(session, product.din),
+        "audit": history(session, product.din),
+        "users": user_names(session),
+    }

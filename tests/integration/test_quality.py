@@ -1,0 +1,218 @@
+"""QC against specifications, deviations, Part 11 signatures, review by exception, alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from pypdf import PdfReader
+from io import BytesIO
+from sqlmodel import select
+
+from lims.models import Alert, AuditEvent, Product, Signature, User
+from lims.services.alerts import acknowledge_alert
+from lims.services.batch_record import batch_record, batch_record_pdf
+from lims.services.common import utcnow
+from lims.services.deviations import close_deviation, raise_deviation
+from lims.services.qc import complete_qc, record_qc_result
+from lims.services.release import exceptional_release, release_product
+from lims.services.review import qa_queue, review_summary
+from lims.services.signature_check import signature_state
+from lims.services.specifications import new_specification_version, specification_of
+from lims import demo_data as data
+from tests.factories import PASSWORDS, make_patient, seeded
+from workflows.errors import DomainError, ErrorCode
+
+
+def formulated(run, arm="CD133"):
+    patient = make_patient(run, arm)
+    return run.process(patient, utcnow() - timedelta(hours=3), until="formulated"), patient
+
+
+def enter_qc(run, product, **overrides):
+    results = {**data.qc_results(product.arm), **overrides}
+    for test, value in results.items():
+        record_qc_result(run.session, actor=run.user("tech2"), din=product.din, test=test,
+                         value=value)
+    return complete_qc(run.session, actor=run.user("tech2"), din=product.din)
+
+
+def test_a_product_with_a_failed_specification_needs_an_exceptional_release(session):
+    # given a CD133 product whose viability fails the release specification
+    run = seeded(session)
+    product, _ = formulated(run)
+    product = enter_qc(run, product, viability="55")
+    qa = run.user("qa1")
+    # when QA tries a normal release
+    with pytest.raises(DomainError) as refused:
+        release_product(session, actor=qa, din=product.din, password=PASSWORDS["qa1"])
+    # then it is refused and nothing is signed
+    assert refused.value.code == ErrorCode.QC_FAILED
+    assert session.exec(select(Signature).where(Signature.meaning == "Released")).all() == []
+    # when QA releases it exceptionally with the physician's signed approval
+    released = exceptional_release(session, actor=qa, din=product.din,
+                                   password=PASSWORDS["qa1"],
+                                   justification="no alternative product; benefit outweighs risk",
+                                   physician="doc2", physician_password=PASSWORDS["doc2"])
+    # then it is released with both signatures, each with printed name and meaning
+    assert released.state == "released"
+    meanings = {s.meaning: s.printed_name for s in session.exec(select(Signature).where(
+        Signature.product_id == product.id, Signature.record_type == "product"))}
+    assert meanings == {"Approved exceptional release": "Dr. Nasrin Physician",
+                        "Released": "Maryam QA Reviewer"}
+
+
+def test_exceptional_release_is_refused_without_a_physician(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    enter_qc(run, product, viability="55")
+    with pytest.raises(DomainError) as refused:
+        exceptional_release(session, actor=run.user("qa1"), din=product.din,
+                            password=PASSWORDS["qa1"], justification="urgent",
+                            physician="tech1", physician_password=PASSWORDS["tech1"])
+    assert refused.value.code == ErrorCode.PHYSICIAN_APPROVAL_REQUIRED
+    assert session.get(Product, product.id).state == "awaiting_release"
+
+
+def test_a_wrong_password_signs_nothing_and_is_audited(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    enter_qc(run, product)
+    with pytest.raises(DomainError) as refused:
+        release_product(session, actor=run.user("qa1"), din=product.din, password="wrong-pass")
+    assert refused.value.code == ErrorCode.AUTHENTICATION_FAILED
+    assert session.exec(select(Signature).where(Signature.meaning == "Released")).all() == []
+    assert session.get(Product, product.id).state == "awaiting_release"
+    failures = session.exec(select(AuditEvent).where(AuditEvent.action == "signin_failed")).all()
+    assert [f.username for f in failures] == ["qa1"]
+
+
+def test_repeated_failed_signing_locks_the_account(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    enter_qc(run, product)
+    for _ in range(5):
+        with pytest.raises(DomainError):
+            release_product(session, actor=run.user("qa1"), din=product.din, password="nope-nope")
+    with pytest.raises(DomainError) as locked:
+        release_product(session, actor=run.user("qa1"), din=product.din,
+                        password=PASSWORDS["qa1"])
+    assert locked.value.code == ErrorCode.ACCOUNT_LOCKED
+
+
+def test_a_signature_cannot_be_applied_for_someone_else(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    enter_qc(run, product)
+    with pytest.raises(DomainError) as refused:
+        release_product(session, actor=run.user("qa1"), din=product.din, username="super1",
+                        password=PASSWORDS["super1"])
+    assert refused.value.code == ErrorCode.SIGNATURE_INVALID
+
+
+def test_editing_a_signed_record_after_signing_is_visible(session):
+    # given a released product
+    run = seeded(session)
+    product, _ = formulated(run)
+    enter_qc(run, product)
+    release_product(session, actor=run.user("qa1"), din=product.din, password=PASSWORDS["qa1"])
+    signature = session.exec(select(Signature).where(Signature.meaning == "Released")).one()
+    assert signature_state(session, signature) == "valid"
+    # when a QC result is corrected after release
+    record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
+                     value="0.2", reason="transcription error corrected from instrument print")
+    # then the release signature shows that its record changed, on screen and in the PDF
+    assert signature_state(session, signature) == "record changed after signing"
+    record = batch_record(session, product.din)
+    released = [s for s in record.signatures if s.meaning == "Released"][0]
+    assert "RECORD CHANGED AFTER SIGNING" in released.record
+
+
+def test_an_open_major_deviation_blocks_release_until_qa_closes_it(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    enter_qc(run, product)
+    deviation = raise_deviation(session, actor=run.user("tech1"), din=product.din,
+                                step="isolate_mnc", description="centrifuge brake engaged",
+                                classification="major", immediate_action="quarantined")
+    with pytest.raises(DomainError) as refused:
+        release_product(session, actor=run.user("qa1"), din=product.din,
+                        password=PASSWORDS["qa1"])
+    assert refused.value.code == ErrorCode.DEVIATION_OPEN
+    close_deviation(session, actor=run.user("qa1"), deviation_id=deviation.id,
+                    disposition="MNC count and viability within spec; no impact",
+                    password=PASSWORDS["qa1"])
+    assert release_product(session, actor=run.user("qa1"), din=product.din,
+                           password=PASSWORDS["qa1"]).state == "released"
+    kinds = {e.kind for e in review_summary(session, product.din).exceptions}
+    assert "deviation" in kinds
+
+
+def test_a_positive_culture_after_release_raises_an_alert_that_must_be_acknowledged(session):
+    # given an administered CD133 product whose culture was pending at release
+    run = seeded(session)
+    patient = make_patient(run, "CD133")
+    product = run.process(patient, utcnow() - timedelta(hours=6))
+    assert product.state == "administered"
+    # when the culture turns positive
+    record_qc_result(session, actor=run.user("tech2"), din=product.din, test="sterility",
+                     value="growth")
+    # then an alert names the physician who administered it and is on the QA queue
+    alert = session.exec(select(Alert)).one()
+    physician = session.get(User, alert.notify_physician_id)
+    assert physician.username == "doc1" and "Dr. Ali Physician" in alert.message
+    assert [item.alert for item in qa_queue(session) if item.din == product.din] == [alert.message]
+    # when a wrong password is used the alert stays open
+    with pytest.raises(DomainError):
+        acknowledge_alert(session, actor=run.user("doc1"), alert_id=alert.id, password="nope-nope")
+    assert session.get(Alert, alert.id).acknowledged_at is None
+    # then acknowledging by signature clears it from the queue
+    acknowledge_alert(session, actor=run.user("doc1"), alert_id=alert.id,
+                      password=PASSWORDS["doc1"], note="patient contacted, cultures drawn")
+    assert [i for i in qa_queue(session) if i.din == product.din] == []
+    assert session.exec(select(Signature).where(Signature.meaning == "Acknowledged")).one()
+
+
+def test_a_new_specification_version_does_not_change_products_already_made(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    new_specification_version(session, actor=run.user("qa1"), protocol_code="NCT00713934",
+                              arm="CD133", changes={"viability_min_pct": 99.0},
+                              reason="tightened after validation")
+    spec, version = specification_of(session, product)
+    assert (spec.viability_min_pct, version) == (70.0, "CD133 v1")
+    later, _ = formulated(run)
+    assert specification_of(session, later)[1] == "CD133 v2"
+
+
+def test_a_late_qc_entry_and_a_correction_appear_in_the_review(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
+                     value="0.1", tested_at=utcnow() - timedelta(hours=30))
+    record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
+                     value="0.15", reason="re-read plate")
+    kinds = [e.kind for e in review_summary(session, product.din).exceptions]
+    assert "correction" in kinds
+    with pytest.raises(DomainError) as refused:
+        record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
+                         value="0.2")
+    assert refused.value.code == ErrorCode.REASON_REQUIRED
+
+
+def test_the_batch_record_pdf_matches_the_database(session):
+    run = seeded(session)
+    patient = make_patient(run, "CD133")
+    product = run.process(patient, utcnow() - timedelta(hours=6))
+    pdf = batch_record_pdf(session, product.din)
+    reader = PdfReader(BytesIO(pdf))
+    pages = [page.extract_text() for page in reader.pages]
+    text = "\n".join(pages)
+    record = batch_record(session, product.din)
+    assert record.din_text in pages[0] and patient.subject_id in pages[0]
+    assert all(f"Page {i} of {len(pages)}" in page for i, page in enumerate(pages, 1))
+    for signature in session.exec(select(Signature).where(Signature.product_id == product.id)):
+        assert signature.printed_name in text and signature.meaning in text
+    for step in ("RBC sedimentation", "CliniMACS"):
+        assert step in text
+    assert "88.4" in text  # CD133 purity as entered

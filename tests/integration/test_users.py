@@ -1,0 +1,158 @@
+"""Users: creation by the administrator, sign-in, lockout after repeated failures, unlock."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from lims.config import get_settings
+from lims.models import AuditEvent, User
+from lims.services.users import authenticate, create_user, unlock_user
+from lims.services.verification import verify_all
+from tests.factories import PASSWORDS, make_product, perform, seeded, snapshot
+from workflows.errors import DomainError, ErrorCode
+
+E = ErrorCode
+
+
+def user(session, username: str) -> User:
+    session.commit()
+    found = session.exec(select(User).where(User.username == username)).one()
+    session.refresh(found)
+    return found
+
+
+def sign_in(session, username: str, password: str) -> DomainError | User:
+    try:
+        return authenticate(session, username=username, password=password)
+    except DomainError as error:
+        return error
+
+
+def test_unknown_user_and_wrong_password_get_the_same_answer(session):
+    seeded(session)
+
+    unknown = sign_in(session, "nosuchuser", "whatever-password")
+    wrong = sign_in(session, "tech1", "whatever-password")
+
+    assert isinstance(unknown, DomainError) and isinstance(wrong, DomainError)
+    assert (unknown.code, unknown.detail) == (wrong.code, wrong.detail)
+    assert unknown.code == E.AUTHENTICATION_FAILED
+
+
+def test_an_account_locks_after_five_failures_and_then_refuses_the_right_password(session):
+    # given a technician who mistypes their password
+    seeded(session)
+    assert get_settings().max_failed_logins == 5
+    for attempt in range(1, 5):
+        failure = sign_in(session, "tech1", "wrong-password")
+        assert isinstance(failure, DomainError) and failure.code == E.AUTHENTICATION_FAILED
+        assert (user(session, "tech1").failed_logins, user(session, "tech1").locked_at) == (
+            attempt, None)
+
+    # when they fail a fifth time
+    fifth = sign_in(session, "tech1", "wrong-password")
+
+    # then the account is locked, and even the right password is refused as locked
+    assert isinstance(fifth, DomainError) and fifth.code == E.AUTHENTICATION_FAILED
+    assert user(session, "tech1").locked_at is not None
+    locked = sign_in(session, "tech1", PASSWORDS["tech1"])
+    assert isinstance(locked, DomainError) and locked.code == E.ACCOUNT_LOCKED
+    # and every failure and the lock are in the audit trail
+    actions = session.exec(select(AuditEvent.action).where(AuditEvent.entity_id == "tech1",
+                                                           AuditEvent.entity == "user")
+                           .order_by(AuditEvent.seq)).all()
+    assert actions == ["user_created", *["signin_failed"] * 5, "account_locked"]
+    assert verify_all(session).ok
+
+
+def test_a_success_before_the_limit_resets_the_failure_count(session):
+    seeded(session)
+    for _ in range(4):
+        sign_in(session, "qa1", "wrong-password")
+
+    assert isinstance(sign_in(session, "qa1", PASSWORDS["qa1"]), User)
+
+    assert user(session, "qa1").failed_logins == 0
+    for _ in range(4):
+        sign_in(session, "qa1", "wrong-password")
+    assert user(session, "qa1").locked_at is None
+
+
+def test_an_administrator_unlocks_an_account_with_a_reason(session):
+    seeded(session)
+    for _ in range(5):
+        sign_in(session, "tech2", "wrong-password")
+    admin = user(session, "admin")
+
+    with pytest.raises(DomainError) as refused:
+        unlock_user(session, actor=admin, username="tech2", reason=" ")
+    assert refused.value.code == E.REASON_REQUIRED
+    with pytest.raises(DomainError) as forbidden:
+        unlock_user(session, actor=user(session, "super1"), username="tech2",
+                    reason="identity confirmed")
+    assert forbidden.value.code == E.FORBIDDEN
+    assert user(session, "tech2").locked_at is not None
+
+    unlock_user(session, actor=admin, username="tech2", reason="identity confirmed by phone")
+
+    assert isinstance(sign_in(session, "tech2", PASSWORDS["tech2"]), User)
+    assert verify_all(session).ok
+
+
+def test_a_locked_witness_cannot_witness_a_step(session):
+    run = seeded(session)
+    product, _ = make_product(run, arm="CD133", until="received")
+    for _ in range(5):
+        sign_in(session, "tech2", "wrong-password")
+    before = snapshot(session, product.din)
+
+    with pytest.raises(DomainError) as refused:
+        perform(run, product, "sediment", witness="tech2")
+
+    assert refused.value.code == E.ACCOUNT_LOCKED
+    assert snapshot(session, product.din) == before
+
+
+def test_only_an_administrator_creates_users(session):
+    seeded(session)
+
+    with pytest.raises(DomainError) as refused:
+        create_user(session, actor=user(session, "super1"), username="tech9",
+                    full_name="New Technician", role="technician", password="long-enough-pw")
+
+    assert refused.value.code == E.FORBIDDEN
+    assert session.exec(select(User).where(User.username == "tech9")).first() is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "code"),
+    [
+        ({"username": "tech1"}, E.ALREADY_EXISTS),
+        ({"role": "janitor"}, E.INVALID_INPUT),
+        ({"password": "short"}, E.INVALID_INPUT),
+        ({"full_name": "  "}, E.INVALID_INPUT),
+    ],
+    ids=["an existing username", "an unknown role", "a short password", "no name"],
+)
+def test_a_user_with_bad_details_is_refused(session, fields, code):
+    seeded(session)
+    details = {"username": "tech9", "full_name": "New Technician", "role": "technician",
+               "password": "long-enough-pw", **fields}
+
+    with pytest.raises(DomainError) as refused:
+        create_user(session, actor=user(session, "admin"), **details)
+
+    assert refused.value.code == code
+
+
+def test_a_created_user_can_sign_in_and_is_audited(session):
+    seeded(session)
+
+    created = create_user(session, actor=user(session, "admin"), username="qa2",
+                          full_name="Second QA Reviewer", role="qa", password="qa2-password")
+
+    assert authenticate(session, username="qa2", password="qa2-password").id == created.id
+    event = session.exec(select(AuditEvent).where(AuditEvent.action == "user_created",
+                                                  AuditEvent.entity_id == "qa2")).one()
+    assert (event.username, event.new_value) == ("admin", "qa")
