@@ -8,7 +8,7 @@ DEMO_DB ?= sqlite:///lims.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint unit test-sqlite test-postgres bench diagram clean
+.PHONY: install chromium demo test lint unit test-sqlite test-postgres bench diagram clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +17,13 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 install: $(BIN)/.installed
+
+# The browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
+		else sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null; fi; \
+	fi
 
 demo: install
 	rm -f lims.db lims.db-wal lims.db-shm
@@ -30,7 +37,7 @@ lint: install
 	$(BIN)/ruff check lims workflows labels tests bench
 	$(BIN)/mypy lims workflows labels
 
-test-sqlite: install
+test-sqlite: install chromium
 	$(BIN)/pytest -q -n 2
 
 # The same integration tests again on PostgreSQL when the server answers.
@@ -46,6 +53,9 @@ test: lint test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python bench/transition.py
+	$(BIN)/python bench/labels.py
+	$(BIN)/python bench/batch_record.py
+	$(BIN)/python bench/http.py
 
 diagram: install
 	$(BIN)/lims diagram

@@ -11,11 +11,13 @@ from lims.api import (
     routes_auth,
     routes_deviations,
     routes_dispositions,
+    routes_labels,
     routes_patients,
     routes_products,
     routes_qa,
     routes_qc,
     routes_records,
+    routes_review,
     routes_steps,
 )
 from lims.api.deps import RoleCheck
@@ -49,6 +51,7 @@ def _document(router: APIRouter) -> None:
 
 api_router = APIRouter(prefix=PREFIX)
 for module in (routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions,
-               routes_qc, routes_qa, routes_deviations, routes_alerts, routes_records):
+               routes_qc, routes_review, routes_qa, routes_deviations, routes_alerts,
+               routes_labels, routes_records):
     _document(module.router)
     api_router.include_router(module.router)

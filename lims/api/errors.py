@@ -3,14 +3,15 @@
 Status codes, chosen once for every code (a test checks every ErrorCode is here):
 
 - 401 the caller is not signed in, or a password did not verify (sign-in, signature, witness);
-- 403 the caller's role may not do this;
+- 403 the caller's role may not do this (or signs for someone else);
 - 404 the product, patient, container or record does not exist;
 - 409 the product's state or records refuse the action however the request is written:
   transitions and guards (expired product, QC failed, reviewer not independent, expired
   reagent lot, ...), a stale `expected_version`, something that already exists;
 - 422 the request itself is wrong and can be corrected: invalid data, a missing reason or
   witness, and every chain-of-identity refusal of a scan (COI_*): the scanned label is the
-  wrong input for this step; the refusal is recorded and the product is untouched.
+  wrong input for this step; the refusal is recorded and the product is untouched;
+- 502 the label printer did not accept the job (only the print route).
 """
 
 from __future__ import annotations
@@ -29,21 +30,25 @@ E = ErrorCode
 
 STATUS: dict[ErrorCode, int] = {
     E.AUTHENTICATION_FAILED: 401, E.ACCOUNT_LOCKED: 401,
-    E.FORBIDDEN: 403,
+    E.FORBIDDEN: 403, E.SIGNATURE_INVALID: 403,
     E.NOT_FOUND: 404,
     # the request can be corrected
     E.INVALID_INPUT: 422, E.STEP_DATA_INVALID: 422, E.LIMIT_REFUSED: 422,
     E.REASON_REQUIRED: 422, E.WITNESS_REQUIRED: 422, E.WITNESS_SAME_USER: 422,
     E.IDENTITY_NOT_CONFIRMED: 422, E.PATIENT_NOT_ELIGIBLE: 422,
-    E.REAGENT_UNKNOWN: 422, E.EQUIPMENT_UNKNOWN: 422,
+    E.REAGENT_UNKNOWN: 422, E.EQUIPMENT_UNKNOWN: 422, E.PHYSICIAN_APPROVAL_REQUIRED: 422,
     E.COI_BAD_SCAN: 422, E.COI_UNKNOWN_DIN: 422, E.COI_WRONG_DIN: 422,
     E.COI_WRONG_PATIENT: 422, E.COI_WRONG_CONTAINER: 422, E.COI_WRONG_STAGE: 422,
+    E.COI_CONTAINER_REQUIRED: 422,
     # the product's state or records refuse it
-    E.COI_CONTAINER_REQUIRED: 409, E.INVALID_TRANSITION: 409, E.WRONG_ARM: 409,
+    E.INVALID_TRANSITION: 409, E.WRONG_ARM: 409,
     E.REAGENT_EXPIRED: 409, E.EQUIPMENT_OUT_OF_CALIBRATION: 409, E.PRODUCT_EXPIRED: 409,
     E.PRODUCT_NOT_EXPIRED: 409, E.QC_INCOMPLETE: 409, E.QC_FAILED: 409,
     E.NOT_INDEPENDENT: 409, E.NOT_HELD_FROM: 409, E.LABEL_NOT_VERIFIED: 409,
-    E.CONFLICT: 409, E.ALREADY_EXISTS: 409,
+    E.CONFLICT: 409, E.ALREADY_EXISTS: 409, E.DEVIATION_OPEN: 409, E.NOTHING_TO_EXCEPT: 409,
+    E.ALERT_ACKNOWLEDGED: 409, E.LABEL_REQUIRES_RELEASE: 409,
+    # the label printer did not take the job (nothing was recorded)
+    E.PRINTER_ERROR: 502,
 }
 
 _DESCRIPTIONS = {
@@ -53,6 +58,7 @@ _DESCRIPTIONS = {
     409: "Refused by the product's state or records (transition, guard, stale version)",
     422: "Invalid or incomplete request, or a scan that does not match (COI_*); nothing "
          "was written",
+    502: "The label printer did not accept the job; nothing was recorded",
 }
 
 

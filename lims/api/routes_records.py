@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
 from lims.api.routes_products import Din, Reader
 from lims.api.schemas_records import AuditEventOut, CoiEventOut, VerifyOut
 from lims.models import User
+from lims.services.batch_record import batch_record_pdf
 from lims.services.queries import coi_events, history
 from lims.services.verification import verify_all
 
@@ -36,3 +37,14 @@ def verify(_user: Auditor, session: SessionDep) -> VerifyOut:
     """Recompute the audit hash chain and reconcile the records with it."""
     report = verify_all(session)
     return VerifyOut(ok=report.ok, lines=report.lines)
+
+
+@router.get("/products/{din}/batch-record", response_class=Response, responses={
+    200: {"description": "The batch record, exceptions summary first",
+          "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}},
+    **errors(401, 403, 404, 422)})
+def batch_record(din: Din, _user: Reader, session: SessionDep) -> Response:
+    """The product's batch record as PDF (identity, steps, QC, deviations, signatures)."""
+    name = "".join(ch for ch in din if ch.isalnum())
+    return Response(content=batch_record_pdf(session, din), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="batch-record-{name}.pdf"'})

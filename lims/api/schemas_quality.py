@@ -96,3 +96,31 @@ class AlertOut(Out):
 class AcknowledgeIn(In):
     password: str = Password
     note: str = Field(default="", max_length=2000)
+
+
+class QueueItemOut(Out):
+    din: str
+    subject_id: str
+    arm: str
+    state: str
+    exceptions: int = Field(description="How many exceptions the review will show")
+    alert: str | None = Field(description="An unacknowledged post-release alert, if any")
+
+
+class ReviewExceptionOut(Out):
+    kind: str = Field(description="out_of_spec, pending, deviation, correction, late_entry, "
+                      "warning, witness, time_window, coi_refusal, alert, independence")
+    text: str
+
+
+class ReviewSummaryOut(Out):
+    din: str
+    subject_id: str
+    arm: str
+    state: str
+    specification: str = Field(description="The specification version the product is judged by")
+    exceptions: list[ReviewExceptionOut] = Field(description="What the reviewer must look at")
+    missing_tests: list[str]
+    failed_tests: list[str]
+    open_alerts: list[AlertOut]
+    releasable: bool = Field(description="Every required QC result is in and passed")

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from lims.api.schemas import In, Out
+from labels import LabelKind
+from lims.api.schemas import ContainerOut, In, Out
 
 
 class AuditEventOut(Out):
@@ -41,22 +42,18 @@ class VerifyOut(Out):
 
 class PrintIn(In):
     format: Literal["pdf", "zpl"] = "pdf"
+    kind: LabelKind | None = Field(default=None,
+                                   description="Default: the label the container carries now")
     printer: str = Field(default="", max_length=120,
                          description="Printer name; empty: the configured one")
     reason: str | None = Field(default=None, max_length=500,
                                description="Required for a reprint")
 
 
-class PrintJobOut(Out):
-    id: int
-    container_id: int
-    label_kind: str
-    format: str
-    printer: str
-    reprint: bool
-    reason: str | None
-    content_hash: str
-    printed_at: datetime
+class PendingLabelOut(Out):
+    container: ContainerOut
+    kind: LabelKind = Field(description="The label the container needs")
+    printed: bool = Field(description="Printed, but not yet scanned back")
 
 
 class LabelScanIn(In):

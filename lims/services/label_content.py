@@ -15,14 +15,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from sqlalchemy import Table
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, LabelTexts
 from lims.config import get_settings
 from lims.models import Container, Patient, Product, StepRecord, User
-from lims.services.common import get_or_404, parameters_of, patient_of, product_by_din
+from lims.services.common import get_or_404, parameters_of, patient_of
 from workflows.eligibility import MARKERS
-from workflows.errors import InvalidInput
+from workflows.errors import InvalidInput, NotFound
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din, parse_product_code
 from workflows.product import Arm, ProductState
@@ -67,6 +69,8 @@ _QC_PURPOSE: Final[Mapping[str, str]] = {"07": "QC sample (test tube)",
 RELEASED_STATES: Final = frozenset({S.RELEASED, S.ISSUED, S.ADMINISTERED})
 ISSUED_STATES: Final = frozenset({S.ISSUED, S.ADMINISTERED})
 FINAL_KINDS: Final = frozenset({LabelKind.FINAL, LabelKind.ISSUE})
+_P: Table = Product.__table__  # type: ignore[attr-defined]
+_C: Table = Container.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -91,11 +95,34 @@ class LabelSubject:
         return self.state in RELEASED_STATES
 
 
+def load_product(session: Session, din: str) -> Product:
+    """The product as the database holds it now, detached from the session.
+
+    Read through Core, like the step hot path writes: refreshing the session's own
+    instances would change objects the caller still holds (e.g. an expected version).
+    """
+    row = session.connection().execute(
+        core_select(_P).where(_P.c.din == din.strip().upper()[:13])).mappings().first()
+    if row is None:
+        raise NotFound(f"no product with DIN {din}")
+    return Product(**row)
+
+
+def load_containers(session: Session, product_id: int, *,
+                    container_id: int | None = None) -> list[Container]:
+    """The product's containers (or the one with `container_id`), detached, in id order."""
+    query = core_select(_C).where(_C.c.product_id == product_id).order_by(_C.c.id)
+    if container_id is not None:
+        query = query.where(_C.c.id == container_id)
+    return [Container(**row) for row in session.connection().execute(query).mappings()]
+
+
 def load_subject(session: Session, *, din: str, container_id: int) -> LabelSubject:
-    product = product_by_din(session, din)
-    container = session.exec(select(Container).where(Container.id == container_id)
-                             .execution_options(populate_existing=True)).first()
-    if container is None or container.product_id != product.id:
+    product = load_product(session, din)
+    assert product.id is not None
+    found = load_containers(session, product.id, container_id=container_id)
+    container = found[0] if found else None
+    if container is None:
         raise InvalidInput(f"container {container_id} is not a container of DIN {product.din}")
     records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
                            .order_by(col(StepRecord.id))).all()

@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import Table, update
 from sqlmodel import Session, col, func, select
 
 from labels import Label, LabelKind, LayoutOverflow, PrinterError, render_pdf, render_zpl, send_zpl
 from lims.audit import PendingEvent, append
 from lims.config import get_settings
 from lims.models import Container, PrintJob, Product, User
-from lims.services.common import aware, get_or_404, patient_of, product_by_din, require_role
+from lims.services.common import aware, get_or_404, patient_of, require_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import (
     FINAL_KINDS,
@@ -29,6 +30,8 @@ from lims.services.label_content import (
     build_label,
     label_kind_for,
     label_of,
+    load_containers,
+    load_product,
     load_subject,
     resolve_kind,
 )
@@ -44,6 +47,7 @@ Format = Literal["pdf", "zpl"]
 # Physicians print and check the collection label in the operating room, nothing else.
 LABELLERS = frozenset({"technician", "supervisor", "physician"})
 VERIFY_STEP = "label_verification"  # the CoiEvent step of a refused scan-back
+_C: Table = Container.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -114,8 +118,7 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
         events.append(PendingEvent("label_verification_reset", "container", ref,
                                    "label_verified_at", container.label_verified_at.isoformat(),
                                    None, reason=f"new {chosen.value} label printed"))
-        container.label_verified_at = None
-        session.add(container)
+        _set_verified(session, container, None)
     session.flush()
     events.insert(0, PendingEvent(
         "label_reprinted" if earlier else "label_printed", "container", ref, "label", None,
@@ -142,11 +145,9 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
     """
     now = aware(now)
     require_role(actor, LABELLERS, "verify labels")
-    product = product_by_din(session, din)
+    product = load_product(session, din)
     assert product.id is not None and actor.id is not None
-    containers = list(session.exec(
-        select(Container).where(Container.product_id == product.id)
-        .order_by(col(Container.id)).execution_options(populate_existing=True)))
+    containers = load_containers(session, product.id)
     printed = _last_prints(session, product.id)
     target = _target(scan, containers, printed)
     try:
@@ -165,8 +166,7 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
         raise Forbidden(f"physician {actor.username} may verify only the collection label")
     if target.label_verified_at is not None:
         return target  # scanned back before: nothing new to record
-    target.label_verified_at = now
-    session.add(target)
+    _set_verified(session, target, now)
     append(session, [PendingEvent("label_verified", "container", container_ref(product.din, target),
                                   "label_verified_at", None, now.isoformat(),
                                   reason=f"print job {printed[target.id]}" if target.id else None)],
@@ -177,15 +177,14 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
 
 def pending_labels(session: Session, din: str) -> list[PendingLabel]:
     """In-use containers of `din` whose current label is unprinted or not scanned back."""
-    product = product_by_din(session, din)
-    if product.state in FINAL_STATES:
+    product = load_product(session, din)
+    if product.state in FINAL_STATES or product.id is None:
         return []
     found = []
-    ids = session.exec(select(Container.id).where(Container.product_id == product.id,
-                                                  Container.status == "in_use")
-                       .order_by(col(Container.id))).all()
-    for container_id in ids:
-        assert container_id is not None
+    for container in load_containers(session, product.id):
+        if container.status != "in_use" or container.id is None:
+            continue
+        container_id = container.id
         subject = load_subject(session, din=product.din, container_id=container_id)
         kind = label_kind_for(subject)
         printed = _count_prints(session, container_id, kind) > 0
@@ -211,6 +210,12 @@ def _may_print(actor: User, subject: LabelSubject, kind: LabelKind) -> None:
         raise DomainError(ErrorCode.LABEL_REQUIRES_RELEASE,
                           f"no {kind.value} label before QA release: product {product.din} is "
                           f"{product.state}")
+
+
+def _set_verified(session: Session, container: Container, when: datetime | None) -> None:
+    session.connection().execute(update(_C).where(_C.c.id == container.id)
+                                 .values(label_verified_at=when))
+    container.label_verified_at = when
 
 
 def _what(container: Container) -> str:

@@ -18,14 +18,24 @@ from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 
 
-def product_content(session: Session, product: Product) -> dict[str, object]:
-    """Everything a reviewer signs: identity, every step record and current QC result."""
+# Steps a release decision covers; issue and administration come after it.
+_PROCESSING = ("harvest", "receive", "sediment", "isolate_mnc", "enrich", "formulate")
+
+
+def product_content(session: Session, product: Product,
+                    as_of: datetime | None = None) -> dict[str, object]:
+    """What a reviewer signs: identity, the processing records and the QC results known
+    at signing time. A later correction of one of those results (it becomes superseded)
+    changes this content; completing a culture that was pending does not."""
     steps = session.exec(select(StepRecord.content_hash).where(
-        StepRecord.product_id == product.id).order_by(col(StepRecord.id)))
-    results = session.exec(select(QcResult.content_hash).where(
-        QcResult.product_id == product.id).order_by(col(QcResult.id)))
-    return {"din": product.din, "arm": product.arm, "steps": list(steps),
-            "qc": list(results)}
+        StepRecord.product_id == product.id, col(StepRecord.step).in_(_PROCESSING),
+    ).order_by(col(StepRecord.id)))
+    query = select(QcResult).where(QcResult.product_id == product.id,
+                                   QcResult.value != "pending").order_by(col(QcResult.id))
+    if as_of is not None:
+        query = query.where(col(QcResult.entered_at) <= as_of)
+    results = [(row.content_hash, row.superseded) for row in session.exec(query)]
+    return {"din": product.din, "arm": product.arm, "steps": list(steps), "qc": results}
 
 
 def record_hash(session: Session, product: Product) -> str:
@@ -79,7 +89,7 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
     missing, failed = qc_status(session, product)
     blocking = open_blocking(session, product)
     assert product.id is not None
-    content = product_content(session, product)
+    content = product_content(session, product, as_of=now)
     justification = reason if trigger == Trigger.EXCEPTIONAL_RELEASE else None
     if approver is not None:
         add_signature(session, signer=approver, meaning="Approved exceptional release",

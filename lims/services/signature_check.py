@@ -11,17 +11,19 @@ from lims.services.signatures import signature_status
 
 
 def signature_state(session: Session, signature: Signature) -> str:
-    return signature_status(signature, lambda kind, key: _content(session, kind, key))
+    return signature_status(signature,
+                            lambda kind, key: _content(session, kind, key, signature))
 
 
-def _content(session: Session, kind: str, key: str) -> Any:
+def _content(session: Session, kind: str, key: str, signature: Signature) -> Any:
     from lims.services.deviations import deviation_content
     from lims.services.release import product_content
     from lims.services.steps import step_content
 
     if kind == "product":
         product = session.exec(_by_din(key)).first()
-        return product_content(session, product) if product else None
+        return (product_content(session, product, as_of=signature.signed_at)
+                if product else None)
     if kind == "step_record":
         record = session.get(StepRecord, int(key))
         return step_content(record) if record else None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
@@ -38,14 +40,21 @@ def create_user(session: Session, *, actor: User | None, username: str, full_nam
     return user
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    return hash_password("no user has this password")
+
+
 def check_credentials(session: Session, *, username: str, password: str) -> User:
     """Verify a password without committing; the caller commits (with the failure count)."""
     user = session.exec(select(User).where(User.username == username)).first()
     # One message for unknown user and wrong password: no user enumeration.
     failed = DomainError(ErrorCode.AUTHENTICATION_FAILED, "user name or password is incorrect")
     if user is None or not user.active:
+        password_matches(_dummy_hash(), password)  # same time as a real check: no enumeration
         raise failed
     if user.locked_at is not None:
+        password_matches(_dummy_hash(), password)
         raise DomainError(ErrorCode.ACCOUNT_LOCKED,
                           "this account is locked after repeated failures; ask an administrator")
     if not password_matches(user.password_hash, password):

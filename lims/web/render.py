@@ -108,8 +108,22 @@ def kind_label(kind: str) -> str:
         return kind.replace("_", " ")
 
 
+def qc_value(result: Any) -> str:
+    """A QC result with its unit: '97.1 %', '4.46 × 10⁶ cells', 'no growth'."""
+    try:
+        number = float(result.value)
+    except ValueError:
+        return str(result.value)
+    return figure(number, result.unit or None)
+
+
+def capitalize_first(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 TEMPLATES.env.filters.update(local=local, since=since, cells=cells, figure=figure,
-                             din_box=din_box, kind_label=kind_label)
+                             din_box=din_box, kind_label=kind_label, qc_value=qc_value,
+                             capitalize_first=capitalize_first)
 TEMPLATES.env.globals.update(countdown=countdown, site_zone=lambda: get_settings().time_zone,
                              facility=lambda: get_settings().facility_name)
 

@@ -54,15 +54,17 @@ def exceptions(session: Session, product: Product) -> list[ReviewException]:
                 found.append(ReviewException("Warning accepted", title,
                                              str(finding.get("message")), "minor"))
     for event in session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)):
-        found.append(ReviewException("Wrong scan refused", event.step.replace("_", " "),
+        where = STEPS[event.step].label if event.step in STEPS else event.step.replace("_", " ")
+        found.append(ReviewException("Wrong scan refused", where,
                                      f"{event.detail} (scanned {event.scanned[:40]})", "minor"))
     for job in session.exec(select(PrintJob).where(PrintJob.product_id == product.id,
                                                    col(PrintJob.reprint).is_(True))):
-        found.append(ReviewException("Label reprinted", f"{job.label_kind} label",
+        found.append(ReviewException("Label reprinted",
+                                     f"{job.label_kind.replace('_', '-')} label",
                                      job.reason or "", "minor"))
     for deviation in deviations_of(session, product):
-        found.append(ReviewException(f"Deviation ({deviation.classification})",
-                                     deviation.step.replace("_", " "),
+        step = STEPS[deviation.step].label if deviation.step in STEPS else deviation.step
+        found.append(ReviewException(f"Deviation ({deviation.classification})", step,
                                      f"{deviation.description} — {deviation.status}",
                                      "major" if deviation.status == "open" else "minor"))
     order = {"major": 0, "minor": 1, "info": 2}

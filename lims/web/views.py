@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -12,6 +13,9 @@ from lims.services.common import product_by_din
 from lims.services.deviations import deviations_of
 from lims.services.queries import coi_events, container_scan_text, history, qc_results
 from lims.services.signatures import signatures_of
+from lims.web.render import local
+from lims.web.vocab import computed_rows
+from workflows.specifications import QC_TESTS
 from workflows.steps import STEPS
 
 
@@ -59,17 +63,29 @@ def lineage(rows: list[ContainerRow]) -> list[ContainerRow]:
 
 
 def step_rows(session: Session, product: Product) -> list[dict[str, Any]]:
+    """Each step record with its values and computed figures in words, units and local time."""
     records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
                            .order_by(col(StepRecord.id))).all()
     out = []
     for record in records:
         spec = STEPS.get(record.step)
-        labels = {f.name: (f.label, f.unit) for f in spec.fields} if spec else {}
-        values = [(labels.get(k, (k, None))[0], v, labels.get(k, (k, None))[1])
-                  for k, v in record.values.items() if v not in (None, "")]
+        fields = {f.name: f for f in spec.fields} if spec else {}
+        values = []
+        for name, value in record.values.items():
+            if value in (None, ""):
+                continue
+            f = fields.get(name)
+            if f is not None and f.kind == "datetime" and isinstance(value, str):
+                value = local(datetime.fromisoformat(value))
+            values.append((f.label if f else name, value, f.unit if f else None))
         out.append({"record": record, "title": spec.label if spec else record.step,
-                    "values": values})
+                    "values": values, "computed": computed_rows(record.computed)})
     return out
+
+
+def _subject(session: Session, product: Product) -> str:
+    patient = session.get(Patient, product.patient_id)
+    return patient.subject_id if patient else "?"
 
 
 def product_page(session: Session, din: str) -> dict[str, Any]:
@@ -83,6 +99,8 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "lineage": lineage(rows),
         "steps": step_rows(session, product),
         "qc": qc_results(session, product.din),
+        "qc_tests": QC_TESTS,
+        "subject_id": _subject(session, product),
         "signatures": signatures_of(session, product.id),
         "deviations": deviations_of(session, product),
         "coi": coi_events(session, product.din),

@@ -7,9 +7,11 @@ read in the test would otherwise make the app's write wait.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,10 +22,12 @@ from sqlmodel import Session
 
 from lims.app import create_app
 from lims.config import get_settings
+from lims.db import make_engine
 from lims.demo import DemoRun
 from lims.models import Product
 from lims.security import issue_token
 from lims.services.common import user_by_name, utcnow
+from tests.conftest import TEST_URL
 from tests.factories import make_product, seeded
 
 API = "/api/v1"
@@ -57,12 +61,45 @@ class Api:
         return self.request("POST", path, user=user, **kwargs)
 
 
+@pytest.fixture(scope="session")
+def seeded_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The migrated template, seeded once (seeding hashes seven passwords with argon2)."""
+    path = tmp_path_factory.mktemp("seeded") / "seeded.db"
+    shutil.copy(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    with Session(engine) as session:
+        seeded(session)
+        session.commit()
+    engine.dispose()  # closing the last connection checkpoints the WAL into the file
+    assert not Path(f"{path}-wal").exists()
+    return path
+
+
 @pytest.fixture
-def api(engine: Engine, session: Session) -> Iterator[Api]:
-    run = seeded(session)
-    session.commit()
-    with TestClient(create_app(engine=engine, web=False)) as client:
-        yield Api(client, session, run)
+def api_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A fresh seeded database of the test's own: a copy of the seeded template on SQLite,
+    a new migrated schema seeded through the services on PostgreSQL."""
+    if TEST_URL.startswith("postgresql"):
+        engine: Engine = request.getfixturevalue("engine")
+        with Session(engine) as session:
+            seeded(session)
+        yield engine
+        return
+    path = tmp_path / "lims.db"
+    shutil.copy(request.getfixturevalue("seeded_template"), path)
+    engine = make_engine(f"sqlite:///{path}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def api(api_engine: Engine) -> Iterator[Api]:
+    with Session(api_engine, expire_on_commit=False) as session:
+        run = DemoRun(session, say=lambda _m: None)
+        session.commit()
+        with TestClient(create_app(engine=api_engine, web=False)) as client:
+            yield Api(client, session, run)
+        session.rollback()
 
 
 def refusal(response: httpx.Response, status: int) -> str:

@@ -14,6 +14,7 @@ from lims.web.deps import DbSession, Form, QaUser, field
 from lims.web.render import redirect, render
 from workflows.errors import DomainError
 from workflows.product import ProductState
+from workflows.specifications import QC_TESTS
 
 router = APIRouter()
 
@@ -40,6 +41,7 @@ def _render(request: Request, db: Session, user: User, din: str, error: str = ""
         **page, "exceptions": review.exceptions(db, product),
         "independent": review.independent(db, product, user),
         "awaiting": product.state == ProductState.AWAITING_RELEASE, "error": error,
+        "qc_tests": QC_TESTS,
     }, status_code=status_code)
 
 

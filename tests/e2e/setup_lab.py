@@ -1,0 +1,147 @@
+"""The lab the browser tests start from, built through the services as `lims init`, `lims
+seed` and earlier work would leave it: a history of products (for the QC trends and the
+QA queue), an enrolled CD133 patient for the browser to take through the whole path, and
+another patient whose collection bag is the "wrong" container scanned by mistake."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from sqlmodel import Session, col, select
+
+from lims import demo_data as data
+from lims import security
+from lims.db import make_engine
+from lims.demo import PASSWORDS, DemoRun
+from lims.migrate import upgrade
+from lims.models import Container, Patient, Product
+from lims.services.common import utcnow
+from lims.services.dispositions import discard_product
+from lims.services.qc import complete_qc
+from lims.services.queries import container_scan_text
+from lims.services.release import reject_product, release_product
+from lims.services.seed import load_seed, seed
+from tests.factories import (
+    advance,
+    enter_qc,
+    make_patient,
+    make_product,
+    perform,
+    schedule,
+    step_time,
+)
+
+# Earlier CD133 products: (days ago, target cells/µL, purity %, QC viability %, QC dose).
+CD133_HISTORY = [(9, 950, 88.4, "97.1", "4.46e6"), (8, 1200, 91.0, "95.2", "5.6e6"),
+                 (6, 700, 79.5, "93.8", "3.1e6"), (5, 1500, 62.0, "88.0", "6.9e6"),
+                 (3, 820, 85.1, "66.0", "3.8e6"), (2, 1100, 90.2, "96.4", "5.2e6")]
+# Earlier BM-MNC products: (days ago, QC viability %, QC dose).
+MNC_HISTORY = [(7, "95.4", "4.39e8"), (4, "92.0", "3.2e8"), (1, "96.8", "5.1e8")]
+
+
+@dataclass(frozen=True)
+class Cast:
+    """Who the browser test works with."""
+
+    subject_id: str  # the CD133 patient taken through every step in the browser
+    mrn: str  # on that patient's wristband
+    other_subject_id: str  # whose bag is scanned by mistake
+
+
+@contextmanager
+def cheap_password_hashing() -> Iterator[None]:
+    """Argon2 at its lowest cost for the demo users of this throw-away database.
+
+    Verification reads the cost from the stored hash, so the server signs these users in
+    quickly too; production hashes are untouched.
+    """
+    saved = security._HASHER
+    security._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    try:
+        yield
+    finally:
+        security._HASHER = saved
+
+
+def prepare(database_url: str) -> Cast:
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with cheap_password_hashing(), Session(engine, expire_on_commit=False) as session:
+        seed(session, load_seed(), progress=lambda _m: None)
+        run = DemoRun(session, say=lambda _m: None)
+        for days, cells, purity, viability, dose in CD133_HISTORY:
+            _cd133(run, days, cells, purity, {"viability": viability, "viable_dose": dose,
+                                              "cd133_purity": f"{purity}"})
+        for days, viability, dose in MNC_HISTORY:
+            _finish(run, make_product(run, arm="BM-MNC", until="formulated",
+                                      t0=utcnow() - timedelta(days=days))[0],
+                    {"viability": viability, "viable_dose": dose})
+        waiting, _ = make_product(run, arm="CD133", until="formulated",
+                                  t0=utcnow() - timedelta(hours=7))
+        enter_qc(run, waiting)
+        complete_qc(session, actor=run.user("tech2"), din=waiting.din)  # in the QA queue
+        main = make_patient(run, "CD133", 72.0)
+        other = make_patient(run, "CD133", 64.0)
+        schedule(run, other, utcnow() - timedelta(hours=1))
+        cast = Cast(main.subject_id, main.mrn, other.subject_id)
+    engine.dispose()
+    return cast
+
+
+def _cd133(run: DemoRun, days: int, cells: float, purity: float,
+           results: dict[str, str]) -> None:
+    product, _ = make_product(run, arm="CD133", until="mnc_isolated",
+                              t0=utcnow() - timedelta(days=days))
+    at = step_time(product, "enrich")
+    values = {**data.enrich(at - timedelta(minutes=110)), "target_cells_per_ul": cells,
+              "cd133_purity_pct": purity}
+    product = perform(run, product, "enrich", at=at, values=values).product
+    _finish(run, advance(run, product, "formulated"), results)
+
+
+def _finish(run: DemoRun, product: Product, results: dict[str, str]) -> None:
+    """QC, then release and administration, or rejection and discard when out of spec."""
+    at = step_time(product, "complete_qc")
+    enter_qc(run, product, {**data.qc_results(product.arm), **results})
+    product = complete_qc(run.session, actor=run.user("tech2"), din=product.din, now=at)
+    try:
+        product = release_product(run.session, actor=run.user("qa1"), din=product.din,
+                                  password=PASSWORDS["qa1"], now=at + timedelta(minutes=15))
+    except Exception:  # out of specification: QA rejects, the supervisor discards
+        reject_product(run.session, actor=run.user("qa1"), din=product.din,
+                       password=PASSWORDS["qa1"], reason="QC out of specification",
+                       now=at + timedelta(minutes=15))
+        discard_product(run.session, actor=run.user("super1"), din=product.din,
+                        reason="rejected by QA", now=at + timedelta(minutes=30))
+        return
+    run.label_all(product)
+    advance(run, product, "administered")
+
+
+def bag_scan_of(database_url: str, subject_id: str) -> str:
+    """What a scanner reads from the collection bag of the subject's first harvest."""
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        product = session.exec(select(Product).join(Patient, col(Patient.id) == col(
+            Product.patient_id)).where(Patient.subject_id == subject_id)).first()
+        assert product is not None
+        bag = session.exec(select(Container).where(Container.product_id == product.id,
+                                                   Container.kind == "marrow_bag")).first()
+        assert bag is not None
+        text = container_scan_text(product, bag)
+    engine.dispose()
+    return text
+
+
+def state_of(database_url: str, din: str) -> str:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        product = session.exec(select(Product).where(Product.din == din)).first()
+        assert product is not None
+        state = product.state
+    engine.dispose()
+    return state

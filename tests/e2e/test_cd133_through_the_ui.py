@@ -1,0 +1,219 @@
+"""A CD133 product from harvest to administration, through the web UI only.
+
+Technicians work with a keyboard and a wedge scanner (the scanner types the code and
+presses Enter); every label is printed as PDF and the scanner reads its Data Matrix
+back. One wrong container is scanned and refused; one label is reprinted with a reason.
+QA releases by electronic signature; two physicians do the bedside check. Screenshots
+of the key pages go to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.e2e.bench import Bench, clock
+from tests.e2e.conftest import Lab
+from tests.e2e.setup_lab import bag_scan_of, state_of
+from workflows.isbt128 import encode_patient_id
+
+
+@pytest.fixture
+def bench(lab: Lab, browser: object) -> Bench:
+    context = browser.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
+                                  accept_downloads=True)
+    return Bench(context.new_page(), lab.url)
+
+
+def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
+        lab: Lab, bench: Bench) -> None:
+    at = clock(datetime.now(UTC) - timedelta(hours=5))  # harvest began 5 h ago
+    page = bench.page
+
+    # given: tech1 schedules the patient's harvest and labels the collection bag
+    bench.sign_in("tech1")
+    assert page.evaluate("document.activeElement.id") == "scan-anywhere"
+    bench.shot("worklist")
+    page.goto(lab.url + "/harvests/new")
+    page.select_option("#subject_id", lab.subject_id)
+    page.keyboard.press("Tab")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # on "Schedule harvest"
+    din = page.locator(".product-head .din-text").inner_text().replace(" ", "")
+    assert bench.state() == "scheduled"
+    bag = bench.label_and_scan_back("marrow collection bag")
+
+    # when: the harvest is recorded in the OR, witnessed by the physician
+    bench.scan_anywhere(bag)
+    assert page.locator("h1").inner_text() == "Bone-marrow harvest"
+    assert "confirmed" in page.locator("#scan-status").inner_text()
+    bench.enter({"harvest_start": at(0), "harvest_end": at(50), "volume_ml": "205",
+                 "anticoagulant": "heparin", "anticoagulant_lot": "HEP2401",
+                 "anticoagulant_volume_ml": "20", "collection_set_lot": "BMC2408",
+                 "filter_lot": "BMC2408", "puncture_sites": "24", "bag_sample_id": "BS-1",
+                 "operating_room": "OR-3"})
+    bench.check()
+    assert "Harvest duration" in page.locator("table.values").first.inner_text()
+    bench.witness_and_save("doc1")
+    assert bench.state() == "collected", bench.flash()
+
+    # and: receipt in the lab, keyboard only: the scan opens the form, Tab moves on
+    bench.scan_anywhere(bag)
+    assert page.evaluate("document.activeElement.id") == "v_time_out"
+    for text in (at(55), at(85), "19.5"):
+        page.keyboard.type(text)
+        page.keyboard.press("Tab")
+    page.keyboard.type("yes")  # the Bag intact select picks "yes" as it is typed
+    for text in ("262", "45"):
+        page.keyboard.press("Tab")
+        page.keyboard.type(text)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Net volume" in page.content()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # the cursor starts on Save step
+    assert bench.state() == "received", bench.flash()
+
+    # when: at sedimentation the bag of ANOTHER patient is scanned by mistake
+    bench.scan_anywhere(bag)
+    assert page.locator("h1").inner_text() == "RBC sedimentation"
+    bench.scan("#scan", bag_scan_of(lab.database_url, lab.other_subject_id))
+    # then: a full-width refusal, recorded, and the product did not move
+    refusal = page.locator(".refusal")
+    assert refusal.is_visible()
+    assert "WRONG PATIENT" in refusal.inner_text()
+    assert refusal.bounding_box()["width"] >= page.viewport_size["width"] - 20
+    bench.shot("coi-refusal")
+    assert state_of(lab.database_url, din) == "received"
+    assert page.evaluate("document.activeElement.id") == "scan"
+
+    # and: the right bag is scanned, the step goes through
+    bench.scan("#scan", bag)
+    assert "confirmed" in page.locator("#scan-status").inner_text()
+    bench.enter({"volume_in_ml": "205", "wbc_in_per_ul": "19500", "rbc_in_per_ul": "4.1e6",
+                 "volume_out_ml": "82", "wbc_out_per_ul": "41000", "rbc_out_per_ul": "0.35e6",
+                 "agent": "HES 6 %", "agent_lot": "HES2403", "ratio": "1:5",
+                 "sedimentation_minutes": "45"})
+    bench.shot("step-form")
+    bench.check()
+    assert "RBC depletion" in page.content()
+    bench.shot("step-check")
+    bench.witness_and_save("tech2")
+    assert bench.state() == "rbc reduced", bench.flash()
+    rbc_bag = bench.label_and_scan_back("RBC-reduced bag")
+
+    # and: Ficoll-Paque MNC isolation
+    bench.scan_anywhere(rbc_bag)
+    bench.enter({"medium": "Ficoll-Paque PREMIUM", "density_g_per_ml": "1.077", "grade": "GMP",
+                 "medium_lot": "FP2404", "dilution": "2", "centrifuge_id": "CF-01",
+                 "g_force": "400", "spin_minutes": "30", "temperature_c": "21",
+                 "brake_off": "yes", "washes": "2", "mnc_per_ul": "24000", "volume_ml": "50",
+                 "viability_pct": "96.5", "cd34_pct": "1.1", "cd133_pct": "0.8"})
+    bench.check()
+    bench.witness_and_save("tech2")
+    assert bench.state() == "mnc isolated", bench.flash()
+    mnc = bench.label_and_scan_back("MNC container")
+
+    # and: CliniMACS CD133+ enrichment; the target label is smudged and reprinted
+    bench.scan_anywhere(mnc)
+    assert page.locator("h1").inner_text() == "CliniMACS CD133+ enrichment"
+    bench.enter({"pre_tnc": "1.2e9", "pre_cd133_pct": "0.8", "reagent_lot": "CD133R2405",
+                 "reagent_volume_ml": "7.5", "incubation_start": at(300),
+                 "incubation_end": at(330), "washes": "2", "instrument_id": "MACS-01",
+                 "program": "ENRICHMENT 1.1", "tubing_set_type": "TS",
+                 "tubing_set_lot": "TS2406", "run_start": at(350), "run_end": at(395),
+                 "alarms": "", "target_volume_ml": "6", "target_cells_per_ul": "950",
+                 "target_viability_pct": "97.8", "cd133_purity_pct": "88.4",
+                 "negative_volume_ml": "95"})
+    bench.check()
+    assert "CD133+ recovery" in page.content()
+    bench.witness_and_save("tech2")
+    assert bench.state() == "enriched", bench.flash()
+    bench.print_label("CD133+ target fraction")
+    target = bench.print_label("CD133+ target fraction",
+                               reason="first label smudged by a wet glove")
+    bench.scan_back(target)
+    bench.label_and_scan_back("CD133 negative fraction")
+    assert "(reprinted)" in page.locator("table.containers").inner_text()
+
+    # and: formulation makes the final product and two QC sample tubes
+    bench.scan_anywhere(target)
+    bench.enter({"diluent": "0.9 % NaCl + 10 % autologous serum", "diluent_lot": "NACL2407",
+                 "final_volume_ml": "5", "total_cells": "5.2e6", "viability_pct": "97.1",
+                 "container_type": "syringe", "qc_samples": "2"})
+    bench.check()
+    assert "Dose per kg" in page.content()
+    bench.witness_and_save("tech2")
+    assert bench.state() == "formulated", bench.flash()
+    bench.label_and_scan_back("final product")
+    bench.label_and_scan_back("QC sample tube", index=0)
+    bench.label_and_scan_back("QC sample tube", index=1)
+    bench.sign_out()
+
+    # and: tech2 enters the QC results and ends QC testing
+    bench.sign_in("tech2")
+    page.goto(f"{lab.url}/products/{din}/qc")
+    for test, value in {"viability": "97.1", "viable_dose": "4.46e6", "cd133_purity": "88.4",
+                        "endotoxin": "0.12"}.items():
+        page.fill(f"#qc_{test}", value)
+    page.select_option("#qc_gram_stain", "no organisms seen")
+    page.select_option("#qc_sterility", "pending")
+    with page.expect_navigation():
+        page.locator("#qc_endotoxin").press("Enter")
+    assert "result(s) saved" in bench.flash()
+    with page.expect_navigation():
+        page.get_by_role("button", name="QC complete: send to QA review").press("Enter")
+    assert bench.state() == "awaiting release", bench.flash()
+    bench.sign_out()
+
+    # and: QA reviews by exception and releases with an electronic signature
+    bench.sign_in("qa1")
+    page.goto(lab.url + "/qa")
+    with page.expect_navigation():
+        page.get_by_role("link", name=f"Review {din}").press("Enter")
+    exceptions = page.locator("table.exceptions").inner_text()
+    assert "Wrong scan refused" in exceptions and "Label reprinted" in exceptions
+    bench.shot("qa-review")
+    page.fill("#sign-username", "qa1")
+    page.fill("#sign-password", "demo-qa1-pass")
+    with page.expect_navigation():
+        page.locator("#sign-password").press("Enter")
+    assert bench.state() == "released", bench.flash()
+    bench.sign_out()
+
+    # and: tech1 puts on the final label and issues the product to the procedure room
+    bench.sign_in("tech1")
+    page.goto(f"{lab.url}/products/{din}")
+    final = bench.label_and_scan_back("final product")
+    bench.scan_anywhere(final)
+    assert page.locator("h1").inner_text() == "Issue to the procedure room"
+    bench.enter({"time_issued": at(480), "transport_conditions": "validated shipper, 2–8 °C",
+                 "temperature_c": "6.5"})
+    bench.check()
+    bench.witness_and_save("tech2")
+    assert bench.state() == "issued", bench.flash()
+    issued = bench.label_and_scan_back("final product")
+    bench.sign_out()
+
+    # then: at the bedside doc1 scans product and wristband, doc2 witnesses
+    bench.sign_in("doc1")
+    bench.scan_anywhere(issued)
+    assert page.locator("h1").inner_text() == "Portal-vein administration"
+    assert page.evaluate("document.activeElement.id") == "wristband"
+    bench.scan("#wristband", encode_patient_id(lab.mrn))
+    assert "wristband of this patient confirmed" in page.content()
+    bench.enter({"infusion_start": at(500), "infusion_end": at(512),
+                 "volume_injected_ml": "5", "route": "portal vein",
+                 "sonography_guided": "yes", "adverse_events": "none"})
+    bench.check()
+    bench.witness_and_save("doc2")
+    assert bench.state() == "administered", bench.flash()
+    assert state_of(lab.database_url, din) == "administered"
+    page.locator("#audit-h + details summary").click()
+    for record in page.locator("details.step-record summary").all()[:2]:
+        record.click()
+    bench.shot("product-page")
+    page.goto(lab.url + "/trends")
+    assert page.locator("svg.chart").count() >= 5
+    bench.shot("trends")
