@@ -32,6 +32,8 @@ demo: install
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims demo --out demo-output
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims audit verify
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims products
+	@echo "Sign in at http://$(HOST):$(PORT) (demo users in README.md); Ctrl-C stops the server."
+	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check lims workflows labels tests bench

@@ -49,9 +49,10 @@ def _document(router: APIRouter) -> None:
             route.description = f"Roles: {', '.join(sorted(roles))}. {route.description}".strip()
 
 
+ROUTERS = tuple(module.router for module in (
+    routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions, routes_qc,
+    routes_review, routes_qa, routes_deviations, routes_alerts, routes_labels, routes_records))
 api_router = APIRouter(prefix=PREFIX)
-for module in (routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions,
-               routes_qc, routes_review, routes_qa, routes_deviations, routes_alerts,
-               routes_labels, routes_records):
-    _document(module.router)
-    api_router.include_router(module.router)
+for router in ROUTERS:
+    _document(router)
+    api_router.include_router(router)

@@ -117,9 +117,11 @@ _HTTP_CODES = {401: E.AUTHENTICATION_FAILED, 403: E.FORBIDDEN, 404: E.NOT_FOUND,
 async def http_error(_request: Request, error: Exception) -> JSONResponse:
     """Framework refusals (unknown path, method not allowed) in the same shape."""
     assert isinstance(error, StarletteHTTPException)
-    code = _HTTP_CODES.get(error.status_code, E.INVALID_INPUT)
-    headers = dict(error.headers or {}) | (_headers(error.status_code) or {})
-    return JSONResponse(_body(code, str(error.detail)), status_code=error.status_code,
+    # A body that is not even JSON (bad bytes) is invalid input like any other: 422.
+    status = 422 if error.status_code == 400 else error.status_code
+    code = _HTTP_CODES.get(status, E.INVALID_INPUT)
+    headers = dict(error.headers or {}) | (_headers(status) or {})
+    return JSONResponse(_body(code, str(error.detail)), status_code=status,
                         headers=headers or None)
 
 

@@ -160,11 +160,15 @@ def build_label(session: Session, *, din: str, container_id: int, reprint: bool 
     """The label of container `container_id` of product `din` (`kind`: None = as it is now)."""
     subject = load_subject(session, din=din, container_id=container_id)
     chosen = resolve_kind(subject, kind)
-    issued_by = None
+    return label_of(subject, chosen, reprint=reprint, issued_by=issued_by(session, subject, chosen))
+
+
+def issued_by(session: Session, subject: LabelSubject, kind: LabelKind) -> str | None:
+    """Who issued the product (printed on the issue label), if it has been issued."""
     issue = subject.steps.get("issue")
-    if chosen is LabelKind.ISSUE and issue is not None:
-        issued_by = get_or_404(session, User, issue.operator_id, "user").full_name
-    return label_of(subject, chosen, reprint=reprint, issued_by=issued_by)
+    if kind is not LabelKind.ISSUE or issue is None:
+        return None
+    return get_or_404(session, User, issue.operator_id, "user").full_name
 
 
 def resolve_kind(subject: LabelSubject, kind: LabelKind | str | None) -> LabelKind:

@@ -22,12 +22,13 @@ from labels import Label, LabelKind, LayoutOverflow, PrinterError, render_pdf, r
 from lims.audit import PendingEvent, append
 from lims.config import get_settings
 from lims.models import Container, PrintJob, Product, User
-from lims.services.common import aware, get_or_404, patient_of, require_role
+from lims.services.common import aware, patient_of, require_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import (
     FINAL_KINDS,
     LabelSubject,
     build_label,
+    issued_by,
     label_kind_for,
     label_of,
     load_containers,
@@ -98,10 +99,8 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
     zebra = _zebra(printer)
     if zebra is not None and format != "zpl":
         raise InvalidInput(f"printer {printer} is the Zebra: it prints ZPL, not {format}")
-    issued_by = None
-    if chosen is LabelKind.ISSUE and (issue := subject.steps.get("issue")) is not None:
-        issued_by = get_or_404(session, User, issue.operator_id, "user").full_name
-    label = label_of(subject, chosen, reprint=bool(earlier), issued_by=issued_by)
+    label = label_of(subject, chosen, reprint=bool(earlier),
+                     issued_by=issued_by(session, subject, chosen))
     try:
         output: bytes | str = render_pdf(label) if format == "pdf" else render_zpl(label)
     except LayoutOverflow as error:

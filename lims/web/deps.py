@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -31,6 +32,16 @@ ALL_ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
 STAFF = frozenset({"technician", "supervisor", "qa", "physician"})
 QA = frozenset({"qa"})
 REVIEWERS = frozenset({"supervisor", "qa", "physician", "admin"})
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who is signed in, as the templates see it."""
+
+    id: int
+    username: str
+    full_name: str
+    role: str
 
 
 class LoginRequired(Exception):
@@ -82,7 +93,9 @@ def current_user(request: Request, db: DbSession) -> User:
     user = db.get(User, user_id)
     if user is None or not user.active or user.locked_at is not None:
         raise LoginRequired(next_url)
-    request.state.user = user
+    assert user.id is not None
+    # The pages see a detached copy: the database session ends before an error page renders.
+    request.state.user = SignedIn(user.id, user.username, user.full_name, user.role)
     return user
 
 

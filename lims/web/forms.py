@@ -10,11 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
 
+from workflows.isbt128 import ScanError, parse_scan
 from workflows.steps import Field, StepSpec
 
 _TIME = re.compile(r"^(\d{1,2})[:.h](\d{2})$")
@@ -82,6 +83,10 @@ def read_step_form(spec: StepSpec, form: FormData | Mapping[str, str], zone: Zon
         typed[f.name] = text
         if not text:
             continue
+        if looks_scanned(text):
+            errors[f.name] = ("holds a barcode scan: the scanner typed into this field. Clear "
+                              "it; scan containers into the scan field")
+            continue
         if f.kind == "datetime":
             try:
                 moment = parse_time(text, zone, now)
@@ -93,6 +98,17 @@ def read_step_form(spec: StepSpec, form: FormData | Mapping[str, str], zone: Zon
         else:
             values[f.name] = text
     return Submission(typed, values, errors)
+
+
+def looks_scanned(text: str) -> bool:
+    """True for ISBT 128 data (what a wedge scanner types), never typed by hand in a value."""
+    if text[:1] not in "=&" or len(text) < 8:
+        return False
+    try:
+        parse_scan(text)
+    except ScanError:
+        return False
+    return True
 
 
 def input_type(f: Field) -> str:
@@ -122,6 +138,3 @@ def options(f: Field) -> list[tuple[str, str]]:
         return [("yes", "yes"), ("no", "no")]
     return [(c, c) for c in (f.choices or ())]
 
-
-def age_of_entry(moment: datetime, now: datetime) -> timedelta:
-    return now - moment

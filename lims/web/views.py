@@ -9,6 +9,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from lims.models import Container, Patient, PrintJob, Product, StepRecord, User
+from lims.services.alerts import open_alerts
 from lims.services.common import product_by_din
 from lims.services.deviations import deviations_of
 from lims.services.queries import coi_events, container_scan_text, history, qc_results
@@ -105,5 +106,6 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "deviations": deviations_of(session, product),
         "coi": coi_events(session, product.din),
         "audit": history(session, product.din),
+        "alerts": [a for a in open_alerts(session) if a.product_id == product.id],
         "users": user_names(session),
     }

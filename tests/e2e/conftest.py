@@ -19,11 +19,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 ROOT = Path(__file__).resolve().parents[2]
 
-if not CHROMIUM.exists():
-    pytest.skip("browser tests need Debian's Chromium at /usr/bin/chromium "
-                "(apt-get install -y chromium; `make test` installs it)", allow_module_level=True)
-playwright_api = pytest.importorskip(
-    "playwright.sync_api", reason="browser tests need the playwright package (`make test`)")
 
 
 @dataclass(frozen=True)
@@ -88,6 +83,12 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Debian's Chromium under Playwright; the test is skipped only when it is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip("browser tests need Debian's Chromium at /usr/bin/chromium "
+                    "(apt-get install -y chromium; `make test` installs it)")
+    playwright_api = pytest.importorskip(
+        "playwright.sync_api", reason="browser tests need the playwright package (`make test`)")
     with playwright_api.sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium

@@ -46,8 +46,10 @@ def release(run, product, *, user="qa1", password=None):
 
 
 def signatures(session, product):
+    """The decisions signed on the product itself (steps carry their own signatures)."""
     session.commit()
-    return session.exec(select(Signature).where(Signature.product_id == product.id)).all()
+    return session.exec(select(Signature).where(Signature.product_id == product.id,
+                                                Signature.record_type == "product")).all()
 
 
 # --- end of QC testing ----------------------------------------------------------------------

@@ -8,7 +8,13 @@ from sqlmodel import Session
 
 from lims.models import User
 from lims.services.queries import worklist
-from lims.services.release import exceptional_release, reject_product, release_product
+from lims.services.release import (
+    exceptional_release,
+    is_independent,
+    reject_product,
+    release_product,
+)
+from lims.services.review import qa_queue, review_summary
 from lims.web import review, views
 from lims.web.deps import DbSession, Form, QaUser, field
 from lims.web.render import redirect, render
@@ -21,15 +27,10 @@ router = APIRouter()
 
 @router.get("/qa")
 def queue(request: Request, user: QaUser, db: DbSession) -> HTMLResponse:
-    """Products awaiting QA review, with their number of exceptions."""
-    from lims.services.common import product_by_din
-
-    items = worklist(db).get(ProductState.AWAITING_RELEASE.value, [])
-    rows = []
-    for item in items:
-        found = review.exceptions(db, product_by_din(db, item.din))
-        rows.append({"item": item, "major": sum(e.severity == "major" for e in found),
-                     "minor": sum(e.severity == "minor" for e in found)})
+    """Products awaiting QA review, and products with a post-release alert."""
+    clocks = {item.din: item for items in worklist(db, include_final=True).values()
+              for item in items}
+    rows = [{"item": item, "clock": clocks.get(item.din)} for item in qa_queue(db)]
     return render(request, "qa_queue.html", {"rows": rows})
 
 
@@ -37,9 +38,10 @@ def _render(request: Request, db: Session, user: User, din: str, error: str = ""
             status_code: int = 200) -> HTMLResponse:
     page = views.product_page(db, din)
     product = page["product"]
+    summary = review_summary(db, product.din, reviewer_id=user.id)
     return render(request, "qa_review.html", {
-        **page, "exceptions": review.exceptions(db, product),
-        "independent": review.independent(db, product, user),
+        **page, "summary": summary, "exceptions": review.shown(summary),
+        "independent": is_independent(db, product, user),
         "awaiting": product.state == ProductState.AWAITING_RELEASE, "error": error,
         "qc_tests": QC_TESTS,
     }, status_code=status_code)

@@ -151,8 +151,9 @@ def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, us
         "preview": preview, "fields": fields, "typed": typed, "scan": scan,
         "wristband": wristband, "phase": phase, "witness": requires_witness(preview.step),
         "witness_error": witness_error, "computed": computed_rows(preview.computed),
-        "patient": patient, "user": user, "time_zone": site_zone().key,
+        "patient": patient, "time_zone": site_zone().key,
         "time_hint": forms.TIME_HINT, "spec_names": {f.name for f in spec.fields},
+        "has_times": any(f.kind == "datetime" for f in spec.fields),
         "focus": _focus(preview, scan, wristband, typed),
     }, status_code=status_code)
 

@@ -10,7 +10,7 @@ from lims.models import Product, Protocol, QcResult, StepRecord
 from lims.services.specifications import current_specification_set
 from lims.web.charts import Chart, Point, svg
 from lims.web.deps import DbSession, ReviewerUser
-from lims.web.render import render
+from lims.web.render import cells, render
 from workflows.protocol import ProtocolParameters
 from workflows.specifications import Specification
 
@@ -52,6 +52,10 @@ def _points(products: list[Product], values: dict[tuple[int, str], float], key: 
     return points
 
 
+def _between(low: float, high: float) -> str:
+    return f"{cells(low)} – {cells(high)} cells"
+
+
 def charts(session: Session) -> list[Chart]:
     protocol = session.exec(select(Protocol).order_by(col(Protocol.id))).first()
     if protocol is None or protocol.id is None:
@@ -83,11 +87,11 @@ def charts(session: Session) -> list[Chart]:
               _points(products, values, "viable_dose", "CD133", cd133.dose_min_cells,
                       cd133.dose_max_cells), low=cd133.dose_min_cells,
               high=cd133.dose_max_cells, log=True,
-              limit_text=f"{cd133.dose_min_cells:.2g}–{cd133.dose_max_cells:.2g} cells"),
+              limit_text=_between(cd133.dose_min_cells, cd133.dose_max_cells)),
         Chart("Viable MNC dose per product (BM-MNC arm)", "cells",
               _points(products, values, "viable_dose", "BM-MNC", mnc.dose_min_cells,
                       mnc.dose_max_cells), low=mnc.dose_min_cells, high=mnc.dose_max_cells,
-              log=True, limit_text=f"{mnc.dose_min_cells:.2g}–{mnc.dose_max_cells:.2g} cells"),
+              log=True, limit_text=_between(mnc.dose_min_cells, mnc.dose_max_cells)),
     ]
     return out
 
