@@ -9,6 +9,7 @@ that `make test` stays fast and repeatable.
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import timedelta
@@ -37,6 +38,8 @@ from lims.security import issue_token
 from lims.services.common import user_by_name, utcnow
 from tests.factories import make_product
 
+# LIMS_FUZZ_EXAMPLES=200 fuzzes deeper (and slower) than the default run of `make test`.
+EXAMPLES = int(os.environ.get("LIMS_FUZZ_EXAMPLES", "12"))
 FUZZER = "super1"  # a supervisor may call most routes, so most requests pass the role check
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection]
@@ -86,7 +89,7 @@ def fuzz_database(fuzz_template: Path, tmp_path: Path) -> Iterator[None]:
 
 
 @schema.parametrize()
-@settings(max_examples=12, deadline=None, derandomize=True, database=None,
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=list(HealthCheck))
 def test_fuzzing_the_api_finds_no_server_error_and_no_undocumented_response(case,
                                                                             fuzz_database):

@@ -152,7 +152,8 @@ def test_a_release_writes_a_signature_bound_to_the_record(session):
     assert signature.record_hash == record_hash(session, released)
     assert len(signature.record_hash) == 64
     # and the signing is in the audit trail with the same hash
-    signed = session.exec(select(AuditEvent).where(AuditEvent.action == "signed")).one()
+    signed = session.exec(select(AuditEvent).where(AuditEvent.action == "signed",
+                                                   AuditEvent.entity == "product")).one()
     assert (signed.entity_id, signed.reason) == (product.din, signature.record_hash)
     assert "Maryam QA Reviewer" in (signed.new_value or "")
     assert verify_all(session).ok
@@ -165,7 +166,8 @@ def test_a_signature_cannot_be_moved_to_another_product(session):
     release(run, first)
     release(run, second)
 
-    hashes = {s.product_id: s.record_hash for s in session.exec(select(Signature)).all()}
+    hashes = {s.product_id: s.record_hash for s in session.exec(
+        select(Signature).where(Signature.record_type == "product")).all()}
     assert hashes[first.id] != hashes[second.id]
     assert hashes[second.id] == record_hash(session, second)
 

@@ -1,0 +1,144 @@
+"""Scan-and-advance over HTTP against a real `lims serve` (uvicorn) vs a bare SQLite commit.
+
+Prints p50/p99 of:
+  http  POST /api/v1/products/{din}/steps/receive with the scanned bag label, through a
+        keep-alive HTTP client to a uvicorn server in its own process: authentication,
+        validation, COI check, step data, guards, state change, step record, audit events,
+        one durable commit, and the JSON answer;
+  bare  one UPDATE + one INSERT committed on SQLite in WAL mode with synchronous=FULL,
+measured in the same run on the same disk, and their ratio (goal: ≤ 10 at p50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+# Run as a script, this file's folder comes first on the path, and this file's name would
+# hide the standard library's `http` package from httpx: put the project root there instead.
+_HERE = Path(__file__).resolve().parent
+while str(_HERE) in sys.path:
+    sys.path.remove(str(_HERE))
+sys.path.insert(0, str(_HERE.parent))
+
+import httpx  # noqa: E402
+from sqlmodel import Session  # noqa: E402
+
+from bench.transition import bare_commits, percentile  # noqa: E402
+from lims import demo_data as data  # noqa: E402
+from lims.db import make_engine  # noqa: E402
+from lims.demo import PASSWORDS  # noqa: E402
+from lims.migrate import upgrade  # noqa: E402
+from lims.services.common import utcnow  # noqa: E402
+from lims.services.harvests import schedule_harvest  # noqa: E402
+from lims.services.queries import container_scan_text, containers  # noqa: E402
+from tests.factories import make_patient, seeded  # noqa: E402
+
+WARM_UP = 10
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def prepared_database(url: str, n: int) -> list[tuple[str, str, int]]:
+    """Migrate, seed and take `n` BM-MNC products to `collected` (bag labelled, scanned back,
+    harvest recorded), all through the services; their DIN, bag scan and version."""
+    upgrade(url)
+    engine = make_engine(url)
+    ready = []
+    with Session(engine, expire_on_commit=False) as session:
+        run = seeded(session)
+        t0 = utcnow() - timedelta(hours=1)
+        for _ in range(n):
+            patient = make_patient(run, "BM-MNC")
+            product = schedule_harvest(session, actor=run.user("tech1"),
+                                       subject_id=patient.subject_id,
+                                       now=t0 - timedelta(minutes=30))
+            run.label_all(product)
+            product = run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0,
+                               witness="doc1")
+            bag = next(c for c in containers(session, product.din) if c.kind == "marrow_bag")
+            ready.append((product.din, container_scan_text(product, bag), product.version))
+    engine.dispose()
+    return ready
+
+
+def serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`lims serve` in its own process on the bench database."""
+    script = Path(sys.executable).with_name("lims")
+    command = ([str(script)] if script.exists()
+               else [sys.executable, "-c", "from lims.cli import app; app()"])
+    env = {**os.environ, "LIMS_DATABASE_URL": url}
+    with log.open("wb") as out:
+        server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server stopped: {log.read_text()[-2000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/openapi.json").status_code == 200:
+                return server
+        except httpx.TransportError:
+            time.sleep(0.1)
+    server.terminate()
+    raise RuntimeError("the server did not answer within 60 s")
+
+
+def http_advances(base: str, ready: list[tuple[str, str, int]]) -> list[float]:
+    values = data.receive(utcnow() - timedelta(minutes=60))
+    samples = []
+    with httpx.Client(base_url=base, timeout=30) as client:  # keep-alive: one connection
+        login = client.post("/api/v1/auth/login",
+                            json={"username": "tech1", "password": PASSWORDS["tech1"]})
+        login.raise_for_status()
+        client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
+        client.cookies.clear()  # an API client: the bearer token only
+        for din, scan, version in ready:
+            body = {"scan": scan, "values": values, "expected_version": version}
+            start = time.perf_counter()
+            response = client.post(f"/api/v1/products/{din}/steps/receive", json=body)
+            samples.append(time.perf_counter() - start)
+            if response.status_code != 200:
+                raise RuntimeError(f"{din}: {response.status_code} {response.text}")
+    return samples[WARM_UP:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("-n", type=int, default=150, help="advances to time")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/bench.db"
+        ready = prepared_database(url, args.n + WARM_UP)
+        port = free_port()
+        server = serve(url, port, Path(tmp) / "server.log")
+        try:
+            http = http_advances(f"http://127.0.0.1:{port}", ready)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        bare = bare_commits(Path(tmp) / "bare.db", args.n)
+    rows = [("http scan-and-advance", http), ("bare WAL FULL update+insert", bare)]
+    print(f"{'path':<30}{'p50 ms':>10}{'p99 ms':>10}   (n={args.n}, uvicorn + SQLite, same disk)")
+    for name, samples in rows:
+        print(f"{name:<30}{statistics.median(samples) * 1e3:>10.3f}"
+              f"{percentile(samples, 99) * 1e3:>10.3f}")
+    ratio50 = statistics.median(http) / statistics.median(bare)
+    ratio99 = percentile(http, 99) / percentile(bare, 99)
+    print(f"{'ratio http/bare':<30}{ratio50:>10.2f}{ratio99:>10.2f}   (goal: ≤ 10 at p50)")
+
+
+if __name__ == "__main__":
+    main()
