@@ -99,3 +99,8 @@ class RoleCheck:
 def require_roles(*roles: str, action: str = "do this") -> RoleCheck:
     """The one place a route states who may call it; the service re-checks."""
     return RoleCheck(frozenset(roles), action)
+
+
+# Everyone who works with products reads them; the administrator manages users only.
+LAB_ROLES = frozenset({"technician", "supervisor", "qa", "physician"})
+Reader = Annotated[User, Depends(require_roles(*LAB_ROLES, action="read lab records"))]

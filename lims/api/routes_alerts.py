@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Reader
+from lims.api.schemas import Id
 from lims.api.schemas_quality import AcknowledgeIn, AlertOut
 from lims.models import User
 from lims.services.alerts import ACK_ROLES, acknowledge_alert, open_alerts
@@ -24,7 +24,7 @@ def list_open(_user: Reader, session: SessionDep) -> list[AlertOut]:
 
 
 @router.post("/alerts/{alert_id}/acknowledge", responses=errors(401, 403, 404, 409, 422))
-def acknowledge(alert_id: Annotated[int, Path(ge=1)], body: AcknowledgeIn, actor: Acknowledger,
+def acknowledge(alert_id: Id, body: AcknowledgeIn, actor: Acknowledger,
                 session: SessionDep) -> AlertOut:
     """Acknowledge an alert, signed "Acknowledged" (password re-entered)."""
     return AlertOut.model_validate(acknowledge_alert(session, actor=actor, alert_id=alert_id,

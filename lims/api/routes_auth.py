@@ -16,7 +16,7 @@ from lims.api.deps import (
     set_session_cookie,
 )
 from lims.api.errors import errors
-from lims.api.schemas import LoginIn, ReasonIn, TokenOut, UserIn, UserOut
+from lims.api.schemas import LoginIn, Name, ReasonIn, TokenOut, UserIn, UserOut
 from lims.models import User
 from lims.security import issue_token
 from lims.services.users import ROLES, authenticate, create_user, unlock_user
@@ -71,7 +71,7 @@ def add_user(body: UserIn, actor: Admin, session: SessionDep) -> UserOut:
 
 
 @router.post("/users/{username}/unlock", responses=errors(401, 403, 404, 422))
-def unlock(username: str, body: ReasonIn, actor: Admin, session: SessionDep) -> UserOut:
+def unlock(username: Name, body: ReasonIn, actor: Admin, session: SessionDep) -> UserOut:
     """Unlock an account locked after repeated sign-in failures (admin)."""
     return UserOut.model_validate(unlock_user(session, actor=actor, username=username,
                                               reason=body.reason))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, status
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din, Reader
+from lims.api.schemas import Din, Id
 from lims.api.schemas_quality import DeviationCloseIn, DeviationIn, DeviationOut
 from lims.models import User
 from lims.services.common import product_by_din
@@ -35,7 +35,7 @@ def list_for_product(din: Din, _user: Reader, session: SessionDep) -> list[Devia
 
 
 @router.post("/deviations/{deviation_id}/close", responses=errors(401, 403, 404, 409, 422))
-def close(deviation_id: Annotated[int, Path(ge=1)], body: DeviationCloseIn, actor: Closer,
+def close(deviation_id: Id, body: DeviationCloseIn, actor: Closer,
           session: SessionDep) -> DeviationOut:
     """Close a deviation with a disposition, signed "Closed" (QA, password re-entered)."""
     return DeviationOut.model_validate(close_deviation(session, actor=actor,

@@ -8,8 +8,7 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din
-from lims.api.schemas import ProductOut, ReasonIn
+from lims.api.schemas import Din, ProductOut, ReasonIn
 from lims.models import User
 from lims.services.dispositions import (
     discard_product,

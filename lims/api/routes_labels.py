@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, Response
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din, Reader
-from lims.api.schemas import ContainerOut
+from lims.api.schemas import ContainerOut, Din, Id
 from lims.api.schemas_records import LabelScanIn, PendingLabelOut, PrintIn
 from lims.models import User
 from lims.services.common import product_by_din
@@ -32,7 +31,7 @@ LABEL_DOCUMENT: dict[int | str, dict[str, Any]] = {200: {
 
 @router.post("/products/{din}/containers/{container_id}/label", response_class=Response,
              responses={**LABEL_DOCUMENT, **errors(401, 403, 404, 409, 422, 502)})
-def print_container_label(din: Din, container_id: Annotated[int, Path(ge=1)], body: PrintIn,
+def print_container_label(din: Din, container_id: Id, body: PrintIn,
                           actor: Labeller, session: SessionDep) -> Response:
     """Print a container's label as PDF or ZPL (a reprint needs a reason); it is recorded."""
     result = print_label(session, actor=actor, din=din, container_id=container_id,

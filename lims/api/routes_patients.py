@@ -6,18 +6,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
-from lims.api.deps import SessionDep, SettingsDep, require_roles
+from lims.api.deps import Reader, SessionDep, SettingsDep, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import PatientIn, PatientOut
 from lims.models import User
 from lims.services.enrolment import ENROLLERS, enrol_patient
 from lims.services.queries import patient
-from lims.services.users import ROLES
 
 router = APIRouter(tags=["patients"])
 Enroller = Annotated[User, Depends(require_roles(*ENROLLERS, action="enrol patients"))]
-Reader = Annotated[User, Depends(require_roles(*(ROLES - {"admin"}), action="read patients"))]
-SubjectId = Annotated[str, Path(min_length=1, max_length=40)]
+SubjectId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f]+$")]
 
 
 @router.post("/patients", status_code=status.HTTP_201_CREATED,

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, status
+from fastapi import APIRouter, Depends, Query, status
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import (
     ContainerOut,
+    Din,
     HarvestIn,
     ProductOut,
     WorklistGroupOut,
@@ -20,15 +21,10 @@ from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.harvests import SCHEDULERS, schedule_harvest
 from lims.services.queries import containers, worklist
-from lims.services.users import ROLES
 from workflows.product import ProductState
 
 router = APIRouter(tags=["products"])
 Scheduler = Annotated[User, Depends(require_roles(*SCHEDULERS, action="schedule harvests"))]
-LAB_ROLES = ROLES - {"admin"}
-Reader = Annotated[User, Depends(require_roles(*LAB_ROLES, action="read products"))]
-Din = Annotated[str, Path(min_length=1, max_length=20, description="ISBT 128 DIN of the harvest",
-                          examples=["X999924000017"])]
 
 
 @router.post("/harvests", status_code=status.HTTP_201_CREATED,

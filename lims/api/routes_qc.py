@@ -6,10 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din, Reader
-from lims.api.schemas import ProductOut
+from lims.api.schemas import Din, ProductOut
 from lims.api.schemas_quality import QcResultIn, QcResultOut
 from lims.models import User
 from lims.services.qc import QC_ROLES, complete_qc, record_qc_result

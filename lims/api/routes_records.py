@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din, Reader
+from lims.api.schemas import Din
 from lims.api.schemas_records import AuditEventOut, CoiEventOut, VerifyOut
 from lims.models import User
 from lims.services.batch_record import batch_record_pdf

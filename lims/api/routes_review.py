@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din
+from lims.api.schemas import Din
 from lims.api.schemas_quality import QueueItemOut, ReviewSummaryOut
 from lims.models import User
 from lims.services.review import qa_queue, review_summary

@@ -13,8 +13,7 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routes_products import Din
-from lims.api.schemas import ContainerOut, ProductOut, StepOut
+from lims.api.schemas import ContainerOut, Din, ProductOut, StepOut
 from lims.api.step_models import STEP_MODELS, StepBody
 from lims.models import User
 from lims.services.steps import StepResult, perform_step

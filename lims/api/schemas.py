@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from lims.models import Container
 from workflows.identity import ContainerKind, container_code
 from workflows.product import Arm, ProductState
 
+# Database integer columns are 32-bit on PostgreSQL: a larger id can match nothing.
+MAX_ID = 2**31 - 1
+Id = Annotated[int, Path(ge=1, le=MAX_ID)]
+Din = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$",
+                          description="ISBT 128 DIN of the harvest", examples=["X999924000017"])]
+Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
 
 class In(BaseModel):
-    """A request body: unknown fields are refused rather than silently ignored."""
+    """A request body: unknown fields are refused rather than silently ignored, and no text
+    may carry a NUL character (PostgreSQL cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _no_nul(self) -> Self:
+        if _has_nul(self.__dict__):
+            raise ValueError("text must not contain NUL characters")
+        return self
 
 
 class Out(BaseModel):

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, create_model
 
-from lims.api.schemas import In
+from lims.api.schemas import MAX_ID, In
 from workflows.identity import input_kind
 from workflows.product import Trigger
 from workflows.step_model import Field as StepField
@@ -67,8 +67,8 @@ class StepBody(In):
     witness_password: str | None = Field(default=None, max_length=256,
                                          description="The witness's own password")
     expected_version: int | None = Field(
-        default=None, ge=1, description="The product version the operator saw; a different "
-        "current version is refused with 409 conflict")
+        default=None, ge=1, le=MAX_ID, description="The product version the operator saw; a "
+        "different current version is refused with 409 conflict")
 
 
 def _step_model(spec: StepSpec) -> type[StepBody]:

@@ -17,7 +17,6 @@ from lims.services.users import check_credentials
 from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 
-
 # Steps a release decision covers; issue and administration come after it.
 _PROCESSING = ("harvest", "receive", "sediment", "isolate_mnc", "enrich", "formulate")
 

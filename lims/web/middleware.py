@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lims.config import get_settings
 from lims.security import issue_token
 from lims.web.deps import SESSION_COOKIE, SESSION_PURPOSE, LoginRequired, PageForbidden
 from lims.web.deps import session_user_id as _session_user_id
 from lims.web.render import render
+from workflows.errors import DomainError, ErrorCode
 
 # The API and its generated documentation set their own headers (Swagger UI needs a CDN).
 NOT_WEB = ("/api", "/docs", "/redoc", "/openapi.json")
@@ -78,3 +82,36 @@ def install(app: FastAPI) -> None:
     async def forbidden(request: Request, exc: PageForbidden) -> Response:
         return render(request, "error.html", {"title": "Not allowed", "message": exc.message},
                       status_code=403)
+
+    _pages_first(app, DomainError, _domain_page)
+    _pages_first(app, StarletteHTTPException, _http_page)
+
+
+Handler = Callable[[Request, Any], Any]
+
+
+def _pages_first(app: FastAPI, error: type[Exception], page: Handler) -> None:
+    """Answer `error` with an HTML page on the UI's paths; elsewhere keep the API's handler."""
+    previous = app.exception_handlers.get(error)
+
+    async def handler(request: Request, exc: Exception) -> Response:
+        if is_web(request.url.path) or previous is None:
+            result = page(request, exc)
+        else:
+            result = previous(request, exc)
+        return await result if inspect.isawaitable(result) else result  # type: ignore[no-any-return]
+
+    app.add_exception_handler(error, handler)
+
+
+def _domain_page(request: Request, exc: DomainError) -> Response:
+    status = 404 if exc.code == ErrorCode.NOT_FOUND else 403 if exc.code == ErrorCode.FORBIDDEN \
+        else 409
+    return render(request, "error.html", {"title": "Not possible", "message": exc.detail},
+                  status_code=status)
+
+
+def _http_page(request: Request, exc: StarletteHTTPException) -> Response:
+    title = "Page not found" if exc.status_code == 404 else "Not possible"
+    return render(request, "error.html", {"title": title, "message": str(exc.detail)},
+                  status_code=exc.status_code)

@@ -134,7 +134,11 @@ def render(request: Request, name: str, context: dict[str, Any],
     context.setdefault("user", getattr(request.state, "user", None))
     context["csrf_token"] = token_for(request)
     context.setdefault("flash", _flash(request))
-    context.setdefault("development", get_settings().environment == "development")
+    settings = get_settings()
+    context.setdefault("development", settings.environment == "development")
+    if context.get("user") is not None:
+        context["session_ends"] = local(now() + timedelta(minutes=settings.session_minutes),
+                                        "%H:%M")
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     new_nonce = getattr(request.state, "new_csrf_nonce", None)
     if new_nonce and request.cookies.get(CSRF_COOKIE) != new_nonce:

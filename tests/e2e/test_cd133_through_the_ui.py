@@ -85,7 +85,7 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     assert refusal.bounding_box()["width"] >= page.viewport_size["width"] - 20
     bench.shot("coi-refusal")
     assert state_of(lab.database_url, din) == "received"
-    assert page.evaluate("document.activeElement.id") == "scan"
+    assert page.evaluate("document.activeElement.id") == "scan"  # ready for the right bag
 
     # and: the right bag is scanned, the step goes through
     bench.scan("#scan", bag)
@@ -112,13 +112,14 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     bench.check()
     bench.witness_and_save("tech2")
     assert bench.state() == "mnc isolated", bench.flash()
-    mnc = bench.label_and_scan_back("MNC container")
+    mnc = bench.print_label("MNC container")
     page.goto(lab.url + "/")
     assert "CD133 enrichment" in page.locator("main").inner_text()
     bench.shot("worklist")
 
-    # and: CliniMACS CD133+ enrichment; the target label is smudged and reprinted
+    # and: CliniMACS CD133+ enrichment; the new label scanned anywhere is its scan-back
     bench.scan_anywhere(mnc)
+    assert "Label of the MNC container confirmed by scan" in bench.flash()
     assert page.locator("h1").inner_text() == "CliniMACS CD133+ enrichment"
     bench.enter({"pre_tnc": "1.2e9", "pre_cd133_pct": "0.8", "reagent_lot": "CD133R2405",
                  "reagent_volume_ml": "7.5", "incubation_start": at(300),
@@ -132,6 +133,7 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     assert "CD133+ recovery" in page.content()
     bench.witness_and_save("tech2")
     assert bench.state() == "enriched", bench.flash()
+    # the target label comes out smudged: it is reprinted, with the reason
     bench.print_label("CD133+ target fraction")
     target = bench.print_label("CD133+ target fraction",
                                reason="first label smudged by a wet glove")

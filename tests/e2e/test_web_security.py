@@ -169,3 +169,13 @@ def test_a_message_in_a_crafted_link_is_not_shown(client: TestClient) -> None:
     sign_in(client, "tech1")
     page = client.get("/", params={"msg": "Product released by QA", "sig": "x"})
     assert "Product released by QA" not in page.text
+
+
+def test_an_unknown_product_is_answered_with_a_page_and_the_api_keeps_its_json(
+        client: TestClient) -> None:
+    sign_in(client, "tech1")
+    page = client.get("/products/X999926999999")
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert "no product with DIN" in page.text
+    api = client.get("/api/v1/products/X999926999999")
+    assert api.headers["content-type"].startswith("application/json")

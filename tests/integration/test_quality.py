@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
 from pypdf import PdfReader
-from io import BytesIO
 from sqlmodel import select
 
+from lims import demo_data as data
 from lims.models import Alert, AuditEvent, Product, Signature, User
 from lims.services.alerts import acknowledge_alert
 from lims.services.batch_record import batch_record, batch_record_pdf
@@ -19,7 +20,6 @@ from lims.services.release import exceptional_release, release_product
 from lims.services.review import qa_queue, review_summary
 from lims.services.signature_check import signature_state
 from lims.services.specifications import new_specification_version, specification_of
-from lims import demo_data as data
 from tests.factories import PASSWORDS, make_patient, seeded
 from workflows.errors import DomainError, ErrorCode
 
@@ -124,7 +124,7 @@ def test_editing_a_signed_record_after_signing_is_visible(session):
     # then the release signature shows that its record changed, on screen and in the PDF
     assert signature_state(session, signature) == "record changed after signing"
     record = batch_record(session, product.din)
-    released = [s for s in record.signatures if s.meaning == "Released"][0]
+    released = next(s for s in record.signatures if s.meaning == "Released")
     assert "RECORD CHANGED AFTER SIGNING" in released.record
 
 

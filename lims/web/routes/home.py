@@ -5,19 +5,20 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from lims.models import Patient, Product, User
 from lims.services.harvests import SCHEDULERS, schedule_harvest
+from lims.services.labels import LABELLERS, pending_labels, verify_label
 from lims.services.queries import worklist
 from lims.web import stepcheck
 from lims.web.deps import AnyUser, DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, next_action
-from lims.web.render import local, now, redirect, render
+from lims.web.render import kind_label, local, now, redirect, render
 from lims.web.routes.steps import render_step
-from workflows.errors import DomainError
-from workflows.isbt128 import ScanError, parse_scan
+from workflows.errors import DomainError, IdentityMismatch
+from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.product import FINAL_STATES
 
 router = APIRouter()
@@ -54,26 +55,47 @@ def scan(request: Request, user: StaffUser, db: DbSession, form: Form) -> Respon
     if product is None:
         return _not_understood(request, code, f"DIN {read.din.text} is not known to this "
                                               "laboratory.", status_code=404)
-    return _open(request, db, user, product, code, has_container=read.product_code is not None)
+    note = ""
+    if read.product_code is not None and _awaits_scan_back(db, user, product, read):
+        # A freshly printed label scanned anywhere is its scan-back: confirm it first.
+        try:
+            container = verify_label(db, actor=user, din=product.din, scan=code)
+        except IdentityMismatch as error:
+            return render(request, "scan_error.html", {
+                "code": code, "refusal": error, "autofocus_scan": True}, status_code=409)
+        except DomainError as error:
+            return _not_understood(request, code, error.detail, status_code=409)
+        note = f"Label of the {kind_label(container.kind)} confirmed by scan."
+    return _open(request, db, user, product, code, has_container=read.product_code is not None,
+                 note=note)
+
+
+def _awaits_scan_back(db: DbSession, user: User, product: Product, read: Scan) -> bool:
+    if user.role not in LABELLERS or read.product_code is None:
+        return False
+    flags = read.flags if read.flags and not 60 <= _int(read.flags) <= 96 else "00"
+    return any(p.printed and (p.container.product_code, p.container.flags)
+               == (read.product_code.text, flags) for p in pending_labels(db, product.din))
+
+
+def _int(text: str) -> int:
+    return int(text) if text.isdigit() else -1
 
 
 def _open(request: Request, db: DbSession, user: User, product: Product, code: str,
-          has_container: bool) -> Response:
+          has_container: bool, note: str = "") -> Response:
     action = next_action(product.state, product.arm)
     if not action.allowed(user.role):
-        return redirect(f"/products/{product.din}")
-    if action.kind != "step" or action.step is None:
-        return redirect(action.url(product.din))
-    if not has_container:
-        return redirect(action.url(product.din))
+        return redirect(f"/products/{product.din}", note)
+    if action.kind != "step" or action.step is None or not has_container:
+        return redirect(action.url(product.din), note)
     # The scan that opened the product is the step's identity scan: check it now, so a
     # wrong container is refused (and recorded) before anything is typed.
     preview = stepcheck.check(db, actor=user, din=product.din, step=action.step, scan=code,
                               wristband="", values={}, time_errors={}, now=now())
     if preview.refusal is not None:
         return render_step(request, db, preview, user=user, scan=code, status_code=409)
-    return RedirectResponse(f"{action.url(product.din)}?scan={quote(code, safe='')}",
-                            status_code=303)
+    return redirect(f"{action.url(product.din)}?scan={quote(code, safe='')}", note)
 
 
 def _wristband(request: Request, db: DbSession, code: str, mrn: str) -> Response:
