@@ -91,6 +91,9 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
     _may_print(actor, subject, chosen)
     container, product = subject.container, subject.product
     assert container.id is not None and product.id is not None and actor.id is not None
+    # Two prints of one container at once must not both count as the first (PostgreSQL).
+    session.connection().execute(select(_C.c.id).where(_C.c.id == container.id)
+                                 .with_for_update())
     earlier = _count_prints(session, container.id, chosen)
     if earlier and reason is None:
         raise DomainError(ErrorCode.REASON_REQUIRED,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 
 from markupsafe import Markup, escape
 
@@ -75,59 +76,84 @@ def _range(chart: Chart) -> tuple[float, float]:
     return low, high + pad
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where the plot sits and how values map onto it."""
+
+    chart: Chart
+    low: float
+    high: float
+
+    @property
+    def width(self) -> int:
+        return WIDTH - LEFT - RIGHT
+
+    @property
+    def height(self) -> int:
+        return HEIGHT - TOP - BOTTOM
+
+    def y(self, value: float) -> float:
+        if self.chart.log:
+            value = max(value, self.low)
+            span = math.log10(self.high) - math.log10(self.low)
+            ratio = (math.log10(value) - math.log10(self.low)) / span
+        else:
+            ratio = (value - self.low) / (self.high - self.low)
+        return round(TOP + self.height * (1 - ratio), 1)
+
+    def x(self, index: int) -> float:
+        return round(LEFT + self.width * ((index + 0.5) / max(len(self.chart.points), 1)), 1)
+
+
 def svg(chart: Chart) -> Markup:
     """The chart as an inline <svg> with a title and description for screen readers."""
-    low, high = _range(chart)
+    frame = _Frame(chart, *_range(chart))
     key = re.sub(r"[^a-z0-9]+", "-", chart.title.lower()).strip("-")
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
-
-    def y(value: float) -> float:
-        if chart.log:
-            value = max(value, low)
-            ratio = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
-        else:
-            ratio = (value - low) / (high - low)
-        return round(TOP + plot_h * (1 - ratio), 1)
-
-    n = len(chart.points)
-
-    def x(index: int) -> float:
-        return round(LEFT + plot_w * ((index + 0.5) / max(n, 1)), 1)
-
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" '
-             f'width="100%" role="img" aria-labelledby="t-{key} d-{key}" '
-             'class="chart">',
+             f'width="100%" role="img" aria-labelledby="t-{key} d-{key}" class="chart">',
              f'<title id="t-{key}">{escape(chart.title)}</title>',
              f'<desc id="d-{key}">{escape(_describe(chart))}</desc>',
-             f'<rect x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" fill="#ffffff" '
-             'stroke="#8a8a8a"/>']
+             *_background(frame), *_limits(frame), *_series(frame), *_axes(frame), "</svg>"]
+    return Markup("".join(parts))
+
+
+def _background(frame: _Frame) -> list[str]:
+    chart = frame.chart
+    parts = [f'<rect x="{LEFT}" y="{TOP}" width="{frame.width}" height="{frame.height}" '
+             'fill="#ffffff" stroke="#8a8a8a"/>']
     if chart.low is not None and chart.high is not None:
-        top, bottom = y(chart.high), y(chart.low)
-        parts.append(f'<rect x="{LEFT}" y="{top}" width="{plot_w}" height="{bottom - top}" '
-                     'fill="#e3f4e6"/>')
-    for tick in _ticks(low, high, chart.log):
-        if not low <= tick <= high:
-            continue
-        parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(tick)}" y2="{y(tick)}" '
-                     'stroke="#e0e0e0"/>')
-        parts.append(f'<text x="{LEFT - 8}" y="{y(tick) + 4}" text-anchor="end" '
-                     f'font-size="12" fill="#333">{escape(_fmt(tick))}</text>')
-    for name, limit in (("min", chart.low), ("max", chart.high)):
+        top, bottom = frame.y(chart.high), frame.y(chart.low)
+        parts.append(f'<rect x="{LEFT}" y="{top}" width="{frame.width}" '
+                     f'height="{bottom - top}" fill="#e3f4e6"/>')
+    for tick in _ticks(frame.low, frame.high, chart.log):
+        if frame.low <= tick <= frame.high:
+            y = frame.y(tick)
+            parts.append(f'<line x1="{LEFT}" x2="{LEFT + frame.width}" y1="{y}" y2="{y}" '
+                         'stroke="#e0e0e0"/>')
+            parts.append(f'<text x="{LEFT - 8}" y="{y + 4}" text-anchor="end" font-size="12" '
+                         f'fill="#333">{escape(_fmt(tick))}</text>')
+    return parts
+
+
+def _limits(frame: _Frame) -> list[str]:
+    parts = []
+    for name, limit in (("min", frame.chart.low), ("max", frame.chart.high)):
         if limit is not None:
-            parts.append(f'<line x1="{LEFT}" x2="{LEFT + plot_w}" y1="{y(limit)}" '
-                         f'y2="{y(limit)}" stroke="#b00020" stroke-width="2" '
-                         'stroke-dasharray="8 5"/>')
-            parts.append(f'<text x="{LEFT + plot_w - 4}" y="{y(limit) - 5}" text-anchor="end" '
+            y = frame.y(limit)
+            parts.append(f'<line x1="{LEFT}" x2="{LEFT + frame.width}" y1="{y}" y2="{y}" '
+                         'stroke="#b00020" stroke-width="2" stroke-dasharray="8 5"/>')
+            parts.append(f'<text x="{LEFT + frame.width - 4}" y="{y - 5}" text-anchor="end" '
                          f'font-size="12" fill="#b00020">{name} {escape(_fmt(limit))}</text>')
-    previous = None
-    for index, point in enumerate(chart.points):
-        px, py = x(index), y(point.value)
-        if previous is not None:
-            parts.append(f'<line x1="{previous[0]}" y1="{previous[1]}" x2="{px}" y2="{py}" '
-                         'stroke="#5a6b7b" stroke-width="1.5"/>')
-        previous = (px, py)
-    for index, point in enumerate(chart.points):
-        px, py = x(index), y(point.value)
+    return parts
+
+
+def _series(frame: _Frame) -> list[str]:
+    chart, parts = frame.chart, []
+    coords = [(frame.x(i), frame.y(p.value)) for i, p in enumerate(chart.points)]
+    for (x1, y1), (x2, y2) in pairwise(coords):
+        parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#5a6b7b" '
+                     'stroke-width="1.5"/>')
+    for point, (px, py) in zip(chart.points, coords, strict=True):
         tip = escape(f"{point.label}: {_fmt(point.value)} {chart.unit} {point.note}".strip())
         if point.ok:
             parts.append(f'<circle cx="{px}" cy="{py}" r="6" fill="#1f5f99"><title>{tip}'
@@ -136,19 +162,20 @@ def svg(chart: Chart) -> Markup:
             parts.append(f'<path d="M{px - 7},{py - 7} L{px + 7},{py + 7} M{px - 7},{py + 7} '
                          f'L{px + 7},{py - 7}" stroke="#b00020" stroke-width="4">'
                          f'<title>{tip} OUT OF SPECIFICATION</title></path>')
-        parts.append(f'<text x="{px}" y="{TOP + plot_h + 18}" text-anchor="middle" '
+        parts.append(f'<text x="{px}" y="{TOP + frame.height + 18}" text-anchor="middle" '
                      f'font-size="11" fill="#333">{escape(point.label)}</text>')
     if not chart.points:
-        parts.append(f'<text x="{LEFT + plot_w / 2}" y="{TOP + plot_h / 2}" '
+        parts.append(f'<text x="{LEFT + frame.width / 2}" y="{TOP + frame.height / 2}" '
                      'text-anchor="middle" font-size="14" fill="#555">no results yet</text>')
-    parts.append(f'<text x="{LEFT + plot_w / 2}" y="{HEIGHT - 10}" text-anchor="middle" '
-                 'font-size="12" fill="#333">products, oldest harvest first (DIN sequence)'
-                 '</text>')
-    parts.append(f'<text x="14" y="{TOP + plot_h / 2}" text-anchor="middle" font-size="12" '
-                 f'fill="#333" transform="rotate(-90 14 {TOP + plot_h / 2})">'
-                 f'{escape(chart.unit)}</text>')
-    parts.append("</svg>")
-    return Markup("".join(parts))
+    return parts
+
+
+def _axes(frame: _Frame) -> list[str]:
+    middle = TOP + frame.height / 2
+    return [f'<text x="{LEFT + frame.width / 2}" y="{HEIGHT - 10}" text-anchor="middle" '
+            'font-size="12" fill="#333">products, oldest harvest first (DIN sequence)</text>',
+            f'<text x="14" y="{middle}" text-anchor="middle" font-size="12" fill="#333" '
+            f'transform="rotate(-90 14 {middle})">{escape(frame.chart.unit)}</text>']
 
 
 def _describe(chart: Chart) -> str:

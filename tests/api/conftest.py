@@ -50,7 +50,7 @@ class Api:
 
     def request(self, method: str, path: str, *, user: str | None, **kwargs: Any
                 ) -> httpx.Response:
-        headers = self.headers(user)
+        headers = {**self.headers(user), **kwargs.pop("headers", {})}
         self.session.commit()
         return self.client.request(method, API + path, headers=headers, **kwargs)
 

@@ -9,6 +9,7 @@ of the key pages go to docs/screenshots/.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -18,32 +19,55 @@ from tests.e2e.conftest import Lab
 from tests.e2e.setup_lab import bag_scan_of, state_of
 from workflows.isbt128 import encode_patient_id
 
+At = Callable[[float], str]
+
 
 @pytest.fixture
 def bench(browser: object, lab: Lab) -> Bench:
-    context = browser.new_context(viewport={"width": 1280, "height": 900},  # type: ignore[attr-defined]
-                                  accept_downloads=True)
+    context = browser.new_context(  # type: ignore[attr-defined]
+        viewport={"width": 1280, "height": 900}, accept_downloads=True)
     return Bench(context.new_page(), lab.url)
 
 
 def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
         bench: Bench, lab: Lab) -> None:
-    at = clock(datetime.now(UTC) - timedelta(hours=5))  # harvest began 5 h ago
-    page = bench.page
-
-    # given: tech1 schedules the patient's harvest and labels the collection bag
+    at = clock(datetime.now(UTC) - timedelta(hours=5))  # the harvest began 5 h ago
     bench.sign_in("tech1")
+    din, bag = schedule_and_label_the_bag(bench, lab)
+    harvest_in_the_operating_room(bench, bag, at)
+    receive_in_the_lab_with_the_keyboard_only(bench, bag, at)
+    refuse_another_patients_bag_then_sediment(bench, lab, din, bag)
+    target = isolate_mnc_and_enrich_with_one_reprint(bench, lab, at)
+    formulate(bench, target)
+    bench.sign_out()
+    enter_qc_and_send_to_qa(bench, lab, din)
+    release_by_qa(bench, lab, din)
+    issued = issue_to_the_procedure_room(bench, lab, din, at)
+    administer_at_the_bedside(bench, lab, din, issued, at)
+    bench.page.goto(lab.url + "/trends")
+    assert bench.page.locator("svg.chart").count() >= 5
+    bench.shot("trends")
+
+
+def schedule_and_label_the_bag(bench: Bench, lab: Lab) -> tuple[str, str]:
+    page = bench.page
+    # given: the worklist opens with the cursor in the Scan box
     assert page.evaluate("document.activeElement.id") == "scan-anywhere"
+    # when: tech1 schedules the patient's harvest
     page.goto(lab.url + "/harvests/new")
     page.select_option("#subject_id", lab.subject_id)
     page.keyboard.press("Tab")
     with page.expect_navigation():
         page.keyboard.press("Enter")  # on "Schedule harvest"
+    # then: a DIN is assigned; the collection bag label is printed and scanned back
     din = page.locator(".product-head .din-text").inner_text().replace(" ", "")
     assert bench.state() == "scheduled"
-    bag = bench.label_and_scan_back("marrow collection bag")
+    return din, bench.label_and_scan_back("marrow collection bag")
 
-    # when: the harvest is recorded in the OR, witnessed by the physician
+
+def harvest_in_the_operating_room(bench: Bench, bag: str, at: At) -> None:
+    page = bench.page
+    # when: the bag is scanned, the harvest form opens with the bag confirmed
     bench.scan_anywhere(bag)
     assert page.locator("h1").inner_text() == "Bone-marrow harvest"
     assert "confirmed" in page.locator("#scan-status").inner_text()
@@ -53,41 +77,48 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
                  "filter_lot": "BMC2408", "puncture_sites": "24", "bag_sample_id": "BS-1",
                  "operating_room": "OR-3"})
     bench.check()
+    # then: the duration is computed; the physician witnesses on the same screen
     assert "Harvest duration" in page.locator("table.values").first.inner_text()
     bench.witness_and_save("doc1")
     assert bench.state() == "collected", bench.flash()
 
-    # and: receipt in the lab, keyboard only: the scan opens the form, Tab moves on
+
+def receive_in_the_lab_with_the_keyboard_only(bench: Bench, bag: str, at: At) -> None:
+    page = bench.page
+    # when: the scan opens the form with the cursor in the first field; Tab moves on
     bench.scan_anywhere(bag)
     assert page.evaluate("document.activeElement.id") == "v_time_out"
     for text in (at(55), at(85), "19.5"):
         page.keyboard.type(text)
         page.keyboard.press("Tab")
-    page.keyboard.type("yes")  # the Bag intact select picks "yes" as it is typed
+    page.keyboard.type("yes")  # the "Bag intact" list picks "yes" as it is typed
     for text in ("262", "45"):
         page.keyboard.press("Tab")
         page.keyboard.type(text)
     with page.expect_navigation():
-        page.keyboard.press("Enter")
+        page.keyboard.press("Enter")  # Enter checks
     assert "Net volume" in page.content()
     with page.expect_navigation():
-        page.keyboard.press("Enter")  # the cursor starts on Save step
+        page.keyboard.press("Enter")  # the cursor is on Save step (no witness here)
+    # then
     assert bench.state() == "received", bench.flash()
 
-    # when: at sedimentation the bag of ANOTHER patient is scanned by mistake
+
+def refuse_another_patients_bag_then_sediment(bench: Bench, lab: Lab, din: str,
+                                              bag: str) -> None:
+    page = bench.page
     bench.scan_anywhere(bag)
     assert page.locator("h1").inner_text() == "RBC sedimentation"
+    # when: the bag of ANOTHER patient is scanned into the form by mistake
     bench.scan("#scan", bag_scan_of(lab.database_url, lab.other_subject_id))
-    # then: a full-width refusal, recorded, and the product did not move
+    # then: a full-width refusal; nothing moved; the cursor waits for the right bag
     refusal = page.locator(".refusal")
-    assert refusal.is_visible()
     assert "WRONG PATIENT" in refusal.inner_text()
     assert refusal.bounding_box()["width"] >= page.viewport_size["width"] - 20
     bench.shot("coi-refusal")
     assert state_of(lab.database_url, din) == "received"
-    assert page.evaluate("document.activeElement.id") == "scan"  # ready for the right bag
-
-    # and: the right bag is scanned, the step goes through
+    assert page.evaluate("document.activeElement.id") == "scan"
+    # when: the right bag is scanned, the sedimentation goes through
     bench.scan("#scan", bag)
     assert "confirmed" in page.locator("#scan-status").inner_text()
     bench.enter({"volume_in_ml": "205", "wbc_in_per_ul": "19500", "rbc_in_per_ul": "4.1e6",
@@ -100,10 +131,11 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     bench.shot("step-check")
     bench.witness_and_save("tech2")
     assert bench.state() == "rbc reduced", bench.flash()
-    rbc_bag = bench.label_and_scan_back("RBC-reduced bag")
 
-    # and: Ficoll-Paque MNC isolation
-    bench.scan_anywhere(rbc_bag)
+
+def isolate_mnc_and_enrich_with_one_reprint(bench: Bench, lab: Lab, at: At) -> str:
+    page = bench.page
+    bench.scan_anywhere(bench.label_and_scan_back("RBC-reduced bag"))
     bench.enter({"medium": "Ficoll-Paque PREMIUM", "density_g_per_ml": "1.077", "grade": "GMP",
                  "medium_lot": "FP2404", "dilution": "2", "centrifuge_id": "CF-01",
                  "g_force": "400", "spin_minutes": "30", "temperature_c": "21",
@@ -116,8 +148,7 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     page.goto(lab.url + "/")
     assert "CD133 enrichment" in page.locator("main").inner_text()
     bench.shot("worklist")
-
-    # and: CliniMACS CD133+ enrichment; the new label scanned anywhere is its scan-back
+    # when: the new label is scanned into the Scan box: that is its scan-back too
     bench.scan_anywhere(mnc)
     assert "Label of the MNC container confirmed by scan" in bench.flash()
     assert page.locator("h1").inner_text() == "CliniMACS CD133+ enrichment"
@@ -133,29 +164,32 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     assert "CD133+ recovery" in page.content()
     bench.witness_and_save("tech2")
     assert bench.state() == "enriched", bench.flash()
-    # the target label comes out smudged: it is reprinted, with the reason
+    # and: the target label comes out smudged: it is reprinted, with the reason
     bench.print_label("CD133+ target fraction")
     target = bench.print_label("CD133+ target fraction",
                                reason="first label smudged by a wet glove")
     bench.scan_back(target)
     bench.label_and_scan_back("CD133 negative fraction")
     assert "(reprinted)" in page.locator("table.containers").inner_text()
+    return target
 
-    # and: formulation makes the final product and two QC sample tubes
+
+def formulate(bench: Bench, target: str) -> None:
     bench.scan_anywhere(target)
     bench.enter({"diluent": "0.9 % NaCl + 10 % autologous serum", "diluent_lot": "NACL2407",
                  "final_volume_ml": "5", "total_cells": "5.2e6", "viability_pct": "97.1",
                  "container_type": "syringe", "qc_samples": "2"})
     bench.check()
-    assert "Dose per kg" in page.content()
+    assert "Dose per kg" in bench.page.content()
     bench.witness_and_save("tech2")
     assert bench.state() == "formulated", bench.flash()
     bench.label_and_scan_back("final product")
     bench.label_and_scan_back("QC sample tube", index=0)
     bench.label_and_scan_back("QC sample tube", index=1)
-    bench.sign_out()
 
-    # and: tech2 enters the QC results and ends QC testing
+
+def enter_qc_and_send_to_qa(bench: Bench, lab: Lab, din: str) -> None:
+    page = bench.page
     bench.sign_in("tech2")
     page.goto(f"{lab.url}/products/{din}/qc")
     for test, value in {"viability": "97.1", "viable_dose": "4.46e6", "cd133_purity": "88.4",
@@ -171,14 +205,18 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     assert bench.state() == "awaiting release", bench.flash()
     bench.sign_out()
 
-    # and: QA reviews by exception and releases with an electronic signature
+
+def release_by_qa(bench: Bench, lab: Lab, din: str) -> None:
+    page = bench.page
     bench.sign_in("qa1")
     page.goto(lab.url + "/qa")
     with page.expect_navigation():
         page.get_by_role("link", name=f"Review {din}").press("Enter")
+    # then: the refused scan is among the exceptions shown first
     exceptions = page.locator("table.exceptions").inner_text()
     assert "Wrong scan refused" in exceptions and "WRONG PATIENT" in exceptions
     bench.shot("qa-review")
+    # when: QA signs with user ID and password
     page.fill("#sign-username", "qa1")
     page.fill("#sign-password", "demo-qa1-pass")
     with page.expect_navigation():
@@ -186,10 +224,12 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     assert bench.state() == "released", bench.flash()
     bench.sign_out()
 
-    # and: tech1 puts on the final label and issues the product to the procedure room
+
+def issue_to_the_procedure_room(bench: Bench, lab: Lab, din: str, at: At) -> str:
+    page = bench.page
     bench.sign_in("tech1")
     page.goto(f"{lab.url}/products/{din}")
-    final = bench.label_and_scan_back("final product")
+    final = bench.label_and_scan_back("final product")  # the final label, after release
     bench.scan_anywhere(final)
     assert page.locator("h1").inner_text() == "Issue to the procedure room"
     bench.enter({"time_issued": at(480), "transport_conditions": "validated shipper, 2–8 °C",
@@ -197,11 +237,15 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     bench.check()
     bench.witness_and_save("tech2")
     assert bench.state() == "issued", bench.flash()
-    issued = bench.label_and_scan_back("final product")
+    issued = bench.label_and_scan_back("final product")  # the issue label
     bench.sign_out()
+    return issued
 
-    # then: at the bedside doc1 scans product and wristband, doc2 witnesses
+
+def administer_at_the_bedside(bench: Bench, lab: Lab, din: str, issued: str, at: At) -> None:
+    page = bench.page
     bench.sign_in("doc1")
+    # when: doc1 scans the product, then the patient's wristband
     bench.scan_anywhere(issued)
     assert page.locator("h1").inner_text() == "Portal-vein administration"
     assert page.evaluate("document.activeElement.id") == "wristband"
@@ -211,6 +255,7 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
                  "volume_injected_ml": "5", "route": "portal vein",
                  "sonography_guided": "yes", "adverse_events": "none"})
     bench.check()
+    # then: doc2 witnesses the bedside check; the product is administered
     bench.witness_and_save("doc2")
     assert bench.state() == "administered", bench.flash()
     assert state_of(lab.database_url, din) == "administered"
@@ -218,6 +263,3 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     for record in page.locator("details.step-record summary").all()[:2]:
         record.click()
     bench.shot("product-page")
-    page.goto(lab.url + "/trends")
-    assert page.locator("svg.chart").count() >= 5
-    bench.shot("trends")

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Engine, Table, delete, exc, text, update
 from sqlmodel import Session, select
 
+from lims.audit import content_hash, event_hash
 from lims.models import AuditEvent, Product, QcResult, StepRecord
 from lims.services.verification import verify_all
 from tests.factories import make_product, seeded
@@ -23,7 +24,7 @@ EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 
 @pytest.fixture
 def lab(session: Session, engine: Engine) -> tuple[Session, Product]:
-    """Two products of each arm run to administration, with an intact trail."""
+    """A CD133 product administered and a BM-MNC product released, with an intact trail."""
     run = seeded(session)
     product, _ = make_product(run, arm="CD133", until="administered")
     make_product(run, arm="BM-MNC", until="released")
@@ -133,8 +134,6 @@ def test_deleting_the_last_event_is_detected(lab, engine):
 
 def test_rewriting_a_middle_event_and_rehashing_everything_after_it_breaks_the_head(lab, engine):
     # a DBA who recomputes the rest of the chain still cannot move the head without a trace
-    from lims.audit import event_hash
-
     session, _ = lab
     total = event_count(engine)
     middle = total // 2
@@ -188,8 +187,6 @@ def test_changing_a_step_records_values_in_its_table_is_detected(lab, engine):
 
 
 def test_a_step_record_rehashed_after_its_change_is_still_detected(lab, engine):
-    from lims.audit import content_hash
-
     session, product = lab
     record = session.exec(select(StepRecord).where(StepRecord.product_id == product.id,
                                                    StepRecord.step == "formulate")).one()
@@ -210,8 +207,6 @@ def test_a_step_record_rehashed_after_its_change_is_still_detected(lab, engine):
 
 @pytest.mark.parametrize("rehash", [False, True], ids=["value only", "value and its hash"])
 def test_changing_a_qc_result_in_its_table_is_detected(lab, engine, rehash):
-    from lims.audit import content_hash
-
     session, product = lab
     result = session.exec(select(QcResult).where(QcResult.product_id == product.id,
                                                  QcResult.test == "endotoxin")).one()

@@ -26,8 +26,15 @@ from tests.factories import (
     step_time,
 )
 from workflows.errors import DomainError, ErrorCode
-from workflows.identity import container_code
-from workflows.isbt128 import check_character, encode_din, make_din, parse_din, type3_flags
+from workflows.identity import container_code, input_kind
+from workflows.isbt128 import (
+    check_character,
+    encode_din,
+    encode_patient_id,
+    make_din,
+    parse_din,
+    type3_flags,
+)
 
 E = ErrorCode
 
@@ -135,8 +142,6 @@ def a_qc_sample_tube(b: Bench) -> str:
 
 
 def _input_kind(b: Bench) -> str:
-    from workflows.identity import input_kind
-
     kind = input_kind(b.step, b.product.arm)
     assert kind is not None
     return kind.value
@@ -278,8 +283,6 @@ def test_a_scan_with_a_symbology_prefix_and_the_scanners_enter_is_accepted(sessi
 
 def _wristband_cases(b: Bench) -> dict[str, tuple[str, ErrorCode]]:
     other = make_patient(b.run, "BM-MNC")
-    from workflows.isbt128 import encode_patient_id
-
     return {
         "another patient's wristband": (encode_patient_id(other.mrn), E.COI_WRONG_PATIENT),
         "no wristband": ("", E.COI_BAD_SCAN),

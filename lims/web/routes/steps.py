@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from lims.models import Patient, User
-from lims.services.steps import StepDataInvalid, perform_step
+from lims.services.steps import StepDataInvalid, StepResult, perform_step
 from lims.web import forms, stepcheck
 from lims.web.deps import DbSession, Form, PageForbidden, StaffUser, field
 from lims.web.nextstep import STEP_TITLES, next_action
@@ -122,16 +122,20 @@ def _save(request: Request, db: Session, user: User, din: str, step: str, form: 
         phase = "confirm" if preview.ready else "entry"
         return render_step(request, db, preview, phase=phase, witness_error=witness_error,
                            status_code=409, **context)
-    product = result.product
+    witness = field(form, "witness_username") if result.record.witness_id else ""
+    return redirect(f"/products/{result.product.din}", _saved(result, step, user, witness))
+
+
+def _saved(result: StepResult, step: str, user: User, witness: str) -> str:
     message = f"{STEPS[step].label} saved by {user.full_name}"
-    if result.record.witness_id is not None:
-        message += f", witnessed by {field(form, 'witness_username')}"
-    message += f". The product is now {product.state.replace('_', ' ')}."
+    if witness:
+        message += f", witnessed by {witness}"
+    message += f". The product is now {result.product.state.replace('_', ' ')}."
     if result.warnings:
         message += " Warnings recorded for QA: " + "; ".join(result.warnings) + "."
     if result.new_containers:
         message += " Print the labels of the new containers and scan them back."
-    return redirect(f"/products/{product.din}", message)
+    return message
 
 
 def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, user: User,
