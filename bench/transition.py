@@ -18,6 +18,10 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+# Run as a script, bench/ would shadow the stdlib `http` and our `labels` package.
+_HERE = str(Path(__file__).resolve().parent)
+while _HERE in sys.path:
+    sys.path.remove(_HERE)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session
@@ -67,6 +71,7 @@ def prepare(session: Session, n: int) -> list[tuple[str, str, int]]:
         patient = make_patient(run, "BM-MNC")
         product = schedule_harvest(session, actor=run.user("tech1"),
                                    subject_id=patient.subject_id, now=t0 - timedelta(minutes=30))
+        run.label_all(product)  # print and scan back the collection label
         product = run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1")
         bag = next(c for c in containers(session, product.din) if c.kind == "marrow_bag")
         ready.append((product.din, container_scan_text(product, bag), product.version))

@@ -123,6 +123,12 @@ class Bench:
         flash = self.page.locator(".flash")
         return flash.inner_text() if flash.count() else ""
 
+    def wait_for_focus(self, element_id: str) -> None:
+        """The cursor is in `element_id` (autofocus is applied when the page first renders)."""
+        self.page.wait_for_function(
+            f"document.activeElement && document.activeElement.id === {element_id!r}",
+            timeout=10_000)
+
     def state(self) -> str:
         return self.page.locator(".product-head .state").inner_text().strip()
 

@@ -52,7 +52,7 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
 def schedule_and_label_the_bag(bench: Bench, lab: Lab) -> tuple[str, str]:
     page = bench.page
     # given: the worklist opens with the cursor in the Scan box
-    assert page.evaluate("document.activeElement.id") == "scan-anywhere"
+    bench.wait_for_focus("scan-anywhere")
     # when: tech1 schedules the patient's harvest
     page.goto(lab.url + "/harvests/new")
     page.select_option("#subject_id", lab.subject_id)
@@ -87,7 +87,7 @@ def receive_in_the_lab_with_the_keyboard_only(bench: Bench, bag: str, at: At) ->
     page = bench.page
     # when: the scan opens the form with the cursor in the first field; Tab moves on
     bench.scan_anywhere(bag)
-    assert page.evaluate("document.activeElement.id") == "v_time_out"
+    bench.wait_for_focus("v_time_out")
     for text in (at(55), at(85), "19.5"):
         page.keyboard.type(text)
         page.keyboard.press("Tab")
@@ -117,7 +117,7 @@ def refuse_another_patients_bag_then_sediment(bench: Bench, lab: Lab, din: str,
     assert refusal.bounding_box()["width"] >= page.viewport_size["width"] - 20
     bench.shot("coi-refusal")
     assert state_of(lab.database_url, din) == "received"
-    assert page.evaluate("document.activeElement.id") == "scan"
+    bench.wait_for_focus("scan")
     # when: the right bag is scanned, the sedimentation goes through
     bench.scan("#scan", bag)
     assert "confirmed" in page.locator("#scan-status").inner_text()
@@ -248,7 +248,7 @@ def administer_at_the_bedside(bench: Bench, lab: Lab, din: str, issued: str, at:
     # when: doc1 scans the product, then the patient's wristband
     bench.scan_anywhere(issued)
     assert page.locator("h1").inner_text() == "Portal-vein administration"
-    assert page.evaluate("document.activeElement.id") == "wristband"
+    bench.wait_for_focus("wristband")
     bench.scan("#wristband", encode_patient_id(lab.mrn))
     assert "wristband of this patient confirmed" in page.content()
     bench.enter({"infusion_start": at(500), "infusion_end": at(512),
