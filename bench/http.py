@@ -29,18 +29,18 @@ while str(_HERE) in sys.path:
     sys.path.remove(str(_HERE))
 sys.path.insert(0, str(_HERE.parent))
 
-import httpx  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+import httpx
+from sqlmodel import Session
 
-from bench.transition import bare_commits, percentile  # noqa: E402
-from lims import demo_data as data  # noqa: E402
-from lims.db import make_engine  # noqa: E402
-from lims.demo import PASSWORDS  # noqa: E402
-from lims.migrate import upgrade  # noqa: E402
-from lims.services.common import utcnow  # noqa: E402
-from lims.services.harvests import schedule_harvest  # noqa: E402
-from lims.services.queries import container_scan_text, containers  # noqa: E402
-from tests.factories import make_patient, seeded  # noqa: E402
+from bench.transition import bare_commits, percentile
+from lims import demo_data as data
+from lims.db import make_engine
+from lims.demo import PASSWORDS
+from lims.migrate import upgrade
+from lims.services.common import utcnow
+from lims.services.harvests import schedule_harvest
+from lims.services.queries import container_scan_text, containers
+from tests.factories import make_patient, seeded
 
 WARM_UP = 10
 
