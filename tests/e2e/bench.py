@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,11 @@ import zxingcpp
 from lims.config import get_settings
 from lims.demo import PASSWORDS
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots refresh docs/screenshots/ only when asked (UPDATE_SCREENSHOTS=1), so a test
+# run leaves the tree clean; otherwise they go to a scratch folder.
+SCREENSHOTS = (Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+               if os.environ.get("UPDATE_SCREENSHOTS") == "1"
+               else Path(tempfile.gettempdir()) / "lims-screenshots")
 PASSWORDS_ALL = {**PASSWORDS, "admin": "demo-admin-pass"}
 
 
