@@ -44,7 +44,12 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
+async def settings() -> Settings:
+    """The cached settings (async: no worker thread for a dictionary look-up)."""
+    return get_settings()
+
+
+SettingsDep = Annotated[Settings, Depends(settings)]
 
 
 def _signed_out(detail: str) -> DomainError:
@@ -91,7 +96,8 @@ class RoleCheck:
     def __init__(self, roles: frozenset[str], action: str) -> None:
         self.roles, self.action = roles, action
 
-    def __call__(self, user: CurrentUser) -> User:
+    async def __call__(self, user: CurrentUser) -> User:
+        # async: a pure check, so it runs on the event loop instead of a worker thread
         require_role(user, self.roles, self.action)
         return user
 
