@@ -6,8 +6,8 @@ Prints p50/p99 of:
         validation, COI check, step data, guards, state change, step record, audit events,
         one durable commit, and the JSON answer;
   bare  one UPDATE + one INSERT committed on SQLite in WAL mode with synchronous=FULL,
-measured in the same run on the same disk (in alternating blocks, so that both see the same
-machine load), and their ratio (goal: ≤ 10 at p50).
+measured in the same run on the same disk (half before the HTTP run, half after), and
+their ratio (goal: ≤ 10 at p50).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ from lims.migrate import upgrade
 from lims.services.common import utcnow
 
 WARM_UP = 10
-BLOCK = 10  # HTTP advances between two blocks of bare commits
 
 
 def free_port() -> int:
@@ -82,32 +81,23 @@ def serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not answer within 60 s")
 
 
-def advances(base: str, ready: list[tuple[str, str, int]], tmp: Path
-             ) -> tuple[list[float], list[float]]:
-    """Time each HTTP scan-and-advance, and bare commits in blocks between them, so that
-    both see the same machine load (the ratio is what matters, not the absolute times)."""
+def http_advances(base: str, ready: list[tuple[str, str, int]]) -> list[float]:
     values = data.receive(utcnow() - timedelta(minutes=60))
-    http: list[float] = []
-    bare: list[float] = []
+    samples = []
     with httpx.Client(base_url=base, timeout=30) as client:  # keep-alive: one connection
         login = client.post("/api/v1/auth/login",
                             json={"username": "tech1", "password": PASSWORDS["tech1"]})
         login.raise_for_status()
         client.headers["Authorization"] = f"Bearer {login.json()['access_token']}"
         client.cookies.clear()  # an API client: the bearer token only
-        for index, (din, scan, version) in enumerate(ready):
+        for din, scan, version in ready:
             body = {"scan": scan, "values": values, "expected_version": version}
             start = time.perf_counter()
             response = client.post(f"/api/v1/products/{din}/steps/receive", json=body)
-            elapsed = time.perf_counter() - start
+            samples.append(time.perf_counter() - start)
             if response.status_code != 200:
                 raise RuntimeError(f"{din}: {response.status_code} {response.text}")
-            if index >= WARM_UP:
-                http.append(elapsed)
-                if len(http) % BLOCK == 0 or index == len(ready) - 1:
-                    block = len(http) - len(bare)
-                    bare += bare_commits(tmp / f"bare-{len(bare)}.db", block)
-    return http, bare
+    return samples[WARM_UP:]
 
 
 def main() -> None:
@@ -119,11 +109,15 @@ def main() -> None:
         ready = prepared_database(url, args.n + WARM_UP)
         port = free_port()
         server = serve(url, port, Path(tmp) / "server.log")
+        # Half the bare commits before the HTTP run and half after, so that a change in the
+        # machine's load during the run weighs on both sides of the ratio alike.
+        bare = bare_commits(Path(tmp) / "bare-before.db", args.n // 2)
         try:
-            http, bare = advances(f"http://127.0.0.1:{port}", ready, Path(tmp))
+            http = http_advances(f"http://127.0.0.1:{port}", ready)
         finally:
             server.terminate()
             server.wait(timeout=30)
+        bare += bare_commits(Path(tmp) / "bare-after.db", args.n - args.n // 2)
     rows = [("http scan-and-advance", http), ("bare WAL FULL update+insert", bare)]
     print(f"{'path':<30}{'p50 ms':>10}{'p99 ms':>10}   (n={args.n}, uvicorn + SQLite, same disk)")
     for name, samples in rows:
