@@ -186,3 +186,12 @@ def test_a_user_name_in_another_letter_case_is_refused_like_an_unknown_one(api):
 
     assert other_case.status_code == 401
     assert other_case.json() == login(api, "nobody", "whatever-password").json()
+
+
+def test_only_the_api_docs_page_may_load_swagger_ui_from_its_cdn(api):
+    docs = api.client.get("/api/v1/docs")
+    schema = api.client.get("/api/v1/openapi.json")
+
+    assert docs.status_code == 200
+    assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+    assert schema.headers["content-security-policy"] == "default-src 'self'; frame-ancestors 'none'"

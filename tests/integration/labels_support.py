@@ -13,10 +13,10 @@ from sqlmodel import Session, col, select
 from labels import Label, LabelKind, render_pdf
 from lims.config import get_settings
 from lims.demo import DemoRun
-from lims.models import Container, Patient, Product
+from lims.models import Container, Product
 from lims.services.labels import build_label
 from tests.unit.label_support import decoded, rasterise
-from workflows.isbt128 import encode_collection, encode_expiry, encode_patient_id, parse_scan
+from workflows.isbt128 import encode_collection, encode_expiry, parse_scan
 
 # The label kinds each container carries over its life (the final product: in-process
 # until QA release, then final, then issue).
@@ -112,12 +112,6 @@ def check_compound(kind: LabelKind, text: str, want: Expected) -> None:
 def decode_pdf(label: Label, dpi: int = 300) -> Counter[str]:
     (page,) = rasterise(render_pdf(label), dpi)
     return decoded(page)
-
-
-def wristband(session: Session, product: Product) -> str:
-    patient = session.get(Patient, product.patient_id)
-    assert patient is not None
-    return encode_patient_id(patient.mrn)
 
 
 def printed_kinds(run: DemoRun, din: str) -> set[str]:
