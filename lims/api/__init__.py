@@ -20,7 +20,7 @@ from lims.api import (
     routes_review,
     routes_steps,
 )
-from lims.api.deps import RoleCheck
+from lims.api.deps import RoleRule
 
 PREFIX = "/api/v1"
 
@@ -29,7 +29,7 @@ PREFIX = "/api/v1"
 def _roles(dependant: Dependant) -> frozenset[str]:
     found: frozenset[str] = frozenset()
     for sub in dependant.dependencies:
-        if isinstance(sub.call, RoleCheck):
+        if isinstance(sub.call, RoleRule):
             found |= sub.call.roles
         found |= _roles(sub)
     return found

@@ -6,12 +6,14 @@ work; the service's own check stays authoritative.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, select
 from sqlmodel import Session
 
 from lims.config import Settings, get_settings
@@ -22,10 +24,13 @@ from workflows.errors import DomainError, ErrorCode
 
 SESSION_COOKIE = "lims_session"
 API_PURPOSE, SESSION_PURPOSE = "api", "session"
+_U: Table = User.__table__  # type: ignore[attr-defined]
+COOKIE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # safe methods: no change to records
 
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
 _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
-                       description="Session cookie set by POST /api/v1/auth/login (UI)")
+                       description="Session cookie set by POST /api/v1/auth/login (UI); "
+                                   "it authorizes reading (GET) only")
 
 
 def get_engine_of(request: Request) -> Engine:
@@ -33,17 +38,30 @@ def get_engine_of(request: Request) -> Engine:
     return engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One session per request; it rolls back whatever a service did not commit."""
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    """One session per request; it rolls back whatever a service did not commit.
+
+    async: making a Session touches no database, so it needs no worker thread; only a
+    transaction left open (a refusal, a read) is rolled back in one.
+    """
     session = Session(get_engine_of(request), expire_on_commit=False)
     try:
         yield session
     finally:
-        session.rollback()
-        session.close()
+        if session.in_transaction():
+            await run_in_threadpool(_end, session)
+        else:
+            session.close()
+
+
+def _end(session: Session) -> None:
+    session.rollback()
+    session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+
+
 async def settings() -> Settings:
     """The cached settings (async: no worker thread for a dictionary look-up)."""
     return get_settings()
@@ -56,15 +74,30 @@ def _signed_out(detail: str) -> DomainError:
     return DomainError(ErrorCode.AUTHENTICATION_FAILED, detail)
 
 
-def get_current_user(
-    session: SessionDep, settings: SettingsDep, response: Response,
+@dataclass(frozen=True)
+class Credentials:
+    """A valid token's user id, before the account itself is looked up."""
+
+    user_id: int
+
+
+async def get_credentials(
+    request: Request, settings: SettingsDep, response: Response,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
-) -> User:
-    """The user of a valid bearer token, or else of a valid UI session cookie."""
+) -> Credentials:
+    """A valid bearer token, or else (reading only) a valid session cookie.
+
+    async: checking an HMAC needs no database and no worker thread.
+    """
     if bearer is not None:
         token, purpose, minutes = bearer.credentials, API_PURPOSE, settings.token_minutes
     elif cookie:
+        if request.method not in COOKIE_METHODS:
+            # A browser sends the cookie with any cross-site form post; only a bearer token,
+            # which a page of another site cannot read, may change records (CSRF).
+            raise _signed_out("the session cookie opens the API for reading only: send the "
+                              "bearer token from POST /api/v1/auth/login to make changes")
         token, purpose, minutes = cookie, SESSION_PURPOSE, settings.session_minutes
     else:
         raise _signed_out("sign in first: send a bearer token or the session cookie")
@@ -72,16 +105,25 @@ def get_current_user(
         user_id = read_token(settings.secret_key, token, purpose, minutes * 60)
     except TokenError as error:
         raise _signed_out(str(error)) from None
-    user = session.get(User, user_id)
-    if user is None or not user.active or user.locked_at is not None:
-        raise _signed_out("this account cannot be used; sign in again")
     if purpose == SESSION_PURPOSE:  # an idle session ends; activity keeps it alive
         set_session_cookie(response, settings, issue_token(settings.secret_key, user_id,
                                                            SESSION_PURPOSE))
+    return Credentials(user_id)
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+
+
+def signed_in_user(session: Session, credentials: Credentials) -> User:
+    """The account of `credentials`, if it may still be used."""
+    # One Core row, not an ORM load: this runs before every API call. The user is detached
+    # (services read its id, name and role; a sign-in check loads its own copy).
+    row = session.connection().execute(
+        select(_U).where(_U.c.id == credentials.user_id)).mappings().first()
+    user = User(**row) if row is not None else None
+    if user is None or not user.active or user.locked_at is not None:
+        raise _signed_out("this account cannot be used; sign in again")
     return user
-
-
-CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
@@ -90,16 +132,34 @@ def set_session_cookie(response: Response, settings: Settings, token: str) -> No
                         secure=settings.environment != "development")
 
 
-class RoleCheck:
-    """A dependency that admits only users of `roles` (403 otherwise)."""
+class RoleRule:
+    """Who may call a route: `roles`, for `action` (403 otherwise)."""
 
     def __init__(self, roles: frozenset[str], action: str) -> None:
         self.roles, self.action = roles, action
 
-    async def __call__(self, user: CurrentUser) -> User:
-        # async: a pure check, so it runs on the event loop instead of a worker thread
+    def admit(self, session: Session, credentials: Credentials) -> User:
+        user = signed_in_user(session, credentials)
         require_role(user, self.roles, self.action)
         return user
+
+
+class RoleCheck(RoleRule):
+    """A dependency that gives the route a signed-in user of `roles`."""
+
+    def __call__(self, session: SessionDep, credentials: CredentialsDep) -> User:
+        return self.admit(session, credentials)
+
+
+class DeferredRoleCheck(RoleRule):
+    """The same rule, applied by the route itself (`admit`) in its own worker thread.
+
+    For the bench's hot routes: each synchronous dependency costs a thread hop, and a
+    scan-and-advance should cost one.
+    """
+
+    async def __call__(self, credentials: CredentialsDep) -> Credentials:
+        return credentials
 
 
 def require_roles(*roles: str, action: str = "do this") -> RoleCheck:

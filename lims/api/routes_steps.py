@@ -11,11 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from lims.api.deps import SessionDep, require_roles
+from lims.api.deps import Credentials, DeferredRoleCheck, SessionDep
 from lims.api.errors import errors
 from lims.api.schemas import ContainerOut, Din, ProductOut, StepOut
 from lims.api.step_models import STEP_MODELS, StepBody
-from lims.models import User
 from lims.services.steps import StepResult, perform_step
 from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
@@ -33,10 +32,11 @@ def step_out(result: StepResult) -> StepOut:
 
 def _add_step_route(step: str) -> None:
     model = STEP_MODELS[step]
-    roles = TRIGGER_ROLES[Trigger(step)]
-    Operator = Annotated[User, Depends(require_roles(*roles, action=f"perform {step}"))]
+    rule = DeferredRoleCheck(frozenset(TRIGGER_ROLES[Trigger(step)]), f"perform {step}")
 
-    def perform(din: Din, body: StepBody, actor: Operator, session: SessionDep) -> StepOut:
+    def perform(din: Din, body: StepBody, credentials: Annotated[Credentials, Depends(rule)],
+                session: SessionDep) -> StepOut:
+        actor = rule.admit(session, credentials)
         values = body.values.model_dump(mode="json", exclude_none=True)
         return step_out(perform_step(
             session, actor=actor, din=din, step=step, scan=body.scan, values=values,

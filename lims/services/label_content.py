@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, LabelTexts
 from lims.config import get_settings
-from lims.models import Container, Patient, Product, StepRecord, User
+from lims.models import Container, Patient, PrintJob, Product, StepRecord, User
 from lims.services.common import get_or_404, parameters_of, patient_of
 from workflows.eligibility import MARKERS
 from workflows.errors import InvalidInput, NotFound
@@ -71,6 +71,7 @@ ISSUED_STATES: Final = frozenset({S.ISSUED, S.ADMINISTERED})
 FINAL_KINDS: Final = frozenset({LabelKind.FINAL, LabelKind.ISSUE})
 _P: Table = Product.__table__  # type: ignore[attr-defined]
 _C: Table = Container.__table__  # type: ignore[attr-defined]
+_J: Table = PrintJob.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -132,20 +133,34 @@ def load_subject(session: Session, *, din: str, container_id: int) -> LabelSubje
 
 
 def label_kind_for(subject: LabelSubject) -> LabelKind:
-    """The label a container carries now: the final product's changes with its stage.
+    """The label a container carries now (see `current_label_kind`)."""
+    return current_label_kind(ContainerKind(subject.container.kind), subject.state,
+                              subject.params)
+
+
+def current_label_kind(kind: ContainerKind, state: str,
+                       params: ProtocolParameters) -> LabelKind:
+    """The label a container of `kind` carries while its product is in `state`.
 
     Before QA release the final product wears an in-process label when the protocol
     forbids a final label before release; the final label follows release and the
     issue label follows issue.
     """
-    kind = ContainerKind(subject.container.kind)
     if kind is not K.FINAL_PRODUCT:
         return _LABEL_KIND[kind]
-    if subject.state in ISSUED_STATES:
+    if state in ISSUED_STATES:
         return LabelKind.ISSUE
-    if subject.released or not subject.params.final_label_requires_release:
+    if state in RELEASED_STATES or not params.final_label_requires_release:
         return LabelKind.FINAL
     return LabelKind.IN_PROCESS
+
+
+def last_printed_kind(session: Session, container_id: int) -> LabelKind | None:
+    """The kind of the label printed last for the container, or None if none was."""
+    kind = session.connection().execute(
+        core_select(_J.c.label_kind).where(_J.c.container_id == container_id)
+        .order_by(_J.c.id.desc()).limit(1)).scalar()
+    return LabelKind(kind) if kind is not None else None
 
 
 def allowed_kinds(subject: LabelSubject) -> frozenset[LabelKind]:

@@ -16,6 +16,7 @@ from lims.models import Container, Product, StepRecord, User
 from lims.services import step_store as store
 from lims.services.common import aware, require_trigger_role
 from lims.services.identity import check_scan, record_mismatch
+from lims.services.label_content import current_label_kind, last_printed_kind
 from lims.services.materials import expired_reagents, uncalibrated_equipment
 from lims.services.signatures import add_signature
 from lims.services.witness import confirm_witness
@@ -154,12 +155,32 @@ def _confirm_identity(session: Session, trigger: Trigger, ctx: store.StepContext
         record_mismatch(session, error=error, product=product, step=trigger.value, actor=actor,
                         at=now)
         raise
-    if get_settings().require_label_scan_back and container.label_verified_at is None:
-        # Print-then-scan (lims.services.labels): an unconfirmed label is not yet an identity.
-        raise DomainError(ErrorCode.LABEL_NOT_VERIFIED,
-                          f"print and scan back the label of the {KIND_LABELS[kind]} "
-                          f"before using it")
+    problem = label_problem(session, ctx, container, kind)
+    if problem is not None:
+        raise DomainError(ErrorCode.LABEL_NOT_VERIFIED, problem)
     return container
+
+
+def label_problem(session: Session, ctx: store.StepContextRow, container: Container,
+                  kind: ContainerKind) -> str | None:
+    """Why the container's label is not yet an identity a step may use, or None.
+
+    Print-then-scan (lims.services.labels): a label counts once scanned back. The final
+    product changes label with its stage: after QA release it must wear the final label,
+    after issue the issue label, each printed and scanned back in its turn.
+    """
+    if not get_settings().require_label_scan_back:
+        return None
+    what = KIND_LABELS[kind]
+    if container.label_verified_at is None:
+        return f"print and scan back the label of the {what} before using it"
+    if kind is not ContainerKind.FINAL_PRODUCT or container.id is None:
+        return None
+    due = current_label_kind(kind, ctx.product.state, ctx.params)
+    if last_printed_kind(session, container.id) != due:
+        return (f"the {what} still wears its earlier label: print its {due.value} label and "
+                f"scan it back before using it")
+    return None
 
 
 def _evaluate(conn: Any, trigger: Trigger, ctx: store.StepContextRow,

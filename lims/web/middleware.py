@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from lims.config import get_settings
 from lims.security import issue_token
@@ -47,27 +49,45 @@ def set_session_cookie(request: Request, response: Response, user_id: int) -> No
                         samesite="strict", secure=request.url.scheme == "https", path="/")
 
 
-def _sets_session(response: Response) -> bool:
-    return any(k == b"set-cookie" and v.startswith(SESSION_COOKIE.encode() + b"=")
-               for k, v in response.raw_headers)
+class WebHeaders:
+    """Pure ASGI (no BaseHTTPMiddleware: it would cost every request, API too, a task and
+    a streamed copy of the body): the pages' headers and the sliding session renewal."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_web(scope.get("path", "")):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    headers[name] = value  # the pages' own, stricter than the API's
+                if request.url.scheme == "https":
+                    headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+                # Sliding expiry: activity renews the session; an idle one lapses after the
+                # limit.
+                user_id = _session_user_id(request)
+                if (user_id is not None and message["status"] < 400
+                        and not _sets_session(headers)):
+                    renewed = Response()
+                    set_session_cookie(request, renewed, user_id)
+                    headers.append("set-cookie", renewed.headers["set-cookie"])
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _sets_session(headers: MutableHeaders) -> bool:
+    return any(value.startswith(SESSION_COOKIE + "=") for value in headers.getlist("set-cookie"))
 
 
 def install(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def web_headers(request: Request,
-                          call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
-        if not is_web(request.url.path):
-            return response
-        for name, value in SECURITY_HEADERS.items():
-            response.headers[name] = value  # the pages' own, stricter than the API's
-        if request.url.scheme == "https":
-            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-        # Sliding expiry: activity renews the session; an idle one lapses after the limit.
-        user_id = _session_user_id(request)
-        if user_id is not None and not _sets_session(response) and response.status_code < 400:
-            set_session_cookie(request, response, user_id)
-        return response
+    app.add_middleware(WebHeaders)
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:

@@ -14,11 +14,11 @@ from datetime import datetime
 
 from sqlmodel import Session
 
-from lims.config import get_settings
 from lims.models import Container, User
 from lims.services import step_store as store
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.materials import expired_reagents, uncalibrated_equipment
+from lims.services.steps import label_problem
 from lims.web.render import site_zone
 from workflows.errors import DomainError, IdentityMismatch, NotFound
 from workflows.identity import KIND_LABELS, check_wristband, input_kind
@@ -35,7 +35,7 @@ class Preview:
     scan: str = "none"  # none (the step handles no container), missing, ok, refused
     wristband: str = "none"  # none, missing, ok, refused
     refusal: IdentityMismatch | None = None
-    label_unverified: bool = False
+    label_problem: str | None = None  # why the container's label may not be used yet
     field_errors: dict[str, str] = field(default_factory=dict)
     computed: Mapping[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -62,9 +62,8 @@ def load(session: Session, din: str, step: str) -> Preview:
         preview.container = next((c for c in in_use if c.kind == kind.value), None)
         preview.container_label = KIND_LABELS[kind]
         preview.scan = "missing"
-        preview.label_unverified = bool(
-            preview.container is not None and preview.container.label_verified_at is None
-            and get_settings().require_label_scan_back)
+        if preview.container is not None:
+            preview.label_problem = label_problem(session, ctx, preview.container, kind)
     if step == Trigger.ADMINISTER:
         preview.wristband = "missing"
     return preview
@@ -88,10 +87,9 @@ def check(session: Session, *, actor: User, din: str, step: str, scan: str, wris
                 check_scan(session, product=product, subject_id=preview.context.subject_id,
                            container=preview.container, raw=scan)
                 preview.scan = "ok"
-                if preview.label_unverified:
+                if preview.label_problem:
                     preview.blocking.append(
-                        f"The label of the {preview.container_label} has not been scanned "
-                        "back yet: print it and scan it back on the product page first.")
+                        f"Label not ready: {preview.label_problem} (on the product page).")
         if preview.wristband == "missing" and wristband:
             check_wristband(wristband, expected_patient_id=preview.context.mrn,
                             subject_id=preview.context.subject_id)

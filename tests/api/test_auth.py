@@ -9,7 +9,7 @@ from sqlmodel import select
 from lims.config import get_settings
 from lims.models import User
 from lims.security import issue_token
-from tests.api.conftest import refusal
+from tests.api.conftest import product_in, refusal
 from tests.factories import PASSWORDS, audit_count
 
 
@@ -38,6 +38,25 @@ def test_signing_in_sets_an_http_only_strict_session_cookie_that_opens_the_api(a
     me = api.client.get("/api/v1/auth/me")  # the client kept the cookie
     assert me.status_code == 200 and me.json()["username"] == "qa1"
     assert "lims_session=" in me.headers["set-cookie"]  # activity renews the idle session
+
+
+def test_the_session_cookie_alone_cannot_change_records_through_the_api(api):
+    product = product_in(api, "received")
+    login(api, "tech1", PASSWORDS["tech1"])  # the client now holds the session cookie
+    audited = audit_count(api.session)
+    api.session.rollback()  # the test's read must not hold SQLite's write lock
+
+    # what a forged cross-site form post would carry: the cookie, no bearer token
+    forged = api.client.post(f"/api/v1/products/{product.din}/hold",
+                             json={"reason": "cross-site request"})
+
+    assert refusal(forged, 401) == "authentication_failed"
+    assert "bearer token" in forged.json()["detail"]
+    assert audit_count(api.session) == audited
+    api.session.rollback()
+    assert api.client.get(f"/api/v1/products/{product.din}").json()["state"] == "received"
+    held = api.post(f"/products/{product.din}/hold", user="tech1", json={"reason": "check"})
+    assert held.status_code == 200 and held.json()["state"] == "on_hold"
 
 
 def test_an_unknown_user_and_a_wrong_password_get_the_same_answer(api):

@@ -16,7 +16,9 @@ SCHEMA = APP.openapi()
 OPERATIONS = [(f"{method.upper()} {path}", operation)
               for path, item in SCHEMA["paths"].items() for method, operation in item.items()]
 IDS = [name for name, _ in OPERATIONS]
-OPEN = {f"POST {PREFIX}/auth/login"}  # the only route anyone may call
+# The routes anyone may call: signing in, and signing out (it only clears the cookie).
+OPEN_REFUSALS = {f"POST {PREFIX}/auth/login": {422}, f"POST {PREFIX}/auth/logout": set()}
+OPEN = set(OPEN_REFUSALS)
 
 
 def error_ref(response):
@@ -38,7 +40,7 @@ def test_every_operation_has_a_one_line_summary_of_its_own(name, operation):
 @pytest.mark.parametrize(("name", "operation"), OPERATIONS, ids=IDS)
 def test_every_operation_documents_its_refusals_with_the_error_model(name, operation):
     statuses = {int(s) for s in operation["responses"] if s.startswith(("4", "5"))}
-    expected = {422} if name in OPEN else {401, 403}
+    expected = OPEN_REFUSALS.get(name, {401, 403})
     assert expected <= statuses
     for status in statuses:
         assert error_ref(operation["responses"][str(status)]).endswith("/ErrorOut")
@@ -59,15 +61,15 @@ def test_every_operation_has_request_and_response_models(name, operation):
 
 
 @pytest.mark.parametrize(("name", "operation"), OPERATIONS, ids=IDS)
-def test_every_operation_but_sign_in_requires_authentication(name, operation):
+def test_every_operation_but_sign_in_and_out_requires_authentication(name, operation):
     assert bool(operation.get("security")) == (name not in OPEN)
 
 
-def test_every_route_but_sign_in_checks_the_callers_role():
+def test_every_route_but_sign_in_and_out_checks_the_callers_role():
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     unchecked = [f"{sorted(r.methods)} {r.path}" for r in routes if not _roles(r.dependant)]
     assert len(routes) == len(OPERATIONS)
-    assert unchecked == ["['POST'] /auth/login"]
+    assert unchecked == ["['POST'] /auth/login", "['POST'] /auth/logout"]
 
 
 def test_every_error_code_has_an_http_status():

@@ -174,6 +174,18 @@ def test_issue_and_bedside_verified_administration_complete_the_product(api):
     issued = perform(api, product, "issue", witness="doc1", witness_password=PASSWORDS["doc1"])
     assert issued.status_code == 200, issued.text
     product.version = issued.json()["product"]["version"]
+    final = next(c for c in api.get(f"/products/{product.din}/containers", user="tech1").json()
+                 if c["kind"] == "final_product")
+    early = perform(api, product, "administer", user="doc1",
+                    wristband=wristband_of(api.session.get(Patient, product.patient_id)),
+                    witness="doc2", witness_password=PASSWORDS["doc2"])
+    assert refusal(early, 409) == "label_not_verified"  # the issue label comes first
+    printed = api.post(f"/products/{product.din}/containers/{final['id']}/label", user="tech1",
+                       json={"format": "zpl"})
+    assert printed.status_code == 200, printed.text  # the issue label: the product is issued
+    verified = api.post(f"/products/{product.din}/labels/verify", user="tech1",
+                        json={"scan": final["code"]})
+    assert verified.status_code == 200, verified.text
     wristband = wristband_of(api.session.get(Patient, product.patient_id))
     administered = perform(api, product, "administer", user="doc1", wristband=wristband,
                            witness="doc2", witness_password=PASSWORDS["doc2"])

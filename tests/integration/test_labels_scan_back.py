@@ -17,6 +17,7 @@ from lims.services.common import utcnow
 from lims.services.harvests import schedule_harvest
 from lims.services.labels import print_label, verify_label
 from lims.services.queries import container_scan_text
+from lims.services.release import release_product
 from lims.services.steps import StepResult, perform_step
 from tests.factories import (
     PASSWORDS,
@@ -25,6 +26,7 @@ from tests.factories import (
     container_of,
     make_patient,
     make_product,
+    perform,
     seeded,
     snapshot,
     step_time,
@@ -242,3 +244,65 @@ def test_the_right_label_scanned_back_is_verified_and_audited(session):
     assert checked.id == rbc.id and checked.label_verified_at is not None
     assert fresh(session, rbc).label_verified_at is not None
     assert audit_count(session, "label_verified") == verified + 1
+
+
+def test_issue_needs_the_final_label_printed_after_release_and_scanned_back(session):
+    run = seeded(session)
+    product, _ = make_product(run, arm="CD133", until="awaiting_release")
+    product = release_product(session, actor=run.user("qa1"), din=product.din,
+                              password=PASSWORDS["qa1"], now=step_time(product, "release"))
+    final = container_of(session, product, "final_product")
+    assert final.id is not None and final.label_verified_at is not None  # the in-process label
+    before, audited = snapshot(session, product.din), audit_count(session)
+
+    with pytest.raises(DomainError) as refused:
+        bare_step(run, product, "issue", "final_product")
+
+    assert refused.value.code == ErrorCode.LABEL_NOT_VERIFIED
+    assert "print its final label" in refused.value.detail
+    assert snapshot(session, product.din) == before
+    assert audit_count(session) == audited
+
+    printed = print_label(session, actor=run.user("tech1"), din=product.din,
+                          container_id=final.id, format="pdf")
+    assert printed.label.kind == "final"
+    with pytest.raises(DomainError) as unverified:  # printed, not yet scanned back
+        bare_step(run, product, "issue", "final_product")
+    assert unverified.value.code == ErrorCode.LABEL_NOT_VERIFIED
+    verify_label(session, actor=run.user("tech2"), din=product.din,
+                 scan=container_scan_text(product, final))
+
+    assert bare_step(run, product, "issue", "final_product").product.state == "issued"
+
+
+def test_administration_needs_the_issue_label_printed_and_scanned_back(session):
+    run = seeded(session)
+    product, _ = make_product(run, arm="BM-MNC", until="released")
+    product = bare_step(run, product, "issue", "final_product").product
+    before = snapshot(session, product.din)
+
+    with pytest.raises(DomainError) as refused:
+        perform(run, product, "administer")
+
+    assert refused.value.code == ErrorCode.LABEL_NOT_VERIFIED
+    assert "print its issue label" in refused.value.detail
+    assert snapshot(session, product.din) == before
+    run.label_all(product)  # the issue label, printed and scanned back
+    assert perform(run, product, "administer").product.state == "administered"
+
+
+def test_an_old_label_printed_again_after_release_does_not_open_the_gate(session):
+    run = seeded(session)
+    product, _ = make_product(run, arm="BM-MNC", until="awaiting_release")
+    product = release_product(session, actor=run.user("qa1"), din=product.din,
+                              password=PASSWORDS["qa1"], now=step_time(product, "release"))
+    final = container_of(session, product, "final_product")
+    assert final.id is not None
+    print_label(session, actor=run.user("tech1"), din=product.din, container_id=final.id,
+                format="zpl", kind="in_process", reason="spare quarantine label")
+    verify_label(session, actor=run.user("tech2"), din=product.din,
+                 scan=container_scan_text(product, final))
+
+    with pytest.raises(DomainError) as refused:
+        bare_step(run, product, "issue", "final_product")
+    assert refused.value.code == ErrorCode.LABEL_NOT_VERIFIED
