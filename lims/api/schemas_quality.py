@@ -109,7 +109,8 @@ class QueueItemOut(Out):
 
 class ReviewExceptionOut(Out):
     kind: str = Field(description="out_of_spec, pending, deviation, correction, late_entry, "
-                      "warning, witness, time_window, coi_refusal, alert, independence")
+                      "warning, witness, time_window, coi_refusal, reprint, alert, "
+                      "independence")
     text: str
 
 

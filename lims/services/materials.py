@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
@@ -14,6 +15,7 @@ from workflows.errors import DomainError, ErrorCode
 from workflows.steps import StepSpec
 
 MASTER_DATA_ROLES = frozenset({"admin", "supervisor"})
+M = TypeVar("M", ReagentLot, Equipment)
 
 
 def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, lot: str,
@@ -51,32 +53,38 @@ def register_equipment(session: Session, *, actor: User | None, code: str, kind:
 def expired_reagents(session: Session, spec: StepSpec, values: Mapping[str, object],
                      today: date) -> list[str]:
     """Problems with the step's reagent lots; an unregistered lot is refused outright."""
-    problems = []
-    for name in spec.reagent_fields:
-        lot = values.get(name)
-        if lot is None:
-            continue
-        row = session.exec(select(ReagentLot).where(ReagentLot.lot == str(lot))).first()
-        if row is None:
-            raise DomainError(ErrorCode.REAGENT_UNKNOWN,
-                              f"{spec.field(name).label}: lot {lot} is not registered")
-        if row.expires_on < today:
-            problems.append(f"{row.reagent} lot {lot} expired on {row.expires_on.isoformat()}")
-    return problems
+    def problem(row: ReagentLot) -> str | None:
+        if row.expires_on >= today:
+            return None
+        return f"{row.reagent} lot {row.lot} expired on {row.expires_on.isoformat()}"
+    return _problems(session, spec, spec.reagent_fields, values, ReagentLot, ReagentLot.lot,
+                     ErrorCode.REAGENT_UNKNOWN, "lot", problem)
 
 
 def uncalibrated_equipment(session: Session, spec: StepSpec, values: Mapping[str, object],
                            today: date) -> list[str]:
-    problems = []
-    for name in spec.equipment_fields:
-        code = values.get(name)
-        if code is None:
+    """Problems with the step's equipment; unregistered equipment is refused outright."""
+    def problem(row: Equipment) -> str | None:
+        if row.calibration_due >= today:
+            return None
+        return f"{row.kind} {row.code} calibration was due {row.calibration_due.isoformat()}"
+    return _problems(session, spec, spec.equipment_fields, values, Equipment, Equipment.code,
+                     ErrorCode.EQUIPMENT_UNKNOWN, "equipment", problem)
+
+
+def _problems(session: Session, spec: StepSpec, fields: Iterable[str],
+              values: Mapping[str, object], model: type[M], key: Any, unknown: ErrorCode,
+              noun: str, problem: Callable[[M], str | None]) -> list[str]:
+    found = []
+    for name in fields:
+        value = values.get(name)
+        if value is None:
             continue
-        row = session.exec(select(Equipment).where(Equipment.code == str(code))).first()
+        row = session.exec(select(model).where(key == str(value))).first()
         if row is None:
-            raise DomainError(ErrorCode.EQUIPMENT_UNKNOWN,
-                              f"{spec.field(name).label}: equipment {code} is not registered")
-        if row.calibration_due < today:
-            problems.append(f"{row.kind} {code} calibration was due "
-                            f"{row.calibration_due.isoformat()}")
-    return problems
+            raise DomainError(unknown, f"{spec.field(name).label}: {noun} {value} is not "
+                                       f"registered")
+        text = problem(row)
+        if text is not None:
+            found.append(text)
+    return found

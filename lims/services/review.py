@@ -8,13 +8,23 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from lims.models import Alert, CoiEvent, Patient, Product, QcResult, StepRecord
+from lims.models import (
+    Alert,
+    CoiEvent,
+    Container,
+    Patient,
+    PrintJob,
+    Product,
+    QcResult,
+    StepRecord,
+)
 from lims.services.alerts import open_alerts
 from lims.services.common import parameters_of, product_by_din, utcnow
 from lims.services.deviations import deviations_of
 from lims.services.qc import current_results, qc_status
 from lims.services.release import is_independent
 from lims.services.specifications import specification_of
+from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.product import ProductState, requires_witness
 from workflows.specifications import QC_TESTS
 
@@ -22,7 +32,7 @@ from workflows.specifications import QC_TESTS
 @dataclass(frozen=True)
 class ReviewException:
     kind: str  # out_of_spec, pending, deviation, correction, late_entry, warning, witness,
-    #            time_window, coi_refusal
+    #            time_window, coi_refusal, reprint
     text: str
 
 
@@ -90,6 +100,7 @@ def review_summary(session: Session, din: str, reviewer_id: int | None = None) -
     _step_exceptions(session, product, add)
     for event in session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)):
         add(ReviewException("coi_refusal", f"wrong scan refused at {event.step}: {event.detail}"))
+    _reprints(session, product, add)
     for alert in summary.open_alerts:
         add(ReviewException("alert", alert.message))
     if missing:
@@ -140,6 +151,19 @@ def _step_exceptions(session: Session, product: Product,
     if product.expires_at and utcnow() > product.expires_at and product.state not in (
             ProductState.ADMINISTERED, ProductState.DISCARDED):
         add(ReviewException("time_window", f"product expired at {_ts(product.expires_at)}"))
+
+
+def _reprints(session: Session, product: Product,
+              add: Callable[[ReviewException], None]) -> None:
+    """A reprinted label is a second label of one container in circulation: QA sees why."""
+    reprints = session.exec(select(PrintJob, Container.kind).join(
+        Container, col(Container.id) == col(PrintJob.container_id)).where(
+        PrintJob.product_id == product.id, col(PrintJob.reprint).is_(True))
+        .order_by(col(PrintJob.id)))
+    for job, kind in reprints:
+        what = KIND_LABELS[ContainerKind(kind)]
+        add(ReviewException("reprint", f"{job.label_kind} label of the {what} reprinted at "
+                            f"{_ts(job.printed_at)}: {job.reason}"))
 
 
 def _ts(when: datetime | None) -> str:

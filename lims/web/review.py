@@ -10,13 +10,14 @@ SEVERITY: dict[str, str] = {
     "out_of_spec": "major", "refusal": "major", "deviation": "major", "witness": "major",
     "time_window": "major", "independence": "major", "alert": "major",
     "warning": "minor", "correction": "minor", "late_entry": "minor", "coi_refusal": "minor",
-    "pending": "info",
+    "reprint": "minor", "pending": "info",
 }
 KIND_WORDS: dict[str, str] = {
     "out_of_spec": "Out of specification", "refusal": "Refused value", "deviation": "Deviation",
     "witness": "Missing witness", "time_window": "Time window", "independence": "Independence",
     "alert": "Post-release alert", "warning": "Warning accepted", "correction": "Correction",
     "late_entry": "Late entry", "coi_refusal": "Wrong scan refused", "pending": "Pending",
+    "reprint": "Label reprinted",
 }
 _ORDER = {"major": 0, "minor": 1, "info": 2}
 

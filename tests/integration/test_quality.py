@@ -15,7 +15,9 @@ from lims.services.alerts import acknowledge_alert
 from lims.services.batch_record import batch_record, batch_record_pdf
 from lims.services.common import utcnow
 from lims.services.deviations import close_deviation, raise_deviation
+from lims.services.labels import print_label
 from lims.services.qc import complete_qc, record_qc_result
+from lims.services.queries import containers
 from lims.services.release import exceptional_release, release_product
 from lims.services.review import qa_queue, review_summary
 from lims.services.signature_check import signature_state
@@ -216,3 +218,19 @@ def test_the_batch_record_pdf_matches_the_database(session):
     for step in ("RBC sedimentation", "CliniMACS"):
         assert step in text
     assert "88.4" in text  # CD133 purity as entered
+
+
+def test_a_label_reprint_appears_in_the_review_with_its_reason(session):
+    run = seeded(session)
+    product, _ = formulated(run)
+    final = next(c for c in containers(session, product.din) if c.kind == "final_product")
+    assert final.id is not None
+    assert "reprint" not in [e.kind for e in review_summary(session, product.din).exceptions]
+
+    print_label(session, actor=run.user("tech1"), din=product.din, container_id=final.id,
+                format="zpl", reason="label torn while sealing the bag")
+
+    reprints = [e.text for e in review_summary(session, product.din).exceptions
+                if e.kind == "reprint"]
+    assert len(reprints) == 1
+    assert "final product" in reprints[0] and "label torn while sealing the bag" in reprints[0]
