@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ from http.client import HTTPConnection  # after the path fix: this file is http.
 import httpx
 from sqlmodel import Session
 
-from bench.transition import bare_commits, percentile, prepare
+from bench.transition import bare_commits, prepare, report
 from lims import demo_data as data
 from lims.db import make_engine
 from lims.demo import PASSWORDS
@@ -131,15 +130,7 @@ def main() -> None:
             server.terminate()
             server.wait(timeout=30)
         bare += bare_commits(Path(tmp) / "bare-after.db", args.n - args.n // 2)
-    rows = [("http scan-and-advance", http), ("bare WAL FULL update+insert", bare)]
-    print(f"{'path':<30}{'p50 ms':>10}{'p99 ms':>10}   (n={args.n}, uvicorn + SQLite, same disk)")
-    for name, samples in rows:
-        print(f"{name:<30}{statistics.median(samples) * 1e3:>10.3f}"
-              f"{percentile(samples, 99) * 1e3:>10.3f}")
-    ratio50 = statistics.median(http) / statistics.median(bare)
-    ratio99 = percentile(http, 99) / percentile(bare, 99)
-    print(f"{'ratio http/bare':<30}{ratio50:>10.2f}{ratio99:>10.2f}   (goal: ≤ 10 at p50)")
-
+    report("http scan-and-advance", http, bare, setting="uvicorn + SQLite, same disk", goal=10)
 
 if __name__ == "__main__":
     main()
