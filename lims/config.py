@@ -29,10 +29,15 @@ class Settings(BaseSettings):
     printer_port: int = 9100
     # Part 11: a label must be scanned back after printing before the container is used.
     require_label_scan_back: bool = True
+    # "standard": argon2id at the library's recommended cost. "fast-for-tests": its lowest
+    # cost, for throw-away test databases only (refused outside development).
+    password_hashing: str = "standard"
 
     def check_production_ready(self) -> None:
         if self.environment != "development" and self.secret_key.startswith("development"):
             raise RuntimeError("LIMS_SECRET_KEY must be set outside development")
+        if self.environment != "development" and self.password_hashing != "standard":
+            raise RuntimeError("LIMS_PASSWORD_HASHING must be 'standard' outside development")
 
 
 @lru_cache

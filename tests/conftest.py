@@ -20,6 +20,9 @@ from lims.db import make_engine
 from lims.migrate import alembic_config
 
 TEST_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
+# Throw-away databases: argon2 at its lowest cost (seeding hashes seven passwords per test).
+# Verification reads the cost from each hash, so nothing else changes.
+os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
 
 
 def _migrate(engine: Engine) -> None:

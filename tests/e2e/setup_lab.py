@@ -5,16 +5,12 @@ another patient whose collection bag is the "wrong" container scanned by mistake
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
-from argon2 import PasswordHasher
 from sqlmodel import Session, col, select
 
 from lims import demo_data as data
-from lims import security
 from lims.db import make_engine
 from lims.demo import PASSWORDS, DemoRun
 from lims.migrate import upgrade
@@ -52,25 +48,10 @@ class Cast:
     other_subject_id: str  # whose bag is scanned by mistake
 
 
-@contextmanager
-def cheap_password_hashing() -> Iterator[None]:
-    """Argon2 at its lowest cost for the demo users of this throw-away database.
-
-    Verification reads the cost from the stored hash, so the server signs these users in
-    quickly too; production hashes are untouched.
-    """
-    saved = security._HASHER
-    security._HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    try:
-        yield
-    finally:
-        security._HASHER = saved
-
-
 def prepare(database_url: str) -> Cast:
     upgrade(database_url)
     engine = make_engine(database_url)
-    with cheap_password_hashing(), Session(engine, expire_on_commit=False) as session:
+    with Session(engine, expire_on_commit=False) as session:
         seed(session, load_seed(), progress=lambda _m: None)
         run = DemoRun(session, say=lambda _m: None)
         for days, cells, purity, viability, dose in CD133_HISTORY:

@@ -20,7 +20,6 @@ from lims.migrate import upgrade
 from lims.security import issue_token
 from lims.services.harvests import schedule_harvest
 from lims.services.seed import load_seed, seed
-from tests.e2e.setup_lab import cheap_password_hashing
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +27,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     url = f"sqlite:///{Path(tmp_path_factory.mktemp('web')) / 'lims.db'}"
     upgrade(url)
     eng = make_engine(url)
-    with cheap_password_hashing(), Session(eng, expire_on_commit=False) as session:
+    with Session(eng, expire_on_commit=False) as session:
         seed(session, load_seed(), progress=lambda _m: None)
         run = DemoRun(session, say=lambda _m: None)
         patient = run.enrol("CD133", 70.0)
