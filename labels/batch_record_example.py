@@ -26,6 +26,7 @@ from labels.batch_record_model import (
     ChartSeries,
     ContainerLine,
     DeviationLine,
+    LabelPrintLine,
     QcLine,
     ReviewException,
     Signature,
@@ -33,6 +34,7 @@ from labels.batch_record_model import (
 
 QA: Final = "Maryam QA Reviewer"
 PHYSICIAN: Final = "Dr. Ali Physician"
+TECH: Final = "Sara Technician (tech1)"
 
 
 def _hash(text: str) -> str:
@@ -125,6 +127,22 @@ def _containers(arm: str) -> tuple[ContainerLine, ...]:
         ContainerLine("QC sample: endotoxin", code, "07", final, 0.1, "tested"),
     )
     return (*common, *derived, *samples)
+
+
+def _label_prints(containers: tuple[ContainerLine, ...]) -> tuple[LabelPrintLine, ...]:
+    """Each container's label printed and scanned back; one reprint, with its reason."""
+    lines = []
+    for number, container in enumerate(containers):
+        printed = HARVEST_END + timedelta(minutes=10 + 25 * number)
+        kind = ("collection" if container.parent is None else
+                "qc_sample" if container.flags else "in_process")
+        lines.append(LabelPrintLine(container.label, kind, printed, TECH, "ZPL, zebra-1", None,
+                                    printed + timedelta(minutes=1)))
+        if number == 1:
+            lines.append(LabelPrintLine(container.label, kind, printed + timedelta(minutes=3),
+                                        TECH, "ZPL, zebra-1", "label smudged by a wet glove",
+                                        printed + timedelta(minutes=4)))
+    return tuple(lines)
 
 
 def _signature(name: str, user: str, meaning: str, minutes: float, record: str) -> Signature:
@@ -224,6 +242,7 @@ def example_record(arm: str = "CD133") -> BatchRecord:
             "X9999 26 000017 H (another patient's bag) for this product; refused, nothing "
             "changed",),
         generated_at=datetime(2026, 11, 25, 16, 30, tzinfo=UTC),
+        label_prints=_label_prints(_containers(arm)),
     )
 
 

@@ -93,6 +93,19 @@ class ContainerLine:
 
 
 @dataclass(frozen=True)
+class LabelPrintLine:
+    """One label print: label reconciliation shows every label that came out of a printer."""
+
+    container: str  # the container's name, e.g. "final product"
+    kind: str  # collection, in_process, qc_sample, final, issue
+    printed_at: datetime
+    printed_by: str
+    output: str  # format and printer, e.g. "ZPL, zebra-1"
+    reprint_reason: str | None  # None for a first print
+    scanned_back_at: datetime | None  # when that label was verified by scanning it
+
+
+@dataclass(frozen=True)
 class ChartSeries:
     """One key value of this product against its specification limits."""
 
@@ -137,6 +150,7 @@ class BatchRecord:
     chart: tuple[ChartSeries, ...]
     coi_events: tuple[str, ...]
     generated_at: datetime
+    label_prints: tuple[LabelPrintLine, ...] = ()
 
 
 def _canonical(value: object, where: str) -> object:

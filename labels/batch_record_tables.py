@@ -6,7 +6,14 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, KeepTogether
 
-from labels.batch_record_model import BatchRecord, ContainerLine, DeviationLine, QcLine, Signature
+from labels.batch_record_model import (
+    BatchRecord,
+    ContainerLine,
+    DeviationLine,
+    LabelPrintLine,
+    QcLine,
+    Signature,
+)
 from labels.batch_record_style import (
     ALERT_FILL,
     BODY,
@@ -28,7 +35,7 @@ from labels.batch_record_style import (
     table,
     text,
 )
-from labels.batch_record_text import NONE_TEXT, utc_minutes, utc_stamp
+from labels.batch_record_text import NONE_TEXT, local_and_utc, utc_minutes, utc_stamp
 from labels.fonts import SANS_BOLD
 from labels.timefmt import local_text
 
@@ -85,7 +92,32 @@ def containers_section(record: BatchRecord) -> list[Flowable]:
         for depth, c in _lineage(record.containers)
     ]
     header = ("Container", "Product code / division", "Flags", "Parent", "Volume (ml)", "Status")
-    return [*heading, table(header, rows, (60, 26, 12, 40, 16, 26))]
+    return [*heading, table(header, rows, (60, 26, 12, 40, 16, 26)), *_label_prints(record)]
+
+
+def _label_print_row(line: LabelPrintLine, zone: str) -> list[Flowable | str]:
+    reprint = (markup(f"<b>REPRINT</b>: {text(line.reprint_reason)}")
+               if line.reprint_reason is not None else "first print")
+    return [
+        para(line.container, CELL_BOLD),
+        line.kind.replace("_", "-"),
+        local_and_utc(line.printed_at, zone),
+        line.printed_by,
+        line.output,
+        reprint,
+        local_and_utc(line.scanned_back_at, zone) if line.scanned_back_at else "not scanned back",
+    ]
+
+
+def _label_prints(record: BatchRecord) -> list[Flowable]:
+    """Label reconciliation: every label printed, reprints with their reasons."""
+    heading = subsection(f"Labels printed ({len(record.label_prints)})")
+    if not record.label_prints:
+        return [gap(2), heading, para("No labels printed.", BODY)]
+    rows = [_label_print_row(line, record.time_zone) for line in record.label_prints]
+    header = ("Container", "Label", "Printed", "By", "Format, printer", "Print",
+              "Scanned back")
+    return [gap(2), heading, table(header, rows, (28, 21, 32, 25, 19, 31, 32))]
 
 
 def _qc_verdict(line: QcLine) -> str:

@@ -7,10 +7,12 @@ from sqlmodel import Session, col, select
 import labels.batch_record as br
 from lims.config import get_settings
 from lims.models import (
+    AuditEvent,
     CoiEvent,
     Container,
     Equipment,
     Patient,
+    PrintJob,
     Product,
     QcResult,
     ReagentLot,
@@ -68,7 +70,8 @@ def batch_record(session: Session, din: str) -> br.BatchRecord:
         coi_events=tuple(f"{e.at:%Y-%m-%d %H:%M} UTC {e.step}: {e.code} — {e.detail}"
                          for e in session.exec(select(CoiEvent).where(
                              CoiEvent.product_id == product.id))),
-        generated_at=utcnow())
+        generated_at=utcnow(),
+        label_prints=_label_prints(session, product, users))
 
 
 def batch_record_pdf(session: Session, din: str) -> bytes:
@@ -114,7 +117,7 @@ def _step(session: Session, record: StepRecord, users: dict[int | None, User],
     return br.StepEntry(step=record.step, label=spec.label, performed_at=record.performed_at,
                         operator=_name(users, record.operator_id),
                         witness=_name(users, record.witness_id) if record.witness_id else None,
-                        values=value_lines(spec, record.values),
+                        values=value_lines(spec, record.values, get_settings().time_zone),
                         computed=computed_lines(record.step, record.computed, params),
                         findings=tuple(f"{f.get('action', '').upper()}: {f.get('message')}"
                                        for f in record.findings),
@@ -158,6 +161,26 @@ def _containers(session: Session, product: Product) -> tuple[br.ContainerLine, .
             parent=KIND_LABELS[ContainerKind(parent.kind)] if parent else None,
             volume_ml=c.volume_ml, status=c.status))
     return tuple(lines)
+
+
+def _label_prints(session: Session, product: Product,
+                  users: dict[int | None, User]) -> tuple[br.LabelPrintLine, ...]:
+    """Every print of the product's labels, with the scan-back that verified it."""
+    kinds = {c.id: c.kind for c in session.exec(select(Container).where(
+        Container.product_id == product.id))}
+    # verify_label records which print job a scan-back verified (reason "print job N").
+    scanned = {event.reason: event.at for event in session.exec(
+        select(AuditEvent).where(AuditEvent.action == "label_verified",
+                                 col(AuditEvent.entity_id).startswith(f"{product.din}/"))
+        .order_by(col(AuditEvent.seq)))}
+    jobs = session.exec(select(PrintJob).where(PrintJob.product_id == product.id)
+                        .order_by(col(PrintJob.id)))
+    return tuple(br.LabelPrintLine(
+        container=KIND_LABELS[ContainerKind(kinds[job.container_id])], kind=job.label_kind,
+        printed_at=job.printed_at, printed_by=_name(users, job.printed_by_id),
+        output=f"{job.format.upper()}, {job.printer or 'local'}",
+        reprint_reason=job.reason if job.reprint else None,
+        scanned_back_at=scanned.get(f"print job {job.id}")) for job in jobs)
 
 
 def _signature(session: Session, signature: Signature,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 import labels.batch_record as br
+from labels.batch_record_text import local_and_utc
 from lims.models import QcResult, StepRecord
 from workflows.protocol import ProtocolParameters
 from workflows.specifications import Specification, endotoxin_limit
@@ -13,14 +15,29 @@ from workflows.step_rules import LIMITS
 from workflows.steps import StepSpec
 
 
-def value_lines(spec: StepSpec, values: Mapping[str, Any]) -> tuple[tuple[str, str, str], ...]:
+def value_lines(spec: StepSpec, values: Mapping[str, Any],
+                zone: str) -> tuple[tuple[str, str, str], ...]:
     lines = []
     for field in spec.fields:
         if field.name in values and values[field.name] not in (None, ""):
             value = values[field.name]
-            text = ("yes" if value else "no") if isinstance(value, bool) else _text(value)
+            if isinstance(value, bool):
+                text = "yes" if value else "no"
+            elif field.kind == "datetime":
+                text = _moment(value, zone)
+            else:
+                text = _text(value)
             lines.append((field.label, text, field.unit or ""))
     return tuple(lines)
+
+
+def _moment(value: Any, zone: str) -> str:
+    """A stored ISO time as the lab reads it: local time, with UTC beside it."""
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return local_and_utc(moment, zone) if moment.utcoffset() is not None else str(value)
 
 
 def computed_lines(step: str, computed: Mapping[str, float],

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlmodel import select
 
 from lims import demo_data as data
-from lims.models import Alert, AuditEvent, Product, Signature, User
+from lims.models import Alert, AuditEvent, PrintJob, Product, Signature, User
 from lims.services.alerts import acknowledge_alert
 from lims.services.batch_record import batch_record, batch_record_pdf
 from lims.services.common import utcnow
@@ -234,3 +234,22 @@ def test_a_label_reprint_appears_in_the_review_with_its_reason(session):
                 if e.kind == "reprint"]
     assert len(reprints) == 1
     assert "final product" in reprints[0] and "label torn while sealing the bag" in reprints[0]
+
+
+def test_the_batch_record_reconciles_every_label_print_with_its_scan_back(session):
+    run = seeded(session)
+    patient = make_patient(run, "BM-MNC")
+    product = run.process(patient, utcnow() - timedelta(hours=6))
+    final = next(c for c in containers(session, product.din) if c.kind == "final_product")
+    jobs = session.exec(select(PrintJob).where(PrintJob.product_id == product.id)).all()
+
+    record = batch_record(session, product.din)
+
+    assert len(record.label_prints) == len(jobs) > 0
+    assert all(line.scanned_back_at is not None for line in record.label_prints)
+    assert [line.kind for line in record.label_prints if line.container == "final product"] \
+        == ["in_process", "final", "issue"]
+    assert final.label_verified_at is not None
+    text = "\n".join(page.extract_text() for page in
+                     PdfReader(BytesIO(batch_record_pdf(session, product.din))).pages)
+    assert f"Labels printed ({len(jobs)})" in text
