@@ -134,6 +134,9 @@ class ProtocolParameters:
     endotoxin_limit_eu_per_ml: float = 0.5  # [V] Belotti Table 3, the alternative spec
     endotoxin_limit_basis: EndotoxinBasis = "per_kg"  # [Prop] which of the two applies
     qc_late_entry_hours: float = 24.0  # [Prop] a result entered later than this is "late"
+    # ALCOA "contemporaneous": a step recorded later than this after the times it reports
+    # (e.g. the infusion end) is a late entry for QA's review.
+    step_late_entry_hours: float = 2.0  # [Prop]
 
     # --- labels -------------------------------------------------------------------
     final_label_requires_release: bool = True  # [Prop] final label only once QA released

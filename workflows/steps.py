@@ -21,6 +21,7 @@ real but outside the protocol.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from types import MappingProxyType
 
 from workflows.protocol import ProtocolParameters
@@ -292,3 +293,28 @@ def evaluate_step(
         computed=MappingProxyType(computed),
         findings=findings,
     )
+
+
+def late_entry_hours(step: str, values: Mapping[str, object], recorded_at: datetime,
+                     limit_hours: float) -> float | None:
+    """Hours between the latest time a step record reports and its recording, if over the
+    limit (ALCOA: a record is made when the work is done); None otherwise.
+
+    `values` are as stored: times as ISO-8601 text with their zone.
+    """
+    spec = STEPS[step]
+    reported = []
+    for field in spec.fields:
+        if field.kind != "datetime" or field.name not in values:
+            continue
+        value = values[field.name]
+        try:
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        except ValueError:
+            continue
+        if moment.utcoffset() is not None:
+            reported.append(moment)
+    if not reported:
+        return None
+    hours = (recorded_at - max(reported)).total_seconds() / 3600
+    return hours if hours > limit_hours else None

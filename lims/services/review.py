@@ -27,6 +27,7 @@ from lims.services.specifications import specification_of
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.product import ProductState, requires_witness
 from workflows.specifications import QC_TESTS
+from workflows.steps import STEPS, late_entry_hours
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,12 @@ def _step_exceptions(session: Session, product: Product,
             add(ReviewException(kind, f"{record.step}: {finding.get('message')}"))
         if requires_witness(record.step) and record.witness_id is None:
             add(ReviewException("witness", f"{record.step} has no witness signature"))
+        late = late_entry_hours(record.step, record.values, record.performed_at,
+                                params.step_late_entry_hours)
+        if late is not None:
+            add(ReviewException("late_entry", f"{STEPS[record.step].label} recorded "
+                                f"{late:.1f} h after the times it reports (limit "
+                                f"{params.step_late_entry_hours:g} h)"))
         hours = record.computed.get("hours_since_harvest")
         if record.step == "receive" and hours and hours > params.receipt_max_hours_after_harvest:
             add(ReviewException("time_window", f"received {hours:.1f} h after harvest end "

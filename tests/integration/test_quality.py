@@ -22,7 +22,15 @@ from lims.services.release import exceptional_release, release_product
 from lims.services.review import qa_queue, review_summary
 from lims.services.signature_check import signature_state
 from lims.services.specifications import new_specification_version, specification_of
-from tests.factories import PASSWORDS, make_patient, seeded
+from tests.factories import (
+    PASSWORDS,
+    make_patient,
+    make_product,
+    perform,
+    seeded,
+    step_time,
+    step_values,
+)
 from workflows.errors import DomainError, ErrorCode
 
 
@@ -253,3 +261,18 @@ def test_the_batch_record_reconciles_every_label_print_with_its_scan_back(sessio
     text = "\n".join(page.extract_text() for page in
                      PdfReader(BytesIO(batch_record_pdf(session, product.din))).pages)
     assert f"Labels printed ({len(jobs)})" in text
+
+
+def test_a_step_recorded_long_after_the_times_it_reports_appears_as_a_late_entry(session):
+    run = seeded(session)
+    product, _ = make_product(run, arm="BM-MNC", until="collected",
+                              t0=utcnow() - timedelta(hours=7))
+    reported = step_time(product, "receive")
+
+    perform(run, product, "receive", at=reported + timedelta(hours=3),
+            values=step_values("receive", product.arm, reported))
+
+    late = [e.text for e in review_summary(session, product.din).exceptions
+            if e.kind == "late_entry"]
+    assert len(late) == 1
+    assert "Transport and receipt recorded 3" in late[0] and "limit 2 h" in late[0]

@@ -1,7 +1,7 @@
 """Step forms: cleaning, computed figures and protocol findings, in the lab's numbers."""
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -20,6 +20,7 @@ from workflows.steps import (
     StepDataError,
     StepOutcome,
     evaluate_step,
+    late_entry_hours,
 )
 
 TEHRAN = timezone(timedelta(hours=3, minutes=30))
@@ -576,3 +577,16 @@ def test_injecting_more_than_was_formulated_is_refused():
 def test_a_context_that_cannot_be_real_is_refused(overrides):
     with pytest.raises(ValueError):
         make_context(**overrides)
+
+
+def test_a_step_recorded_hours_after_the_times_it_reports_is_a_late_entry():
+    received = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+    values = {"time_out": (received - timedelta(minutes=30)).isoformat(),
+              "time_received": received.isoformat(), "temperature_c": 19.5}
+
+    late = late_entry_hours("receive", values, received + timedelta(hours=3), 2.0)
+    prompt = late_entry_hours("receive", values, received + timedelta(minutes=20), 2.0)
+
+    assert late == pytest.approx(3.0)
+    assert prompt is None
+    assert late_entry_hours("sediment", {"volume_in_ml": 205}, received, 2.0) is None
