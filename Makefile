@@ -42,10 +42,10 @@ lint: install
 test-sqlite: install chromium
 	$(BIN)/pytest -q -n 2
 
-# The same integration tests again on PostgreSQL when the server answers.
+# The integration and API suites again on PostgreSQL when the server answers.
 test-postgres: install
 	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
-		LIMS_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -n 2 tests/integration; \
+		LIMS_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -n 2 tests/integration tests/api; \
 	else \
 		echo "PostgreSQL at 127.0.0.1:5432 does not answer: PostgreSQL run skipped"; \
 		if [ -n "$$CI" ]; then echo "CI must run PostgreSQL"; exit 1; fi; \
