@@ -38,11 +38,11 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     receive_in_the_lab_with_the_keyboard_only(bench, bag, at)
     refuse_another_patients_bag_then_sediment(bench, lab, din, bag)
     target = isolate_mnc_and_enrich_with_one_reprint(bench, lab, at)
-    formulate(bench, target)
+    quarantine = formulate(bench, target)
     bench.sign_out()
     enter_qc_and_send_to_qa(bench, lab, din)
     release_by_qa(bench, lab, din)
-    issued = issue_to_the_procedure_room(bench, lab, din, at)
+    issued = issue_to_the_procedure_room(bench, lab, din, quarantine, at)
     administer_at_the_bedside(bench, lab, din, issued, at)
     bench.page.goto(lab.url + "/trends")
     assert bench.page.locator("svg.chart").count() >= 5
@@ -174,7 +174,7 @@ def isolate_mnc_and_enrich_with_one_reprint(bench: Bench, lab: Lab, at: At) -> s
     return target
 
 
-def formulate(bench: Bench, target: str) -> None:
+def formulate(bench: Bench, target: str) -> str:
     bench.scan_anywhere(target)
     bench.enter({"diluent": "0.9 % NaCl + 10 % autologous serum", "diluent_lot": "NACL2407",
                  "final_volume_ml": "5", "total_cells": "5.2e6", "viability_pct": "97.1",
@@ -183,9 +183,10 @@ def formulate(bench: Bench, target: str) -> None:
     assert "Dose per kg" in bench.page.content()
     bench.witness_and_save("tech2")
     assert bench.state() == "formulated", bench.flash()
-    bench.label_and_scan_back("final product")
+    quarantine = bench.label_and_scan_back("final product")  # in-process until release
     bench.label_and_scan_back("QC sample tube", index=0)
     bench.label_and_scan_back("QC sample tube", index=1)
+    return quarantine
 
 
 def enter_qc_and_send_to_qa(bench: Bench, lab: Lab, din: str) -> None:
@@ -225,9 +226,15 @@ def release_by_qa(bench: Bench, lab: Lab, din: str) -> None:
     bench.sign_out()
 
 
-def issue_to_the_procedure_room(bench: Bench, lab: Lab, din: str, at: At) -> str:
+def issue_to_the_procedure_room(bench: Bench, lab: Lab, din: str, quarantine: str,
+                                at: At) -> str:
     page = bench.page
     bench.sign_in("tech1")
+    # when: the syringe still wearing its in-process label is scanned for issue
+    bench.scan_anywhere(quarantine)
+    # then: the issue step says the final label comes first
+    assert page.locator("h1").inner_text() == "Issue to the procedure room"
+    assert "print its final label" in page.locator(".error-box").inner_text()
     page.goto(f"{lab.url}/products/{din}")
     final = bench.label_and_scan_back("final product")  # the final label, after release
     bench.scan_anywhere(final)
