@@ -29,7 +29,7 @@ from labels.model import (
     elements_for,
 )
 from labels.pdf import render_pdf, render_sheet
-from labels.printing import DEFAULT_PORT, PrinterError, send_zpl
+from labels.printing import DEFAULT_PORT, PrinterConnection, PrinterError, send_zpl
 from labels.zpl import render_zpl
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "LabelKind",
     "LabelTexts",
     "LayoutOverflow",
+    "PrinterConnection",
     "PrinterError",
     "QcLine",
     "ReviewException",

@@ -18,7 +18,15 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, update
 from sqlmodel import Session, col, func, select
 
-from labels import Label, LabelKind, LayoutOverflow, PrinterError, render_pdf, render_zpl, send_zpl
+from labels import (
+    Label,
+    LabelKind,
+    LayoutOverflow,
+    PrinterConnection,
+    PrinterError,
+    render_pdf,
+    render_zpl,
+)
 from lims.audit import PendingEvent, append
 from lims.config import get_settings
 from lims.models import Container, PrintJob, Product, User
@@ -79,13 +87,34 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
 
     `kind` None prints the label the container carries now (see `label_kind_for`).
     """
-    now = aware(now)
     require_role(actor, LABELLERS, "print labels")
     if format not in ("pdf", "zpl"):
         raise InvalidInput(f"unknown label format {format!r}; use pdf or zpl")
     printer, reason = printer.strip(), (reason or "").strip() or None
     if len(printer) > 120 or (reason is not None and len(reason) > 500):
         raise InvalidInput("printer name (120) or reason (500 characters) too long")
+    zebra = _zebra(printer)
+    if zebra is not None and format != "zpl":
+        raise InvalidInput(f"printer {printer} is the Zebra: it prints ZPL, not {format}")
+    if zebra is None:
+        return _record_print(session, actor=actor, din=din, container_id=container_id,
+                             format=format, printer=printer, reason=reason, kind=kind,
+                             now=aware(now), connection=None)
+    # Connect before anything is locked: a printer that is off must not hold up the lab.
+    try:
+        connection = PrinterConnection(*zebra)
+    except PrinterError as error:
+        raise DomainError(ErrorCode.PRINTER_ERROR, str(error)) from error
+    with connection:
+        return _record_print(session, actor=actor, din=din, container_id=container_id,
+                             format=format, printer=printer, reason=reason, kind=kind,
+                             now=aware(now), connection=connection)
+
+
+def _record_print(session: Session, *, actor: User, din: str, container_id: int,
+                  format: Format, printer: str, reason: str | None,
+                  kind: LabelKind | str | None, now: datetime,
+                  connection: PrinterConnection | None) -> PrintResult:
     subject = load_subject(session, din=din, container_id=container_id)
     chosen = resolve_kind(subject, kind)
     _may_print(actor, subject, chosen)
@@ -99,9 +128,6 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
         raise DomainError(ErrorCode.REASON_REQUIRED,
                           f"the {chosen.value} label of this {_what(container)} was printed "
                           f"before: a reprint needs a reason")
-    zebra = _zebra(printer)
-    if zebra is not None and format != "zpl":
-        raise InvalidInput(f"printer {printer} is the Zebra: it prints ZPL, not {format}")
     label = label_of(subject, chosen, reprint=bool(earlier),
                      issued_by=issued_by(session, subject, chosen))
     try:
@@ -127,10 +153,10 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
         {"print_job": job.id, "kind": chosen.value, "format": format, "printer": printer,
          "content_hash": job.content_hash}, reason=reason))
     append(session, events, user_id=actor.id, username=actor.username)
-    if zebra is not None:
+    if connection is not None:
         assert isinstance(output, str)
         try:
-            send_zpl(zebra[0], zebra[1], output)
+            connection.send(output)  # connected already: this takes milliseconds
         except PrinterError as error:
             session.rollback()  # nothing came out of the printer: nothing is recorded
             raise DomainError(ErrorCode.PRINTER_ERROR, str(error)) from error

@@ -8,6 +8,7 @@ import socket
 import threading
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
 from labels import LabelKind
@@ -295,3 +296,35 @@ def test_a_printer_that_is_off_refuses_the_print_and_nothing_is_recorded(session
     assert fresh(session, mnc).label_verified_at is not None
     session.commit()
     assert session.get(Product, product.id) is not None
+
+
+def test_an_unreachable_printer_is_found_out_before_the_database_is_touched(session,
+                                                                             monkeypatch):
+    run = seeded(session)
+    product, _ = make_product(run, arm="BM-MNC", until="mnc_isolated")
+    mnc = container_of(session, product, "mnc")
+    assert mnc.id is not None
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()
+    monkeypatch.setattr(get_settings(), "printer_host", "127.0.0.1")
+    monkeypatch.setattr(get_settings(), "printer_port", port)
+    actor = run.user("tech1")
+    session.commit()
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    event.listen(session.get_bind(), "before_cursor_execute", seen)
+    try:
+        with pytest.raises(DomainError) as refused:
+            print_label(session, actor=actor, din=product.din, container_id=mnc.id,
+                        format="zpl", printer="127.0.0.1", reason="reprint for the fridge")
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", seen)
+
+    assert refused.value.code == ErrorCode.PRINTER_ERROR
+    # not one statement, so no lock (SQLite's write lock, PostgreSQL's audit head) was held
+    # while the printer was being tried
+    assert statements == []
