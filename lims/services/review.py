@@ -169,7 +169,8 @@ def _reprints(session: Session, product: Product,
         .order_by(col(PrintJob.id)))
     for job, kind in reprints:
         what = KIND_LABELS[ContainerKind(kind)]
-        add(ReviewException("reprint", f"{job.label_kind} label of the {what} reprinted at "
+        add(ReviewException("reprint", f"{job.label_kind.replace('_', '-')} label of the "
+                            f"{what} reprinted at "
                             f"{_ts(job.printed_at)}: {job.reason}"))
 
 

@@ -216,6 +216,8 @@ def release_by_qa(bench: Bench, lab: Lab, din: str) -> None:
     # then: the refused scan is among the exceptions shown first
     exceptions = page.locator("table.exceptions").inner_text()
     assert "Wrong scan refused" in exceptions and "WRONG PATIENT" in exceptions
+    # and: so is the reprinted label, with its reason
+    assert "Label reprinted" in exceptions and "smudged by a wet glove" in exceptions
     bench.shot("qa-review")
     # when: QA signs with user ID and password
     page.fill("#sign-username", "qa1")
