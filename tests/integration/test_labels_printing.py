@@ -274,16 +274,22 @@ def test_the_zebra_takes_zpl_only(session, zebra):
     assert refused.value.code == ErrorCode.INVALID_INPUT
 
 
-def test_a_printer_that_is_off_refuses_the_print_and_nothing_is_recorded(session, monkeypatch):
+@pytest.fixture
+def printer_off(monkeypatch: pytest.MonkeyPatch) -> int:
+    """The configured Zebra at a local port nothing listens on; its port."""
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = int(closed.getsockname()[1])
+    closed.close()
+    monkeypatch.setattr(get_settings(), "printer_host", "127.0.0.1")
+    monkeypatch.setattr(get_settings(), "printer_port", port)
+    return port
+
+
+def test_a_printer_that_is_off_refuses_the_print_and_nothing_is_recorded(session, printer_off):
     run = seeded(session)
     product, _ = make_product(run, arm="BM-MNC", until="mnc_isolated")
     mnc = container_of(session, product, "mnc")
     assert mnc.id is not None
-    closed = socket.create_server(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    monkeypatch.setattr(get_settings(), "printer_host", "127.0.0.1")
-    monkeypatch.setattr(get_settings(), "printer_port", port)
     prints, audited = job_count(session), audit_count(session)
 
     with pytest.raises(DomainError) as refused:
@@ -299,16 +305,11 @@ def test_a_printer_that_is_off_refuses_the_print_and_nothing_is_recorded(session
 
 
 def test_an_unreachable_printer_is_found_out_before_the_database_is_touched(session,
-                                                                             monkeypatch):
+                                                                             printer_off):
     run = seeded(session)
     product, _ = make_product(run, arm="BM-MNC", until="mnc_isolated")
     mnc = container_of(session, product, "mnc")
     assert mnc.id is not None
-    closed = socket.create_server(("127.0.0.1", 0))
-    port = closed.getsockname()[1]
-    closed.close()
-    monkeypatch.setattr(get_settings(), "printer_host", "127.0.0.1")
-    monkeypatch.setattr(get_settings(), "printer_port", port)
     actor = run.user("tech1")
     session.commit()
     statements: list[str] = []

@@ -246,11 +246,16 @@ def test_the_right_label_scanned_back_is_verified_and_audited(session):
     assert audit_count(session, "label_verified") == verified + 1
 
 
+def released_without_its_final_label(run: DemoRun, arm: str) -> Product:
+    """Released by QA, its final product still wearing the in-process label."""
+    product, _ = make_product(run, arm=arm, until="awaiting_release")
+    return release_product(run.session, actor=run.user("qa1"), din=product.din,
+                           password=PASSWORDS["qa1"], now=step_time(product, "release"))
+
+
 def test_issue_needs_the_final_label_printed_after_release_and_scanned_back(session):
     run = seeded(session)
-    product, _ = make_product(run, arm="CD133", until="awaiting_release")
-    product = release_product(session, actor=run.user("qa1"), din=product.din,
-                              password=PASSWORDS["qa1"], now=step_time(product, "release"))
+    product = released_without_its_final_label(run, "CD133")
     final = container_of(session, product, "final_product")
     assert final.id is not None and final.label_verified_at is not None  # the in-process label
     before, audited = snapshot(session, product.din), audit_count(session)
@@ -293,9 +298,7 @@ def test_administration_needs_the_issue_label_printed_and_scanned_back(session):
 
 def test_an_old_label_printed_again_after_release_does_not_open_the_gate(session):
     run = seeded(session)
-    product, _ = make_product(run, arm="BM-MNC", until="awaiting_release")
-    product = release_product(session, actor=run.user("qa1"), din=product.din,
-                              password=PASSWORDS["qa1"], now=step_time(product, "release"))
+    product = released_without_its_final_label(run, "BM-MNC")
     final = container_of(session, product, "final_product")
     assert final.id is not None
     print_label(session, actor=run.user("tech1"), din=product.din, container_id=final.id,
