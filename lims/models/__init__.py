@@ -3,7 +3,14 @@
 from lims.models.people import Patient, User
 from lims.models.product import Container, DinSequence, Product, QcResult, Signature, StepRecord
 from lims.models.protocol import Equipment, Protocol, ProtocolArm, ReagentLot
-from lims.models.quality import Alert, Deviation, PrintJob, SpecificationSet
+from lims.models.quality import (
+    Alert,
+    Deviation,
+    Job,
+    Notification,
+    PrintJob,
+    SpecificationSet,
+)
 from lims.models.records import AuditEvent, AuditHead, CoiEvent
 
 __all__ = [
@@ -15,6 +22,8 @@ __all__ = [
     "Deviation",
     "DinSequence",
     "Equipment",
+    "Job",
+    "Notification",
     "Patient",
     "PrintJob",
     "Product",

@@ -19,6 +19,8 @@ class User(SQLModel, table=True):
     active: bool = True
     failed_logins: int = 0
     locked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # Where notifications reach this person (post-release failures, QA alerts).
+    email: str = Field(default="", max_length=254)
     created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
 
 
@@ -37,4 +39,6 @@ class Patient(SQLModel, table=True):
     infectious_markers: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     eligibility_checked_by_id: int = Field(foreign_key="user.id")
     enrolled_by_id: int = Field(foreign_key="user.id")
+    # The physician told at once of a failure found after release or administration.
+    treating_physician_id: int | None = Field(default=None, foreign_key="user.id")
     enrolled_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())

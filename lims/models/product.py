@@ -24,6 +24,8 @@ class Product(SQLModel, table=True):
     arm: str = Field(max_length=20)
     state: str = Field(max_length=30, index=True)
     held_from: str | None = Field(default=None, max_length=30)
+    # Released or issued: where a release suspension came from (re-release returns there).
+    suspended_from: str | None = Field(default=None, max_length=30)
     # The release specification version in force when the product was made.
     specification_set_id: int | None = Field(default=None, foreign_key="specification_set.id")
     # Optimistic lock: every state change bumps it; a stale writer gets a conflict.
@@ -79,6 +81,11 @@ class QcResult(SQLModel, table=True):
     analyst_id: int = Field(foreign_key="user.id")
     entered_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     superseded: bool = False
+    # Four eyes: a correction of an out-of-specification result counts only once a second
+    # person has verified it.
+    needs_verification: bool = False
+    verified_by_id: int | None = Field(default=None, foreign_key="user.id")
+    verified_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
     content_hash: str = Field(max_length=64)
 
 

@@ -33,6 +33,8 @@ class ReagentLot(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("lot"),)
     id: int | None = Field(default=None, primary_key=True)
     reagent: str = Field(max_length=120)
+    # The kind of material (workflows.materials.Material): a lot field takes only its kind.
+    material: str = Field(default="", max_length=40, index=True)
     lot: str = Field(max_length=60, index=True)
     manufacturer: str = Field(default="", max_length=120)
     grade: str = Field(default="GMP", max_length=20)

@@ -31,6 +31,8 @@ class Deviation(SQLModel, table=True):
     step: str = Field(max_length=30)
     description: str = Field(max_length=2000)
     classification: str = Field(max_length=10)  # minor, major, critical
+    # manual, or what opened it automatically: near_miss, dose_discrepancy, cell_balance ...
+    kind: str = Field(default="manual", max_length=30)
     immediate_action: str = Field(default="", max_length=2000)
     impact_assessment: str = Field(default="", max_length=2000)
     status: str = Field(default="open", max_length=10)  # open, closed
@@ -49,6 +51,8 @@ class Alert(SQLModel, table=True):
     kind: str = Field(max_length=40)
     message: str = Field(max_length=1000)
     notify_physician_id: int | None = Field(default=None, foreign_key="user.id")
+    # release (QA must decide on the product) or clinical (given to the patient already).
+    severity: str = Field(default="release", max_length=20)
     raised_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     acknowledged_by_id: int | None = Field(default=None, foreign_key="user.id")
     acknowledged_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
@@ -67,5 +71,42 @@ class PrintJob(SQLModel, table=True):
     reprint: bool = False
     reason: str | None = Field(default=None, max_length=500)
     content_hash: str = Field(max_length=64)
+    # Print serial carried inside the 2-D code: tells label generations apart by scan.
+    serial: int | None = Field(default=None, index=True)
     printed_by_id: int = Field(foreign_key="user.id")
     printed_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+
+
+class Notification(SQLModel, table=True):
+    """Outbox: a message to a person, delivered by the job runner (SMTP), never lost."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int | None = Field(default=None, foreign_key="product.id", index=True)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    recipient_id: int | None = Field(default=None, foreign_key="user.id")
+    to_address: str = Field(default="", max_length=254)
+    subject: str = Field(max_length=300)
+    body: str = Field(max_length=10000)
+    status: str = Field(default="pending", max_length=20, index=True)  # pending, sent, failed
+    attempts: int = 0
+    last_error: str | None = Field(default=None, max_length=1000)
+    next_attempt_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    sent_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Job(SQLModel, table=True):
+    """One unit of background work for the database-backed job runner."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=40, index=True)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    status: str = Field(default="queued", max_length=20, index=True)  # queued running done failed
+    attempts: int = 0
+    max_attempts: int = 8
+    run_at: datetime = Field(default_factory=now_utc, sa_column=utc_column(index=True))
+    locked_by: str | None = Field(default=None, max_length=120)
+    locked_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
