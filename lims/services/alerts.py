@@ -26,8 +26,12 @@ def physician_to_notify(session: Session, product: Product) -> int | None:
 
 
 def raise_post_release_alert(session: Session, *, product: Product, test: str,
-                             value: str) -> Alert:
-    """Stage an alert in the caller's transaction (the QC service commits)."""
+                             value: str, severity: str = "release") -> Alert:
+    """Stage an alert in the caller's transaction (the QC service commits).
+
+    severity "release": QA must decide on a released or issued product; "clinical": the
+    product was already given, the treating physician must act for the patient.
+    """
     assert product.id is not None
     physician_id = physician_to_notify(session, product)
     physician = session.get(User, physician_id) if physician_id else None
@@ -35,7 +39,7 @@ def raise_post_release_alert(session: Session, *, product: Product, test: str,
     alert = Alert(product_id=product.id, kind=f"{test}_positive",
                   message=f"{test.replace('_', ' ')} result '{value}' after release of "
                           f"{product.din} ({product.state}): notify {who}",
-                  notify_physician_id=physician_id)
+                  notify_physician_id=physician_id, severity=severity)
     session.add(alert)
     session.flush()
     append(session, [PendingEvent("alert_raised", "alert", str(alert.id), "kind", None,

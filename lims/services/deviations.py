@@ -80,3 +80,44 @@ def deviations_of(session: Session, product: Product) -> list[Deviation]:
 def open_blocking(session: Session, product: Product) -> list[Deviation]:
     return [d for d in deviations_of(session, product)
             if d.status == "open" and d.classification in BLOCKING]
+
+
+# What opens a deviation without a person raising it, and how it is classified. A near
+# miss (a wrong patient's or product's container refused by a scan) is major: it blocks
+# release until QA has investigated and closed it.
+AUTOMATIC_KINDS = {
+    "near_miss": "major",
+    "dose_discrepancy": "major",
+    "cell_balance": "major",
+    "volume_balance": "major",
+}
+
+
+def open_automatic_deviation(session: Session, *, product: Product, kind: str, step: str,
+                             description: str, user_id: int | None, username: str,
+                             now: datetime | None = None) -> Deviation:
+    """Stage a deviation the system opened itself (in the caller's transaction, no commit).
+
+    The caller commits it together with the change or refusal that caused it.
+    """
+    classification = AUTOMATIC_KINDS[kind]
+    assert product.id is not None
+    deviation = Deviation(product_id=product.id, step=step, description=description[:2000],
+                          classification=classification, kind=kind,
+                          raised_by_id=user_id if user_id is not None else _system_user(session),
+                          raised_at=aware(now))
+    session.add(deviation)
+    session.flush()
+    append(session, [PendingEvent("deviation_raised", "deviation", str(deviation.id),
+                                  "classification", None, classification,
+                                  reason=f"{kind}: {description}"[:2000])],
+           user_id=user_id, username=username)
+    return deviation
+
+
+def _system_user(session: Session) -> int:
+    # raised_by_id is NOT NULL; system-opened deviations name the first admin account.
+    row = session.exec(select(User.id).where(User.role == "admin").order_by(col(User.id))).first()
+    if row is None:
+        raise DomainError(ErrorCode.CONFLICT, "no admin account to record a system deviation")
+    return row
