@@ -8,7 +8,7 @@ DEMO_DB ?= sqlite:///lims.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install chromium demo test lint unit test-sqlite test-postgres bench diagram clean
+.PHONY: install chromium demo test lint test-sqlite test-postgres test-summary bench diagram clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,19 +39,27 @@ lint: install
 	$(BIN)/ruff check lims workflows labels tests bench
 	$(BIN)/mypy lims workflows labels
 
+# Each run leaves a JUnit report; `make test` ends with the count of tests that passed.
+REPORTS := .test-reports
+
 test-sqlite: install chromium
-	$(BIN)/pytest -q -n 2
+	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
+	$(BIN)/pytest -n 2 --junitxml=$(REPORTS)/sqlite.xml
 
 # The integration and API suites again on PostgreSQL when the server answers.
 test-postgres: install
-	@if $(BIN)/python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
-		LIMS_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -n 2 tests/integration tests/api; \
+	@mkdir -p $(REPORTS)
+	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', ''), connect_timeout=3).close()" '$(PG_URL)' 2>/dev/null; then \
+		LIMS_TEST_DATABASE_URL=$(PG_URL) $(BIN)/pytest -n 2 --junitxml=$(REPORTS)/postgres.xml tests/integration tests/api; \
 	else \
 		echo "PostgreSQL at 127.0.0.1:5432 does not answer: PostgreSQL run skipped"; \
 		if [ -n "$$CI" ]; then echo "CI must run PostgreSQL"; exit 1; fi; \
 	fi
 
-test: lint test-sqlite test-postgres
+test: lint test-sqlite test-postgres test-summary
+
+test-summary:
+	@$(BIN)/python -m tests.summary $(REPORTS)/sqlite.xml $(REPORTS)/postgres.xml
 
 bench: install
 	$(BIN)/python bench/transition.py
