@@ -88,7 +88,8 @@ def draw_code128(
 
 def datamatrix_modules(data: str) -> list[list[bool]]:
     """ECC 200 module matrix, row 0 at the top; True is a dark module."""
-    symbol = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.DataMatrix)
+    # Square symbols only: the layouts reserve a square, and ISBT labels print square ones.
+    symbol = zxingcpp.create_barcode(data, zxingcpp.BarcodeFormat.DataMatrix, force_square=True)
     # zxing-cpp's Image implements the buffer protocol; its stubs do not declare it.
     image = memoryview(symbol.to_image(scale=1, add_quiet_zones=False))  # type: ignore[arg-type]
     rows, cols = image.shape or (0, 0)

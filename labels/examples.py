@@ -42,7 +42,11 @@ def example_label(kind: LabelKind = LabelKind.FINAL, **overrides: object) -> Lab
         expires_at=EXPIRY,
         volume_ml=10.0,
         dose_text="4.2 × 10^6 viable CD133+ cells (0.06 × 10^6/kg)",
-        statements=DEFAULT_TEXTS.final_statements(not_evaluated=True),
+        statements=(  # testing incomplete; the caution of Iran, where the trial runs
+            DEFAULT_TEXTS.not_evaluated,
+            "For clinical trial use only. Trial NCT00713934",
+            DEFAULT_TEXTS.identify_recipient,
+        ),
         placeholder_codes=True,
     )
     return replace(label, kind=kind, **overrides)  # type: ignore[arg-type]
@@ -51,33 +55,64 @@ def example_label(kind: LabelKind = LabelKind.FINAL, **overrides: object) -> Lab
 def examples() -> dict[str, Label]:
     """One label of each kind, keyed by file stem."""
     return {
-        "collection": example_label(
+        "collection": example_label(  # printed blank before the harvest
             LabelKind.COLLECTION,
             product_code=ProductCode("D0001", "1", "00"),
             product_description="HPC, MARROW",
             container_label="Marrow bag",
             flags="12",
+            collection_at=None,
             expires_at=None,
+            volume_ml=None,
+            print_serial=1,
+        ),
+        "harvest": example_label(  # the same bag relabelled once the harvest is recorded
+            LabelKind.HARVEST,
+            product_code=ProductCode("D0001", "1", "00"),
+            product_description="HPC, MARROW",
+            container_label="Marrow bag",
+            flags="12",
+            expires_at=None,
+            volume_ml=205.0,
+            anticoagulant="heparin, 20 mL",
+            print_serial=2,
         ),
         "in_process": example_label(
             LabelKind.IN_PROCESS,
             product_code=ProductCode("D0004", "1", "00"),
             container_label="CD133+ target",
+            print_serial=1,
+        ),
+        "in_process_quarantine": example_label(  # the final syringe before QA release
+            LabelKind.IN_PROCESS,
+            markings=(DEFAULT_TEXTS.quarantine,),
+            print_serial=1,
+        ),
+        "in_process_negative": example_label(
+            LabelKind.IN_PROCESS,
+            product_code=ProductCode("D0005", "1", "00"),
+            product_description="HPC, MARROW | CD133 depleted",
+            container_label="CD133 negative",
+            markings=(DEFAULT_TEXTS.not_for_infusion,),
+            print_serial=1,
         ),
         "qc_sample": example_label(
-            LabelKind.QC_SAMPLE, flags="10", container_label="QC sterility (aerobic)"
+            LabelKind.QC_SAMPLE, flags="10", container_label="QC sterility (aerobic)",
+            print_serial=1,
         ),
-        "final": example_label(LabelKind.FINAL),
+        "final": example_label(LabelKind.FINAL, print_serial=2),
         "final_bm_mnc": example_label(
             LabelKind.FINAL,
             product_code=ProductCode("D0007", "1", "00"),
             product_description="MNC, MARROW | Ficoll density gradient",
             dose_text="1.3 × 10^8 viable MNC (1.9 × 10^6/kg)",
             volume_ml=20.0,
+            print_serial=2,
         ),
         "issue": example_label(
             LabelKind.ISSUE,
             reprint=True,
+            print_serial=4,
             issue=IssueRecord(
                 issued_at=datetime(2026, 11, 25, 10, 45, tzinfo=UTC),
                 issued_by="Sara Technician",

@@ -35,6 +35,7 @@ from labels.layout import (
     Item,
     Layout,
     LayoutOverflow,
+    Text,
     datamatrix,
     datamatrix_extent,
 )
@@ -45,6 +46,7 @@ from labels.model import (
     Element,
     IssueRecord,
     Label,
+    print_serial_text,
     structures,
 )
 from labels.timefmt import local_text
@@ -278,6 +280,11 @@ def lower_half(items: list[Item], label: Label, y: float) -> float:
     dm_x = width - M - side
     items.append(datamatrix(dm_x + quiet, expiry + quiet, compound))
     obstacle_left, obstacle_bottom = dm_x, expiry + side
+    if label.print_serial is not None:
+        obstacle_bottom += 6.5 * PT * 1.2
+        items.append(Text(width - M - quiet, obstacle_bottom, print_serial_text(label), SANS,
+                          6.5, align="right"))
+        obstacle_bottom += 0.5
     if label.reprint:
         reprint_left = mark(items, width - M, obstacle_bottom + 0.5, REPRINT_MARK, size=9)
         obstacle_left = min(obstacle_left, reprint_left)
@@ -297,6 +304,8 @@ def layout_final(label: Label) -> Layout:
     y = top_row(items, label) + 1.0
     if label.shows(Element.AUTOLOGOUS):
         y = band(items, M, y, width - 2 * M, label.autologous_statement, size=11) + 0.8
+    for marking in label.markings:
+        y = band(items, M, y, width - 2 * M, marking, size=11) + 0.8
     y = patient_block(items, label, y) + 0.6
     items.append(Box(M, y, width - 2 * M, 0, fill=True))  # rule above the product facts
     bottom = lower_half(items, label, y + 1.0)

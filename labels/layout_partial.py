@@ -25,16 +25,25 @@ from labels.blocks import (
     pair,
 )
 from labels.layout import (
+    PT,
     SANS,
     SANS_BOLD,
     Item,
     Layout,
     LayoutOverflow,
+    Text,
     datamatrix,
     datamatrix_extent,
 )
 from labels.layout_final import description_parts
-from labels.model import PLACEHOLDER_NOTE, REPRINT_MARK, Element, Label, structures
+from labels.model import (
+    PLACEHOLDER_NOTE,
+    REPRINT_MARK,
+    Element,
+    Label,
+    print_serial_text,
+    structures,
+)
 from workflows.isbt128 import encode_compound, encode_product_code
 
 BAG_SIZE: Final = (100.0, 60.0)
@@ -101,12 +110,33 @@ def _bag_right(items: list[Item], label: Label, y: float) -> float:
     right = BAG_SIZE[0] - M
     if label.shows(Element.EXPIRY) and label.expires_at:
         y = expiry_group(items, label, MID + 1.0, y, bar_height=7.0, size=9, right=right)
+    if Element.ANTICOAGULANT in label.elements:  # the collection label: blanks before harvest
+        return _collection_facts(items, label, y, right)
     if label.shows(Element.COLLECTION) and label.collection_at:
         x = MID + 1.0 + 2.54  # in line with the bars of the codes above
         y = moment(
             items, label, x, y + 0.5, "Collected", label.collection_at, size=9, width=right - x
         )
     return y
+
+
+BLANK: Final = "__________"
+
+
+def _collection_facts(items: list[Item], label: Label, y: float, right: float) -> float:
+    """Collection time, volume and anticoagulant; blanks to fill in on a label printed before
+    the harvest (it is printed again, as a new generation, once the harvest is recorded)."""
+    x = MID + 1.0 + 2.54
+    width = right - x
+    if label.collection_at:
+        y = moment(items, label, x, y + 0.5, "Collected", label.collection_at, size=8.5,
+                   width=width)
+    else:
+        y = pair(items, x, y + 0.5, "Collected", BLANK, size=8.5, width=width)
+    volume = f"{label.volume_ml:.0f} mL" if label.volume_ml is not None else f"{BLANK} mL"
+    y = pair(items, x, y + 0.3, "Volume", volume, size=8.5, width=width)
+    return pair(items, x, y + 0.3, "Anticoagulant", label.anticoagulant or BLANK, size=8.5,
+                width=width)
 
 
 def layout_bag(label: Label) -> Layout:
@@ -134,11 +164,33 @@ def layout_bag(label: Label) -> Layout:
     if _bag_right(items, label, y) > dm_y:
         raise LayoutOverflow("expiry or collection time runs into the Data Matrix")
     bottom = _bag_left(items, label, y)
-    if label.reprint:
-        mark(items, dm_x - 1.0, height - M - 5.0, REPRINT_MARK, size=9)
-    if bottom > height - M:
-        raise LayoutOverflow(f"label content runs to {bottom:.1f} mm of {height} mm")
+    markings_top = _bag_bottom(items, label, dm_x, dm_y)
+    if bottom > markings_top:
+        raise LayoutOverflow(f"label content runs to {bottom:.1f} mm of {markings_top:.1f} mm")
     return Layout(width, height, tuple(items))
+
+
+def _bag_bottom(items: list[Item], label: Label, dm_x: float, dm_y: float) -> float:
+    """Print serial beside the Data Matrix; markings bands (and REPRINT) along the bottom.
+
+    Returns the top of what it drew on the left of the Data Matrix."""
+    height = BAG_SIZE[1]
+    if label.print_serial is not None:
+        items.append(Text(dm_x - 1.0, dm_y + DM_QUIET + 6 * PT, print_serial_text(label),
+                          SANS, 6, align="right"))
+    right, top = dm_x - 1.0, height - M
+    if label.reprint:
+        right = mark(items, right, height - M - 9 * PT - 1.6, REPRINT_MARK, size=9) - 1.0
+    for text in reversed(label.markings):
+        size = 9.5
+        top -= size * PT * 1.35
+        band(items, M, top, right - M, text, size=size)
+        top -= 0.4
+    if label.reprint:
+        top = min(top, height - M - 9 * PT - 1.6)
+    if label.print_serial is not None:
+        top = min(top, dm_y + DM_QUIET)
+    return top
 
 
 def layout_tube(label: Label) -> Layout:
@@ -168,7 +220,13 @@ def layout_tube(label: Label) -> Layout:
     if label.placeholder_codes:
         notes.append("PLACEHOLDER CODE")
     if notes:
-        y = lines(items, x, y + 0.1, " · ".join(notes), font=SANS_BOLD, size=5.5, width=room)
+        y = lines(items, x, y + 0.1, " · ".join(notes), font=SANS_BOLD, size=5.5, width=room,
+                  min_size=5.0)
+    if label.print_serial is not None:  # under the Data Matrix, below the notes
+        serial = Text(width - 0.3, max(dm_y + side, y) + 1.6, print_serial_text(label),
+                      SANS_BOLD, 5.5, align="right")
+        items.append(serial)
+        y = max(y, serial.bbox()[3])
     if y > height - 0.5 or dm_y + side > height:
         raise LayoutOverflow(f"tube label content runs to {y:.1f} mm of {height} mm")
     return Layout(width, height, tuple(items))

@@ -21,12 +21,14 @@ from workflows.isbt128 import (
     encode_compound,
     encode_din,
     encode_expiry,
+    encode_print_serial,
     encode_product_code,
 )
 
 
 class LabelKind(StrEnum):
-    COLLECTION = "collection"  # partial label on the marrow bag in the operating room
+    COLLECTION = "collection"  # partial label on the marrow bag, printed before the harvest
+    HARVEST = "harvest"  # the collection label again once the harvest is recorded, its facts in
     IN_PROCESS = "in_process"  # each intermediate container in the lab
     QC_SAMPLE = "qc_sample"  # small partial label on a QC tube or vial
     FINAL = "final"  # the product ready for release
@@ -54,6 +56,7 @@ class Element(StrEnum):
     STORAGE = "storage"  # rows 15, 18
     VOLUME = "volume"  # row 16
     DOSE = "dose"  # row 16
+    ANTICOAGULANT = "anticoagulant"  # row 16: collection label, blank until the harvest
     DATA_MATRIX = "data_matrix"  # row 1/3/10 in one 2-D symbol for the bench scanner
     ISSUE_BLOCK = "issue_block"  # custody hand-off
 
@@ -64,6 +67,9 @@ _COLLECTION: Final = frozenset(
         Element.DIN_TEXT,
         Element.PRODUCT_CODE_BARCODE,
         Element.PRODUCT_CODE_TEXT,
+        Element.PRODUCT_DESCRIPTION,
+        Element.VOLUME,
+        Element.ANTICOAGULANT,
         Element.COLLECTION,
         Element.PATIENT_NAME,
         Element.PATIENT_IDENTIFIERS,
@@ -114,6 +120,7 @@ _FINAL: Final = frozenset(
 )
 _ELEMENTS: Final = {
     LabelKind.COLLECTION: _COLLECTION,
+    LabelKind.HARVEST: _COLLECTION,
     LabelKind.IN_PROCESS: _IN_PROCESS,
     LabelKind.QC_SAMPLE: _QC_SAMPLE,
     LabelKind.FINAL: _FINAL,
@@ -137,6 +144,18 @@ class LabelTexts:
     )
     storage: str = "Store at 2–8 °C. Do not irradiate. Do not use leukoreduction filters."
     identify_recipient: str = "Properly identify intended recipient and product."
+    # Markings across an in-process label: the final container before QA release, and the
+    # CD133-negative fraction, which is kept for accountability and never given.
+    quarantine: str = "QUARANTINE – NOT RELEASED FOR USE"
+    not_for_infusion: str = "NOT FOR INFUSION"
+    # 21 CFR 1271.90(c)(3)-(4) and the 1271.3(h) legend [UNVERIFIED wording, standards.md §3.4].
+    advise_patient: str = "WARNING: Advise patient of communicable disease risks"
+    reactive_results: str = "WARNING: Reactive test results for"
+    biohazard: str = "BIOHAZARD"
+    # Printed after the storage range the protocol sets (labels.statements.storage_statement).
+    handling: str = "Do not irradiate. Do not use leukoreduction filters."
+    # What a blinded trial's final label calls the product: the same words for both arms.
+    blinded_description: str = "BONE MARROW CELLS | investigational product"
 
     def final_statements(
         self, *, not_evaluated: bool, investigational: bool = True
@@ -188,8 +207,14 @@ class Label:
     autologous_statement: str = DEFAULT_TEXTS.autologous
     storage_temperature: str = DEFAULT_TEXTS.storage
     volume_ml: float | None = None
+    anticoagulant: str | None = None  # "heparin, 20 mL"; None prints a blank to fill in
     dose_text: str | None = None
     statements: tuple[str, ...] = ()
+    # Printed in a black band under the autologous one (quarantine, not for infusion).
+    markings: tuple[str, ...] = ()
+    # Which print of this container's label this is; carried in the 2-D code (local
+    # structure &s) and printed beside it, so a superseded label is told apart by scan.
+    print_serial: int | None = None
     reprint: bool = False
     placeholder_codes: bool = False
     issue: IssueRecord | None = field(default=None)
@@ -244,6 +269,11 @@ class Barcode:
     caption: str
 
 
+def print_serial_text(label: Label) -> str:
+    """How the print serial reads on the label ("Print 3"): the label to keep or remove."""
+    return f"Print {label.print_serial}"
+
+
 def _local(label: Label, moment: datetime) -> datetime:
     # ISBT dates are the facility's local date and time, as printed beside them.
     return moment.astimezone(label.zone)
@@ -256,6 +286,8 @@ def structures(label: Label) -> tuple[str, ...]:
         found.append(encode_expiry(_local(label, label.expires_at)))
     if label.shows(Element.COLLECTION) and label.collection_at is not None:
         found.append(encode_collection(_local(label, label.collection_at)))
+    if label.print_serial is not None:
+        found.append(encode_print_serial(label.print_serial))
     return tuple(found)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
@@ -12,6 +15,7 @@ from lims.api import errors as api_errors
 from lims.api.headers import SecurityHeaders
 from lims.config import get_settings
 from lims.db import get_engine
+from lims.jobs import BackgroundJobs
 
 DOCS_PATH = f"{PREFIX}/docs"
 DESCRIPTION = """\
@@ -25,20 +29,40 @@ Every refusal is `{code, detail}` with a stable code; see each route's responses
 """
 
 
-def create_app(engine: Engine | None = None, *, web: bool = True) -> FastAPI:
+def create_app(engine: Engine | None = None, *, web: bool = True,
+               jobs: bool | None = None) -> FastAPI:
     """The application on `engine` (default: the configured database); `web=False` serves
-    the API alone."""
+    the API alone; `jobs` runs the background jobs while it serves (default: the setting
+    LIMS_JOBS_ENABLED)."""
     settings = get_settings()
     settings.check_production_ready()
     app = FastAPI(title="Cell-processing LIMS", version="0.1.0", description=DESCRIPTION,
-                  openapi_url=f"{PREFIX}/openapi.json", docs_url=DOCS_PATH, redoc_url=None)
+                  openapi_url=f"{PREFIX}/openapi.json", docs_url=DOCS_PATH, redoc_url=None,
+                  lifespan=lifespan)
     app.state.engine = engine if engine is not None else get_engine()
+    app.state.run_jobs = settings.jobs_enabled if jobs is None else jobs
+    app.state.job_runner = None
     app.add_middleware(SecurityHeaders, api_prefix=PREFIX, docs_path=DOCS_PATH)
     api_errors.install(app)
     app.include_router(api_router)
     if web:
         include_web(app)
     return app
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the background jobs with the application and stop them with it."""
+    runner = None
+    if app.state.run_jobs:
+        runner = BackgroundJobs(app.state.engine, get_settings().jobs_interval_seconds).start()
+    app.state.job_runner = runner
+    try:
+        yield
+    finally:
+        if runner is not None:
+            await asyncio.to_thread(runner.stop)  # it may be waiting on a mail server
+        app.state.job_runner = None
 
 
 def include_web(app: FastAPI) -> None:

@@ -1,4 +1,4 @@
-"""The `lims` command line: init, seed, serve, demo, worklist, history, audit verify."""
+"""The `lims` command line: init, seed, serve, demo, worklist, history, audit verify, jobs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
+from lims.cli_jobs import jobs_app
 from lims.cli_labels import label_app
+from lims.cli_materials import lot_app
 from lims.config import get_settings
 from lims.db import get_engine, session_scope
 
@@ -15,6 +17,8 @@ app = typer.Typer(no_args_is_help=True, help="Cell-processing LIMS (NCT00713934)
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail.")
 app.add_typer(audit_app, name="audit")
 app.add_typer(label_app, name="label")
+app.add_typer(lot_app, name="lot")
+app.add_typer(jobs_app, name="jobs")
 
 
 @app.command()
@@ -86,7 +90,8 @@ def show(din: str) -> None:
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port to listen on")] = 8000) -> None:
-    """Serve the REST API (/api/v1) and the web UI."""
+    """Serve the REST API (/api/v1) and the web UI, and run the background jobs (unless
+    LIMS_JOBS_ENABLED=false)."""
     import uvicorn
 
     from lims.app import create_app

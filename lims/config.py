@@ -32,6 +32,26 @@ class Settings(BaseSettings):
     # "standard": argon2id at the library's recommended cost. "fast-for-tests": its lowest
     # cost, for throw-away test databases only (refused outside development).
     password_hashing: str = "standard"
+    # Background jobs (notification delivery, later checkpoints and expiry): `lims serve`
+    # runs them every `jobs_interval_seconds` unless disabled (then `lims jobs run-once`
+    # from cron does). A failed job is retried after base × 2^(attempt−1) seconds, at most
+    # the maximum; a job locked longer than `jobs_stale_after_seconds` by a worker that
+    # stopped is taken up again.
+    jobs_enabled: bool = True
+    jobs_interval_seconds: float = 30.0
+    jobs_retry_base_seconds: float = 60.0
+    jobs_retry_max_seconds: float = 3600.0
+    jobs_stale_after_seconds: float = 900.0
+    # Notifications leave by SMTP; empty host: none configured, so they stay undelivered
+    # (visible as such) until one is. Port 587 with STARTTLS is the usual submission port.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_username: str = ""
+    smtp_password: str = ""
+    smtp_from: str = "lims@lab.invalid"
+    smtp_starttls: bool = True
+    smtp_timeout_seconds: float = 20.0
+    notification_max_attempts: int = 8  # 1+2+4+…+64 min of retries at the default base
 
     def check_production_ready(self) -> None:
         if self.environment != "development" and self.secret_key.startswith("development"):

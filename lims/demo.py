@@ -28,6 +28,13 @@ PASSWORDS = {"tech1": "demo-tech1-pass", "tech2": "demo-tech2-pass", "qa1": "dem
 Say = Callable[[str], None]
 
 
+# Every marker 21 CFR 1271.85 names for marrow tested negative, and the screening
+# (1271.75) and testing (1271.80) recorded: the demo's final labels need no "NOT EVALUATED".
+DEMO_MARKERS = {"HIV": "negative", "HBV": "negative", "HCV": "negative",
+                "syphilis": "negative", "HTLV": "negative", "CMV": "negative",
+                "screening_1271_75": "done", "testing_1271_80": "done"}
+
+
 class DemoRun:
     def __init__(self, session: Session, say: Say = print) -> None:
         self.session, self.say = session, say
@@ -47,8 +54,8 @@ class DemoRun:
             name=f"Demo Patient {n}", sex="F" if n % 2 else "M", weight_kg=weight,
             consent_date=utcnow().date() - timedelta(days=10), arm=arm,
             eligibility=complete_checklist(),
-            infectious_markers={"HIV": "negative", "HBV": "negative", "HCV": "negative"},
-            checked_by="doc2")
+            infectious_markers=dict(DEMO_MARKERS),
+            checked_by="doc2", treating_physician="doc1")
         self.say(f"enrolled {patient.subject_id} (MRN {patient.mrn}) in arm {arm}")
         return patient
 
@@ -104,7 +111,7 @@ class DemoRun:
         self.label_all(product)
         at = t0
         product = self.step(product, "harvest", "marrow_bag", data.harvest(t0), at,
-                            witness="doc1")
+                            witness="doc1", wristband=encode_patient_id(patient.mrn))
         product = self.step(product, "receive", "marrow_bag", data.receive(t0),
                             at := at + timedelta(minutes=40), witness=None)
         if until == "received":

@@ -14,8 +14,8 @@ def harvest(t0: datetime) -> dict[str, Any]:
     return {"harvest_start": iso(t0 - timedelta(minutes=50)), "harvest_end": iso(t0),
             "volume_ml": 205, "anticoagulant": "heparin", "anticoagulant_lot": "HEP2401",
             "anticoagulant_volume_ml": 20, "collection_set_lot": "BMC2408",
-            "filter_lot": "BMC2408", "puncture_sites": 24, "bag_sample_id": "BS-1",
-            "operating_room": "OR-3"}
+            "filter_lot": "FLT2409", "puncture_sites": 24, "bag_sample_id": "BS-1",
+            "operating_room": "OR-3", "harvesting_physician": "doc1"}
 
 
 def receive(t0: datetime) -> dict[str, Any]:

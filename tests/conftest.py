@@ -20,9 +20,14 @@ from lims.db import make_engine
 from lims.migrate import alembic_config
 
 TEST_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
+# A real local SMTP server for the notification tests (fixtures mail_server and the like).
+pytest_plugins = ("tests.mail_server",)
 # Throw-away databases: argon2 at its lowest cost (seeding hashes seven passwords per test).
 # Verification reads the cost from each hash, so nothing else changes.
 os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
+# No background job runner in the apps the tests start: a test runs jobs when it means to
+# (tests/integration/test_notifications.py starts one on purpose).
+os.environ.setdefault("LIMS_JOBS_ENABLED", "false")
 
 
 def _migrate(engine: Engine) -> None:

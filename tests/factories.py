@@ -20,6 +20,7 @@ from lims.models import (
     Container,
     Patient,
     Product,
+    Protocol,
     QcResult,
     Signature,
     StepRecord,
@@ -31,7 +32,7 @@ from lims.services.queries import container_scan_text
 from lims.services.release import release_product
 from lims.services.seed import load_seed, seed
 from lims.services.steps import StepResult, perform_step
-from workflows.identity import input_kind
+from workflows.identity import WRISTBAND_STEPS, input_kind
 from workflows.isbt128 import encode_patient_id
 from workflows.product import ProductState
 
@@ -52,6 +53,9 @@ def make_patient(run: DemoRun, arm: str = "CD133", weight: float = 70.0) -> Pati
 STEP_MINUTES = {"harvest": 0, "receive": 40, "sediment": 100, "isolate_mnc": 175,
                 "enrich": 285, "formulate": 305, "complete_qc": 340, "release": 355,
                 "issue": 365, "administer": 395}
+# How long ago a product's harvest ends by default: the whole timeline above (to the end of
+# the infusion, 407 min) is then in the past by the server's clock, inside the 12 h expiry.
+DEFAULT_AGE = timedelta(hours=7)
 # Who performs and who witnesses each step by default (the demo's people).
 OPERATOR = {"administer": "doc1"}
 WITNESS = {"harvest": "doc1", "receive": None, "issue": "doc1", "administer": "doc2"}
@@ -83,7 +87,8 @@ def step_before(state: str, arm: str) -> list[str]:
 def step_time(product: Product, step: str) -> datetime:
     """When `step` is performed on `product` in the factory's timeline."""
     assert product.harvest_end is not None or step == "harvest"
-    t0 = product.harvest_end if product.harvest_end is not None else utcnow()
+    # Not harvested yet: the harvest ends 7 h ago, so every later step is in the past too.
+    t0 = product.harvest_end if product.harvest_end is not None else utcnow() - DEFAULT_AGE
     return t0 + timedelta(minutes=STEP_MINUTES[step])
 
 
@@ -141,7 +146,7 @@ def perform(run: DemoRun, product: Product, step: str, *, at: datetime | None = 
     if witness_password is _DEFAULT:
         witness_password = PASSWORDS.get(witness) if witness else None
     if wristband is _DEFAULT:
-        if step == "administer":
+        if step in WRISTBAND_STEPS:
             patient = patient or session.get(Patient, product.patient_id)
             assert patient is not None
             wristband = wristband_of(patient)
@@ -196,15 +201,25 @@ def schedule(run: DemoRun, patient: Patient, t0: datetime) -> Product:
 def make_product(run: DemoRun, *, arm: str = "CD133", until: str = "received",
                  t0: datetime | None = None, patient: Patient | None = None,
                  ) -> tuple[Product, Patient]:
-    """A product of a new (or the given) patient, harvest ending at `t0` (default 1 h ago),
-    processed through the real services until it is in state `until`."""
+    """A product of a new (or the given) patient, harvest ending at `t0` (default 7 h ago,
+    so that every step up to administration is in the past by the server's clock: no
+    recorded time may be in the future), processed through the real services until it is
+    in state `until`."""
     patient = patient or make_patient(run, arm)
-    t0 = t0 or utcnow() - timedelta(hours=1)
+    t0 = t0 or utcnow() - DEFAULT_AGE
     product = schedule(run, patient, t0)
     if until == ProductState.SCHEDULED:
         return product, patient
     product = perform(run, product, "harvest", at=t0).product
     return advance(run, product, until), patient
+
+
+def set_protocol_parameter(session: Session, name: str, value: object) -> None:
+    """What the lab manager does in the protocol configuration: one parameter changes."""
+    protocol = session.exec(select(Protocol)).one()
+    protocol.parameters = {**protocol.parameters, name: value}
+    session.add(protocol)
+    session.commit()
 
 
 # --- what the database holds --------------------------------------------------------------
@@ -259,4 +274,5 @@ def coi_events(session: Session, product: Product) -> list[CoiEvent]:
 
 __all__ = ["PASSWORDS", "Snapshot", "advance", "audit_count", "coi_events", "container_of",
            "enter_qc", "make_patient", "make_product", "perform", "process_steps",
-           "scan_of", "seeded", "snapshot", "step_time", "step_values", "wristband_of"]
+           "scan_of", "seeded", "set_protocol_parameter", "snapshot", "step_time",
+           "step_values", "wristband_of"]

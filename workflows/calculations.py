@@ -13,7 +13,7 @@ return a number that would end up on a release record.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
 
 UL_PER_ML = 1000.0
 
@@ -172,3 +172,18 @@ def hours_between(start: datetime, end: datetime) -> float:
     if end < start:
         raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
     return (end - start).total_seconds() / 3600
+
+
+def product_expiry(harvest_end: datetime, hours_after_harvest_end: float, *,
+                   latest_harvest_end: datetime) -> datetime:
+    """Expiry = harvest end + the protocol's hours (default 12 h).
+
+    `latest_harvest_end` is the server's clock plus the allowed clock skew: a harvest end
+    after it has not happened yet and would push the expiry out, so it is refused.
+    """
+    if harvest_end.utcoffset() is None:
+        raise ValueError(f"harvest end {harvest_end.isoformat()} has no timezone")
+    if harvest_end > latest_harvest_end:
+        raise ValueError(f"harvest end {harvest_end.isoformat()} is in the future")
+    return harvest_end + timedelta(hours=_positive("hours after harvest end",
+                                                   hours_after_harvest_end))

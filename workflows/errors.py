@@ -37,6 +37,10 @@ class ErrorCode(StrEnum):
     LABEL_NOT_VERIFIED = "label_not_verified"
     LABEL_REQUIRES_RELEASE = "label_requires_release"
     PRINTER_ERROR = "printer_error"
+    RELEASE_SUSPENDED = "release_suspended"
+    MATERIAL_WRONG_KIND = "material_wrong_kind"  # a lot of another material than the field's
+    EQUIPMENT_WRONG_KIND = "equipment_wrong_kind"  # an instrument of another type
+    TIME_IN_FUTURE = "time_in_future"  # ahead of the server's clock beyond the clock skew
     # chain of identity
     COI_BAD_SCAN = "coi_bad_scan"
     COI_UNKNOWN_DIN = "coi_unknown_din"
@@ -45,6 +49,8 @@ class ErrorCode(StrEnum):
     COI_WRONG_CONTAINER = "coi_wrong_container"
     COI_WRONG_STAGE = "coi_wrong_stage"
     COI_CONTAINER_REQUIRED = "coi_container_required"
+    COI_SQUARE_CODE_REQUIRED = "coi_square_code_required"  # linear read or typed DIN
+    COI_SUPERSEDED_LABEL = "coi_superseded_label"  # not the container's current label print
     # access and records
     FORBIDDEN = "forbidden"
     AUTHENTICATION_FAILED = "authentication_failed"
@@ -54,6 +60,7 @@ class ErrorCode(StrEnum):
     CONFLICT = "conflict"
     INVALID_INPUT = "invalid_input"
     PATIENT_NOT_ELIGIBLE = "patient_not_eligible"
+    TREATING_PHYSICIAN_INVALID = "treating_physician_invalid"
 
 
 class DomainError(Exception):

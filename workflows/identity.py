@@ -18,6 +18,7 @@ from workflows.isbt128 import (
     ScanError,
     encode_compound,
     encode_din,
+    encode_print_serial,
     encode_product_code,
     parse_din,
     parse_product_code,
@@ -68,6 +69,11 @@ STEP_OUTPUTS: Mapping[str, tuple[ContainerKind, ...]] = {
 # QC sample tubes carry the final product's code with ISBT flags: 07 test tube,
 # 10 bacterial testing, then locally defined (Type 2) flags 21.. for more tubes.
 QC_SAMPLE_FLAGS = ("07", "10", *(str(n) for n in range(21, 60)))
+
+
+# Steps where the patient's wristband is scanned beside the container's label, both naming
+# the same patient: the harvest (wristband against the collection bag) and administration.
+WRISTBAND_STEPS = frozenset({Trigger.HARVEST.value, Trigger.ADMINISTER.value})
 
 
 def input_kind(step: str, arm: str) -> ContainerKind | None:
@@ -179,7 +185,12 @@ def _mismatch(code: ErrorCode, detail: str, raw: str, want: str) -> IdentityMism
     return IdentityMismatch(code, detail, scanned=raw[:500], expected=want)
 
 
-def container_code(din: str, product_code: str, flags: str = "00") -> str:
-    """The compound message that identifies a container (what its 2-D code carries)."""
-    return encode_compound([encode_din(parse_din(din), flags),
-                            encode_product_code(parse_product_code(product_code))])
+def container_code(din: str, product_code: str, flags: str = "00",
+                   print_serial: int | None = None) -> str:
+    """The compound message that identifies a container (what its 2-D code carries), with
+    the print serial of the label it wears when there is one."""
+    structures = [encode_din(parse_din(din), flags),
+                  encode_product_code(parse_product_code(product_code))]
+    if print_serial is not None:
+        structures.append(encode_print_serial(print_serial))
+    return encode_compound(structures)

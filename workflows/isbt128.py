@@ -32,9 +32,10 @@ from workflows.isbt128_core import (
     parse_product_code,
     type3_flags,
 )
-from workflows.isbt128_scan import Scan, Structure, parse_scan, parse_structure
+from workflows.isbt128_scan import PRINT_SERIAL_DI, Scan, Structure, parse_scan, parse_structure
 
 __all__ = [
+    "PRINT_SERIAL_DI",
     "Din",
     "ProductCode",
     "Scan",
@@ -48,6 +49,7 @@ __all__ = [
     "encode_din",
     "encode_expiry",
     "encode_patient_id",
+    "encode_print_serial",
     "encode_product_code",
     "make_din",
     "parse_din",
@@ -81,6 +83,17 @@ def encode_expiry(when: datetime) -> str:
 def encode_collection(when: datetime) -> str:
     """DS 007 `&*cyyjjjhhmm` from the wall-clock fields of `when` (see encode_expiry)."""
     return "&*" + encode_datetime(when)
+
+
+def encode_print_serial(serial: int) -> str:
+    """The laboratory's local structure `&snnnnnn`: which print of a container's label this is.
+
+    ST-001 §2.5.1 reserves '&' followed by a lowercase letter for national or local use;
+    another site's reader ignores or refuses it, which is right: it means nothing there.
+    """
+    if not 1 <= serial <= 999_999:
+        raise ValueError(f"a label print serial is 1–999999, not {serial}")
+    return f"{PRINT_SERIAL_DI}{serial:06d}"
 
 
 def encode_patient_id(patient_id: str, location: str = "00") -> str:

@@ -54,6 +54,22 @@ class Scan:
     collection: datetime | None
     patient_id: str | None
     compound: bool
+    print_serial: int | None = None  # the label's print serial (local structure &s)
+    symbology: str | None = None  # AIM symbology identifier the scanner sent, e.g. "]d2"
+
+    @property
+    def two_dimensional(self) -> bool:
+        """Read from a 2-D (Data Matrix) code: a compound message, not from a linear symbol.
+
+        A scanner that sends its AIM identifier says so itself ("]d" Data Matrix, "]C"
+        Code 128); otherwise the compound message header is the mark of the 2-D code.
+        """
+        if self.symbology is not None and self.symbology[1] != "d":
+            return False
+        return self.compound
+
+
+PRINT_SERIAL_DI = "&s"
 
 
 @dataclass(frozen=True)
@@ -109,6 +125,10 @@ _SPECS: Mapping[str, _Spec] = {
     "&,2": _spec("036", "MPHO supplemental identification number", 18),
     "&,4": _spec("038", "Single European Code", 40, _ULD),
     "&/": _spec("040", "chain of identity identifier", 15),
+    # ST-001 §2.5.1 reserves '&' + a-z for nationally or locally defined structures. This
+    # laboratory defines one: the serial of the label print, so each printed label (and so
+    # each label generation of a container) is told apart by scan. Read here, nowhere else.
+    PRINT_SERIAL_DI: _spec("L01", "label print serial (locally defined)", 6, _D),
 }
 _NAMES = {spec.ds: spec.name for spec in (_DIN, *_SPECS.values())}
 _NOT_READ = {
@@ -351,6 +371,7 @@ def parse_scan(text: str) -> Scan:
     prefix = _SYMBOLOGY_ID.match(body)  # AIM symbology identifier, e.g. "]C0" or "]d2"
     if prefix:
         body = body[prefix.end() :]
+    symbology = prefix.group() if prefix else None
     if not body:
         raise ScanError(ScanErrorCode.EMPTY, f"the scan {text!r} contains no data")
     if body[0] not in "=&":
@@ -364,6 +385,7 @@ def parse_scan(text: str) -> Scan:
         din, flags = Din(content[:5], content[5:7], content[7:13]), content[13:]
     product = found.get("003")
     patient = found.get("025")
+    serial = found.get("L01")
     return Scan(
         raw=text,
         structures=tuple(structure for _, structure in located),
@@ -374,4 +396,6 @@ def parse_scan(text: str) -> Scan:
         collection=_date(found, "007", "006"),
         patient_id=patient.content[4:] if patient else None,
         compound=located[0][1].ds == "023",
+        print_serial=int(serial.content) if serial else None,
+        symbology=symbology,
     )

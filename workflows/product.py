@@ -38,6 +38,9 @@ class ProductState(StrEnum):
     ISSUED = "issued"  # left the lab for the procedure room
     ADMINISTERED = "administered"  # injected into the patient's portal vein (final)
     ON_HOLD = "on_hold"  # held pending a decision; resumes to the state it was held from
+    # A QC result recorded or corrected after release failed its specification: nothing may
+    # be issued or administered until QA decides (re-release, exceptional release, reject).
+    RELEASE_SUSPENDED = "release_suspended"
     DISCARDED = "discarded"  # destroyed with a reason (final)
     EXPIRED = "expired"  # passed its expiry before administration (final)
 
@@ -53,6 +56,8 @@ class Trigger(StrEnum):
     RELEASE = "release"
     EXCEPTIONAL_RELEASE = "exceptional_release"
     REJECT = "reject"
+    SUSPEND_RELEASE = "suspend_release"
+    RE_RELEASE = "re_release"
     ISSUE = "issue"
     ADMINISTER = "administer"
     HOLD = "hold"
@@ -68,6 +73,8 @@ FINAL_STATES = frozenset({S.ADMINISTERED, S.DISCARDED, S.EXPIRED})
 # A product can be held, discarded or expired from any state before administration.
 ACTIVE_STATES = tuple(s for s in S if s not in FINAL_STATES and s is not S.ON_HOLD)
 HOLDABLE_STATES = tuple(s for s in ACTIVE_STATES if s is not S.REJECTED)
+# Where a release suspension can come from, and where a re-release returns the product.
+RELEASED_STATES = (S.RELEASED, S.ISSUED)
 
 # Guards a processing step needs, in the order they are reported when several fail.
 PROCESSING = ["product_in_date", "identity_confirmed", "step_data_valid",
@@ -96,6 +103,29 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["product_in_date", "reviewer_independent", "deviations_closed",
                     "has_failed_criterion", "physician_approved", "reason_given"]},
     {"trigger": T.REJECT, "source": S.AWAITING_RELEASE, "dest": S.REJECTED,
+     "conditions": ["reviewer_independent", "reason_given"]},
+    # A QC result failed after release: suspended from released or issued, or from a hold
+    # of either (the hold ends: release_suspended is itself the stronger hold).
+    {"trigger": T.SUSPEND_RELEASE, "source": list(RELEASED_STATES), "dest": S.RELEASE_SUSPENDED,
+     "conditions": ["failed_after_release"]},
+    {"trigger": T.SUSPEND_RELEASE, "source": S.ON_HOLD, "dest": S.RELEASE_SUSPENDED,
+     "conditions": ["held_after_release", "failed_after_release"]},
+    # Only a signed QA decision lifts a suspension; a re-release returns to the state the
+    # product was suspended from, and needs every current result within specification.
+    *[
+        {"trigger": T.RE_RELEASE, "source": S.RELEASE_SUSPENDED, "dest": state,
+         "conditions": ["suspended_from_matches", "product_in_date", "reviewer_independent",
+                        "deviations_closed", "qc_passed"]}
+        for state in RELEASED_STATES
+    ],
+    *[
+        {"trigger": T.EXCEPTIONAL_RELEASE, "source": S.RELEASE_SUSPENDED, "dest": state,
+         "conditions": ["suspended_from_matches", "product_in_date", "reviewer_independent",
+                        "deviations_closed", "has_failed_criterion", "physician_approved",
+                        "reason_given"]}
+        for state in RELEASED_STATES
+    ],
+    {"trigger": T.REJECT, "source": S.RELEASE_SUSPENDED, "dest": S.REJECTED,
      "conditions": ["reviewer_independent", "reason_given"]},
     {"trigger": T.ISSUE, "source": S.RELEASED, "dest": S.ISSUED,
      "conditions": ["product_in_date", "identity_confirmed", "step_data_valid",
@@ -129,6 +159,9 @@ TRIGGER_ROLES: Mapping[Trigger, frozenset[str]] = {
     T.RELEASE: frozenset({"qa"}),
     T.EXCEPTIONAL_RELEASE: frozenset({"qa"}),
     T.REJECT: frozenset({"qa"}),
+    # Fired by the QC service when a result recorded after release fails.
+    T.SUSPEND_RELEASE: frozenset({"technician", "supervisor", "qa"}),
+    T.RE_RELEASE: frozenset({"qa"}),
     T.ISSUE: frozenset({"technician", "supervisor"}),
     T.ADMINISTER: frozenset({"physician"}),
     T.HOLD: frozenset({"technician", "supervisor", "qa"}),
@@ -163,7 +196,32 @@ GUARD_ERRORS: Mapping[str, tuple[ErrorCode, str]] = {
     "reason_given": (ErrorCode.REASON_REQUIRED, "a reason is required"),
     "held_from_matches": (ErrorCode.NOT_HELD_FROM, "the product was held from another state"),
     "expiry_reached": (ErrorCode.PRODUCT_NOT_EXPIRED, "the product has not reached its expiry"),
+    "failed_after_release": (ErrorCode.INVALID_TRANSITION,
+                             "no QC result has failed since the product was released"),
+    "held_after_release": (ErrorCode.INVALID_TRANSITION,
+                           "the product was put on hold before it was released"),
+    "suspended_from_matches": (ErrorCode.NOT_HELD_FROM,
+                               "the product's release was suspended from another state"),
 }
+
+RELEASE_SUSPENDED_TEXT = (
+    "release suspended: a QC result recorded after release failed its specification. "
+    "STOP: do not issue or administer this product; keep it aside and call QA, who must "
+    "decide (re-release after a verified correction, exceptional release with the "
+    "physician's approval, or reject)")
+
+
+def not_possible(trigger: Trigger | str, state: str,
+                 held_from: str | None = None) -> TransitionRefused:
+    """The refusal of a trigger that has no transition out of `state`."""
+    if S.RELEASE_SUSPENDED in (state, held_from) and str(trigger) in (T.ISSUE, T.ADMINISTER):
+        return TransitionRefused(ErrorCode.RELEASE_SUSPENDED,
+                                 f"'{trigger}' refused: {RELEASE_SUSPENDED_TEXT}")
+    hint = ""
+    if state == S.RELEASE_SUSPENDED and str(trigger) == T.RELEASE:
+        hint = ": its release is suspended; QA re-releases it once every result passes"
+    return TransitionRefused(ErrorCode.INVALID_TRANSITION,
+                             f"'{trigger}' is not possible while the product is {state}{hint}")
 
 
 @dataclass
@@ -178,6 +236,7 @@ class ProductFacts:
     now: datetime
     expires_at: datetime | None = None
     held_from: str | None = None
+    suspended_from: str | None = None
     identity_confirmed: bool = False
     step_data_valid: bool = False
     reagents_in_date: bool = False
@@ -189,6 +248,7 @@ class ProductFacts:
     physician_approved: bool = False
     reviewer_independent: bool = False
     reason_given: bool = False
+    failed_after_release: bool = False
 
     @property
     def is_cd133_arm(self) -> bool:
@@ -210,9 +270,17 @@ class ProductFacts:
     def expiry_reached(self) -> bool:
         return self.expires_at is not None and self.now >= self.expires_at
 
+    @property
+    def held_after_release(self) -> bool:
+        return self.held_from in RELEASED_STATES
+
     def held_from_matches(self, event: EventData) -> bool:
         assert event.transition is not None
         return self.held_from == event.transition.dest
+
+    def suspended_from_matches(self, event: EventData) -> bool:
+        assert event.transition is not None
+        return self.suspended_from == event.transition.dest
 
 
 def _plain(transition: Mapping[str, Any]) -> dict[str, Any]:
@@ -244,10 +312,7 @@ def fire(trigger: Trigger | str, facts: ProductFacts,
     event = MACHINE.events.get(str(trigger))
     candidates = MACHINE.get_transitions(trigger=str(trigger), source=str(facts.state))
     if event is None or not candidates:
-        raise TransitionRefused(
-            ErrorCode.INVALID_TRANSITION,
-            f"'{trigger}' is not possible while the product is {facts.state}",
-        )
+        raise not_possible(trigger, facts.state, facts.held_from)
     if event.trigger(facts):
         return ProductState(facts.state)
     raise _first_failed_guard(str(trigger), facts, candidates, explain or {})

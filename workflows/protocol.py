@@ -65,6 +65,8 @@ DEFAULT_LIMIT_ACTIONS: Mapping[str, Action] = MappingProxyType(
         "product_expired": "refuse",
         "sonography_guidance": "warn",
         "adverse_event": "warn",
+        # A recovery above 100 % plus the counting tolerance (workflows.balance).
+        "recovery_above_100": "warn",
     }
 )
 
@@ -146,6 +148,39 @@ class ProtocolParameters:
     limit_actions: Mapping[str, Action] = field(  # [Prop] see DEFAULT_LIMIT_ACTIONS
         default_factory=lambda: DEFAULT_LIMIT_ACTIONS
     )
+
+    # --- QC figures against the figures computed from the formulation counts ----
+    # A typed QC figure further from its computed twin than this opens a major deviation.
+    qc_dose_tolerance_pct: float = 20.0  # [Prop] relative to the computed dose; counting CV
+    qc_viability_tolerance_points: float = 5.0  # [Prop] percentage points, QC vs formulation
+
+    # --- time integrity -------------------------------------------------------------
+    # A recorded time (step, QC test, signature) may be this far ahead of the server's
+    # clock (bench and OR clocks drift); beyond it, it is refused as in the future.
+    clock_skew_minutes: float = 5.0  # [Prop] no published figure; set by validation
+
+    # --- cell and volume balance between containers (workflows.balance) ---------------
+    # A step may take in this much more than the container it takes from holds (counting
+    # error); beyond it, it is refused; a recovery above 100 % plus this is flagged.
+    balance_tolerance_pct: float = 10.0  # [Prop] no published figure; proposal
+
+    # --- what the labels say (labels.statements) ---------------------------------------
+    # Storage range printed on the final label (1271.370(c)(2)); fresh cells, no stability
+    # study seen: the label's former fixed 2-8 °C kept as the proposal.
+    storage_temperature_min_c: float = 2.0  # [Prop] lab stability study to confirm
+    storage_temperature_max_c: float = 8.0  # [Prop]
+    # The investigational-use caution is the jurisdiction's (labels.statements table: US,
+    # EU, IR); a non-empty caution replaces it. The trial runs in Iran.
+    label_jurisdiction: str = "IR"  # [Prop] issue 9: the trial runs in Iran (Royan Institute)
+    investigational_caution: str = ""  # [UNVERIFIED] IFDA wording not seen; "" = table's
+    trial_identifier: str = ""  # [Prop] printed beside the caution; "" = the protocol code
+    # A blinded trial keeps the arm off the labels that leave the lab (final, issue):
+    # one product description for both arms and no dose.
+    blinded_labels: bool = False  # [Prop] the patient is blinded, the bedside team is not
+    # Markers 21 CFR 1271.85(a)-(b) names for a donor of viable, leukocyte-rich cells; until
+    # each has a result and screening (1271.75) and testing (1271.80) are recorded, the final
+    # label says NOT EVALUATED FOR INFECTIOUS SUBSTANCES (1271.90(c)(2)).
+    infectious_markers_required: str = "HIV,HBV,HCV,syphilis,HTLV,CMV"  # [UNVERIFIED] 1271.85
 
     def __post_init__(self) -> None:
         wrong = [
@@ -270,6 +305,7 @@ _RANGES: tuple[tuple[str, str], ...] = (
     ("cd133_dose_min_cells", "cd133_dose_max_cells"),
     ("mnc_dose_min_cells", "mnc_dose_max_cells"),
     ("harvest_min_volume_ml", "harvest_target_volume_ml"),
+    ("storage_temperature_min_c", "storage_temperature_max_c"),
 )
 
 _PERCENTAGES: tuple[str, ...] = (

@@ -13,6 +13,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 
+from workflows.fields import Figure, Flow, Quantity, Where, quantity_for
+from workflows.identity import ContainerKind
+from workflows.materials import EquipmentType, Material
 from workflows.protocol import Action
 
 FieldKind = Literal["number", "integer", "text", "datetime", "bool", "choice"]
@@ -28,6 +31,11 @@ class Field:
     `reagent` marks a lot number whose expiry the service must check against the
     reagent master data; `equipment` marks an equipment id whose calibration the
     service must check.
+
+    What the value is (workflows.fields): `quantity` (derived from the kind and unit
+    when not given), `where` (the container it was taken in from or put out into),
+    `material` (the material a lot field takes; sets `reagent`) and `equipment_type`
+    (the instrument an equipment field takes; sets `equipment`).
     """
 
     name: str
@@ -40,12 +48,32 @@ class Field:
     choices: tuple[str, ...] | None = None
     reagent: bool = False
     equipment: bool = False
+    quantity: Quantity | None = None
+    where: Where | None = None
+    material: Material | None = None
+    equipment_type: EquipmentType | None = None
 
     def __post_init__(self) -> None:
         if (self.kind == "choice") != bool(self.choices):
             raise ValueError(f"field {self.name}: choices go with kind 'choice' and only there")
         if self.min is not None and self.max is not None and self.min > self.max:
             raise ValueError(f"field {self.name}: min {self.min} is above max {self.max}")
+        if self.reagent and self.material is None:
+            raise ValueError(f"lot field {self.name} must say which material it takes")
+        if self.equipment and self.equipment_type is None:
+            raise ValueError(f"equipment field {self.name} must say which instrument it takes")
+        object.__setattr__(self, "reagent", self.material is not None)
+        object.__setattr__(self, "equipment", self.equipment_type is not None)
+        if self.quantity is None:
+            quantity = (Quantity.MATERIAL_LOT if self.reagent else Quantity.EQUIPMENT
+                        if self.equipment else quantity_for(self.kind, self.unit))
+            object.__setattr__(self, "quantity", quantity)
+
+    @property
+    def what(self) -> Quantity:
+        """The quantity (set in __post_init__ when not given)."""
+        assert self.quantity is not None
+        return self.quantity
 
 
 @dataclass(frozen=True)
@@ -56,6 +84,14 @@ class StepSpec:
     label: str
     fields: tuple[Field, ...]
     computed: tuple[str, ...]
+    # What each computed figure is; every name in `computed` has one (checked below).
+    figures: tuple[Figure, ...] = ()
+
+    def __post_init__(self) -> None:
+        described = tuple(f.name for f in self.figures)
+        if described != self.computed:
+            raise ValueError(f"step {self.name}: computed {self.computed} but figures describe "
+                             f"{described}")
 
     def field(self, name: str) -> Field:
         """The field called `name`; KeyError if this step has none."""
@@ -63,6 +99,20 @@ class StepSpec:
             if candidate.name == name:
                 return candidate
         raise KeyError(name)
+
+    def figure(self, name: str) -> Figure:
+        """The computed figure called `name`; KeyError if this step computes none."""
+        for candidate in self.figures:
+            if candidate.name == name:
+                return candidate
+        raise KeyError(name)
+
+    def measures(self, flow: Flow, container: ContainerKind,
+                 quantity: Quantity) -> tuple[Field | Figure, ...]:
+        """Fields and computed figures of `quantity` that `flow` the `container`."""
+        wanted = Where(flow, container)
+        items: tuple[Field | Figure, ...] = (*self.fields, *self.figures)
+        return tuple(item for item in items if item.where == wanted and item.what is quantity)
 
     @property
     def reagent_fields(self) -> tuple[str, ...]:
@@ -92,6 +142,7 @@ class StepOutcome:
     values: Mapping[str, object]
     computed: Mapping[str, float]
     findings: tuple[Finding, ...]
+    carried: tuple[str, ...] = ()  # inputs left empty and taken from the earlier step
 
     @property
     def refused(self) -> bool:
@@ -108,17 +159,34 @@ class StepOutcome:
 
 
 @dataclass(frozen=True)
+class Holding:
+    """What a container holds: what the step that filled it put out, less what its other
+    children took since (samples, a container added later); None where nothing was counted."""
+
+    container: ContainerKind
+    step: str  # the step that filled it
+    cells: float | None = None
+    volume_ml: float | None = None
+    cells_from: str = ""  # the figure the cells come from, e.g. "Cells in target fraction"
+    volume_from: str = ""
+
+
+@dataclass(frozen=True)
 class StepContext:
     """What a step needs to know about the product beyond its own form.
 
     `previous` holds the computed values of earlier steps by step name, e.g.
     `previous["sediment"]["tnc_out"]`; a step that was skipped is simply absent.
+    `holdings` says what each container filled so far holds (workflows.balance).
     """
 
     arm: str
     weight_kg: float
     harvest_end: datetime | None = None
     previous: Mapping[str, Mapping[str, float]] = dataclasses.field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    holdings: Mapping[ContainerKind, Holding] = dataclasses.field(
         default_factory=lambda: MappingProxyType({})
     )
 

@@ -39,6 +39,11 @@ def _fmt(value: float, unit: str, *, limit: bool = False) -> str:
     return f"{value:.3f} {unit}" if unit == "g/ml" else f"{value:.1f} {unit}"
 
 
+def figure_text(value: float, unit: str) -> str:
+    """A measured figure with its unit, as findings and refusals show it."""
+    return _fmt(value, unit)
+
+
 @dataclass(frozen=True)
 class Limit:
     """A numeric protocol limit: `field` (a value or a computed figure) against params.
@@ -327,8 +332,17 @@ def _endotoxin_limit(params: ProtocolParameters, weight_kg: float, volume_ml: fl
     return params.endotoxin_limit_eu_per_ml
 
 
+def _samples_fit(values: Mapping[str, object], volume: float) -> None:
+    each, count = values.get("qc_sample_volume_ml"), values.get("qc_samples")
+    if isinstance(each, float) and isinstance(count, int) and count * each >= volume:
+        message = (f"{count} QC samples of {each:g} ml would take all of the final volume "
+                   f"of {volume:g} ml")
+        raise StepDataError({"qc_sample_volume_ml": message})
+
+
 def formulate(values: Mapping[str, object], context: StepContext, checks: _Checks) -> Computed:
     volume, total = _num(values, "final_volume_ml"), _final_cells(values)
+    _samples_fit(values, volume)
     viable = calc.viable_cells(total, _num(values, "viability_pct"))
     dose = _dose_cells(viable, context)
     low, high = checks.params.dose_range(context.arm)

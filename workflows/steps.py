@@ -24,6 +24,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from types import MappingProxyType
 
+from workflows.balance import balance_breaches, carry_forward, recovery_findings
+from workflows.fields import Figure, Quantity, Where, put_into, taken_from
+from workflows.identity import ContainerKind as K
+from workflows.materials import EquipmentType, Material
 from workflows.protocol import ProtocolParameters
 from workflows.step_cleaning import check_time_order, clean_values
 from workflows.step_model import (
@@ -58,9 +62,10 @@ _MAX_CELLS = 1e12
 
 def _number(
     name: str, label: str, unit: str, low: float = 0.0, high: float | None = None,
-    *, required: bool = True,
+    *, required: bool = True, where: Where | None = None, quantity: Quantity | None = None,
 ) -> Field:
-    return Field(name, label, "number", unit, required, low, high)
+    return Field(name, label, "number", unit, required, low, high, where=where,
+                 quantity=quantity)
 
 
 def _integer(name: str, label: str, low: float, high: float) -> Field:
@@ -75,12 +80,26 @@ def _text(name: str, label: str, *, required: bool = True) -> Field:
     return Field(name, label, "text", None, required)
 
 
-def _lot(name: str, label: str) -> Field:
-    return Field(name, label, "text", reagent=True)
+def _lot(name: str, label: str, material: Material) -> Field:
+    return Field(name, label, "text", material=material)
 
 
-def _equipment(name: str, label: str) -> Field:
-    return Field(name, label, "text", equipment=True)
+def _equipment(name: str, label: str, equipment_type: EquipmentType) -> Field:
+    return Field(name, label, "text", equipment_type=equipment_type)
+
+
+def _figure(name: str, label: str, unit: str, quantity: Quantity | None = None,
+            where: Where | None = None) -> Figure:
+    return Figure(name, label, unit, quantity, where)
+
+
+def _recovery(name: str, label: str) -> Figure:
+    return Figure(name, label, "%", Quantity.RECOVERY)
+
+
+def _figures(*figures: Figure) -> tuple[tuple[str, ...], tuple[Figure, ...]]:
+    """The `computed` names and `figures` of a StepSpec, from one list."""
+    return tuple(f.name for f in figures), figures
 
 
 def _when(name: str, label: str) -> Field:
@@ -100,17 +119,21 @@ _HARVEST = StepSpec(
     (
         _when("harvest_start", "Harvest start"),
         _when("harvest_end", "Harvest end"),
-        _number("volume_ml", "Volume aspirated", "ml", 1.0, 2000.0),
+        _number("volume_ml", "Volume aspirated", "ml", 1.0, 2000.0,
+                where=put_into(K.MARROW_BAG)),
         _choice("anticoagulant", "Anticoagulant", "heparin", "ACD-A"),
-        _lot("anticoagulant_lot", "Anticoagulant lot"),
+        _lot("anticoagulant_lot", "Anticoagulant lot", Material.ANTICOAGULANT),
         _number("anticoagulant_volume_ml", "Anticoagulant volume", "ml", 0.0, 500.0),
-        _text("collection_set_lot", "Collection set lot"),
-        _text("filter_lot", "Filter lot"),
+        _lot("collection_set_lot", "Collection set lot", Material.COLLECTION_SET),
+        _lot("filter_lot", "Filter lot", Material.FILTER),
         _integer("puncture_sites", "Puncture sites", 1, 200),
         _text("bag_sample_id", "Bag sample ID", required=False),
         _text("operating_room", "Operating room"),
+        # User name of the physician who aspirated; left empty when that physician records
+        # the harvest (lims.services.step_check fills in the operator).
+        _text("harvesting_physician", "Harvesting physician", required=False),
     ),
-    ("duration_minutes",),
+    *_figures(_figure("duration_minutes", "Harvest duration", "min")),
 )
 
 _RECEIVE = StepSpec(
@@ -123,24 +146,40 @@ _RECEIVE = StepSpec(
         _number("gross_weight_g", "Gross weight", "g", 0.0, 5000.0, required=False),
         _number("tare_g", "Tare weight", "g", 0.0, 5000.0, required=False),
     ),
-    ("transport_minutes", "hours_since_harvest", "net_volume_ml"),
+    *_figures(
+        _figure("transport_minutes", "Transport time", "min"),
+        _figure("hours_since_harvest", "Time since harvest end", "h"),
+        _figure("net_volume_ml", "Net volume (from weight)", "ml"),
+    ),
 )
 
 _SEDIMENT = StepSpec(
     "sediment", "RBC sedimentation",
     (
-        _number("volume_in_ml", "Volume in", "ml", 1.0, 2000.0),
-        _number("wbc_in_per_ul", "WBC in", "cells/µL", 1.0, _MAX_PER_UL),
-        _number("rbc_in_per_ul", "RBC in", "cells/µL", 1.0, _MAX_PER_UL),
-        _number("volume_out_ml", "Leukocyte-rich volume out", "ml", 0.0, 2000.0),
-        _number("wbc_out_per_ul", "WBC out", "cells/µL", 0.0, _MAX_PER_UL),
-        _number("rbc_out_per_ul", "RBC out", "cells/µL", 0.0, _MAX_PER_UL),
+        _number("volume_in_ml", "Volume in", "ml", 1.0, 2000.0, where=taken_from(K.MARROW_BAG)),
+        _number("wbc_in_per_ul", "WBC in", "cells/µL", 1.0, _MAX_PER_UL,
+                where=taken_from(K.MARROW_BAG)),
+        _number("rbc_in_per_ul", "RBC in", "cells/µL", 1.0, _MAX_PER_UL,
+                where=taken_from(K.MARROW_BAG)),
+        _number("volume_out_ml", "Leukocyte-rich volume out", "ml", 0.0, 2000.0,
+                where=put_into(K.RBC_REDUCED)),
+        _number("wbc_out_per_ul", "WBC out", "cells/µL", 0.0, _MAX_PER_UL,
+                where=put_into(K.RBC_REDUCED)),
+        _number("rbc_out_per_ul", "RBC out", "cells/µL", 0.0, _MAX_PER_UL,
+                where=put_into(K.RBC_REDUCED)),
         _text("agent", "Sedimentation agent"),
-        _lot("agent_lot", "Agent lot"),
+        _lot("agent_lot", "Agent lot", Material.SEDIMENTATION_AGENT),
         _text("ratio", "Agent : marrow ratio"),
         _number("sedimentation_minutes", "Sedimentation time", "min", 0.0, 600.0),
     ),
-    ("tnc_in", "tnc_out", "rbc_in", "rbc_out", "tnc_recovery_pct", "rbc_depletion_pct"),
+    *_figures(
+        _figure("tnc_in", "TNC in", "cells", where=taken_from(K.MARROW_BAG)),
+        _figure("tnc_out", "TNC out", "cells", where=put_into(K.RBC_REDUCED)),
+        _figure("rbc_in", "RBC in", "cells", Quantity.RED_CELLS, taken_from(K.MARROW_BAG)),
+        _figure("rbc_out", "RBC out", "cells", Quantity.RED_CELLS, put_into(K.RBC_REDUCED)),
+        _recovery("tnc_recovery_pct", "TNC recovery"),
+        _figure("rbc_depletion_pct", "RBC depletion", "%"),
+    ),
 )
 
 _ISOLATE_MNC = StepSpec(
@@ -149,53 +188,70 @@ _ISOLATE_MNC = StepSpec(
         _text("medium", "Gradient medium"),
         _number("density_g_per_ml", "Medium density", "g/ml", 1.0, 1.2),
         _choice("grade", "Medium grade", "GMP", "RUO"),
-        _lot("medium_lot", "Medium lot"),
+        _lot("medium_lot", "Medium lot", Material.DENSITY_GRADIENT_MEDIUM),
         _number("dilution", "Dilution factor", "×", 1.0, 10.0),
-        _equipment("centrifuge_id", "Centrifuge"),
+        _equipment("centrifuge_id", "Centrifuge", EquipmentType.CENTRIFUGE),
         _number("g_force", "Centrifugation force", "×g", 1.0, 10000.0),
         _number("spin_minutes", "Centrifugation time", "min", 1.0, 240.0),
         _number("temperature_c", "Centrifuge temperature", "°C", 0.0, 40.0),
         _yes_no("brake_off", "Brake off"),
         _integer("washes", "Washes", 0, 10),
-        _number("mnc_per_ul", "MNC concentration", "cells/µL", 0.0, _MAX_PER_UL),
-        _number("volume_ml", "MNC suspension volume", "ml", 0.0, 1000.0),
+        _number("mnc_per_ul", "MNC concentration", "cells/µL", 0.0, _MAX_PER_UL,
+                where=put_into(K.MNC)),
+        _number("volume_ml", "MNC suspension volume", "ml", 0.0, 1000.0, where=put_into(K.MNC)),
         _percent("viability_pct", "Viability"),
         _percent("cd34_pct", "CD34+"),
         _percent("cd133_pct", "CD133+"),
     ),
-    (
-        "mnc_total", "viable_mnc", "cd34_cells", "cd133_cells", "viability_pct",
-        "mnc_recovery_pct",
+    *_figures(
+        _figure("mnc_total", "Total MNC", "cells", where=put_into(K.MNC)),
+        _figure("viable_mnc", "Viable MNC", "cells", Quantity.CELL_SUBSET),
+        _figure("cd34_cells", "CD34+ cells", "cells", Quantity.CELL_SUBSET),
+        _figure("cd133_cells", "CD133+ cells", "cells", Quantity.CELL_SUBSET),
+        _figure("viability_pct", "Viability", "%"),
+        _recovery("mnc_recovery_pct", "MNC recovery"),
     ),
 )
 
 _ENRICH = StepSpec(
     "enrich", "CliniMACS CD133+ enrichment",
     (
-        _number("pre_tnc", "TNC into labelling", "cells", 1.0, _MAX_CELLS),
+        _number("pre_tnc", "TNC into labelling", "cells", 1.0, _MAX_CELLS,
+                where=taken_from(K.MNC)),
         _percent("pre_cd133_pct", "CD133+ before selection"),
-        _lot("reagent_lot", "CD133 reagent lot"),
+        _lot("reagent_lot", "CD133 reagent lot", Material.CD133_REAGENT),
         _number("reagent_volume_ml", "Reagent volume used", "ml", 0.0, 50.0),
         _when("incubation_start", "Labelling incubation start"),
         _when("incubation_end", "Labelling incubation end"),
         _integer("washes", "Washes", 0, 10),
-        _equipment("instrument_id", "CliniMACS instrument"),
+        _equipment("instrument_id", "CliniMACS instrument", EquipmentType.CLINIMACS),
         _text("program", "Program"),
         _choice("tubing_set_type", "Tubing set type", "TS", "LS"),
-        _lot("tubing_set_lot", "Tubing set lot"),
+        _lot("tubing_set_lot", "Tubing set lot", Material.TUBING_SET),
         _when("run_start", "Run start"),
         _when("run_end", "Run end"),
         _text("alarms", "Alarms", required=False),
-        _number("target_volume_ml", "Target fraction volume", "ml", 0.0, 1000.0),
-        _number("target_cells_per_ul", "Target fraction count", "cells/µL", 0.0, _MAX_PER_UL),
+        _number("target_volume_ml", "Target fraction volume", "ml", 0.0, 1000.0,
+                where=put_into(K.CD133_TARGET)),
+        _number("target_cells_per_ul", "Target fraction count", "cells/µL", 0.0, _MAX_PER_UL,
+                where=put_into(K.CD133_TARGET)),
         _percent("target_viability_pct", "Target fraction viability"),
         _percent("cd133_purity_pct", "CD133+ purity"),
-        _number("negative_volume_ml", "Negative fraction volume", "ml", 0.0, 2000.0),
+        _number("negative_volume_ml", "Negative fraction volume", "ml", 0.0, 2000.0,
+                where=put_into(K.CD133_NEGATIVE)),
     ),
-    (
-        "pre_cd133_cells", "target_cells", "cd133_cells", "viable_cd133", "cd133_purity_pct",
-        "cd133_recovery_pct", "enrichment_factor", "log_depletion", "incubation_minutes",
-        "run_minutes",
+    *_figures(
+        _figure("pre_cd133_cells", "CD133+ cells into selection", "cells", Quantity.CELL_SUBSET),
+        _figure("target_cells", "Cells in target fraction", "cells",
+                where=put_into(K.CD133_TARGET)),
+        _figure("cd133_cells", "CD133+ cells", "cells", Quantity.CELL_SUBSET),
+        _figure("viable_cd133", "Viable CD133+ cells", "cells", Quantity.CELL_SUBSET),
+        _figure("cd133_purity_pct", "CD133+ purity", "%"),
+        _recovery("cd133_recovery_pct", "CD133+ recovery"),
+        _figure("enrichment_factor", "Enrichment factor", "×"),
+        _figure("log_depletion", "Log depletion of non-target cells", "log"),
+        _figure("incubation_minutes", "Labelling incubation", "min"),
+        _figure("run_minutes", "CliniMACS run time", "min"),
     ),
 )
 
@@ -203,19 +259,30 @@ _FORMULATE = StepSpec(
     "formulate", "Final formulation",
     (
         _text("diluent", "Diluent"),
-        _lot("diluent_lot", "Diluent lot"),
-        _number("final_volume_ml", "Final volume", "ml", 0.1, 1000.0),
+        _lot("diluent_lot", "Diluent lot", Material.DILUENT),
+        _number("final_volume_ml", "Final volume", "ml", 0.1, 1000.0,
+                where=put_into(K.FINAL_PRODUCT)),
         # Either one: a counter gives a concentration, a calculation sheet a total.
-        _number("total_cells", "Total cells", "cells", 0.0, _MAX_CELLS, required=False),
+        _number("total_cells", "Total cells", "cells", 0.0, _MAX_CELLS, required=False,
+                where=put_into(K.FINAL_PRODUCT)),
         _number("cells_per_ul", "Cell concentration", "cells/µL", 0.0, _MAX_PER_UL,
-                required=False),
+                required=False, where=put_into(K.FINAL_PRODUCT)),
         _percent("viability_pct", "Viability"),
         _choice("container_type", "Final container", "syringe", "bag"),
         _integer("qc_samples", "QC samples drawn", 0, 20),
+        # Left out when the final volume is measured after the samples were drawn; given,
+        # the samples' volume is no longer in the final product (workflows.balance).
+        _number("qc_sample_volume_ml", "Volume of each QC sample", "ml", 0.0, 50.0,
+                required=False, where=put_into(K.QC_SAMPLE)),
     ),
-    (
-        "total_cells", "final_volume_ml", "concentration_per_ml", "viable_cells",
-        "viable_dose", "dose_per_kg", "endotoxin_limit_eu_per_ml",
+    *_figures(
+        _figure("total_cells", "Total cells", "cells", where=put_into(K.FINAL_PRODUCT)),
+        _figure("final_volume_ml", "Final volume", "ml", where=put_into(K.FINAL_PRODUCT)),
+        _figure("concentration_per_ml", "Concentration", "cells/ml"),
+        _figure("viable_cells", "Viable cells", "cells", Quantity.CELL_SUBSET),
+        _figure("viable_dose", "Viable dose", "cells", Quantity.CELL_SUBSET),
+        _figure("dose_per_kg", "Dose per kg body weight", "cells/kg"),
+        _figure("endotoxin_limit_eu_per_ml", "Endotoxin limit for this product", "EU/ml"),
     ),
 )
 
@@ -226,7 +293,7 @@ _ISSUE = StepSpec(
         _text("transport_conditions", "Transport conditions"),
         _number("temperature_c", "Transport temperature", "°C", -30.0, 60.0),
     ),
-    ("hours_since_harvest",),
+    *_figures(_figure("hours_since_harvest", "Time since harvest end", "h")),
 )
 
 _ADMINISTER = StepSpec(
@@ -234,12 +301,17 @@ _ADMINISTER = StepSpec(
     (
         _when("infusion_start", "Infusion start"),
         _when("infusion_end", "Infusion end"),
-        _number("volume_injected_ml", "Volume injected", "ml", 0.0, 1000.0),
+        # 0 ml injected is no administration (H4): the smallest a syringe delivers.
+        _number("volume_injected_ml", "Volume injected", "ml", 0.1, 1000.0,
+                where=taken_from(K.FINAL_PRODUCT)),
         _choice("route", "Route", "portal vein"),
         _yes_no("sonography_guided", "Sonography-guided"),
         _text("adverse_events", "Immediate adverse events", required=False),
     ),
-    ("infusion_minutes", "hours_since_harvest"),
+    *_figures(
+        _figure("infusion_minutes", "Infusion time", "min"),
+        _figure("hours_since_harvest", "Time since harvest end", "h"),
+    ),
 )
 
 STEPS: Mapping[str, StepSpec] = MappingProxyType(
@@ -277,21 +349,30 @@ def evaluate_step(
     Raises ValueError for an unknown step name and StepDataError for data that
     cannot be real (unknown or missing fields, wrong types, values outside the
     physical range, naive or out-of-order times, an enrichment on the BM-MNC arm).
+    An input left empty is carried forward from what its container holds; a step
+    that takes in more cells or volume than its container holds is refused
+    (StepDataError naming both figures; workflows.balance).
     Returns the outcome; `outcome.refused` tells the caller not to save it.
     """
     spec = STEPS.get(step)
     if spec is None:
         raise ValueError(f"unknown step {step!r}; expected one of {', '.join(STEPS)}")
+    raw, carried = carry_forward(spec, raw, context)
     values = clean_values(spec, raw)
     labels = {f.name: f.label for f in spec.fields}
     errors = check_time_order(values, _TIME_ORDER.get(step, ()), labels)
     if errors:
         raise StepDataError(errors)
     computed, findings = apply_rules(step, values, params, context)
+    figures = {**values, **computed}
+    breaches = balance_breaches(spec, figures, context, params)
+    if breaches:
+        raise StepDataError(breaches)
     return StepOutcome(
         values=MappingProxyType(values),
         computed=MappingProxyType(computed),
-        findings=findings,
+        findings=findings + recovery_findings(spec, figures, params),
+        carried=carried,
     )
 
 

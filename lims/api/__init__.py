@@ -12,6 +12,8 @@ from lims.api import (
     routes_deviations,
     routes_dispositions,
     routes_labels,
+    routes_materials,
+    routes_notifications,
     routes_patients,
     routes_products,
     routes_qa,
@@ -51,7 +53,8 @@ def _document(router: APIRouter) -> None:
 
 ROUTERS = tuple(module.router for module in (
     routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions, routes_qc,
-    routes_review, routes_qa, routes_deviations, routes_alerts, routes_labels, routes_records))
+    routes_review, routes_qa, routes_deviations, routes_alerts, routes_notifications, routes_labels,
+    routes_records, routes_materials))
 api_router = APIRouter(prefix=PREFIX)
 for router in ROUTERS:
     _document(router)

@@ -16,10 +16,10 @@ from lims.api.deps import (
     set_session_cookie,
 )
 from lims.api.errors import errors
-from lims.api.schemas import LoginIn, Name, ReasonIn, TokenOut, UserIn, UserOut
+from lims.api.schemas import LoginIn, Name, ReasonIn, TokenOut, UserChangeIn, UserIn, UserOut
 from lims.models import User
 from lims.security import issue_token
-from lims.services.users import ROLES, authenticate, create_user, unlock_user
+from lims.services.users import ROLES, authenticate, create_user, unlock_user, update_user
 from workflows.errors import DomainError, ErrorCode
 
 router = APIRouter(tags=["auth"])
@@ -76,3 +76,10 @@ def unlock(username: Name, body: ReasonIn, actor: Admin, session: SessionDep) ->
     """Unlock an account locked after repeated sign-in failures (admin)."""
     return UserOut.model_validate(unlock_user(session, actor=actor, username=username,
                                               reason=body.reason))
+
+
+@router.patch("/users/{username}", responses=errors(401, 403, 404, 422))
+def change_user(username: Name, body: UserChangeIn, actor: Admin, session: SessionDep) -> UserOut:
+    """Change a user's full name or e-mail address (admin)."""
+    return UserOut.model_validate(update_user(session, actor=actor, username=username,
+                                              **body.model_dump(exclude_unset=True)))

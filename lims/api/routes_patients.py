@@ -10,7 +10,7 @@ from lims.api.deps import Reader, SessionDep, SettingsDep, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import PatientIn, PatientOut
 from lims.models import User
-from lims.services.enrolment import ENROLLERS, enrol_patient
+from lims.services.enrolment import ENROLLERS, enrol_patient, treating_physician_of
 from lims.services.queries import patient
 
 router = APIRouter(tags=["patients"])
@@ -26,10 +26,11 @@ def enrol(body: PatientIn, actor: Enroller, session: SessionDep,
     data = body.model_dump(exclude={"protocol_code"})
     enrolled = enrol_patient(session, actor=actor,
                              protocol_code=body.protocol_code or settings.protocol_code, **data)
-    return PatientOut.model_validate(enrolled)
+    return PatientOut.of(enrolled, treating_physician_of(session, enrolled))
 
 
 @router.get("/patients/{subject_id}", responses=errors(401, 403, 404, 422))
 def get_patient(subject_id: SubjectId, _user: Reader, session: SessionDep) -> PatientOut:
     """An enrolled patient by subject ID."""
-    return PatientOut.model_validate(patient(session, subject_id))
+    found = patient(session, subject_id)
+    return PatientOut.of(found, treating_physician_of(session, found))

@@ -1,4 +1,4 @@
-"""QA decisions by electronic signature: release, reject, exceptional release."""
+"""QA decisions by electronic signature: release, reject, exceptional release, re-release."""
 
 from __future__ import annotations
 
@@ -9,9 +9,14 @@ from fastapi import APIRouter, Depends
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import Din, ProductOut
-from lims.api.schemas_quality import ExceptionalReleaseIn, RejectIn, SignIn
+from lims.api.schemas_quality import ExceptionalReleaseIn, RejectIn, ReReleaseIn, SignIn
 from lims.models import User
-from lims.services.release import exceptional_release, reject_product, release_product
+from lims.services.release import (
+    exceptional_release,
+    re_release_product,
+    reject_product,
+    release_product,
+)
 from workflows.product import TRIGGER_ROLES, Trigger
 
 router = APIRouter(tags=["qa"])
@@ -40,3 +45,10 @@ def release_exceptionally(din: Din, body: ExceptionalReleaseIn, actor: Reviewer,
     """Release a non-conforming product with a justification and the physician's signature."""
     return ProductOut.model_validate(exceptional_release(session, actor=actor, din=din,
                                                          **body.model_dump()))
+
+
+@router.post("/products/{din}/re-release", responses=SIGNING)
+def re_release(din: Din, body: ReReleaseIn, actor: Reviewer, session: SessionDep) -> ProductOut:
+    """Lift a release suspension once every result passes, signed "Re-released"."""
+    return ProductOut.model_validate(re_release_product(session, actor=actor, din=din,
+                                                        password=body.password, note=body.note))

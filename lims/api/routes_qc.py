@@ -8,15 +8,18 @@ from fastapi import APIRouter, Depends, Query, status
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.schemas import Din, ProductOut
-from lims.api.schemas_quality import QcResultIn, QcResultOut
+from lims.api.schemas import Din, Id, ProductOut
+from lims.api.schemas_quality import QcResultIn, QcResultOut, VerifyIn
 from lims.models import User
 from lims.services.qc import QC_ROLES, complete_qc, record_qc_result
+from lims.services.qc_verification import VERIFY_ROLES, verify_qc_correction
 from lims.services.queries import qc_results
 from workflows.product import TRIGGER_ROLES, Trigger
 
 router = APIRouter(tags=["qc"])
 Analyst = Annotated[User, Depends(require_roles(*QC_ROLES, action="enter QC results"))]
+Verifier = Annotated[User, Depends(require_roles(*VERIFY_ROLES,
+                                                 action="verify QC corrections"))]
 Completer = Annotated[User, Depends(require_roles(*TRIGGER_ROLES[Trigger.COMPLETE_QC],
                                                   action="complete QC"))]
 
@@ -43,3 +46,11 @@ def list_results(din: Din, _user: Reader, session: SessionDep,
 def complete(din: Din, actor: Completer, session: SessionDep) -> ProductOut:
     """End QC testing: every required result is in; the product joins the QA queue."""
     return ProductOut.model_validate(complete_qc(session, actor=actor, din=din))
+
+
+@router.post("/qc-results/{result_id}/verify", responses=errors(401, 403, 404, 409, 422))
+def verify(result_id: Id, body: VerifyIn,
+           actor: Verifier, session: SessionDep) -> QcResultOut:
+    """Verify a correction of an out-of-specification result, signed "Verified"."""
+    return QcResultOut.model_validate(verify_qc_correction(
+        session, actor=actor, result_id=result_id, password=body.password, note=body.note))

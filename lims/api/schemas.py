@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lims.models import Container
+from lims.models import Container, Patient, User
 from workflows.identity import ContainerKind, container_code
 from workflows.product import Arm, ProductState
 
@@ -64,6 +64,7 @@ class UserOut(Out):
     username: str
     full_name: str
     role: str
+    email: str = Field(description="Where notifications reach this person; empty: none")
 
 
 class UserIn(In):
@@ -71,6 +72,14 @@ class UserIn(In):
     full_name: str = Field(min_length=1, max_length=200)
     role: Literal["technician", "supervisor", "qa", "physician", "admin"]
     password: str = Field(min_length=1, max_length=256)
+    email: str = Field(default="", max_length=254,
+                       description="Where notifications reach this person (QA, physicians)")
+
+
+class UserChangeIn(In):
+    full_name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=254,
+                              description="New e-mail address; empty removes it")
 
 
 class ReasonIn(In):
@@ -94,6 +103,10 @@ class PatientIn(In):
                             description="User name of who checked the eligibility")
     protocol_code: str | None = Field(default=None, max_length=40,
                                       description="Default: the configured trial")
+    treating_physician: str | None = Field(
+        default=None, min_length=1, max_length=64,
+        description="User name of the patient's treating physician (an active physician), "
+                    "told at once of a failure found after release")
 
 
 class PatientOut(Out):
@@ -106,6 +119,14 @@ class PatientOut(Out):
     weight_kg: float
     consent_date: date
     enrolled_at: datetime
+    treating_physician: str | None = Field(default=None,
+                                           description="User name of the treating physician")
+
+    @classmethod
+    def of(cls, patient: Patient, physician: User | None) -> PatientOut:
+        return cls.model_validate({**patient.model_dump(),
+                                   "treating_physician": physician.username if physician
+                                   else None})
 
 
 class HarvestIn(In):
@@ -117,6 +138,8 @@ class ProductOut(Out):
     arm: str
     state: ProductState
     held_from: str | None
+    suspended_from: str | None = Field(
+        default=None, description="Released or issued: where a release suspension came from")
     version: int = Field(description="Send it back as expected_version to detect conflicts")
     harvest_end: datetime | None
     expires_at: datetime | None
@@ -138,7 +161,8 @@ class ContainerOut(Out):
 
     @classmethod
     def of(cls, din: str, container: Container) -> ContainerOut:
-        code = container_code(din, container.product_code, container.flags)
+        code = container_code(din, container.product_code, container.flags,
+                              container.label_serial)
         return cls.model_validate({**container.model_dump(), "code": code})
 
 

@@ -38,10 +38,25 @@ class QcResultOut(Out):
     reason: str | None
     entered_at: datetime
     superseded: bool
+    needs_verification: bool = Field(
+        description="A correction of an out-of-specification result: counts once verified")
+    verified_by_id: int | None
+    verified_at: datetime | None
 
 
 class SignIn(In):
     password: str = Password
+
+
+class VerifyIn(In):
+    password: str = Password
+    note: str = Field(default="", max_length=500, description="What was checked")
+
+
+class ReReleaseIn(In):
+    password: str = Password
+    note: str = Field(default="", max_length=500,
+                      description="What lifted the suspension (e.g. the verified correction)")
 
 
 class RejectIn(In):
@@ -76,6 +91,8 @@ class DeviationOut(Out):
     step: str
     description: str
     classification: str
+    kind: str = Field(default="manual", description="manual, or what opened it automatically: "
+                      "near_miss, dose_discrepancy, cell_balance, volume_balance")
     immediate_action: str
     impact_assessment: str
     status: str
@@ -91,6 +108,8 @@ class AlertOut(Out):
     message: str
     raised_at: datetime
     acknowledged_at: datetime | None
+    severity: str = Field(default="release", description="release (QA must decide) or "
+                          "clinical (already administered: the physician must act)")
 
 
 class AcknowledgeIn(In):
@@ -109,8 +128,9 @@ class QueueItemOut(Out):
 
 class ReviewExceptionOut(Out):
     kind: str = Field(description="out_of_spec, pending, deviation, correction, late_entry, "
-                      "warning, witness, time_window, coi_refusal, reprint, alert, "
-                      "independence")
+                      "warning, witness, time_window, coi_refusal, near_miss (a wrong "
+                      "patient's or product's container refused, and its deviation), "
+                      "reprint, alert, independence")
     text: str
 
 
@@ -123,5 +143,9 @@ class ReviewSummaryOut(Out):
     exceptions: list[ReviewExceptionOut] = Field(description="What the reviewer must look at")
     missing_tests: list[str]
     failed_tests: list[str]
+    failed_criteria: list[str] = Field(
+        default_factory=list, description="Criteria failing outside the QC results (the dose "
+        "computed from the formulation counts)")
     open_alerts: list[AlertOut]
-    releasable: bool = Field(description="Every required QC result is in and passed")
+    releasable: bool = Field(description="Every required QC result is in and passed, and the "
+                             "computed dose meets the specification")

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field, create_model
 
 from lims.api.schemas import MAX_ID, In
-from workflows.identity import input_kind
-from workflows.product import Trigger
+from workflows.balance import carried_input
+from workflows.identity import WRISTBAND_STEPS, input_kind
 from workflows.step_model import Field as StepField
 from workflows.step_model import StepSpec
 from workflows.steps import STEPS
@@ -40,7 +40,11 @@ def _field(f: StepField) -> tuple[Any, Any]:
     else:
         base = str
         constraints = {"max_length": 500, "min_length": 1 if f.required else 0}
-    if f.required:
+    if carried_input(f):  # left out, it is taken from what the earlier step put out
+        assert f.where is not None
+        description += (f"; {f.where.describe()}: left out, it is what that container holds "
+                        f"by the earlier step's record")
+    if f.required and not carried_input(f):
         return base, Field(description=description, **constraints)
     return base | None, Field(default=None, description=description, **constraints)
 
@@ -79,7 +83,7 @@ def _step_model(spec: StepSpec) -> type[StepBody]:
         "values": (_values_model(spec), Field(description="The step's data")),
         "scan": (str | None, Field(default=None, max_length=500, description=scan_help)),
     }
-    if spec.name == Trigger.ADMINISTER:
+    if spec.name in WRISTBAND_STEPS:  # harvest and administration: two identifiers
         fields["wristband"] = (str, Field(min_length=1, max_length=500,
                                           description="The scanned patient wristband"))
     model: type[StepBody] = create_model(

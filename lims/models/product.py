@@ -48,6 +48,8 @@ class Container(SQLModel, table=True):
     volume_ml: float | None = None
     label_verified_at: datetime | None = Field(default=None,
                                                sa_column=utc_column(nullable=True))
+    # Print serial of the label it wears now (its latest print), as its 2-D code carries it.
+    label_serial: int | None = None
     created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     created_by_id: int = Field(foreign_key="user.id")
 

@@ -8,7 +8,9 @@ from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
 from lims.models import Alert, Patient, Product, StepRecord, User
+from lims.services.alert_text import AlertFacts, alert_body, alert_subject
 from lims.services.common import aware, get_or_404, require_role
+from lims.services.notifications import stage_notification
 from lims.services.signatures import add_signature, authenticate_signer
 from workflows.errors import DomainError, ErrorCode
 
@@ -16,12 +18,15 @@ ACK_ROLES = frozenset({"qa", "physician"})
 
 
 def physician_to_notify(session: Session, product: Product) -> int | None:
-    """The physician who administered the product, else the one who enrolled the patient."""
+    """The patient's treating physician; else the physician who administered the product,
+    else whoever enrolled the patient."""
+    patient = session.get(Patient, product.patient_id)
+    if patient is not None and patient.treating_physician_id is not None:
+        return patient.treating_physician_id
     administered_by = session.exec(select(StepRecord.operator_id).where(
         StepRecord.product_id == product.id, StepRecord.step == "administer")).first()
     if administered_by is not None:
         return administered_by
-    patient = session.get(Patient, product.patient_id)
     return patient.enrolled_by_id if patient else None
 
 
@@ -45,7 +50,26 @@ def raise_post_release_alert(session: Session, *, product: Product, test: str,
     append(session, [PendingEvent("alert_raised", "alert", str(alert.id), "kind", None,
                                   alert.kind, reason=alert.message)],
            user_id=None, username="system")
+    _notify(session, alert, product, physician, AlertFacts(test, value))
     return alert
+
+
+def _notify(session: Session, alert: Alert, product: Product, physician: User | None,
+            facts: AlertFacts) -> None:
+    """Queue the alert's e-mails: the treating physician and every active QA user with an
+    address; a clinical alert goes to the physician first, a release alert to QA first."""
+    qa_users = list(session.exec(select(User).where(
+        User.role == "qa", col(User.active).is_(True), User.email != "").order_by(col(User.id))))
+    doctor = [(physician, "physician")] if physician is not None else []
+    qa = [(user, "qa") for user in qa_users if user.id != alert.notify_physician_id]
+    people = doctor + qa if alert.severity == "clinical" else qa + doctor
+    patient = session.get(Patient, product.patient_id)
+    subject_id = patient.subject_id if patient else "?"
+    for user, role in people:
+        stage_notification(session, recipient=user, product=product, alert_id=alert.id,
+                           subject=alert_subject(alert, product, facts),
+                           body=alert_body(alert, product, facts, subject_id, role),
+                           now=alert.raised_at)
 
 
 def open_alerts(session: Session) -> list[Alert]:

@@ -85,7 +85,7 @@ def _description(arm: str) -> str:
 
 
 def _disposition(product: Product, signatures: list[Signature]) -> str:
-    decisive = [s for s in signatures if s.meaning in ("Released", "Rejected")]
+    decisive = [s for s in signatures if s.meaning in ("Released", "Rejected", "Re-released")]
     if not decisive:
         return product.state.replace("_", " ").upper()
     last = decisive[-1]
@@ -143,8 +143,18 @@ def _qc(session: Session, product: Product, users: dict[int | None, User], spec:
             passed=row.passed, method=row.method or "-", analyst=_name(users, row.analyst_id),
             entered_at=row.entered_at, late=row.late,
             corrected_from=earlier[-1].value if earlier and row.reason else None,
-            correction_reason=row.reason))
+            correction_reason=_correction(row, users)))
     return tuple(lines)
+
+
+def _correction(row: QcResult, users: dict[int | None, User]) -> str | None:
+    """Why a result was corrected and, for an out-of-specification one, who verified it."""
+    if row.reason is None or not row.needs_verification:
+        return row.reason
+    if row.verified_at is None:
+        return f"{row.reason} — AWAITING VERIFICATION (does not count for release)"
+    return (f"{row.reason} — verified by {_name(users, row.verified_by_id)} "
+            f"{row.verified_at:%Y-%m-%d %H:%M} UTC")
 
 
 def _containers(session: Session, product: Product) -> tuple[br.ContainerLine, ...]:
@@ -168,8 +178,8 @@ def _label_prints(session: Session, product: Product,
     """Every print of the product's labels, with the scan-back that verified it."""
     kinds = {c.id: c.kind for c in session.exec(select(Container).where(
         Container.product_id == product.id))}
-    # verify_label records which print job a scan-back verified (reason "print job N").
-    scanned = {event.reason: event.at for event in session.exec(
+    # verify_label records which print job a scan-back verified (reason "print job N, ...").
+    scanned = {(event.reason or "").split(",")[0]: event.at for event in session.exec(
         select(AuditEvent).where(AuditEvent.action == "label_verified",
                                  col(AuditEvent.entity_id).startswith(f"{product.din}/"))
         .order_by(col(AuditEvent.seq)))}

@@ -19,8 +19,13 @@ ENROLLERS = frozenset({"physician", "supervisor"})
 def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_id: str,
                   mrn: str, date_of_birth: date, name: str, sex: str, weight_kg: float,
                   consent_date: date, arm: str, eligibility: dict[str, bool],
-                  infectious_markers: dict[str, str], checked_by: str) -> Patient:
-    """Enrol an eligible, consented patient with the arm randomisation gave."""
+                  infectious_markers: dict[str, str], checked_by: str,
+                  treating_physician: str | None = None) -> Patient:
+    """Enrol an eligible, consented patient with the arm randomisation gave.
+
+    `treating_physician` (a user name) is the physician told at once of a failure found
+    after release; without one, alerts go to the administering or enrolling physician.
+    """
     require_role(actor, ENROLLERS, "enrol patients")
     protocol = session.exec(select(Protocol).where(Protocol.code == protocol_code)).first()
     if protocol is None:
@@ -33,6 +38,7 @@ def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_
     if not result.eligible:
         raise DomainError(ErrorCode.PATIENT_NOT_ELIGIBLE, "; ".join(result.reasons))
     checker = user_by_name(session, checked_by)
+    physician = _treating_physician(session, treating_physician)
     assert protocol.id is not None and checker.id is not None and actor.id is not None
     for column, value in (("subject_id", subject_id), ("mrn", mrn)):
         if session.exec(select(Patient).where(getattr(Patient, column) == value)).first():
@@ -41,15 +47,38 @@ def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_
                       date_of_birth=date_of_birth, name=name, sex=sex, weight_kg=weight_kg,
                       consent_date=consent_date, eligibility=eligibility,
                       infectious_markers=infectious_markers,
-                      eligibility_checked_by_id=checker.id, enrolled_by_id=actor.id)
+                      eligibility_checked_by_id=checker.id, enrolled_by_id=actor.id,
+                      treating_physician_id=physician.id if physician else None)
     session.add(patient)
     session.flush()
     snapshot: dict[str, Any] = {"arm": arm, "mrn": mrn, "dob": date_of_birth.isoformat(),
-                                "weight_kg": weight_kg, "consent": consent_date.isoformat()}
+                                "weight_kg": weight_kg, "consent": consent_date.isoformat(),
+                                "treating_physician": treating_physician}
     append(session, [PendingEvent("patient_enrolled", "patient", subject_id, "", None, snapshot)],
            user_id=actor.id, username=actor.username)
     session.commit()
     return patient
+
+
+def _treating_physician(session: Session, username: str | None) -> User | None:
+    if username is None:
+        return None
+    user = session.exec(select(User).where(User.username == username.strip())).first()
+    if user is None or user.role != "physician" or not user.active:
+        what = "no user" if user is None else (
+            f"a {user.role}" if user.role != "physician" else "a deactivated account")
+        raise DomainError(ErrorCode.TREATING_PHYSICIAN_INVALID,
+                          f"the treating physician must be an active physician; "
+                          f"{username!r} is {what}: choose the physician who treats "
+                          "the patient")
+    return user
+
+
+def treating_physician_of(session: Session, patient: Patient) -> User | None:
+    """The patient's treating physician, if one was named at enrolment."""
+    if patient.treating_physician_id is None:
+        return None
+    return session.get(User, patient.treating_physician_id)
 
 
 def _check_demographics(subject_id: str, mrn: str, name: str, sex: str, weight_kg: float,

@@ -8,7 +8,8 @@ from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
 from lims.models import CoiEvent, Container, Patient, Product, User
-from workflows.errors import IdentityMismatch
+from lims.services.deviations import open_automatic_deviation
+from workflows.errors import ErrorCode, IdentityMismatch
 from workflows.identity import ContainerKind, DinOwner, ExpectedContainer, check_container_scan
 from workflows.isbt128 import Scan
 
@@ -34,9 +35,20 @@ def check_scan(session: Session, *, product: Product, subject_id: str, container
     return check_container_scan(raw, expected, owner_of=owner_of, kind_of=kind_of)
 
 
+# A scan that names another patient or another product (or another container or stage of
+# this one) is a near miss: the scanner caught what could have reached a patient. An
+# unreadable scan or an unknown DIN is not (nothing identified the wrong thing).
+NEAR_MISS_CODES = frozenset({ErrorCode.COI_WRONG_PATIENT, ErrorCode.COI_WRONG_DIN,
+                             ErrorCode.COI_WRONG_STAGE, ErrorCode.COI_WRONG_CONTAINER})
+
+
 def record_mismatch(session: Session, *, error: IdentityMismatch, product: Product | None,
                     step: str, actor: User, at: datetime) -> None:
-    """Store a refused scan (COI event + audit event) and commit; the product is untouched."""
+    """Store a refused scan (COI event + audit event) and commit; the product is untouched.
+
+    A near miss also opens a major deviation on the product, in the same transaction, for
+    QA to investigate (it blocks release until closed).
+    """
     session.rollback()  # nothing the refused step may have staged survives
     session.add(CoiEvent(product_id=product.id if product else None, step=step,
                          code=error.code.value, detail=error.detail[:500],
@@ -46,4 +58,15 @@ def record_mismatch(session: Session, *, error: IdentityMismatch, product: Produ
                                   "scan", error.expected, error.scanned,
                                   reason=f"{error.code.value}: {error.detail}")],
            user_id=actor.id, username=actor.username)
+    if product is not None and error.code in NEAR_MISS_CODES:
+        open_automatic_deviation(session, product=product, kind="near_miss", step=step,
+                                 description=near_miss_description(error, step),
+                                 user_id=actor.id, username=actor.username, now=at)
     session.commit()
+
+
+def near_miss_description(error: IdentityMismatch, step: str) -> str:
+    """What QA investigates: what was refused, where, what was scanned and expected."""
+    return (f"Near miss at {step.replace('_', ' ')}: {error.detail}. Scanned "
+            f"{error.scanned!r} where the {error.expected} was expected. Investigate how it "
+            "came to be there and record the corrective action.")

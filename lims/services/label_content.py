@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Final
 
 from sqlalchemy import Table
 from sqlalchemy import select as core_select
@@ -21,9 +21,9 @@ from sqlmodel import Session, col, select
 
 from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, LabelTexts
 from lims.config import get_settings
-from lims.models import Container, Patient, PrintJob, Product, StepRecord, User
+from lims.models import Container, Patient, PrintJob, Product, Protocol, StepRecord, User
+from lims.services import label_facts as facts
 from lims.services.common import get_or_404, parameters_of, patient_of
-from workflows.eligibility import MARKERS
 from workflows.errors import InvalidInput, NotFound
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din, parse_product_code
@@ -83,6 +83,7 @@ class LabelSubject:
     patient: Patient
     params: ProtocolParameters
     steps: Mapping[str, StepRecord]
+    trial: str = ""  # the protocol's code, e.g. the registry number NCT00713934
 
     @property
     def state(self) -> str:
@@ -129,7 +130,8 @@ def load_subject(session: Session, *, din: str, container_id: int) -> LabelSubje
                            .order_by(col(StepRecord.id))).all()
     return LabelSubject(product=product, container=container, patient=patient_of(session, product),
                         params=parameters_of(session, product.protocol_id),
-                        steps={r.step: r for r in records})  # the latest record of each step
+                        steps={r.step: r for r in records},  # the latest record of each step
+                        trial=get_or_404(session, Protocol, product.protocol_id, "protocol").code)
 
 
 def label_kind_for(subject: LabelSubject) -> LabelKind:
@@ -146,6 +148,8 @@ def current_label_kind(kind: ContainerKind, state: str,
     forbids a final label before release; the final label follows release and the
     issue label follows issue.
     """
+    if kind is K.MARROW_BAG:  # printed blank before the harvest, again with its facts after
+        return LabelKind.COLLECTION if state == S.SCHEDULED else LabelKind.HARVEST
     if kind is not K.FINAL_PRODUCT:
         return _LABEL_KIND[kind]
     if state in ISSUED_STATES:
@@ -198,16 +202,18 @@ def resolve_kind(subject: LabelSubject, kind: LabelKind | str | None) -> LabelKi
 
 
 def label_of(subject: LabelSubject, kind: LabelKind, *, reprint: bool = False,
-             issued_by: str | None = None) -> Label:
+             issued_by: str | None = None, print_serial: int | None = None) -> Label:
     settings = get_settings()
     product, container, patient = subject.product, subject.container, subject.patient
     container_kind = ContainerKind(container.kind)
     harvest = subject.steps.get("harvest")
+    statements, biohazard = facts.statements(subject)
     return Label(
         kind=kind,
         din=parse_din(product.din),
         product_code=parse_product_code(container.product_code),
-        product_description=_description(container_kind, product.arm),
+        product_description=facts.description(subject, kind,
+                                              _description(container_kind, product.arm)),
         time_zone=settings.time_zone,
         patient_name=patient.name,
         patient_identifiers=(("MRN", patient.mrn), ("DOB", patient.date_of_birth.isoformat())),
@@ -219,9 +225,13 @@ def label_of(subject: LabelSubject, kind: LabelKind, *, reprint: bool = False,
         collection_at=product.harvest_end,
         expires_at=product.expires_at,
         volume_ml=container.volume_ml,
-        dose_text=_dose_text(subject) if container_kind is K.FINAL_PRODUCT else None,
-        statements=TEXTS.final_statements(not_evaluated=_not_evaluated(subject),
-                                          investigational=True),
+        anticoagulant=facts.anticoagulant(harvest),
+        storage_temperature=facts.storage(subject),
+        dose_text=(_dose_text(subject) if container_kind is K.FINAL_PRODUCT
+                   and not facts.blinded(subject, kind) else None),
+        statements=statements,
+        markings=facts.markings(subject, kind, biohazard=biohazard),
+        print_serial=print_serial,
         reprint=reprint,
         placeholder_codes=True,  # the seed's 'D' codes are not ICCBBA-assigned
         issue=_issue_record(subject, issued_by) if kind is LabelKind.ISSUE else None,
@@ -248,15 +258,6 @@ def _container_label(container: Container, formulate: StepRecord | None) -> str:
 def _collection_facility(harvest: StepRecord | None, facility: str) -> str:
     room = str(harvest.values.get("operating_room") or "").strip() if harvest else ""
     return f"Operating room {room}, {facility}" if room else facility
-
-
-def _not_evaluated(subject: LabelSubject) -> bool:
-    """'NOT EVALUATED FOR INFECTIOUS SUBSTANCES' while donor testing is incomplete."""
-    if not subject.params.not_evaluated_statement:
-        return False
-    markers: Mapping[str, Any] = subject.patient.infectious_markers or {}
-    results = {str(markers.get(m, "")).strip().lower() for m in MARKERS}
-    return bool(results & {"", "pending", "not tested", "unknown"})
 
 
 def _dose_text(subject: LabelSubject) -> str | None:

@@ -44,6 +44,7 @@ from lims.services.label_content import (
     load_subject,
     resolve_kind,
 )
+from lims.services.label_generations import check_generation, next_serial, wear
 from workflows.errors import DomainError, ErrorCode, Forbidden, IdentityMismatch, InvalidInput
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
@@ -128,8 +129,9 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
         raise DomainError(ErrorCode.REASON_REQUIRED,
                           f"the {chosen.value} label of this {_what(container)} was printed "
                           f"before: a reprint needs a reason")
+    serial = next_serial(session, container.id)
     label = label_of(subject, chosen, reprint=bool(earlier),
-                     issued_by=issued_by(session, subject, chosen))
+                     issued_by=issued_by(session, subject, chosen), print_serial=serial)
     try:
         output: bytes | str = render_pdf(label) if format == "pdf" else render_zpl(label)
     except LayoutOverflow as error:
@@ -137,8 +139,8 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
     data = output if isinstance(output, bytes) else output.encode("utf-8")
     job = PrintJob(product_id=product.id, container_id=container.id, label_kind=chosen.value,
                    format=format, printer=printer, reprint=bool(earlier), reason=reason,
-                   content_hash=hashlib.sha256(data).hexdigest(), printed_by_id=actor.id,
-                   printed_at=now)
+                   content_hash=hashlib.sha256(data).hexdigest(), serial=serial,
+                   printed_by_id=actor.id, printed_at=now)
     session.add(job)
     ref = container_ref(product.din, container)
     events = []
@@ -147,11 +149,12 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
                                    "label_verified_at", container.label_verified_at.isoformat(),
                                    None, reason=f"new {chosen.value} label printed"))
         _set_verified(session, container, None)
+    wear(session, container, serial)  # the new label goes on; every earlier one is superseded
     session.flush()
     events.insert(0, PendingEvent(
         "label_reprinted" if earlier else "label_printed", "container", ref, "label", None,
-        {"print_job": job.id, "kind": chosen.value, "format": format, "printer": printer,
-         "content_hash": job.content_hash}, reason=reason))
+        {"print_job": job.id, "serial": serial, "kind": chosen.value, "format": format,
+         "printer": printer, "content_hash": job.content_hash}, reason=reason))
     append(session, events, user_id=actor.id, username=actor.username)
     if connection is not None:
         assert isinstance(output, str)
@@ -186,6 +189,10 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
                             f"no label has been printed for this {_what(target)}: this is not "
                             f"a label the laboratory printed", scan, product, target)
         _check_dates(read, product, scan, target)
+        current = check_generation(session, product=product, container=target,
+                                   due=label_kind_for(load_subject(
+                                       session, din=product.din, container_id=target.id)),
+                                   raw=scan)
     except IdentityMismatch as error:
         record_mismatch(session, error=error, product=product, step=VERIFY_STEP, actor=actor,
                         at=now)
@@ -195,9 +202,10 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
     if target.label_verified_at is not None:
         return target  # scanned back before: nothing new to record
     _set_verified(session, target, now)
+    wear(session, target, current.serial)
     append(session, [PendingEvent("label_verified", "container", container_ref(product.din, target),
                                   "label_verified_at", None, now.isoformat(),
-                                  reason=f"print job {printed[target.id]}" if target.id else None)],
+                                  reason=f"print job {current.id}, print {current.serial}")],
            user_id=actor.id, username=actor.username)
     session.commit()
     return target
@@ -225,7 +233,7 @@ def pending_labels(session: Session, din: str) -> list[PendingLabel]:
 
 def _may_print(actor: User, subject: LabelSubject, kind: LabelKind) -> None:
     product, container = subject.product, subject.container
-    if actor.role == "physician" and kind is not LabelKind.COLLECTION:
+    if actor.role == "physician" and kind not in (LabelKind.COLLECTION, LabelKind.HARVEST):
         raise Forbidden(f"physician {actor.username} may print only the collection label")
     if product.state in FINAL_STATES:
         raise DomainError(ErrorCode.INVALID_TRANSITION,

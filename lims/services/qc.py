@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append, content_hash
 from lims.models import Container, Product, QcResult, User
-from lims.services.alerts import raise_post_release_alert
+from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import (
     aware,
     parameters_of,
@@ -17,6 +17,7 @@ from lims.services.common import (
     require_role,
     require_trigger_role,
 )
+from lims.services.qc_consequences import stage_discrepancy, stage_failure_after_release
 from lims.services.specifications import specification_of
 from lims.services.transitions import advance
 from workflows.errors import DomainError, ErrorCode, InvalidInput
@@ -27,9 +28,8 @@ QC_ROLES = frozenset({"technician", "supervisor", "qa"})
 # Results may be entered once the final product exists; cultures report after release.
 QC_STATES = frozenset({ProductState.FORMULATED, ProductState.AWAITING_RELEASE,
                        ProductState.RELEASED, ProductState.ISSUED, ProductState.ADMINISTERED,
-                       ProductState.ON_HOLD, ProductState.REJECTED})
-AFTER_RELEASE = frozenset({ProductState.RELEASED, ProductState.ISSUED,
-                           ProductState.ADMINISTERED})
+                       ProductState.ON_HOLD, ProductState.REJECTED,
+                       ProductState.RELEASE_SUSPENDED})
 
 
 def qc_content(row: QcResult) -> dict[str, object]:
@@ -40,13 +40,21 @@ def qc_content(row: QcResult) -> dict[str, object]:
 def record_qc_result(session: Session, *, actor: User, din: str, test: str, value: str,
                      method: str = "", instrument: str = "", tested_at: datetime | None = None,
                      reason: str | None = None, now: datetime | None = None) -> QcResult:
-    """Enter (or correct, with a reason) one QC result; it is judged automatically."""
+    """Enter (or correct, with a reason) one QC result; it is judged automatically.
+
+    In the same transaction: a figure that disagrees with its computed twin opens a
+    deviation; a failure after release suspends the release and raises an alert. A
+    correction of an out-of-specification result counts only once someone else verifies it.
+    """
     require_role(actor, QC_ROLES, "enter QC results")
     now = aware(now)
     tested_at = aware(tested_at) if tested_at else now
     if tested_at > now + timedelta(minutes=5):
         raise InvalidInput("the test time is in the future")
     product = product_by_din(session, din)
+    skew = clock_skew_minutes(session, product)
+    refuse_future(tested_at, what="the test time", skew_minutes=skew)
+    refuse_future(now, what="the time of entry", skew_minutes=skew)
     if product.state not in QC_STATES:
         raise DomainError(ErrorCode.INVALID_TRANSITION,
                           f"QC results cannot be entered while the product is {product.state}")
@@ -72,7 +80,9 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
     row = QcResult(product_id=product.id, test=test, value=text, unit=QC_TESTS[test].unit,
                    passed=passed, method=method, instrument=instrument, analyst_id=actor.id,
                    entered_at=now, tested_at=tested_at, late=now - tested_at > late_after,
-                   reason=reason if correcting else None, content_hash="")
+                   reason=reason if correcting else None, content_hash="",
+                   needs_verification=previous is not None and correcting
+                   and (previous.passed is False or not counts(previous)))
     row.content_hash = content_hash(qc_content(row))
     if previous is not None:
         previous.superseded = True
@@ -82,9 +92,17 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
     append(session, [PendingEvent("qc_corrected" if correcting else "qc_result", "qc_result",
                                   str(row.id), test, previous.value if previous else None, text,
                                   reason=reason)], user_id=actor.id, username=actor.username)
-    if passed is False and product.state in AFTER_RELEASE:
-        raise_post_release_alert(session, product=product, test=test, value=text)
+    try:
+        stage_discrepancy(session, product=product, test=test, result=result, actor=actor,
+                          now=now)
+        if passed is False:
+            stage_failure_after_release(session, product=product, test=test, text=text,
+                                        actor=actor, now=now)
+    except DomainError:
+        session.rollback()  # the result and what it set off are one change
+        raise
     session.commit()
+    session.refresh(row)
     return row
 
 
@@ -99,13 +117,27 @@ def final_volume(session: Session, product: Product) -> float | None:
         Container.product_id == product.id, Container.kind == "final_product")).first()
 
 
+def counts(row: QcResult) -> bool:
+    """A correction of an out-of-specification result counts once a second person verified
+    it; until then the product stays failing for release."""
+    return not row.needs_verification or row.verified_at is not None
+
+
+def awaiting_verification(session: Session, product: Product) -> list[QcResult]:
+    return [row for row in current_results(session, product).values() if not counts(row)]
+
+
 def qc_status(session: Session, product: Product) -> tuple[list[str], list[str]]:
-    """(missing tests, failed tests) of the product's current results."""
+    """(missing required tests, failing tests) of the product's current results; a
+    correction awaiting verification is failing, and so is a failed optional test."""
     spec, _ = specification_of(session, product)
     results = current_results(session, product)
     required = required_tests(spec)
     missing = [t for t in required if t not in results]
-    failed = [t for t in required if t in results and results[t].passed is False]
+    # An optional test that was recorded counts too: a mycoplasma found is a failure.
+    recorded = [*required, *(t for t in results if t not in required)]
+    failed = [t for t in recorded if t in results
+              and (results[t].passed is False or not counts(results[t]))]
     return missing, failed
 
 

@@ -59,7 +59,10 @@ def containers(session: Session, din: str) -> list[Container]:
 
 
 def container_scan_text(product: Product, container: Container) -> str:
-    return container_code(product.din, container.product_code, container.flags)
+    """What the 2-D code of the label the container wears now carries (DIN, product code,
+    print serial): the scan of the square code that confirms it."""
+    return container_code(product.din, container.product_code, container.flags,
+                          container.label_serial)
 
 
 def coi_events(session: Session, din: str) -> list[CoiEvent]:

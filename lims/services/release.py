@@ -1,4 +1,9 @@
-"""QA release, rejection and exceptional release, each by electronic signature."""
+"""QA release, rejection, exceptional release and re-release, each by electronic signature.
+
+Release rests on the figures computed from the step records (the viable dose of the
+formulation) as well as the QC results; nobody decides on a product whose steps they
+performed or witnessed, or whose QC results they entered or corrected.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,16 @@ from lims.audit import content_hash
 from lims.models import Product, QcResult, StepRecord, User
 from lims.services.common import aware, product_by_din, require_trigger_role
 from lims.services.deviations import open_blocking
-from lims.services.qc import qc_status
+from lims.services.qc import current_results, qc_status
+from lims.services.qc_consequences import formulation_figures
 from lims.services.signatures import add_signature, authenticate_signer
+from lims.services.specifications import specification_of
 from lims.services.transitions import advance
 from lims.services.users import check_credentials
 from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
+from workflows.qc_figures import computed_dose_problem
+from workflows.specifications import QC_TESTS
 
 # Steps a release decision covers; issue and administration come after it.
 _PROCESSING = ("harvest", "receive", "sediment", "isolate_mnc", "enrich", "formulate")
@@ -42,12 +51,37 @@ def record_hash(session: Session, product: Product) -> str:
 
 
 def is_independent(session: Session, product: Product, user: User) -> bool:
-    """A reviewer who performed or witnessed any step of the product may not decide on it."""
-    involved = session.exec(select(StepRecord.id).where(
+    return independence_problem(session, product, user) is None
+
+
+def independence_problem(session: Session, product: Product, user: User) -> str | None:
+    """Why `user` may not decide on the product: they performed or witnessed one of its
+    steps, or entered or corrected a QC result the decision relies on (four eyes)."""
+    step = session.exec(select(StepRecord).where(
         StepRecord.product_id == product.id,
         (col(StepRecord.operator_id) == user.id) | (col(StepRecord.witness_id) == user.id),
-    )).first()
-    return involved is None
+    ).order_by(col(StepRecord.id))).first()
+    who = f"{user.full_name} ({user.username})"
+    if step is not None:
+        role = "performed" if step.operator_id == user.id else "witnessed"
+        return (f"{who} {role} the {step.step.replace('_', ' ')} step of this product; "
+                "another QA reviewer must decide")
+    for row in current_results(session, product).values():
+        if row.analyst_id == user.id:
+            what = "corrected" if row.reason else "entered"
+            label = QC_TESTS[row.test].label if row.test in QC_TESTS else row.test
+            return (f"{who} {what} the {label} result of this product and cannot also "
+                    "decide on it (four eyes): another QA reviewer must decide")
+    return None
+
+
+def release_problems(session: Session, product: Product) -> tuple[list[str], list[str]]:
+    """(missing, failing) criteria of the release decision: the QC results (a correction
+    awaiting verification is failing) and the dose computed from the formulation counts."""
+    missing, failed = qc_status(session, product)
+    spec, _ = specification_of(session, product)
+    dose = computed_dose_problem(formulation_figures(session, product), spec)
+    return missing, [*failed, *([dose] if dose else [])]
 
 
 def release_product(session: Session, *, actor: User, din: str, password: str,
@@ -63,6 +97,16 @@ def reject_product(session: Session, *, actor: User, din: str, password: str, re
     return _decide(session, actor=actor, din=din, username=username or actor.username,
                    password=password, trigger=Trigger.REJECT, meaning="Rejected",
                    reason=reason, now=aware(now))
+
+
+def re_release_product(session: Session, *, actor: User, din: str, password: str,
+                       note: str = "", username: str | None = None,
+                       now: datetime | None = None) -> Product:
+    """Lift a release suspension ("Re-released"): every current result passes again, a
+    correction verified by a second person. The product returns to where it was."""
+    return _decide(session, actor=actor, din=din, username=username or actor.username,
+                   password=password, trigger=Trigger.RE_RELEASE, meaning="Re-released",
+                   reason=note.strip() or None, now=aware(now))
 
 
 def exceptional_release(session: Session, *, actor: User, din: str, password: str,
@@ -85,9 +129,10 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
     require_trigger_role(actor, trigger)
     product = product_by_din(session, din)
     signer = authenticate_signer(session, actor=actor, username=username, password=password)
-    missing, failed = qc_status(session, product)
+    missing, failed = release_problems(session, product)
     blocking = open_blocking(session, product)
     assert product.id is not None
+    conflict = independence_problem(session, product, signer)
     content = product_content(session, product, as_of=now)
     justification = reason if trigger == Trigger.EXCEPTIONAL_RELEASE else None
     if approver is not None:
@@ -99,11 +144,13 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
                   justification=reason, at=now)
     return advance(
         session, product=product, trigger=trigger, actor=actor, now=now, reason=reason,
-        facts={"reviewer_independent": is_independent(session, product, actor),
+        facts={"reviewer_independent": conflict is None,
                "qc_complete": not missing, "qc_passed": not missing and not failed,
                "deviations_closed": not blocking,
                "physician_approved": approver is not None,
                "reason_given": bool(reason and reason.strip())},
-        explain={"qc_passed": "out of specification or missing: " + ", ".join(failed + missing),
+        explain={"reviewer_independent": conflict or "",
+                 "qc_passed": "out of specification, awaiting verification or missing: "
+                              + ", ".join(failed + missing),
                  "deviations_closed": "open: " + ", ".join(
                      f"deviation {d.id} ({d.classification})" for d in blocking)})

@@ -12,20 +12,27 @@ from lims.models import (
     Alert,
     CoiEvent,
     Container,
+    Deviation,
     Patient,
     PrintJob,
     Product,
     QcResult,
     StepRecord,
+    User,
 )
 from lims.services.alerts import open_alerts
 from lims.services.common import parameters_of, product_by_din, utcnow
 from lims.services.deviations import deviations_of
-from lims.services.qc import current_results, qc_status
-from lims.services.release import is_independent
+from lims.services.identity import NEAR_MISS_CODES
+from lims.services.notifications import delivery_record
+from lims.services.qc import counts, current_results, qc_status
+from lims.services.qc_consequences import formulation_figures
+from lims.services.release import independence_problem
 from lims.services.specifications import specification_of
+from lims.services.suspensions import is_suspended, suspension_history
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.product import ProductState, requires_witness
+from workflows.qc_figures import computed_dose_problem
 from workflows.specifications import QC_TESTS
 from workflows.steps import STEPS, late_entry_hours
 
@@ -33,7 +40,7 @@ from workflows.steps import STEPS, late_entry_hours
 @dataclass(frozen=True)
 class ReviewException:
     kind: str  # out_of_spec, pending, deviation, correction, late_entry, warning, witness,
-    #            time_window, coi_refusal, reprint
+    #            time_window, coi_refusal, near_miss, reprint, alert, notification(_undelivered)
     text: str
 
 
@@ -58,18 +65,22 @@ class ReviewSummary:
     missing_tests: list[str] = field(default_factory=list)
     failed_tests: list[str] = field(default_factory=list)
     open_alerts: list[Alert] = field(default_factory=list)
+    # Criteria that fail outside the QC results (the dose computed at formulation).
+    failed_criteria: list[str] = field(default_factory=list)
 
     @property
     def releasable(self) -> bool:
-        return not self.missing_tests and not self.failed_tests
+        return not self.missing_tests and not self.failed_tests and not self.failed_criteria
 
 
 def qa_queue(session: Session) -> list[QueueItem]:
-    """Products awaiting release, then products with unacknowledged post-release alerts."""
+    """Products awaiting release or with a suspended release (a QA decision is due), then
+    products with unacknowledged post-release alerts."""
     items = []
     waiting = session.exec(select(Product, Patient.subject_id).join(
-        Patient, col(Patient.id) == col(Product.patient_id)).where(
-        Product.state == ProductState.AWAITING_RELEASE.value).order_by(col(Product.id)))
+        Patient, col(Patient.id) == col(Product.patient_id)).where(col(Product.state).in_(
+            [ProductState.AWAITING_RELEASE.value, ProductState.RELEASE_SUSPENDED.value]))
+        .order_by(col(Product.id)))
     for product, subject in waiting:
         summary = review_summary(session, product.din)
         items.append(QueueItem(product.din, subject, product.arm, product.state,
@@ -87,33 +98,55 @@ def review_summary(session: Session, din: str, reviewer_id: int | None = None) -
     product = product_by_din(session, din)
     patient = session.get(Patient, product.patient_id)
     assert patient is not None
-    _, version = specification_of(session, product)
+    spec, version = specification_of(session, product)
     missing, failed = qc_status(session, product)
+    computed = computed_dose_problem(formulation_figures(session, product), spec)
     summary = ReviewSummary(product.din, patient.subject_id, product.arm, product.state,
                             version, missing_tests=missing, failed_tests=failed,
+                            failed_criteria=[computed] if computed else [],
                             open_alerts=[a for a in open_alerts(session)
                                          if a.product_id == product.id])
     add = summary.exceptions.append
+    if is_suspended(product):
+        add(ReviewException("suspension", "RELEASE SUSPENDED: issue and administration are "
+                            "refused until QA re-releases (every result passing, corrections "
+                            "verified), releases exceptionally, or rejects"))
+    for line in suspension_history(session, product):
+        add(ReviewException("suspension", line))
+    if computed:
+        add(ReviewException("computed_figure", f"{computed}: only an exceptional release "
+                            "is possible"))
     _qc_exceptions(session, product, add)
     for deviation in deviations_of(session, product):
-        add(ReviewException("deviation", f"deviation {deviation.id} ({deviation.classification}, "
-                            f"{deviation.status}) at {deviation.step}: {deviation.description}"))
+        add(_deviation_exception(deviation))
     _step_exceptions(session, product, add)
     for event in session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)):
-        add(ReviewException("coi_refusal", f"wrong scan refused at {event.step}: {event.detail}"))
+        # A wrong patient's or product's container is a near miss; an unreadable scan is not.
+        kind = "near_miss" if event.code in NEAR_MISS_CODES else "coi_refusal"
+        add(ReviewException(kind, f"wrong scan refused at {event.step}: {event.detail}"))
     _reprints(session, product, add)
     for alert in summary.open_alerts:
         add(ReviewException("alert", alert.message))
+    for delivered, text in delivery_record(session, product):  # who was told; did it arrive
+        add(ReviewException("notification" if delivered else "notification_undelivered", text))
     if missing:
         add(ReviewException("pending", "missing QC results: " + ", ".join(missing)))
     if reviewer_id is not None:
-        from lims.models import User
-
         reviewer = session.get(User, reviewer_id)
-        if reviewer and not is_independent(session, product, reviewer):
-            add(ReviewException("independence", "you performed or witnessed a step of this "
-                                "product and cannot release it"))
+        conflict = independence_problem(session, product, reviewer) if reviewer else None
+        if conflict:
+            add(ReviewException("independence", conflict))
     return summary
+
+
+def _deviation_exception(deviation: Deviation) -> ReviewException:
+    """A deviation with its classification and resolution; a near miss named as such."""
+    resolution = (f"closed: {deviation.disposition}" if deviation.status == "closed"
+                  else deviation.status)
+    kind = {"near_miss": "near_miss", "dose_discrepancy": "dose_discrepancy"}.get(
+        deviation.kind, "deviation")
+    return ReviewException(kind, f"deviation {deviation.id} ({deviation.classification}, "
+                           f"{resolution}) at {deviation.step}: {deviation.description}")
 
 
 def _qc_exceptions(session: Session, product: Product,
@@ -131,7 +164,23 @@ def _qc_exceptions(session: Session, product: Product,
                                                     col(QcResult.reason).is_not(None)))
     for row in corrected:
         add(ReviewException("correction", f"{QC_TESTS[row.test].label} corrected to {row.value}:"
-                            f" {row.reason}"))
+                            f" {row.reason}{_verification(session, row)}"))
+    for row in current_results(session, product).values():
+        if not counts(row):
+            add(ReviewException("verification", f"{QC_TESTS[row.test].label} correction to "
+                                f"{row.value} awaits verification by a second person (QA or "
+                                "supervisor, not the corrector): it does not count until then"))
+
+
+def _verification(session: Session, row: QcResult) -> str:
+    """The four-eyes state of a correction, as the review shows it."""
+    if not row.needs_verification:
+        return ""
+    if row.verified_at is None:
+        return " (correction of an out-of-specification result, AWAITING VERIFICATION)"
+    verifier = session.get(User, row.verified_by_id)
+    who = verifier.full_name if verifier else "?"
+    return f" (verified by {who} at {_ts(row.verified_at)})"
 
 
 def _step_exceptions(session: Session, product: Product,

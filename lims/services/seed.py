@@ -11,7 +11,11 @@ from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
 from lims.models import Equipment, Protocol, ProtocolArm, ReagentLot, User
-from lims.services.materials import register_equipment, register_reagent_lot
+from lims.services.materials import (
+    record_lot_material,
+    register_equipment,
+    register_reagent_lot,
+)
 from lims.services.specifications import ensure_default_specifications
 from lims.services.users import create_user
 from workflows.isbt128 import parse_product_code
@@ -33,15 +37,28 @@ def seed(session: Session, data: dict[str, Any], progress: Callable[[str], None]
             create_user(session, actor=None, **user)
             progress(f"user {user['username']} ({user['role']})")
             created += 1
-    for lot in data.get("reagents", []):
-        if session.exec(select(ReagentLot).where(ReagentLot.lot == lot["lot"])).first() is None:
-            register_reagent_lot(session, actor=None, **lot)
-            progress(f"reagent lot {lot['lot']} expires {lot['expires_on']}")
-            created += 1
+    created += _lots(session, data.get("reagents", []), progress)
     for item in data.get("equipment", []):
         if session.exec(select(Equipment).where(Equipment.code == item["code"])).first() is None:
             register_equipment(session, actor=None, **item)
             progress(f"equipment {item['code']} calibration due {item['calibration_due']}")
+            created += 1
+    return created
+
+
+def _lots(session: Session, lots: list[dict[str, Any]],
+          progress: Callable[[str], None]) -> int:
+    """Register missing lots; give a lot registered before lots carried a material its one."""
+    created = 0
+    for lot in lots:
+        row = session.exec(select(ReagentLot).where(ReagentLot.lot == lot["lot"])).first()
+        if row is None:
+            register_reagent_lot(session, actor=None, **lot)
+            progress(f"reagent lot {lot['lot']} ({lot['material']}) expires {lot['expires_on']}")
+            created += 1
+        elif not row.material and lot.get("material"):
+            record_lot_material(session, actor=None, lot=row.lot, material=lot["material"])
+            progress(f"reagent lot {row.lot} recorded as {lot['material']}")
             created += 1
     return created
 

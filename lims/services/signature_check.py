@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from lims.models import Alert, Deviation, Product, Signature, StepRecord
+from lims.models import Alert, Deviation, Product, QcResult, Signature, StepRecord
 from lims.services.signatures import signature_status
 
 
@@ -33,6 +33,11 @@ def _content(session: Session, kind: str, key: str, signature: Signature) -> Any
     if kind == "alert":
         alert = session.get(Alert, int(key))
         return {"alert": alert.id, "message": alert.message} if alert else None
+    if kind == "qc_result":
+        from lims.services.qc import qc_content
+
+        result = session.get(QcResult, int(key))
+        return {"id": result.id, **qc_content(result)} if result else None
     return None
 
 

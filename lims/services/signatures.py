@@ -17,12 +17,14 @@ from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append, content_hash
 from lims.models import Signature, User
+from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import utcnow
 from lims.services.users import check_credentials
 from workflows.errors import DomainError, ErrorCode
 
 MEANINGS = frozenset({"Performed", "Witnessed", "Reviewed", "Released", "Rejected",
-                      "Approved exceptional release", "Acknowledged", "Closed"})
+                      "Approved exceptional release", "Acknowledged", "Closed",
+                      "Verified", "Re-released"})
 
 
 def authenticate_signer(session: Session, *, actor: User | None, username: str,
@@ -41,6 +43,8 @@ def add_signature(session: Session, *, signer: User, meaning: str, product_id: i
     if meaning not in MEANINGS:
         raise ValueError(f"unknown signature meaning {meaning!r}")
     assert signer.id is not None
+    refuse_future(at or utcnow(), what="the signature time",
+                  skew_minutes=clock_skew_minutes(session, product_id))
     signature = Signature(product_id=product_id, user_id=signer.id,
                           printed_name=signer.full_name, meaning=meaning,
                           record_type=record_type, record_id=record_id,

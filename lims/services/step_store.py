@@ -17,14 +17,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from lims.models import Container, Patient, Product, Protocol, StepRecord
+from lims.models import Container, Patient, Product, Protocol, Signature, StepRecord
+from workflows.balance import holdings
+from workflows.identity import STEP_OUTPUTS, ContainerKind
 from workflows.protocol import ProtocolParameters
+from workflows.step_model import StepContext, StepSpec
+from workflows.step_times import ReportedTime, earlier_steps, reported_times
+from workflows.steps import STEPS
 
 P: Table = Product.__table__  # type: ignore[attr-defined]
 PA: Table = Patient.__table__  # type: ignore[attr-defined]
 PR: Table = Protocol.__table__  # type: ignore[attr-defined]
 C: Table = Container.__table__  # type: ignore[attr-defined]
 SR: Table = StepRecord.__table__  # type: ignore[attr-defined]
+SG: Table = Signature.__table__  # type: ignore[attr-defined]
 
 _CONTEXT = (select(P, PA.c.subject_id, PA.c.mrn, PA.c.weight_kg, PR.c.parameters,
                    PR.c.product_codes)
@@ -32,6 +38,13 @@ _CONTEXT = (select(P, PA.c.subject_id, PA.c.mrn, PA.c.weight_kg, PR.c.parameters
             .where(P.c.din == bindparam("din")))
 _IN_USE = select(C).where(C.c.product_id == bindparam("pid"), C.c.status == "in_use")
 _PREVIOUS = select(SR.c.step, SR.c.computed).where(SR.c.product_id == bindparam("pid"))
+_OUTPUTS = select(SR.c.step, SR.c["values"], SR.c.computed).where(
+    SR.c.product_id == bindparam("pid"))
+_FAMILY = select(C.c.id, C.c.parent_id, C.c.kind, C.c.volume_ml).where(
+    C.c.product_id == bindparam("pid"))
+_TIMES = select(SR.c.step, SR.c["values"]).where(SR.c.product_id == bindparam("pid"))
+_RELEASED = select(SG.c.signed_at).where(SG.c.product_id == bindparam("pid"),
+                                         SG.c.meaning == "Released")
 _MOVE = update(P).where(P.c.id == bindparam("pid"), P.c.version == bindparam("old_version"))
 _INSERT_RECORD = insert(SR).returning(SR.c.id)
 _INSERT_CONTAINER = insert(C).returning(C.c.id)
@@ -77,6 +90,48 @@ def containers_in_use(conn: Connection, product_id: int) -> list[Container]:
 
 def previous_results(conn: Connection, product_id: int) -> dict[str, Mapping[str, float]]:
     return {step: computed for step, computed in conn.execute(_PREVIOUS, {"pid": product_id})}
+
+
+def earlier_times(conn: Connection, product_id: int, step: str,
+                  specs: Mapping[str, StepSpec]) -> list[ReportedTime]:
+    """Every time the product's earlier steps reported, and its release once issued."""
+    before = earlier_steps(step)
+    times = [t for name, values in conn.execute(_TIMES, {"pid": product_id})
+             if name in before for t in reported_times(specs[name], values)]
+    if "formulate" in before:  # issue and administration follow QA's release
+        times += [ReportedTime("QA's release", at) for (at,) in
+                  conn.execute(_RELEASED, {"pid": product_id})]
+    return times
+
+
+def step_context(conn: Connection, ctx: StepContextRow) -> StepContext:
+    """What a step of this product knows beyond its own form: the earlier steps' results
+    and what each container filled so far holds (for the balance and carried inputs)."""
+    product = ctx.product
+    assert product.id is not None
+    records = list(conn.execute(_OUTPUTS, {"pid": product.id}))
+    previous = {step: computed for step, _, computed in records}
+    outputs = {step: {**values, **computed} for step, values, computed in records}
+    held = holdings(STEPS, outputs, drawn_volumes(conn, product.id))
+    return StepContext(arm=product.arm, weight_kg=ctx.weight_kg,
+                       harvest_end=product.harvest_end, previous=previous, holdings=held)
+
+
+# What a step puts out is its container's content, not something drawn from its parent.
+_STEP_PRODUCTS = frozenset(kind for kinds in STEP_OUTPUTS.values() for kind in kinds)
+
+
+def drawn_volumes(conn: Connection, product_id: int) -> dict[ContainerKind, float]:
+    """Volume each container gave to its other children: samples, containers added later."""
+    rows = list(conn.execute(_FAMILY, {"pid": product_id}))
+    kinds = {row.id: row.kind for row in rows}
+    drawn: dict[ContainerKind, float] = {}
+    for row in rows:
+        parent = kinds.get(row.parent_id)
+        if parent is None or not row.volume_ml or row.kind in _STEP_PRODUCTS:
+            continue
+        drawn[ContainerKind(parent)] = drawn.get(ContainerKind(parent), 0.0) + row.volume_ml
+    return drawn
 
 
 def move_product(conn: Connection, product_id: int, old_version: int,

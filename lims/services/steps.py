@@ -1,53 +1,56 @@
-"""Performing a process step: scan, data, witness, guards, new state, audit, one commit."""
+"""Performing a process step: the dry-run check (step_check), then the witness, the new
+state, the records, the audit and one commit."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
 from lims.audit import PendingEvent, append, content_hash
-from lims.config import get_settings
 from lims.models import Container, Product, StepRecord, User
 from lims.services import step_store as store
-from lims.services.common import aware, require_trigger_role
-from lims.services.identity import check_scan, record_mismatch
-from lims.services.label_content import current_label_kind, last_printed_kind
-from lims.services.materials import expired_reagents, uncalibrated_equipment
+from lims.services.balance import carried_events, stage_recovery_deviations
+from lims.services.common import aware, require_trigger_role, utcnow
 from lims.services.signatures import add_signature
-from lims.services.witness import confirm_witness
-from workflows.errors import (
-    Conflict,
-    DomainError,
-    ErrorCode,
-    IdentityMismatch,
-    InvalidInput,
-    NotFound,
+from lims.services.step_check import (
+    StepCheck,
+    StepDataInvalid,
+    _check,
+    _load,
+    _process_trigger,
+    _raise_refusal,
+    check_step,
+    label_problem,
 )
+from lims.services.witness import confirm_witness
+from workflows.balance import put_out
+from workflows.calculations import product_expiry
+from workflows.errors import Conflict, InvalidInput
+from workflows.fields import Quantity
 from workflows.identity import (
-    KIND_LABELS,
     QC_SAMPLE_FLAGS,
     STEP_OUTPUTS,
+    WRISTBAND_STEPS,
     ContainerKind,
-    check_wristband,
-    input_kind,
     product_code_key,
 )
-from workflows.product import ProductFacts, Trigger, fire, guards_for, requires_witness
-from workflows.steps import STEPS, StepContext, StepDataError, StepOutcome, evaluate_step
+from workflows.product import (
+    ProductFacts,
+    Trigger,
+    fire,
+    guards_for,
+    not_possible,
+    requires_witness,
+)
+from workflows.steps import STEPS, StepOutcome
 
-PROCESS_STEPS = frozenset({Trigger.HARVEST, Trigger.RECEIVE, Trigger.SEDIMENT,
-                           Trigger.ISOLATE_MNC, Trigger.ENRICH, Trigger.FORMULATE,
-                           Trigger.ISSUE, Trigger.ADMINISTER})
-# Outputs take their volume from these fields (the negative fraction from its own).
-_VOLUME_FIELD = {Trigger.HARVEST: "volume_ml", Trigger.SEDIMENT: "volume_out_ml",
-                 Trigger.ISOLATE_MNC: "volume_ml", Trigger.ENRICH: "target_volume_ml",
-                 Trigger.FORMULATE: "final_volume_ml"}
-_KIND_VOLUME_FIELD = {ContainerKind.CD133_NEGATIVE: "negative_volume_ml"}
+__all__ = ["StepCheck", "StepDataInvalid", "StepResult", "check_step", "label_problem",
+           "perform_step", "step_content"]
+
 
 
 @dataclass(frozen=True)
@@ -58,13 +61,6 @@ class StepResult:
     new_containers: tuple[Container, ...]
 
 
-class StepDataInvalid(DomainError):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(ErrorCode.STEP_DATA_INVALID,
-                         "; ".join(f"{k}: {v}" for k, v in errors.items()))
-        self.errors = errors
-
-
 def perform_step(session: Session, *, actor: User, din: str, step: str, scan: str | None,
                  values: Mapping[str, object], witness: str | None = None,
                  witness_password: str | None = None, wristband: str | None = None,
@@ -73,18 +69,14 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
     trigger = _process_trigger(step)
     require_trigger_role(actor, trigger)
     now = aware(now)
-    conn = session.connection()
-    ctx = store.load_context(conn, din.strip().upper()[:13])
-    if ctx is None:
-        raise NotFound(f"no product with DIN {din}")
+    ctx = _load(session, din)
     product = ctx.product
     assert product.id is not None
     if expected_version is not None and product.version != expected_version:
         raise Conflict(f"product {product.din} was changed by someone else "
                        f"(now {product.state}); reload it")
     if not guards_for(trigger, product.state):
-        raise DomainError(ErrorCode.INVALID_TRANSITION,
-                          f"'{trigger}' is not possible while the product is {product.state}")
+        raise not_possible(trigger, product.state, product.held_from)
     # The arm is a fact no scan or data can change: a step of the other arm is refused as
     # such before the container lookup or the step rules would refuse it for another reason.
     fire(trigger, ProductFacts(state=product.state, arm=product.arm, now=now,
@@ -92,36 +84,16 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
                                reagents_in_date=True, equipment_in_calibration=True,
                                witness_confirmed=True))
     witness_user = _witness(session, trigger, actor, witness, witness_password)
-    in_use = store.containers_in_use(conn, product.id)
-    source = _confirm_identity(session, trigger, ctx, in_use, actor, scan, wristband, now)
-    outcome = _evaluate(conn, trigger, ctx, values)
-    today = now.astimezone(ZoneInfo(get_settings().time_zone)).date()
-    reagent_problems = expired_reagents(session, STEPS[trigger], outcome.values, today)
-    equipment_problems = uncalibrated_equipment(session, STEPS[trigger], outcome.values, today)
-    facts = ProductFacts(state=product.state, arm=product.arm, now=now,
-                         expires_at=product.expires_at, identity_confirmed=True,
-                         step_data_valid=not outcome.refused,
-                         reagents_in_date=not reagent_problems,
-                         equipment_in_calibration=not equipment_problems,
-                         witness_confirmed=(witness_user is not None
-                                            or not requires_witness(trigger)))
-    new_state = fire(trigger, facts, explain={
-        "reagents_in_date": "; ".join(reagent_problems),
-        "equipment_in_calibration": "; ".join(equipment_problems),
-        "step_data_valid": "; ".join(f.message for f in outcome.refusals),
-    })
+    # A save needs the wristband where the step takes one: "" is checked (and refused).
+    check = _check(session, trigger, ctx, actor=actor, scan=scan, values=values, now=now,
+                   wristband=(wristband or "") if trigger in WRISTBAND_STEPS else None)
+    _raise_refusal(check)
+    assert check.outcome is not None and check.facts is not None
+    new_state = fire(trigger, replace(check.facts, witness_confirmed=(
+        witness_user is not None or not requires_witness(trigger))), explain=check.explain)
     return _write(session, trigger=trigger, ctx=ctx, actor=actor, witness=witness_user,
-                  source=source, outcome=outcome, new_state=new_state.value, now=now)
-
-
-def _process_trigger(step: str) -> Trigger:
-    try:
-        trigger = Trigger(step)
-    except ValueError:
-        raise InvalidInput(f"unknown step {step!r}") from None
-    if trigger not in PROCESS_STEPS:
-        raise InvalidInput(f"{step!r} is not a processing step")
-    return trigger
+                  source=check.container, outcome=check.outcome, new_state=new_state.value,
+                  now=now)
 
 
 def _witness(session: Session, trigger: Trigger, actor: User, witness: str | None,
@@ -129,71 +101,6 @@ def _witness(session: Session, trigger: Trigger, actor: User, witness: str | Non
     if not requires_witness(trigger):
         return None
     return confirm_witness(session, actor=actor, witness=witness, password=password)
-
-
-def _confirm_identity(session: Session, trigger: Trigger, ctx: store.StepContextRow,
-                      in_use: list[Container], actor: User, scan: str | None,
-                      wristband: str | None, now: datetime) -> Container | None:
-    product = ctx.product
-    kind = input_kind(trigger, product.arm)
-    if kind is None:
-        return None
-    container = next((c for c in in_use if c.kind == kind.value), None)
-    if container is None:
-        raise DomainError(ErrorCode.COI_CONTAINER_REQUIRED,
-                          f"product {product.din} has no {kind.value} in use")
-    if not scan or not scan.strip():
-        raise DomainError(ErrorCode.IDENTITY_NOT_CONFIRMED,
-                          "scan the container's label to confirm its identity")
-    try:
-        check_scan(session, product=product, subject_id=ctx.subject_id, container=container,
-                   raw=scan)
-        if trigger == Trigger.ADMINISTER:
-            check_wristband(wristband or "", expected_patient_id=ctx.mrn,
-                            subject_id=ctx.subject_id)
-    except IdentityMismatch as error:
-        record_mismatch(session, error=error, product=product, step=trigger.value, actor=actor,
-                        at=now)
-        raise
-    problem = label_problem(session, ctx, container, kind)
-    if problem is not None:
-        raise DomainError(ErrorCode.LABEL_NOT_VERIFIED, problem)
-    return container
-
-
-def label_problem(session: Session, ctx: store.StepContextRow, container: Container,
-                  kind: ContainerKind) -> str | None:
-    """Why the container's label is not yet an identity a step may use, or None.
-
-    Print-then-scan (lims.services.labels): a label counts once scanned back. The final
-    product changes label with its stage: after QA release it must wear the final label,
-    after issue the issue label, each printed and scanned back in its turn.
-    """
-    if not get_settings().require_label_scan_back:
-        return None
-    what = KIND_LABELS[kind]
-    if container.label_verified_at is None:
-        return f"print and scan back the label of the {what} before using it"
-    if kind is not ContainerKind.FINAL_PRODUCT or container.id is None:
-        return None
-    due = current_label_kind(kind, ctx.product.state, ctx.params)
-    if last_printed_kind(session, container.id) != due:
-        return (f"the {what} still wears its earlier label: print its {due.value} label and "
-                f"scan it back before using it")
-    return None
-
-
-def _evaluate(conn: Any, trigger: Trigger, ctx: store.StepContextRow,
-              values: Mapping[str, object]) -> StepOutcome:
-    product = ctx.product
-    assert product.id is not None
-    context = StepContext(arm=product.arm, weight_kg=ctx.weight_kg,
-                          harvest_end=product.harvest_end,
-                          previous=store.previous_results(conn, product.id))
-    try:
-        return evaluate_step(trigger.value, values, params=ctx.params, context=context)
-    except StepDataError as error:
-        raise StepDataInvalid(dict(error.errors)) from error
 
 
 def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, actor: User,
@@ -208,8 +115,9 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
     if trigger == Trigger.HARVEST:
         harvest_end = store.as_datetime(outcome.values["harvest_end"])
         changes["harvest_end"] = harvest_end
-        changes["expires_at"] = harvest_end + timedelta(
-            hours=ctx.params.expiry_hours_after_harvest_end)
+        changes["expires_at"] = product_expiry(
+            harvest_end, ctx.params.expiry_hours_after_harvest_end,
+            latest_harvest_end=utcnow() + timedelta(minutes=ctx.params.clock_skew_minutes))
     if not store.move_product(conn, product.id, product.version, changes):
         session.rollback()
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
@@ -226,8 +134,11 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
         *(PendingEvent("container_created", "container",
                        f"{product.din}/{c.product_code}/{c.flags}", "kind", None, c.kind)
           for c in created),
+        *carried_events(record, outcome),
     ]
     append(session, events, user_id=actor.id, username=actor.username)
+    stage_recovery_deviations(session, product=product, step=trigger.value, outcome=outcome,
+                              actor=actor, now=now)
     if witness is not None:
         # The witness re-entered their password on this screen: an electronic signature.
         add_signature(session, signer=witness, meaning="Witnessed", product_id=product.id,
@@ -268,14 +179,14 @@ def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: U
                 now: datetime) -> list[Container]:
     product = ctx.product
     assert product.id is not None and actor.id is not None
-    volume = _number(outcome.values.get(_VOLUME_FIELD.get(trigger, "")))
+    spec = STEPS[trigger]  # the registry says which value is each container's volume
     if trigger == Trigger.HARVEST and source is not None and source.id is not None:
-        store.set_container(conn, source.id, volume_ml=volume)
+        store.set_container(conn, source.id, volume_ml=put_out(
+            spec, outcome.values, ContainerKind.MARROW_BAG, Quantity.VOLUME))
     created = [Container(product_id=product.id, parent_id=source.id if source else None,
                          kind=kind.value, created_at=now, created_by_id=actor.id,
                          product_code=ctx.product_codes[product_code_key(kind, product.arm)],
-                         volume_ml=_number(outcome.values.get(_KIND_VOLUME_FIELD.get(kind, "")))
-                         or volume)
+                         volume_ml=put_out(spec, outcome.values, kind, Quantity.VOLUME))
                for kind in STEP_OUTPUTS.get(trigger, ())]
     _insert(conn, created)
     if trigger == Trigger.FORMULATE:
@@ -295,10 +206,6 @@ def _insert(conn: Any, containers: list[Container]) -> None:
         container.id = new_id
 
 
-def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
 def _qc_samples(ctx: store.StepContextRow, actor: User, outcome: StepOutcome, now: datetime,
                 parent: int | None) -> list[Container]:
     product = ctx.product
@@ -308,7 +215,10 @@ def _qc_samples(ctx: store.StepContextRow, actor: User, outcome: StepOutcome, no
     if count > len(QC_SAMPLE_FLAGS):
         raise InvalidInput(f"at most {len(QC_SAMPLE_FLAGS)} QC samples per product")
     code = ctx.product_codes[product_code_key(ContainerKind.QC_SAMPLE, product.arm)]
+    volume = put_out(STEPS[Trigger.FORMULATE], outcome.values, ContainerKind.QC_SAMPLE,
+                     Quantity.VOLUME)
     return [Container(product_id=product.id, parent_id=parent,
                       kind=ContainerKind.QC_SAMPLE.value, product_code=code,
-                      flags=QC_SAMPLE_FLAGS[i], created_at=now, created_by_id=actor.id)
+                      flags=QC_SAMPLE_FLAGS[i], created_at=now, created_by_id=actor.id,
+                      volume_ml=volume)
             for i in range(count)]

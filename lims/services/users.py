@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from sqlmodel import Session, select
@@ -11,13 +12,14 @@ from lims.config import get_settings
 from lims.models import User
 from lims.security import hash_password, password_matches
 from lims.services.common import require_role, utcnow
-from workflows.errors import DomainError, ErrorCode, InvalidInput
+from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 
 ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def create_user(session: Session, *, actor: User | None, username: str, full_name: str,
-                role: str, password: str) -> User:
+                role: str, password: str, email: str = "") -> User:
     """Create a user (admin only, or the seed when `actor` is None)."""
     if actor is not None:
         require_role(actor, {"admin"}, "create users")
@@ -25,17 +27,54 @@ def create_user(session: Session, *, actor: User | None, username: str, full_nam
         raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(sorted(ROLES))}")
     if not username.strip() or not full_name.strip():
         raise InvalidInput("username and full name are required")
+    email = checked_email(email)
     if session.exec(select(User).where(User.username == username)).first() is not None:
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"user {username} already exists")
     try:
         password_hash = hash_password(password)
     except ValueError as error:
         raise InvalidInput(str(error)) from error
-    user = User(username=username, full_name=full_name, role=role, password_hash=password_hash)
+    user = User(username=username, full_name=full_name, role=role, password_hash=password_hash,
+                email=email)
     session.add(user)
     session.flush()
-    append(session, [PendingEvent("user_created", "user", username, "role", None, role)],
-           user_id=actor.id if actor else None, username=actor.username if actor else "system")
+    events = [PendingEvent("user_created", "user", username, "role", None, role)]
+    if email:
+        events.append(PendingEvent("user_updated", "user", username, "email", None, email))
+    append(session, events, user_id=actor.id if actor else None,
+           username=actor.username if actor else "system")
+    session.commit()
+    return user
+
+
+def checked_email(email: str) -> str:
+    """An e-mail address as stored: trimmed, one @, no spaces; empty means none."""
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.fullmatch(email)):
+        raise InvalidInput(f"{email!r} is not an e-mail address (name@example.org)")
+    return email
+
+
+def update_user(session: Session, *, actor: User, username: str, full_name: str | None = None,
+                email: str | None = None) -> User:
+    """Change a user's name or e-mail address (admin); each change is audited."""
+    require_role(actor, {"admin"}, "change users")
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    changes: dict[str, str] = {}
+    if full_name is not None:
+        if not full_name.strip():
+            raise InvalidInput("the full name cannot be empty")
+        changes["full_name"] = full_name.strip()
+    if email is not None:
+        changes["email"] = checked_email(email)
+    events = [PendingEvent("user_updated", "user", username, name, getattr(user, name), value)
+              for name, value in changes.items() if getattr(user, name) != value]
+    for name, value in changes.items():
+        setattr(user, name, value)
+    session.add(user)
+    append(session, events, user_id=actor.id, username=actor.username)
     session.commit()
     return user
 

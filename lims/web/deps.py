@@ -66,7 +66,13 @@ def get_db(request: Request) -> Iterator[Session]:
     committed."""
     engine = getattr(request.app.state, "engine", None)
     with session_scope(engine) as session:
-        yield session
+        # The page's banner reads through it (a second session would wait for SQLite's
+        # write lock, which this one holds); gone once the session has ended.
+        request.state.db = session
+        try:
+            yield session
+        finally:
+            request.state.db = None
 
 
 DbSession = Annotated[Session, Depends(get_db)]

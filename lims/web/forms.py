@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from starlette.datastructures import FormData
 
+from workflows.balance import carried_input
 from workflows.isbt128 import ScanError, parse_scan
 from workflows.steps import Field, StepSpec
 
@@ -128,6 +129,8 @@ def input_mode(f: Field) -> str:
 def hint(f: Field) -> str:
     if f.kind == "datetime":
         return TIME_HINT
+    if carried_input(f):  # left empty, the service takes what the earlier step put out
+        return "empty: as the earlier step put out"
     if f.kind in ("number", "integer") and f.unit == "cells":
         return "e.g. 5.2e6"
     return ""

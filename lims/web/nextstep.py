@@ -28,6 +28,7 @@ WAITING_FOR: dict[str, str] = {
     S.RELEASED: "Issue to the procedure room",
     S.ISSUED: "Bedside check and administration",
     S.ON_HOLD: "On hold: decision pending",
+    S.RELEASE_SUSPENDED: "Release suspended: QA decision (do not issue or administer)",
     S.REJECTED: "Rejected: to be discarded",
     S.ADMINISTERED: "Administered",
     S.DISCARDED: "Discarded",
@@ -74,4 +75,6 @@ def next_action(state: str, arm: str) -> NextAction:
         return NextAction("qc", None, STEP_TITLES["qc"], QC_ROLES)
     if state == S.AWAITING_RELEASE:
         return NextAction("review", None, STEP_TITLES["review"], TRIGGER_ROLES[Trigger.RELEASE])
+    if state == S.RELEASE_SUSPENDED:
+        return NextAction("review", None, WAITING_FOR[state], TRIGGER_ROLES[Trigger.RE_RELEASE])
     return NextAction("none", None, WAITING_FOR.get(state, state), frozenset())

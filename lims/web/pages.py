@@ -2,8 +2,19 @@
 
 from fastapi import APIRouter
 
-from lims.web.routes import auth, home, labels, product, qa, qc, records, steps, trends
+from lims.web.routes import (
+    auth,
+    home,
+    labels,
+    notifications,
+    product,
+    qa,
+    qc,
+    records,
+    steps,
+    trends,
+)
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, product, labels, records, steps, qc, qa, trends):
+for _module in (auth, home, product, labels, records, steps, qc, qa, trends, notifications):
     router.include_router(_module.router)

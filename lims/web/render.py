@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
 
 from lims.config import get_settings
+from lims.web.banner import banner_for
 from lims.web.deps import CSRF_COOKIE, csrf_nonce, token_for
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din
@@ -136,6 +137,7 @@ def render(request: Request, name: str, context: dict[str, Any],
     context.setdefault("flash", _flash(request))
     settings = get_settings()
     context.setdefault("development", settings.environment == "development")
+    context.setdefault("banner", banner_for(request))
     if context.get("user") is not None:
         context["session_ends"] = local(now() + timedelta(minutes=settings.session_minutes),
                                         "%H:%M")

@@ -8,16 +8,24 @@ from lims.services.review import ReviewSummary
 
 SEVERITY: dict[str, str] = {
     "out_of_spec": "major", "refusal": "major", "deviation": "major", "witness": "major",
-    "time_window": "major", "independence": "major", "alert": "major",
+    "time_window": "major", "independence": "major", "alert": "major", "near_miss": "major",
     "warning": "minor", "correction": "minor", "late_entry": "minor", "coi_refusal": "minor",
     "reprint": "minor", "pending": "info",
+    "suspension": "major", "dose_discrepancy": "major", "computed_figure": "major",
+    "verification": "major",
+    "notification_undelivered": "major", "notification": "info",
 }
 KIND_WORDS: dict[str, str] = {
     "out_of_spec": "Out of specification", "refusal": "Refused value", "deviation": "Deviation",
     "witness": "Missing witness", "time_window": "Time window", "independence": "Independence",
     "alert": "Post-release alert", "warning": "Warning accepted", "correction": "Correction",
     "late_entry": "Late entry", "coi_refusal": "Wrong scan refused", "pending": "Pending",
-    "reprint": "Label reprinted",
+    "reprint": "Label reprinted", "suspension": "Release suspended",
+    "dose_discrepancy": "Dose discrepancy (typed vs computed)",
+    "computed_figure": "Computed dose out of specification",
+    "verification": "Correction awaiting verification (four eyes)",
+    "near_miss": "Near miss (wrong patient or product)",
+    "notification_undelivered": "Notification NOT delivered", "notification": "Notification",
 }
 _ORDER = {"major": 0, "minor": 1, "info": 2}
 

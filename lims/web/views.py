@@ -12,6 +12,7 @@ from lims.models import Container, Patient, PrintJob, Product, StepRecord, User
 from lims.services.alerts import open_alerts
 from lims.services.common import product_by_din
 from lims.services.deviations import deviations_of
+from lims.services.notifications import delivery_record
 from lims.services.queries import coi_events, container_scan_text, history, qc_results
 from lims.services.signatures import signatures_of
 from lims.web.render import local
@@ -107,5 +108,6 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "coi": coi_events(session, product.din),
         "audit": history(session, product.din),
         "alerts": [a for a in open_alerts(session) if a.product_id == product.id],
+        "notifications": delivery_record(session, product),
         "users": user_names(session),
     }

@@ -23,8 +23,10 @@ def test_a_new_container_is_labelled_printed_as_pdf_and_then_scanned_back(api):
 
     printed = api.post(f"/products/{product.din}/containers/{bag['id']}/label", user="tech1",
                        json={"format": "pdf"})
+    # what the printed label's square code carries now: DIN, product code, print serial 1
+    (awaiting,) = api.get(f"/products/{product.din}/labels/pending", user="tech1").json()
     verified = api.post(f"/products/{product.din}/labels/verify", user="tech1",
-                        json={"scan": bag["code"]})
+                        json={"scan": awaiting["container"]["code"]})
 
     assert [(p["container"]["id"], p["printed"]) for p in pending] == [(bag["id"], False)]
     assert printed.status_code == 200, printed.text
@@ -46,6 +48,22 @@ def test_a_reprint_needs_a_reason_and_is_marked_as_one(api):
     assert refusal(refused, 422) == "reason_required"
     assert reprinted.headers["content-type"].startswith("text/plain")
     assert reprinted.text.startswith("^XA") and reprinted.headers["x-reprint"] == "true"
+
+
+def test_scanning_back_a_superseded_print_is_refused_naming_the_label_to_use(api):
+    product, bag = sedimented(api)
+    path = f"/products/{product.din}/containers/{bag['id']}/label"
+    api.post(path, user="tech1", json={"format": "zpl"})
+    (first,) = api.get(f"/products/{product.din}/labels/pending", user="tech1").json()
+    api.post(path, user="tech1", json={"format": "zpl", "reason": "label smudged"})
+
+    response = api.post(f"/products/{product.din}/labels/verify", user="tech1",
+                        json={"scan": first["container"]["code"]})
+
+    assert refusal(response, 422) == "coi_superseded_label"
+    assert 'remove it' in response.json()["detail"] and '"Print 2"' in response.json()["detail"]
+    events = api.get(f"/products/{product.din}/coi-events", user="qa1").json()
+    assert [e["code"] for e in events] == ["coi_superseded_label"]
 
 
 def test_printing_is_refused_to_qa_for_an_unknown_container_and_a_bad_format(api):

@@ -29,17 +29,22 @@ def label_everything(api, din):
             printed = api.post(f"/products/{din}/containers/{container['id']}/label",
                                user="tech1", json={"format": "zpl", "kind": due["kind"]})
             assert printed.status_code == 200, printed.text
+        # the square code of the label it wears now (its latest print's serial)
+        code = next(c["code"] for c in api.get(f"/products/{din}/containers", user="tech1")
+                    .json() if c["id"] == container["id"])
         verified = api.post(f"/products/{din}/labels/verify", user="tech1",
-                            json={"scan": container["code"]})
+                            json={"scan": code})
         assert verified.status_code == 200, verified.text
 
 
-def step(api, product, name, version, **extra):
+def step(api, product, name, version, times=None, **extra):
     operator = "doc1" if name == "administer" else "tech1"
     witness = WITNESS.get(name, "tech2")
+    values = step_values(name, product.arm, step_time(product, name))
+    values.update({k: v.isoformat() for k, v in (times or {}).items()})
     response = api.post(f"/products/{product.din}/steps/{name}", user=operator, json={
         "scan": in_use(api, product.din, INPUT[name])["code"],
-        "values": step_values(name, product.arm, step_time(product, name)),
+        "values": values,
         "witness": witness, "witness_password": PASSWORDS[witness],
         "expected_version": version, **extra})
     assert response.status_code == 200, (name, response.text)
@@ -61,9 +66,14 @@ def test_a_cd133_product_goes_from_receipt_to_the_patient_over_http(api):
                         json={"password": PASSWORDS["qa1"]})
     assert released.status_code == 200, released.text
     label_everything(api, product.din)  # the final label, now that it is released
-    version = step(api, product, "issue", released.json()["version"])["version"]
+    # Released just now by the server's clock: issue and infusion follow it (the infusion
+    # ends a minute ahead, within the allowed clock skew).
+    now = utcnow()
+    version = step(api, product, "issue", released.json()["version"],
+                   times={"time_issued": now})["version"]
     wristband = wristband_of(api.session.get(Patient, product.patient_id))
-    final = step(api, product, "administer", version, wristband=wristband)
+    final = step(api, product, "administer", version, wristband=wristband,
+                 times={"infusion_start": now, "infusion_end": now + timedelta(minutes=1)})
 
     assert final["state"] == "administered"
     kinds = [c["kind"] for c in api.get(f"/products/{product.din}/containers",

@@ -141,7 +141,7 @@ def test_qa_rejects_with_a_reason_and_a_missing_reason_is_refused(api):
 
 
 def test_a_failed_product_is_released_only_exceptionally_with_a_physicians_signature(api):
-    product = awaiting_release(api, viability="55")
+    product = awaiting_release(api, endotoxin="500")
     exceptional = {**SIGN, "justification": "no alternative product",
                    "physician": "doc2", "physician_password": PASSWORDS["doc2"]}
     path = f"/products/{product.din}/exceptional-release"

@@ -162,7 +162,8 @@ def test_the_harvest_is_recorded_with_the_physician_as_witness(api):
 
     response = perform(api, product, "harvest", values=step_values(
         "harvest", "CD133", step_time(product, "harvest")), witness="doc1",
-        witness_password=PASSWORDS["doc1"])
+        witness_password=PASSWORDS["doc1"],
+        wristband=wristband_of(api.session.get(Patient, product.patient_id)))
 
     assert response.status_code == 200, response.text
     assert response.json()["product"]["state"] == "collected"
@@ -183,6 +184,11 @@ def test_issue_and_bedside_verified_administration_complete_the_product(api):
     printed = api.post(f"/products/{product.din}/containers/{final['id']}/label", user="tech1",
                        json={"format": "zpl"})
     assert printed.status_code == 200, printed.text  # the issue label: the product is issued
+    stale = api.post(f"/products/{product.din}/labels/verify", user="tech1",
+                     json={"scan": final["code"]})  # the final label's code: superseded now
+    assert refusal(stale, 422) == "coi_superseded_label"
+    final = next(c for c in api.get(f"/products/{product.din}/containers", user="tech1").json()
+                 if c["kind"] == "final_product")  # its code carries the issue label's serial
     verified = api.post(f"/products/{product.din}/labels/verify", user="tech1",
                         json={"scan": final["code"]})
     assert verified.status_code == 200, verified.text

@@ -16,7 +16,7 @@ from lims.demo import PASSWORDS, DemoRun
 from lims.migrate import upgrade
 from lims.models import Container, Patient, Product
 from lims.services.common import utcnow
-from lims.services.dispositions import discard_product
+from lims.services.dispositions import discard_product, expire_product
 from lims.services.qc import complete_qc
 from lims.services.queries import container_scan_text
 from lims.services.release import reject_product, release_product
@@ -80,8 +80,14 @@ def _cd133(run: DemoRun, days: int, cells: float, purity: float,
     at = step_time(product, "enrich")
     values = {**data.enrich(at - timedelta(minutes=110)), "target_cells_per_ul": cells,
               "cd133_purity_pct": purity}
-    product = perform(run, product, "enrich", at=at, values=values).product
-    _finish(run, advance(run, product, "formulated"), results)
+    result = perform(run, product, "enrich", at=at, values=values)
+    # The formulation holds no more cells than the target fraction gave it (cell balance):
+    # the demo's 5.2e6, or 95 % of a smaller fraction.
+    at = step_time(product, "formulate")
+    total = min(5.2e6, 0.95 * result.record.computed["target_cells"])
+    formulated = perform(run, result.product, "formulate", at=at,
+                         values={**data.formulate("CD133"), "total_cells": total}).product
+    _finish(run, formulated, results)
 
 
 def _finish(run: DemoRun, product: Product, results: dict[str, str]) -> None:
@@ -100,6 +106,11 @@ def _finish(run: DemoRun, product: Product, results: dict[str, str]) -> None:
                         reason="rejected by QA", now=at + timedelta(minutes=30))
         return
     run.label_all(product)
+    if product.expires_at is not None and product.expires_at <= utcnow():
+        # Made days ago: by the server's clock it is past its expiry, so it can be neither
+        # issued nor administered now; the scheduler marks it expired.
+        expire_product(run.session, actor=run.user("super1"), din=product.din)
+        return
     advance(run, product, "administered")
 
 

@@ -21,7 +21,7 @@ from workflows.isbt128 import encode_collection, encode_expiry, parse_scan
 # The label kinds each container carries over its life (the final product: in-process
 # until QA release, then final, then issue).
 KINDS_OF = {
-    "marrow_bag": (LabelKind.COLLECTION,),
+    "marrow_bag": (LabelKind.HARVEST,),  # after the harvest it wears the harvest label
     "rbc_reduced": (LabelKind.IN_PROCESS,),
     "mnc": (LabelKind.IN_PROCESS,),
     "cd133_target": (LabelKind.IN_PROCESS,),
@@ -99,7 +99,8 @@ def check_compound(kind: LabelKind, text: str, want: Expected) -> None:
     assert read.product_code is not None and read.product_code.text == want.product_code
     dated = kind in (LabelKind.IN_PROCESS, LabelKind.FINAL, LabelKind.ISSUE)
     assert read.expiry == (want.expiry if dated else None)
-    collected = kind in (LabelKind.COLLECTION, LabelKind.FINAL, LabelKind.ISSUE)
+    collected = kind in (LabelKind.COLLECTION, LabelKind.HARVEST, LabelKind.FINAL,
+                         LabelKind.ISSUE)
     assert read.collection == (want.collection if collected else None)
     structures = [want.din_scan(), want.product_code_scan()]
     if dated and want.expiry:

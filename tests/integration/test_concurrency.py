@@ -15,7 +15,7 @@ from lims.services.harvests import schedule_harvest
 from lims.services.queries import container_scan_text, containers
 from lims.services.steps import perform_step
 from lims.services.verification import verify_all
-from tests.factories import make_patient, seeded
+from tests.factories import make_patient, seeded, wristband_of
 from workflows.errors import DomainError, ErrorCode
 
 
@@ -26,7 +26,8 @@ def collected_product(session: Session) -> Product:
     product = schedule_harvest(session, actor=run.user("tech1"), subject_id=patient.subject_id,
                                now=t0 - timedelta(minutes=30))
     run.label_all(product)
-    return run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1")
+    return run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1",
+                    wristband=wristband_of(patient))
 
 
 def test_two_technicians_receiving_the_same_bag_at_once_one_wins_one_gets_a_conflict(engine):

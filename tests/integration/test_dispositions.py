@@ -199,18 +199,21 @@ def test_expiry_is_accepted_once_the_product_has_expired(session, state):
 
 
 def test_expire_due_expires_only_overdue_products_that_are_not_final(session):
-    # given products harvested 13 h ago (overdue) and 1 h ago (in date)
+    # given products harvested 13 h ago (overdue), 7 h ago (administered in date, overdue by
+    # the time the scheduler runs 5.5 h from now) and 1 h ago (in date then)
     run = seeded(session)
     long_ago = utcnow() - timedelta(hours=13)
     overdue, _ = make_product(run, arm="CD133", until="received", t0=long_ago)
     overdue_on_hold, _ = make_product(run, arm="BM-MNC", until="mnc_isolated", t0=long_ago)
     overdue_on_hold = hold(run, overdue_on_hold)
-    administered, _ = make_product(run, arm="BM-MNC", until="administered", t0=long_ago)
-    in_date, _ = make_product(run, arm="CD133", until="received")
+    administered, _ = make_product(run, arm="BM-MNC", until="administered")
+    in_date, _ = make_product(run, arm="CD133", until="received",
+                              t0=utcnow() - timedelta(hours=1))
     not_harvested, _ = make_product(run, arm="CD133", until="scheduled")
+    later = utcnow() + timedelta(hours=5, minutes=30)
 
     # when the scheduler runs
-    expired = expire_due(session, actor=run.user("super1"))
+    expired = expire_due(session, actor=run.user("super1"), now=later)
 
     # then only the overdue products still in process are expired
     assert sorted(expired) == sorted([overdue.din, overdue_on_hold.din])
@@ -220,7 +223,7 @@ def test_expire_due_expires_only_overdue_products_that_are_not_final(session):
                       administered.din: "administered", in_date.din: "received",
                       not_harvested.din: "scheduled"}
     # and a second run finds nothing more to do
-    assert expire_due(session, actor=run.user("super1")) == []
+    assert expire_due(session, actor=run.user("super1"), now=later) == []
     assert verify_all(session).ok
 
 

@@ -3,12 +3,14 @@ protocol limits. Every refusal has its own code and writes nothing about the pro
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, select
 
 from lims.models import AuditEvent, Protocol, User
+from lims.services.common import utcnow
 from lims.services.release import release_product
 from lims.services.steps import StepDataInvalid
 from lims.services.verification import verify_all
@@ -19,6 +21,7 @@ from tests.factories import (
     perform,
     scan_of,
     seeded,
+    set_protocol_parameter,
     snapshot,
     step_time,
     step_values,
@@ -26,6 +29,7 @@ from tests.factories import (
 from workflows.errors import DomainError, ErrorCode
 
 E = ErrorCode
+HOURS_13 = timedelta(hours=13)  # a harvest this long ago has passed its 12 h expiry
 
 
 def refused(run, product, step, **kwargs) -> DomainError:
@@ -103,9 +107,9 @@ def test_unregistered_equipment_is_refused(session):
 # --- expiry -----------------------------------------------------------------------------------
 
 def test_a_step_performed_after_the_products_expiry_is_refused(session):
-    # given a received product (expiry: harvest end + 12 h)
+    # given a received product (expiry: harvest end + 12 h) harvested 13 h ago
     run = seeded(session)
-    product, _ = make_product(run, arm="CD133", until="received")
+    product, _ = make_product(run, arm="CD133", until="received", t0=utcnow() - HOURS_13)
     assert product.expires_at is not None and product.harvest_end is not None
     assert product.expires_at == product.harvest_end + timedelta(hours=12)
 
@@ -118,7 +122,7 @@ def test_a_step_performed_after_the_products_expiry_is_refused(session):
 
 def test_a_step_at_the_exact_expiry_time_is_refused(session):
     run = seeded(session)
-    product, _ = make_product(run, arm="BM-MNC", until="received")
+    product, _ = make_product(run, arm="BM-MNC", until="received", t0=utcnow() - HOURS_13)
 
     error = refused(run, product, "sediment", at=product.expires_at)
 
@@ -127,7 +131,7 @@ def test_a_step_at_the_exact_expiry_time_is_refused(session):
 
 def test_an_expired_product_cannot_be_issued(session):
     run = seeded(session)
-    product, _ = make_product(run, arm="BM-MNC", until="released")
+    product, _ = make_product(run, arm="BM-MNC", until="released", t0=utcnow() - HOURS_13)
     late = product.expires_at + timedelta(minutes=5)
 
     error = refused(run, product, "issue", at=late,
@@ -136,24 +140,34 @@ def test_an_expired_product_cannot_be_issued(session):
     assert error.code == E.PRODUCT_EXPIRED
 
 
-def test_an_expired_product_cannot_be_administered(session):
+def test_an_expired_product_cannot_be_administered_whatever_time_the_request_states(session):
+    # given a product issued in date, which expires by the server's clock seconds later
+    # (the protocol's expiry is set to 7 h and 8 s after a harvest that ended 7 h ago)
     run = seeded(session)
-    product, _ = make_product(run, arm="CD133", until="issued")
-    late = product.expires_at + timedelta(hours=1)
+    set_protocol_parameter(session, "expiry_hours_after_harvest_end", 7 + 8 / 3600)
+    product, _ = make_product(run, arm="CD133", until="issued",
+                              t0=utcnow() - timedelta(hours=7))
+    assert product.expires_at is not None
+    while utcnow() <= product.expires_at:
+        time.sleep(0.2)
 
-    error = refused(run, product, "administer", at=late,
-                    values=with_values(product, "administer",
-                                       infusion_start=late.isoformat(),
-                                       infusion_end=(late + timedelta(minutes=10)).isoformat()))
+    # when the infusion is recorded with times (and a stated now) before the expiry
+    at = step_time(product, "administer")
+    assert at < product.expires_at
+    error = refused(run, product, "administer", at=at)
 
+    # then the server's clock refuses it as expired
     assert error.code == E.PRODUCT_EXPIRED
 
 
 def test_an_issue_time_past_expiry_is_refused_by_the_protocol_even_if_entered_early(session):
-    # the time issued is what the form says, not when it was typed in
+    # the time issued is what the form says, not when it was typed in: the product expires
+    # in 3 minutes by the server's clock, the form says it left 1 minute after its expiry
+    # (within the allowed clock skew, so not refused as in the future)
     run = seeded(session)
-    product, _ = make_product(run, arm="BM-MNC", until="released")
-    late = product.expires_at + timedelta(minutes=30)
+    product, _ = make_product(run, arm="BM-MNC", until="released",
+                              t0=utcnow() - timedelta(hours=12) + timedelta(minutes=3))
+    late = product.expires_at + timedelta(minutes=1)
 
     error = refused(run, product, "issue",
                     values=with_values(product, "issue", time_issued=late.isoformat()))
@@ -164,7 +178,8 @@ def test_an_issue_time_past_expiry_is_refused_by_the_protocol_even_if_entered_ea
 
 def test_an_expired_product_cannot_be_released(session):
     run = seeded(session)
-    product, _ = make_product(run, arm="CD133", until="awaiting_release")
+    product, _ = make_product(run, arm="CD133", until="awaiting_release",
+                              t0=utcnow() - HOURS_13)
     before = snapshot(session, product.din)
 
     with pytest.raises(DomainError) as caught:

@@ -104,7 +104,8 @@ def test_label_verify_scans_back_and_a_wrong_password_prints_nothing(
     rbc = container_of(session, product, "rbc_reduced")
     session.commit()
     runner = CliRunner()
-    scan = container_code(product.din, rbc.product_code)
+    # the reprint below is the bag's second print: its square code carries print serial 2
+    scan = container_code(product.din, rbc.product_code, print_serial=2)
 
     wrong = runner.invoke(app, ["label", "print", product.din, "--container", str(rbc.id),
                                 "--user", "tech1", "--password", "not-it", "--reason", "x"])

@@ -31,6 +31,7 @@ from tests.factories import (
     snapshot,
     step_time,
     step_values,
+    wristband_of,
 )
 from workflows.errors import DomainError, ErrorCode
 from workflows.identity import container_code
@@ -85,7 +86,7 @@ def test_a_printed_label_that_was_not_scanned_back_still_blocks_the_step(session
     assert refused.value.code == ErrorCode.LABEL_NOT_VERIFIED
     assert snapshot(session, product.din) == before
     verify_label(session, actor=run.user("tech2"), din=product.din,
-                 scan=container_scan_text(product, rbc))
+                 scan=container_scan_text(product, fresh(session, rbc)))
     assert bare_step(run, product, "isolate_mnc", "rbc_reduced").product.state == "mnc_isolated"
 
 
@@ -101,6 +102,7 @@ def test_the_harvest_needs_the_collection_label_printed_and_scanned_back(session
         return perform_step(session, actor=run.user("doc1"), din=product.din, step="harvest",
                             scan=container_scan_text(product, bag), values=data.harvest(at),
                             witness="tech1", witness_password=PASSWORDS["tech1"],
+                            wristband=wristband_of(patient),
                             expected_version=product.version, now=at)
 
     with pytest.raises(DomainError) as refused:
@@ -150,7 +152,7 @@ def printed_unverified(run: DemoRun) -> tuple[Product, Container]:
     assert rbc.id is not None
     print_label(session, actor=run.user("tech1"), din=product.din, container_id=rbc.id,
                 format="zpl")
-    return product, rbc
+    return product, fresh(session, rbc)  # as it is now: wearing print 1
 
 
 def another_patients_label(run: DemoRun, product: Product, rbc: Container) -> str:
@@ -275,7 +277,7 @@ def test_issue_needs_the_final_label_printed_after_release_and_scanned_back(sess
         bare_step(run, product, "issue", "final_product")
     assert unverified.value.code == ErrorCode.LABEL_NOT_VERIFIED
     verify_label(session, actor=run.user("tech2"), din=product.din,
-                 scan=container_scan_text(product, final))
+                 scan=container_scan_text(product, fresh(session, final)))
 
     assert bare_step(run, product, "issue", "final_product").product.state == "issued"
 
@@ -303,8 +305,10 @@ def test_an_old_label_printed_again_after_release_does_not_open_the_gate(session
     assert final.id is not None
     print_label(session, actor=run.user("tech1"), din=product.din, container_id=final.id,
                 format="zpl", kind="in_process", reason="spare quarantine label")
-    verify_label(session, actor=run.user("tech2"), din=product.din,
-                 scan=container_scan_text(product, final))
+    with pytest.raises(DomainError) as superseded:  # not the label a released product wears
+        verify_label(session, actor=run.user("tech2"), din=product.din,
+                     scan=container_scan_text(product, fresh(session, final)))
+    assert superseded.value.code == ErrorCode.COI_SUPERSEDED_LABEL
 
     with pytest.raises(DomainError) as refused:
         bare_step(run, product, "issue", "final_product")

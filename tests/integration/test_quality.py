@@ -36,7 +36,7 @@ from workflows.errors import DomainError, ErrorCode
 
 def formulated(run, arm="CD133"):
     patient = make_patient(run, arm)
-    return run.process(patient, utcnow() - timedelta(hours=3), until="formulated"), patient
+    return run.process(patient, utcnow() - timedelta(hours=7), until="formulated"), patient
 
 
 def enter_qc(run, product, **overrides):
@@ -48,10 +48,10 @@ def enter_qc(run, product, **overrides):
 
 
 def test_a_product_with_a_failed_specification_needs_an_exceptional_release(session):
-    # given a CD133 product whose viability fails the release specification
+    # given a CD133 product whose CD133+ purity fails the release specification
     run = seeded(session)
     product, _ = formulated(run)
-    product = enter_qc(run, product, viability="55")
+    product = enter_qc(run, product, cd133_purity="40")
     qa = run.user("qa1")
     # when QA tries a normal release
     with pytest.raises(DomainError) as refused:
@@ -162,7 +162,7 @@ def test_a_positive_culture_after_release_raises_an_alert_that_must_be_acknowled
     # given an administered CD133 product whose culture was pending at release
     run = seeded(session)
     patient = make_patient(run, "CD133")
-    product = run.process(patient, utcnow() - timedelta(hours=6))
+    product = run.process(patient, utcnow() - timedelta(hours=7))
     assert product.state == "administered"
     # when the culture turns positive
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="sterility",
@@ -213,7 +213,7 @@ def test_a_late_qc_entry_and_a_correction_appear_in_the_review(session):
 def test_the_batch_record_pdf_matches_the_database(session):
     run = seeded(session)
     patient = make_patient(run, "CD133")
-    product = run.process(patient, utcnow() - timedelta(hours=6))
+    product = run.process(patient, utcnow() - timedelta(hours=7))
     pdf = batch_record_pdf(session, product.din)
     reader = PdfReader(BytesIO(pdf))
     pages = [page.extract_text() for page in reader.pages]
@@ -247,7 +247,7 @@ def test_a_label_reprint_appears_in_the_review_with_its_reason(session):
 def test_the_batch_record_reconciles_every_label_print_with_its_scan_back(session):
     run = seeded(session)
     patient = make_patient(run, "BM-MNC")
-    product = run.process(patient, utcnow() - timedelta(hours=6))
+    product = run.process(patient, utcnow() - timedelta(hours=7))
     final = next(c for c in containers(session, product.din) if c.kind == "final_product")
     jobs = session.exec(select(PrintJob).where(PrintJob.product_id == product.id)).all()
 

@@ -74,8 +74,9 @@ def test_a_label_without_an_expiry_prints_no_expiry_bar_code():
     [
         (
             LabelKind.COLLECTION,
-            {"collection", "patient_identifiers", "autologous"},
-            {"expiry", "product_description", "statements"},
+            {"collection", "patient_identifiers", "autologous", "product_description",
+             "volume", "anticoagulant"},
+            {"expiry", "statements", "dose"},
         ),
         (
             LabelKind.IN_PROCESS,

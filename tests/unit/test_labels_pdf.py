@@ -8,7 +8,7 @@ from itertools import combinations
 import pytest
 from pypdf import PdfReader
 
-from labels import IssueRecord, Label, LabelKind, barcodes, render_pdf
+from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, barcodes, render_pdf
 from labels.barcode import CODE128_MIN_HEIGHT, CODE128_QUIET_MODULES
 from labels.fonts import CAP_HEIGHT_EM
 from labels.layout import PT, Box, Code128Item, DataMatrixItem, RotatedText, Text
@@ -49,6 +49,30 @@ LABELS = {
         ),
     ),
     "issue with blanks to fill in": make_label(LabelKind.ISSUE, "final_bm_mnc"),
+    "collection printed blank, print 1": make_label(
+        LabelKind.COLLECTION, "marrow_bag", flags="12", expires_at=None, collection_at=None,
+        volume_ml=None, print_serial=1
+    ),
+    "harvest label, reprint, biohazard": make_label(
+        LabelKind.HARVEST, "marrow_bag", flags="12", expires_at=None, volume_ml=205.0,
+        anticoagulant="heparin, 20 mL", print_serial=3, reprint=True,
+        markings=(DEFAULT_TEXTS.biohazard,)
+    ),
+    "final syringe in quarantine, reprint": make_label(
+        LabelKind.IN_PROCESS, reprint=True, print_serial=12,
+        markings=(DEFAULT_TEXTS.quarantine, DEFAULT_TEXTS.biohazard)
+    ),
+    "negative fraction, not for infusion": make_label(
+        LabelKind.IN_PROCESS, "cd133_target", print_serial=1,
+        markings=(DEFAULT_TEXTS.not_for_infusion,)
+    ),
+    "QC tube, reprint, print 40": make_label(
+        LabelKind.QC_SAMPLE, flags="21", reprint=True, print_serial=40, placeholder_codes=True
+    ),
+    "final, print 2, biohazard": make_label(
+        print_serial=2, markings=(DEFAULT_TEXTS.biohazard,)
+    ),
+    "issue, reprint, print 999999": make_label(LabelKind.ISSUE, reprint=True, print_serial=999_999),
 }
 
 

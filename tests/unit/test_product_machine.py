@@ -16,7 +16,8 @@ S, T = ProductState, Trigger
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 # What each trigger does from each state when every guard holds; absent = refused.
-# Resume returns to the held-from state (here: received). Enrich and formulate differ by arm.
+# Resume returns to the held-from state (here: received); re-release to the suspended-from
+# state (here: released). Enrich and formulate differ by arm.
 COMMON: dict[S, dict[T, S]] = {
     S.SCHEDULED: {T.HARVEST: S.COLLECTED},
     S.COLLECTED: {T.RECEIVE: S.RECEIVED},
@@ -26,9 +27,10 @@ COMMON: dict[S, dict[T, S]] = {
     S.ENRICHED: {},
     S.FORMULATED: {T.COMPLETE_QC: S.AWAITING_RELEASE},
     S.AWAITING_RELEASE: {T.RELEASE: S.RELEASED, T.REJECT: S.REJECTED},
-    S.RELEASED: {T.ISSUE: S.ISSUED},
+    S.RELEASED: {T.ISSUE: S.ISSUED, T.SUSPEND_RELEASE: S.RELEASE_SUSPENDED},
     S.REJECTED: {},
-    S.ISSUED: {T.ADMINISTER: S.ADMINISTERED},
+    S.ISSUED: {T.ADMINISTER: S.ADMINISTERED, T.SUSPEND_RELEASE: S.RELEASE_SUSPENDED},
+    S.RELEASE_SUSPENDED: {T.RE_RELEASE: S.RELEASED, T.REJECT: S.REJECTED},
     S.ADMINISTERED: {},
     S.ON_HOLD: {T.RESUME: S.RECEIVED},
     S.DISCARDED: {},
@@ -54,7 +56,8 @@ def all_guards_hold(state: S, arm: str) -> ProductFacts:
                         reagents_in_date=True, equipment_in_calibration=True,
                         witness_confirmed=True, qc_complete=True, qc_passed=True,
                         reviewer_independent=True, reason_given=True,
-                        deviations_closed=True, physician_approved=True)
+                        deviations_closed=True, physician_approved=True,
+                        suspended_from=S.RELEASED.value, failed_after_release=True)
 
 
 @pytest.mark.parametrize("arm", ["CD133", "BM-MNC"])
@@ -67,8 +70,11 @@ def test_every_state_and_trigger_matches_the_expected_matrix(arm, state, trigger
         with pytest.raises(TransitionRefused) as refused:
             fire(trigger, facts)
         expected_code = ErrorCode.INVALID_TRANSITION
-        if (state, trigger) == (S.AWAITING_RELEASE, T.EXCEPTIONAL_RELEASE):
+        if trigger is T.EXCEPTIONAL_RELEASE and state in (S.AWAITING_RELEASE,
+                                                           S.RELEASE_SUSPENDED):
             expected_code = ErrorCode.NOTHING_TO_EXCEPT  # all criteria met: normal release
+        elif state is S.RELEASE_SUSPENDED and trigger in (T.ISSUE, T.ADMINISTER):
+            expected_code = ErrorCode.RELEASE_SUSPENDED
         elif (trigger in (T.ENRICH, T.FORMULATE) and state is S.MNC_ISOLATED) or (
                 trigger is T.FORMULATE and state is S.ENRICHED):
             expected_code = ErrorCode.WRONG_ARM
@@ -162,3 +168,64 @@ def test_the_machine_has_no_auto_transitions_backdoor():
 def test_the_committed_diagram_matches_the_transition_table():
     committed = Path(__file__).resolve().parents[2] / "docs" / "state-machine.md"
     assert committed.read_text(encoding="utf-8") == markdown(), "run `lims diagram`"
+
+
+def test_a_failure_after_release_suspends_a_product_held_after_release_and_ends_the_hold():
+    for held_from in (S.RELEASED, S.ISSUED):
+        facts = replace(all_guards_hold(S.ON_HOLD, "CD133"), held_from=held_from.value)
+        assert fire(T.SUSPEND_RELEASE, facts) == S.RELEASE_SUSPENDED
+
+
+def test_a_product_held_before_release_is_not_suspended():
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.SUSPEND_RELEASE, all_guards_hold(S.ON_HOLD, "CD133"))  # held from received
+    assert refused.value.code == ErrorCode.INVALID_TRANSITION
+
+
+def test_suspension_needs_a_failed_result():
+    with pytest.raises(TransitionRefused):
+        fire(T.SUSPEND_RELEASE, replace(all_guards_hold(S.RELEASED, "CD133"),
+                                        failed_after_release=False))
+
+
+def test_resuming_a_hold_of_a_suspended_product_never_leaves_the_suspension():
+    facts = replace(all_guards_hold(S.ON_HOLD, "CD133"), held_from=S.RELEASE_SUSPENDED.value)
+    assert fire(T.RESUME, facts) == S.RELEASE_SUSPENDED
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.ISSUE, facts)
+    assert refused.value.code == ErrorCode.RELEASE_SUSPENDED
+
+
+def test_re_release_returns_to_the_state_the_release_was_suspended_from():
+    facts = replace(all_guards_hold(S.RELEASE_SUSPENDED, "CD133"), suspended_from=S.ISSUED.value)
+    assert fire(T.RE_RELEASE, facts) == S.ISSUED
+
+
+@pytest.mark.parametrize(("guard", "code"), [
+    ("qc_passed", ErrorCode.QC_FAILED),
+    ("reviewer_independent", ErrorCode.NOT_INDEPENDENT),
+    ("deviations_closed", ErrorCode.DEVIATION_OPEN),
+])
+def test_re_release_needs_passing_results_an_independent_reviewer_and_closed_deviations(
+        guard, code):
+    facts = replace(all_guards_hold(S.RELEASE_SUSPENDED, "CD133"), **{guard: False})
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.RE_RELEASE, facts)
+    assert refused.value.code == code
+
+
+def test_a_suspended_product_may_be_released_exceptionally_with_the_physicians_approval():
+    failed = replace(all_guards_hold(S.RELEASE_SUSPENDED, "CD133"), qc_passed=False,
+                     suspended_from=S.ISSUED.value)
+    assert fire(T.EXCEPTIONAL_RELEASE, replace(failed)) == S.ISSUED
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.EXCEPTIONAL_RELEASE, replace(failed, physician_approved=False))
+    assert refused.value.code == ErrorCode.PHYSICIAN_APPROVAL_REQUIRED
+
+
+def test_issue_and_administration_of_a_suspended_product_say_release_suspended():
+    facts = all_guards_hold(S.RELEASE_SUSPENDED, "CD133")
+    for trigger in (T.ISSUE, T.ADMINISTER):
+        with pytest.raises(TransitionRefused) as refused:
+            fire(trigger, facts)
+        assert refused.value.detail.startswith(f"'{trigger}' refused: release suspended")

@@ -141,7 +141,8 @@ def test_the_registry_has_exactly_the_state_machine_steps():
 
 
 def test_lot_numbers_checked_for_expiry_are_marked_as_reagents():
-    assert STEPS["harvest"].reagent_fields == ("anticoagulant_lot",)
+    assert STEPS["harvest"].reagent_fields == ("anticoagulant_lot", "collection_set_lot",
+                                               "filter_lot")
     assert STEPS["sediment"].reagent_fields == ("agent_lot",)
     assert STEPS["isolate_mnc"].reagent_fields == ("medium_lot",)
     assert STEPS["enrich"].reagent_fields == ("reagent_lot", "tubing_set_lot")
@@ -328,6 +329,7 @@ LIMIT_CASES: list[tuple[str, str, dict[str, object], dict[str, object]]] = [
     ("bag_integrity", "receive", {"bag_intact": "no"}, {}),
     ("rbc_depletion_min", "sediment", {"rbc_out_per_ul": "3150000"}, {}),
     ("sedimentation_tnc_recovery_min", "sediment", {"wbc_out_per_ul": "20000"}, {}),
+    ("recovery_above_100", "sediment", {"wbc_out_per_ul": "60000"}, {}),  # 4.8e9 of 4e9
     ("ficoll_density", "isolate_mnc", {"density_g_per_ml": "1.084"}, {}),
     ("ficoll_g_force", "isolate_mnc", {"g_force": "800"}, {}),
     ("ficoll_spin_minutes", "isolate_mnc", {"spin_minutes": "60"}, {}),

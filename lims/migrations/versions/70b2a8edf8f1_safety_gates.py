@@ -79,6 +79,8 @@ def upgrade() -> None:
     op.add_column('reagentlot', sa.Column('material', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False, server_default=''))
     op.create_index('ix_reagentlot_material', 'reagentlot', ['material'], unique=False)
     op.add_column('user', sa.Column('email', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False, server_default=''))
+    # The print serial of the label the container wears now (its latest print).
+    op.add_column('container', sa.Column('label_serial', sa.Integer(), nullable=True))
     if op.get_bind().dialect.name != 'sqlite':
         op.create_foreign_key('fk_patient_treating_physician', 'patient', 'user', ['treating_physician_id'], ['id'])
         op.create_foreign_key('fk_qcresult_verified_by', 'qcresult', 'user', ['verified_by_id'], ['id'])
@@ -88,6 +90,7 @@ def downgrade() -> None:
     if op.get_bind().dialect.name != 'sqlite':
         op.drop_constraint('fk_qcresult_verified_by', 'qcresult', type_='foreignkey')
         op.drop_constraint('fk_patient_treating_physician', 'patient', type_='foreignkey')
+    op.drop_column('container', 'label_serial')
     op.drop_column('user', 'email')
     op.drop_index('ix_reagentlot_material', table_name='reagentlot')
     op.drop_column('reagentlot', 'material')

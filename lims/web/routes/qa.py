@@ -10,7 +10,8 @@ from lims.models import User
 from lims.services.queries import worklist
 from lims.services.release import (
     exceptional_release,
-    is_independent,
+    independence_problem,
+    re_release_product,
     reject_product,
     release_product,
 )
@@ -23,6 +24,8 @@ from workflows.product import ProductState
 from workflows.specifications import QC_TESTS
 
 router = APIRouter()
+# States in which a QA decision is pending: the first release, or a suspended release.
+_DECIDABLE = (ProductState.AWAITING_RELEASE, ProductState.RELEASE_SUSPENDED)
 
 
 @router.get("/qa")
@@ -41,8 +44,9 @@ def _render(request: Request, db: Session, user: User, din: str, error: str = ""
     summary = review_summary(db, product.din, reviewer_id=user.id)
     return render(request, "qa_review.html", {
         **page, "summary": summary, "exceptions": review.shown(summary),
-        "independent": is_independent(db, product, user),
-        "awaiting": product.state == ProductState.AWAITING_RELEASE, "error": error,
+        "conflict": independence_problem(db, product, user),
+        "awaiting": product.state in _DECIDABLE,
+        "suspended": product.state == ProductState.RELEASE_SUSPENDED, "error": error,
         "qc_tests": QC_TESTS,
     }, status_code=status_code)
 
@@ -55,13 +59,16 @@ def review_page(request: Request, din: str, user: QaUser, db: DbSession) -> HTML
 
 @router.post("/qa/{din}/decision")
 def decide(request: Request, din: str, user: QaUser, db: DbSession, form: Form) -> Response:
-    """Release, reject or release exceptionally, signed with user ID and password."""
+    """Release, re-release, reject or release exceptionally, signed with user ID and password."""
     decision = field(form, "decision")
     username, password = field(form, "username"), str(form.get("password") or "")
     try:
         if decision == "release":
             product = release_product(db, actor=user, din=din, username=username,
                                       password=password)
+        elif decision == "re_release":
+            product = re_release_product(db, actor=user, din=din, username=username,
+                                         password=password, note=field(form, "reason"))
         elif decision == "reject":
             product = reject_product(db, actor=user, din=din, username=username,
                                      password=password, reason=field(form, "reason"))

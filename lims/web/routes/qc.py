@@ -8,7 +8,15 @@ from sqlmodel import Session
 
 from lims.models import Patient, User
 from lims.services.common import product_by_din
-from lims.services.qc import QC_ROLES, complete_qc, current_results, final_volume, record_qc_result
+from lims.services.qc import (
+    QC_ROLES,
+    awaiting_verification,
+    complete_qc,
+    current_results,
+    final_volume,
+    record_qc_result,
+)
+from lims.services.qc_verification import verify_qc_correction
 from lims.services.specifications import specification_of
 from lims.web.deps import DbSession, Form, PageForbidden, StaffUser, field
 from lims.web.render import redirect, render
@@ -37,8 +45,11 @@ def _render(request: Request, db: Session, din: str, errors: dict[str, str] | No
              "limit": limit_text(name, spec, weight_kg=weight, volume_ml=volume),
              "result": results.get(name)} for name in allowed_tests(spec)]
     missing = [QC_TESTS[n].label for n in required if n not in results]
+    unverified = awaiting_verification(db, product)
+    users = {r.analyst_id: db.get(User, r.analyst_id) for r in unverified}
     return render(request, "qc.html", {
         "product": product, "rows": rows, "spec_version": version, "missing": missing,
+        "unverified": unverified, "users": users, "qc_tests": QC_TESTS,
         "errors": errors or {}, "typed": typed or {}, "error": error,
     }, status_code=status_code)
 
@@ -89,3 +100,19 @@ def finish(request: Request, din: str, user: StaffUser, db: DbSession, form: For
         return _render(request, db, din, error=error.detail, status_code=409)
     return redirect(f"/products/{product.din}",
                     "QC complete: the product is in the QA queue for review and release.")
+
+
+@router.post("/products/{din}/qc/{result_id}/verify")
+def verify(request: Request, din: str, result_id: int, user: StaffUser, db: DbSession,
+           form: Form) -> Response:
+    """A second person verifies a correction of an out-of-specification result (signed)."""
+    if field(form, "username") != user.username:
+        return _render(request, db, din, status_code=403,
+                       error="A signature can only be applied by its owner: sign in as yourself.")
+    try:
+        verify_qc_correction(db, actor=user, result_id=result_id,
+                             password=str(form.get("password") or ""), note=field(form, "note"))
+    except DomainError as error:
+        return _render(request, db, din, error=error.detail, status_code=409)
+    return redirect(f"/products/{din}/qc",
+                    f"Correction verified and signed by {user.full_name}.")

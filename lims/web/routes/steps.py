@@ -21,6 +21,7 @@ from lims.web.nextstep import STEP_TITLES, next_action
 from lims.web.render import now, redirect, render, site_zone
 from lims.web.vocab import computed_rows
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch
+from workflows.identity import WRISTBAND_STEPS
 from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
 
@@ -145,8 +146,9 @@ def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, us
     ctx = preview.context
     product = ctx.product
     spec = STEPS[preview.step]
-    # The bedside check shows who the product was made for, to compare with the patient.
-    patient = db.get(Patient, product.patient_id) if preview.step == Trigger.ADMINISTER else None
+    # The bedside check (and the harvest) shows who the product is for, to compare with the
+    # patient before the wristband is scanned.
+    patient = db.get(Patient, product.patient_id) if preview.step in WRISTBAND_STEPS else None
     fields = [{"f": f, "type": forms.input_type(f), "mode": forms.input_mode(f),
                "hint": forms.hint(f), "options": forms.options(f)} for f in spec.fields]
     typed = typed or {}

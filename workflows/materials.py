@@ -1,0 +1,103 @@
+"""Materials and equipment by kind: what a lot or an instrument is, and what a field takes.
+
+Every lot field of a step form declares the material it takes and every equipment
+field its equipment type (workflows.steps). A reagent lot in the master data holds
+its material (`reagentlot.material`); an instrument's type is read from its kind as
+registered ("Centrifuge", "CliniMACS Plus"). A lot or instrument of another kind
+is refused with a message that names both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from types import MappingProxyType
+
+
+class Material(StrEnum):
+    """The kinds of consumable the process uses, each received in lots with an expiry."""
+
+    ANTICOAGULANT = "anticoagulant"  # heparin or ACD-A added to the marrow in the OR
+    COLLECTION_SET = "collection_set"  # bone-marrow collection bag set
+    FILTER = "filter"  # in-line marrow filters (e.g. 500/200 µm)
+    SEDIMENTATION_AGENT = "sedimentation_agent"  # hydroxyethyl starch (HES)
+    DENSITY_GRADIENT_MEDIUM = "density_gradient_medium"  # Ficoll-Paque
+    CD133_REAGENT = "cd133_reagent"  # CliniMACS CD133 Reagent
+    TUBING_SET = "tubing_set"  # CliniMACS tubing set (TS, LS)
+    DILUENT = "diluent"  # final formulation medium (saline with autologous serum)
+
+
+MATERIAL_NAMES: Mapping[Material, str] = MappingProxyType({
+    Material.ANTICOAGULANT: "anticoagulant",
+    Material.COLLECTION_SET: "bone-marrow collection set",
+    Material.FILTER: "marrow filter",
+    Material.SEDIMENTATION_AGENT: "sedimentation agent",
+    Material.DENSITY_GRADIENT_MEDIUM: "density gradient medium",
+    Material.CD133_REAGENT: "CliniMACS CD133 reagent",
+    Material.TUBING_SET: "CliniMACS tubing set",
+    Material.DILUENT: "diluent",
+})
+
+
+class EquipmentType(StrEnum):
+    """The kinds of instrument a step names, each kept in calibration."""
+
+    CENTRIFUGE = "centrifuge"
+    CLINIMACS = "clinimacs"  # CliniMACS Plus or Prodigy cell separator
+
+
+EQUIPMENT_NAMES: Mapping[EquipmentType, str] = MappingProxyType({
+    EquipmentType.CENTRIFUGE: "centrifuge",
+    EquipmentType.CLINIMACS: "CliniMACS instrument",
+})
+
+
+def parse_material(text: str) -> Material:
+    """The material named by `text` (its code, e.g. "diluent"); ValueError naming the choices."""
+    try:
+        return Material(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(m.value for m in Material)
+        raise ValueError(f"unknown material {text!r}; expected one of {choices}") from None
+
+
+def equipment_type_of(kind: str) -> EquipmentType | None:
+    """The type of an instrument registered as `kind`: its first word names it.
+
+    "Centrifuge", "centrifuge Rotanta 460" -> centrifuge; "CliniMACS Plus" -> clinimacs.
+    None when the kind names no type the process knows.
+    """
+    words = kind.strip().casefold().split()
+    if not words:
+        return None
+    for equipment_type in EquipmentType:
+        if words[0] == equipment_type.value:
+            return equipment_type
+    return None
+
+
+def wrong_material(lot: str, reagent: str, material: str, wanted: Material) -> str | None:
+    """Why lot `lot` (of `material`) may not go in a field taking `wanted`, or None."""
+    if material == wanted.value:
+        return None
+    if material not in {m.value for m in Material}:
+        return (f"lot {lot} ({reagent}) has no material recorded in the master data; "
+                f"a supervisor records it before the lot is used")
+    name = MATERIAL_NAMES[Material(material)]
+    return (f"{lot} is {reagent}, {_a(name)} {name}; this field takes the "
+            f"{MATERIAL_NAMES[wanted]}")
+
+
+def wrong_equipment(code: str, kind: str, wanted: EquipmentType) -> str | None:
+    """Why instrument `code` (registered as `kind`) may not go in a field taking `wanted`."""
+    found = equipment_type_of(kind)
+    if found == wanted:
+        return None
+    takes = f"this field takes {_a(EQUIPMENT_NAMES[wanted])} {EQUIPMENT_NAMES[wanted]}"
+    if found is None:
+        return f"{code} ({kind}) is of no known type; {takes}"
+    return f"{code} is {_a(EQUIPMENT_NAMES[found])} {EQUIPMENT_NAMES[found]} ({kind}); {takes}"
+
+
+def _a(noun: str) -> str:
+    return "an" if noun[:1].lower() in "aeiou" else "a"
