@@ -85,8 +85,11 @@ def order_problems(spec: StepSpec, values: Mapping[str, object],
     times = step_times(spec, values)
     last = max(earlier, key=lambda t: t.at, default=None)
     if last is not None:
+        # Times are typed to the minute: one in the minute of the earlier event (a release
+        # signed at 09:13:40, the issue typed as 09:13 or "now") follows it.
+        minute = last.at.replace(second=0, microsecond=0)
         for name, moment in times.items():
-            if moment < last.at:
+            if moment < minute:
                 problems[name] = (f"{_shown(moment)} is before {last.what} "
                                   f"({_shown(last.at.astimezone(moment.tzinfo))}); it must "
                                   "be after it")

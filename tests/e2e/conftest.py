@@ -8,11 +8,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.e2e.bench import Bench
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -93,3 +97,26 @@ def browser() -> Iterator[object]:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def open_bench(browser: object, lab: Lab) -> Iterator[Callable[[], Bench]]:
+    """A new browser tab for each person at the bench (each its own session cookie)."""
+    from tests.e2e.bench import Bench
+
+    contexts = []
+
+    def open_tab() -> Bench:
+        context = browser.new_context(  # type: ignore[attr-defined]
+            viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        contexts.append(context)
+        return Bench(context.new_page(), lab.url)
+
+    yield open_tab
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def bench(open_bench: Callable[[], Bench]) -> Bench:
+    return open_bench()

@@ -17,7 +17,7 @@ from lims.migrate import upgrade
 from lims.models import Container, Patient, Product
 from lims.services.common import utcnow
 from lims.services.dispositions import discard_product, expire_product
-from lims.services.qc import complete_qc
+from lims.services.qc import complete_qc, record_qc_result
 from lims.services.queries import container_scan_text
 from lims.services.release import reject_product, release_product
 from lims.services.seed import load_seed, seed
@@ -27,6 +27,7 @@ from tests.factories import (
     make_patient,
     make_product,
     perform,
+    scan_of,
     schedule,
     step_time,
 )
@@ -112,6 +113,67 @@ def _finish(run: DemoRun, product: Product, results: dict[str, str]) -> None:
         expire_product(run.session, actor=run.user("super1"), din=product.din)
         return
     advance(run, product, "administered")
+
+
+@dataclass(frozen=True)
+class Made:
+    """A product made through the services for a browser test to pick up."""
+
+    din: str
+    mrn: str  # on its patient's wristband
+    label: str  # the 2-D code of the label its final product wears now
+    earlier: str = ""  # the 2-D code of the label that final product wore before
+
+
+def product_made(database_url: str, until: str) -> Made:
+    """A BM-MNC product taken through every step until `until` (7 h after its harvest),
+    each label printed and scanned back as the bench does."""
+    engine = make_engine(database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        run = DemoRun(session, say=lambda _m: None)
+        product, patient = make_product(run, arm="BM-MNC", until=until)
+        din, mrn = product.din, patient.mrn
+    engine.dispose()
+    return Made(din, mrn, _final_label(database_url, din))
+
+
+def released_wearing_its_in_process_label(database_url: str) -> Made:
+    """A BM-MNC product QA has just released whose syringe still wears the in-process
+    (quarantine) label: its final label is not printed yet."""
+    engine = make_engine(database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        run = DemoRun(session, say=lambda _m: None)
+        product, patient = make_product(run, arm="BM-MNC", until="formulated")
+        enter_qc(run, product)
+        at = step_time(product, "complete_qc")
+        complete_qc(session, actor=run.user("tech2"), din=product.din, now=at)
+        release_product(session, actor=run.user("qa1"), din=product.din,
+                        password=PASSWORDS["qa1"], now=at + timedelta(minutes=15))
+        din, mrn = product.din, patient.mrn
+    engine.dispose()
+    in_process = _final_label(database_url, din)
+    return Made(din, mrn, in_process, earlier=in_process)
+
+
+def fail_after_release(database_url: str, din: str, test: str, value: str,
+                       reason: str | None = None) -> None:
+    """The QC laboratory records (or corrects) a result that fails its specification."""
+    engine = make_engine(database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        run = DemoRun(session, say=lambda _m: None)
+        record_qc_result(session, actor=run.user("tech2"), din=din, test=test, value=value,
+                         reason=reason)
+        session.commit()
+    engine.dispose()
+
+
+def _final_label(database_url: str, din: str) -> str:
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        product = session.exec(select(Product).where(Product.din == din)).one()
+        text = scan_of(session, product, "final_product", "in_use")
+    engine.dispose()
+    return text
 
 
 def bag_scan_of(database_url: str, subject_id: str) -> str:

@@ -12,21 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from tests.e2e.bench import Bench, clock
 from tests.e2e.conftest import Lab
 from tests.e2e.setup_lab import bag_scan_of, state_of
 from workflows.isbt128 import encode_patient_id
 
 At = Callable[[float], str]
-
-
-@pytest.fixture
-def bench(browser: object, lab: Lab) -> Bench:
-    context = browser.new_context(  # type: ignore[attr-defined]
-        viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    return Bench(context.new_page(), lab.url)
 
 
 def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
@@ -36,6 +27,7 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     bench.sign_in("tech1")
     din, bag = schedule_and_label_the_bag(bench, lab)
     harvest_in_the_operating_room(bench, lab, bag, at)
+    bag = relabel_the_bag_with_its_harvest_label(bench, bag)
     receive_in_the_lab_with_the_keyboard_only(bench, bag, at)
     refuse_another_patients_bag_then_sediment(bench, lab, din, bag)
     target = isolate_mnc_and_enrich_with_one_reprint(bench, lab, at)
@@ -86,6 +78,20 @@ def harvest_in_the_operating_room(bench: Bench, lab: Lab, bag: str, at: At) -> N
     assert "Harvest duration" in page.locator("table.values").first.inner_text()
     bench.witness_and_save("doc1")
     assert bench.state() == "collected", bench.flash()
+
+
+def relabel_the_bag_with_its_harvest_label(bench: Bench, collection: str) -> str:
+    page = bench.page
+    # when: the bag still wearing its blank collection label is scanned in the lab
+    bench.scan_anywhere(collection)
+    # then: the receipt says the bag must first wear its harvest label
+    assert page.locator("h1").inner_text() == "Transport and receipt"
+    assert "print its harvest label" in page.locator(".error-box").inner_text()
+    # when: the harvest label (the harvest's facts on it) is printed and scanned back
+    page.goto(page.url.split("/steps/")[0])
+    harvest = bench.label_and_scan_back("marrow collection bag")
+    assert harvest != collection
+    return harvest
 
 
 def receive_in_the_lab_with_the_keyboard_only(bench: Bench, bag: str, at: At) -> None:
@@ -218,12 +224,23 @@ def release_by_qa(bench: Bench, lab: Lab, din: str) -> None:
     page.goto(lab.url + "/qa")
     with page.expect_navigation():
         page.get_by_role("link", name=f"Review {din}").press("Enter")
-    # then: the refused scan is among the exceptions shown first
+    # then: the refused scan is a near miss among the exceptions shown first
     exceptions = page.locator("table.exceptions").inner_text()
-    assert "Wrong scan refused" in exceptions and "WRONG PATIENT" in exceptions
+    assert "Near miss" in exceptions and "WRONG PATIENT" in exceptions
     # and: so is the reprinted label, with its reason
     assert "Label reprinted" in exceptions and "smudged by a wet glove" in exceptions
     bench.shot("qa-review")
+    # when: QA closes the near miss's deviation, signed with the password
+    close = page.locator("form.deviation-close")
+    assert "WRONG PATIENT" in close.inner_text()
+    close.locator("input[name=disposition]").fill(
+        "another patient's bag was on the bench; removed, the right bag confirmed by scan")
+    close.locator("input[name=impact_assessment]").fill("none: nothing was processed")
+    close.locator("input[name=password]").fill("demo-qa1-pass")
+    with page.expect_navigation():
+        close.locator("input[name=password]").press("Enter")
+    assert "closed, signed by" in bench.flash(), bench.flash()
+    assert page.locator("form.deviation-close").count() == 0
     # when: QA signs with user ID and password
     page.fill("#sign-username", "qa1")
     page.fill("#sign-password", "demo-qa1-pass")

@@ -38,6 +38,16 @@ def test_a_time_before_the_latest_earlier_time_names_that_time():
     assert "must be after" in problems["time_issued"]
 
 
+def test_a_time_typed_in_the_minute_of_the_earlier_event_follows_it_and_one_before_does_not():
+    released = ReportedTime("QA's release", NOW + timedelta(seconds=40))
+    same_minute = {"time_issued": NOW}  # typed "12:00" or "now" at 12:00:55
+    minute_before = {"time_issued": NOW - timedelta(minutes=1)}
+
+    assert order_problems(STEPS["issue"], same_minute, [released]) == {}
+    assert "QA's release" in order_problems(STEPS["issue"], minute_before,
+                                            [released])["time_issued"]
+
+
 def test_an_infusion_ending_when_it_starts_is_refused_but_one_minute_is_not():
     zero = {"infusion_start": NOW, "infusion_end": NOW}
     one = {"infusion_start": NOW, "infusion_end": NOW + timedelta(minutes=1)}

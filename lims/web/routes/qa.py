@@ -7,6 +7,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from lims.models import User
+from lims.services.common import product_by_din
+from lims.services.deviations import close_deviation, deviations_of
 from lims.services.queries import worklist
 from lims.services.release import (
     exceptional_release,
@@ -84,3 +86,21 @@ def decide(request: Request, din: str, user: QaUser, db: DbSession, form: Form) 
     return redirect(f"/products/{product.din}",
                     f"Signed by {user.full_name}: the product is now "
                     f"{product.state.replace('_', ' ')}.")
+
+
+@router.post("/qa/{din}/deviations/{deviation_id}/close")
+def close(request: Request, din: str, deviation_id: int, user: QaUser, db: DbSession,
+          form: Form) -> Response:
+    """Close one of the product's open deviations with a disposition, signed "Closed"."""
+    if deviation_id not in {d.id for d in deviations_of(db, product_by_din(db, din))}:
+        return _render(request, db, user, din, status_code=404,
+                       error=f"Deviation {deviation_id} is not one of this product's.")
+    try:
+        close_deviation(db, actor=user, deviation_id=deviation_id,
+                        disposition=field(form, "disposition"),
+                        impact_assessment=field(form, "impact_assessment") or None,
+                        password=str(form.get("password") or ""))
+    except DomainError as error:
+        return _render(request, db, user, din, error=error.detail, status_code=409)
+    return redirect(f"/qa/{din}", f"Deviation {deviation_id} closed, signed by "
+                                  f"{user.full_name}.")
