@@ -26,7 +26,9 @@ chromium:
 	fi
 
 demo: install
-	rm -f lims.db lims.db-wal lims.db-shm
+	# A fresh demo database starts a fresh audit checkpoint file (development signing key
+	# and checkpoints live in the working directory, git-ignored; see README).
+	rm -f lims.db lims.db-wal lims.db-shm audit-checkpoints.jsonl
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims init
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims seed
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims demo --out demo-output
@@ -36,7 +38,7 @@ demo: install
 	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims serve --host $(HOST) --port $(PORT)
 
 lint: install
-	$(BIN)/ruff check lims workflows labels tests bench
+	$(BIN)/ruff check lims workflows labels tests bench scripts
 	$(BIN)/mypy lims workflows labels
 
 # Each run leaves a JUnit report; `make test` ends with the count of tests that passed.
@@ -46,7 +48,9 @@ test-sqlite: install chromium
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	$(BIN)/pytest -n 2 --junitxml=$(REPORTS)/sqlite.xml
 
-# The integration and API suites again on PostgreSQL when the server answers.
+# The integration and API suites again on PostgreSQL when the server answers: PG_URL's user
+# owns and migrates each test schema; the API suite runs as the application role
+# lims_app_test (tests/conftest.py creates it; the server trusts 127.0.0.1).
 test-postgres: install
 	@mkdir -p $(REPORTS)
 	@if $(BIN)/python -c "import sys, psycopg; psycopg.connect(sys.argv[1].replace('+psycopg', ''), connect_timeout=3).close()" '$(PG_URL)' 2>/dev/null; then \
@@ -66,9 +70,10 @@ bench: install
 	$(BIN)/python bench/labels.py
 	$(BIN)/python bench/batch_record.py
 	$(BIN)/python bench/http.py
+	$(BIN)/python -m bench.audit_verify
 
 diagram: install
 	$(BIN)/lims diagram
 
 clean:
-	rm -rf $(VENV) lims.db* demo-output
+	rm -rf $(VENV) lims.db* demo-output audit-checkpoints.jsonl

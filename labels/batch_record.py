@@ -90,6 +90,7 @@ class _Furniture:
     product: str
     digest: str
     generated: str
+    audit_checkpoint: str = ""
 
 
 def _clipped(value: str, font: str, size: float, width: float) -> str:
@@ -125,6 +126,9 @@ def _draw_furniture(canvas: Canvas, page: int, total: int, furniture: _Furniture
     canvas.setFillColor(MUTED)
     canvas.setFont(SANS, 6.5)
     canvas.drawString(left, 8.5 * mm, _clipped(furniture.generated, SANS, 6.5, right - left))
+    if furniture.audit_checkpoint:
+        canvas.drawString(left, 5 * mm, _clipped(furniture.audit_checkpoint, SANS, 6.5,
+                                                 right - left))
     canvas.restoreState()
 
 
@@ -156,6 +160,7 @@ def _furniture(record: BatchRecord, digest: str) -> _Furniture:
         digest=digest,
         generated=(f"Generated {utc_stamp(record.generated_at)}; the hash covers everything "
                    f"but this time · {record.facility}"),
+        audit_checkpoint=record.audit_checkpoint,
     )
 
 

@@ -151,6 +151,9 @@ class BatchRecord:
     coi_events: tuple[str, ...]
     generated_at: datetime
     label_prints: tuple[LabelPrintLine, ...] = ()
+    # The signed audit checkpoint written just before printing (its number, sequence and
+    # Merkle tree head), repeated on every page; like generated_at, outside the hash.
+    audit_checkpoint: str = ""
 
 
 def _canonical(value: object, where: str) -> object:
@@ -177,10 +180,12 @@ def _canonical(value: object, where: str) -> object:
 
 
 def canonical_bytes(record: BatchRecord) -> bytes:
-    """The bytes `content_hash` digests: sorted-key UTF-8 JSON without `generated_at`."""
+    """The bytes `content_hash` digests: sorted-key UTF-8 JSON without `generated_at` and
+    `audit_checkpoint` (when and against what trail it was printed, not what it says)."""
     content = _canonical(record, "record")
     assert isinstance(content, dict)
     del content["generated_at"]
+    del content["audit_checkpoint"]
     document = {"scheme": HASH_SCHEME, "record": content}
     text = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return text.encode("utf-8")

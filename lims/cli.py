@@ -7,18 +7,31 @@ from typing import Annotated
 
 import typer
 
+from lims.cli_audit_checkpoints import (
+    audit_checkpoint,
+    audit_keygen,
+    audit_restore_checkpoint,
+)
+from lims.cli_audit_export import audit_export
+from lims.cli_audit_proofs import audit_prove
+from lims.cli_db import db_app, grant_configured_role, owner_url
 from lims.cli_jobs import jobs_app
 from lims.cli_labels import label_app
 from lims.cli_materials import lot_app
-from lims.config import get_settings
 from lims.db import get_engine, session_scope
 
 app = typer.Typer(no_args_is_help=True, help="Cell-processing LIMS (NCT00713934).")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail.")
 app.add_typer(audit_app, name="audit")
+audit_app.command("export")(audit_export)
+audit_app.command("prove")(audit_prove)
+audit_app.command("keygen")(audit_keygen)
+audit_app.command("checkpoint")(audit_checkpoint)
+audit_app.command("restore-checkpoint")(audit_restore_checkpoint)
 app.add_typer(label_app, name="label")
 app.add_typer(lot_app, name="lot")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(db_app, name="db")
 
 
 @app.command()
@@ -26,9 +39,11 @@ def init() -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     from lims.migrate import upgrade
 
-    url = get_settings().database_url
+    url = owner_url()
     upgrade(url)
     typer.echo(f"database at {_safe(url)} is at the latest schema")
+    grant_configured_role()  # LIMS_APP_ROLE, if set, gets the application's rights only
+    _schedule_checkpoints()
 
 
 @app.command()
@@ -96,6 +111,7 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
 
     from lims.app import create_app
 
+    _schedule_checkpoints()
     typer.echo(f"serving on http://{host}:{port} (API docs: /api/v1/docs)")
     uvicorn.run(create_app(), host=host, port=port, log_level="info", server_header=False)
 
@@ -133,6 +149,14 @@ def audit_verify() -> None:
         typer.echo(line)
     if not report.ok:
         raise typer.Exit(code=1)
+
+
+def _schedule_checkpoints() -> None:
+    """The periodic signed audit checkpoint runs with the background jobs (queued once)."""
+    from lims.services.checkpoints import schedule_checkpoints
+
+    with session_scope() as session:
+        schedule_checkpoints(session)
 
 
 def _safe(url: str) -> str:

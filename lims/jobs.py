@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+import lims.services.checkpoints  # registers the periodic audit checkpoint
 import lims.services.notifications  # noqa: F401  (registers the delivery of notifications)
 from lims.db import session_scope
 from lims.services.jobs import RunSummary, run_due, worker_name

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, make_url, text
 from sqlmodel import Session
 
 from lims.db import make_engine
@@ -71,8 +71,58 @@ def engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
     eng.dispose()
 
 
+# PostgreSQL least privilege: the owner (TEST_URL's user) migrates each test's schema; the
+# application's role, created here once with the server's trust authentication on
+# 127.0.0.1, gets only the application's rights on it (lims/db_roles.py).
+APP_ROLE = "lims_app_test"
+
+
+@pytest.fixture(scope="session")
+def app_role() -> str:
+    admin = make_engine(TEST_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f"DO $$ BEGIN CREATE ROLE {APP_ROLE} LOGIN; EXCEPTION WHEN "
+                          "duplicate_object OR unique_violation THEN NULL; END $$"))
+    admin.dispose()
+    return APP_ROLE
+
+
+@pytest.fixture
+def app_engine(request: pytest.FixtureRequest, engine: Engine) -> Iterator[Engine]:
+    """The test's database as the application sees it: on PostgreSQL through the
+    least-privileged application role, on SQLite (no roles) the same engine."""
+    if not TEST_URL.startswith("postgresql"):
+        yield engine
+        return
+    from lims.db_roles import grant_app_role
+
+    role = request.getfixturevalue("app_role")
+    with engine.begin() as conn:
+        grant_app_role(conn, role)
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    eng = make_engine(make_url(TEST_URL).set(username=role, password=None)
+                      .render_as_string(hide_password=False), schema=schema)
+    yield eng
+    eng.dispose()
+
+
 @pytest.fixture
 def session(engine: Engine) -> Iterator[Session]:
     with Session(engine, expire_on_commit=False) as s:
         yield s
         s.rollback()
+
+
+@pytest.fixture(autouse=True)
+def _audit_checkpoints_of_its_own(tmp_path_factory: pytest.TempPathFactory,
+                                  monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Each test keeps its signed audit checkpoints and its signing key in a folder of its
+    own (the database is fresh per test, so another test's checkpoints would not match)."""
+    from lims.config import get_settings
+
+    folder = tmp_path_factory.mktemp("audit")
+    monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_PATH", str(folder / "checkpoints.jsonl"))
+    monkeypatch.setenv("LIMS_AUDIT_SIGNING_KEY_FILE", str(folder / "signing-key.pem"))
+    get_settings.cache_clear()
+    yield folder
+    get_settings.cache_clear()

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from lims.api import (
     routes_alerts,
+    routes_audit,
     routes_auth,
     routes_deviations,
     routes_dispositions,
@@ -54,7 +55,7 @@ def _document(router: APIRouter) -> None:
 ROUTERS = tuple(module.router for module in (
     routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions, routes_qc,
     routes_review, routes_qa, routes_deviations, routes_alerts, routes_notifications, routes_labels,
-    routes_records, routes_materials))
+    routes_records, routes_audit, routes_materials))
 api_router = APIRouter(prefix=PREFIX)
 for router in ROUTERS:
     _document(router)

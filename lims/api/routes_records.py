@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Response
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import Din
-from lims.api.schemas_records import AuditEventOut, CoiEventOut, VerifyOut
+from lims.api.schemas_records import AuditEventOut, CoiEventOut, ProblemOut, VerifyOut
 from lims.models import User
 from lims.services.batch_record import batch_record_pdf
 from lims.services.queries import coi_events, history
@@ -36,7 +36,8 @@ def identity_refusals(din: Din, _user: Reader, session: SessionDep) -> list[CoiE
 def verify(_user: Auditor, session: SessionDep) -> VerifyOut:
     """Recompute the audit hash chain and reconcile the records with it."""
     report = verify_all(session)
-    return VerifyOut(ok=report.ok, lines=report.lines)
+    return VerifyOut(ok=report.ok, lines=report.lines,
+                     problems=[ProblemOut.model_validate(p) for p in report.problems])
 
 
 @router.get("/products/{din}/batch-record", response_class=Response, responses={

@@ -35,9 +35,18 @@ class CoiEventOut(Out):
     at: datetime
 
 
+class ProblemOut(Out):
+    where: str = Field(description="The row or event that is wrong, e.g. 'signature 7 (...)'")
+    what: str = Field(description="Which part of it: state, meaning, row, transition ...")
+    expected: str = Field(description="What the audit trail or the process rule expected")
+    found: str = Field(description="What was actually found")
+
+
 class VerifyOut(Out):
     ok: bool = Field(description="True when the chain is intact and the records match it")
     lines: list[str]
+    problems: list[ProblemOut] = Field(default_factory=list,
+                                       description="Each problem found, as the lines say it")
 
 
 class PrintIn(In):

@@ -25,6 +25,8 @@ class AuditEvent(SQLModel, table=True):
     reason: str | None = None
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
+    # The audit key (its id: first 8 hex of SHA-256 of the key) that keyed `hash`.
+    key_id: str | None = Field(default=None, max_length=16)
 
 
 class AuditHead(SQLModel, table=True):

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Alert, Patient, Product, StepRecord, User
 from lims.services.alert_text import AlertFacts, alert_body, alert_subject
 from lims.services.common import aware, get_or_404, require_role
@@ -47,7 +48,7 @@ def raise_post_release_alert(session: Session, *, product: Product, test: str,
                   notify_physician_id=physician_id, severity=severity)
     session.add(alert)
     session.flush()
-    append(session, [PendingEvent("alert_raised", "alert", str(alert.id), "kind", None,
+    append(session, [PendingEvent(AuditAction.ALERT_RAISED, "alert", str(alert.id), "kind", None,
                                   alert.kind, reason=alert.message)],
            user_id=None, username="system")
     _notify(session, alert, product, physician, AlertFacts(test, value))

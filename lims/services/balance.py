@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from lims.audit import PendingEvent
+from lims.audit_actions import AuditAction
 from lims.models import Deviation, Product, StepRecord, User
 from lims.services.deviations import open_automatic_deviation
 from workflows.balance import RECOVERY_CODE
@@ -35,7 +36,7 @@ def stage_recovery_deviations(session: Session, *, product: Product, step: str,
 def carried_events(record: StepRecord, outcome: StepOutcome) -> list[PendingEvent]:
     """One audit event per input the operator left empty and the earlier step filled: the
     record shows the value, the trail shows that nobody typed it."""
-    return [PendingEvent("input_carried_forward", "step_record", str(record.id), name, None,
-                         str(outcome.values.get(name)),
+    return [PendingEvent(AuditAction.INPUT_CARRIED_FORWARD, "step_record", str(record.id), name,
+                         None, str(outcome.values.get(name)),
                          reason="left empty; taken from what the earlier step put out")
             for name in outcome.carried]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlmodel import Session, col, select
 
 import labels.batch_record as br
+from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import (
     AuditEvent,
@@ -21,6 +24,7 @@ from lims.models import (
     User,
 )
 from lims.services.batch_record_parts import chart_series, computed_lines, value_lines
+from lims.services.checkpoints import checkpoint_for_print
 from lims.services.common import parameters_of, product_by_din, utcnow
 from lims.services.deviations import deviations_of
 from lims.services.qc import current_results, final_volume
@@ -75,7 +79,9 @@ def batch_record(session: Session, din: str) -> br.BatchRecord:
 
 
 def batch_record_pdf(session: Session, din: str) -> bytes:
-    return br.render_batch_record(batch_record(session, din))
+    """The PDF, after a signed audit checkpoint that every page names."""
+    anchor = checkpoint_for_print(session, din=din)
+    return br.render_batch_record(replace(batch_record(session, din), audit_checkpoint=anchor))
 
 
 def _description(arm: str) -> str:
@@ -180,7 +186,7 @@ def _label_prints(session: Session, product: Product,
         Container.product_id == product.id))}
     # verify_label records which print job a scan-back verified (reason "print job N, ...").
     scanned = {(event.reason or "").split(",")[0]: event.at for event in session.exec(
-        select(AuditEvent).where(AuditEvent.action == "label_verified",
+        select(AuditEvent).where(AuditEvent.action == AuditAction.LABEL_VERIFIED,
                                  col(AuditEvent.entity_id).startswith(f"{product.din}/"))
         .order_by(col(AuditEvent.seq)))}
     jobs = session.exec(select(PrintJob).where(PrintJob.product_id == product.id)

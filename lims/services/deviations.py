@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Deviation, Product, User
 from lims.services.common import aware, get_or_404, product_by_din, require_role
 from lims.services.signatures import add_signature, authenticate_signer
@@ -33,7 +34,7 @@ def raise_deviation(session: Session, *, actor: User, din: str, step: str, descr
                           raised_at=aware(now))
     session.add(deviation)
     session.flush()
-    append(session, [PendingEvent("deviation_raised", "deviation", str(deviation.id),
+    append(session, [PendingEvent(AuditAction.DEVIATION_RAISED, "deviation", str(deviation.id),
                                   "classification", None, classification, reason=description)],
            user_id=actor.id, username=actor.username)
     session.commit()
@@ -60,8 +61,8 @@ def close_deviation(session: Session, *, actor: User, deviation_id: int, disposi
     add_signature(session, signer=signer, meaning="Closed", product_id=deviation.product_id,
                   record_type="deviation", record_id=str(deviation.id),
                   content=deviation_content(deviation), at=now)
-    append(session, [PendingEvent("deviation_closed", "deviation", str(deviation.id), "status",
-                                  "open", "closed", reason=disposition)],
+    append(session, [PendingEvent(AuditAction.DEVIATION_CLOSED, "deviation", str(deviation.id),
+                                  "status", "open", "closed", reason=disposition)],
            user_id=signer.id, username=signer.username)
     session.commit()
     return deviation
@@ -108,7 +109,7 @@ def open_automatic_deviation(session: Session, *, product: Product, kind: str, s
                           raised_at=aware(now))
     session.add(deviation)
     session.flush()
-    append(session, [PendingEvent("deviation_raised", "deviation", str(deviation.id),
+    append(session, [PendingEvent(AuditAction.DEVIATION_RAISED, "deviation", str(deviation.id),
                                   "classification", None, classification,
                                   reason=f"{kind}: {description}"[:2000])],
            user_id=user_id, username=username)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Patient, Protocol, ProtocolArm, User
 from lims.services.common import require_role, user_by_name, utcnow
 from workflows.eligibility import assess
@@ -54,7 +55,8 @@ def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_
     snapshot: dict[str, Any] = {"arm": arm, "mrn": mrn, "dob": date_of_birth.isoformat(),
                                 "weight_kg": weight_kg, "consent": consent_date.isoformat(),
                                 "treating_physician": treating_physician}
-    append(session, [PendingEvent("patient_enrolled", "patient", subject_id, "", None, snapshot)],
+    append(session, [PendingEvent(AuditAction.PATIENT_ENROLLED, "patient", subject_id, "", None,
+                                  snapshot)],
            user_id=actor.id, username=actor.username)
     session.commit()
     return patient

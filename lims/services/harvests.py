@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import Container, DinSequence, Patient, Product, Protocol, User
 from lims.services.common import aware, require_role
@@ -17,19 +22,26 @@ from workflows.isbt128 import make_din
 from workflows.product import ProductState
 
 SCHEDULERS = frozenset({"technician", "supervisor", "physician"})
+_SEQUENCE: Table = DinSequence.__table__  # type: ignore[attr-defined]
+_UPSERT: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert,
+                                               "sqlite": sqlite.insert}
 
 
 def allocate_din(session: Session, *, facility: str, year: int) -> str:
-    """Next DIN of the facility's nominal year, under a row lock (never reused)."""
-    statement = select(DinSequence).where(
-        DinSequence.facility == facility, DinSequence.year == year).with_for_update()
-    sequence = session.exec(statement).first()
-    if sequence is None:
-        sequence = DinSequence(facility=facility, year=year, last_sequence=0)
-    sequence.last_sequence += 1
-    session.add(sequence)
-    session.flush()
-    return make_din(facility, year, sequence.last_sequence).text
+    """Next DIN of the facility's nominal year (never reused), safe under concurrency.
+
+    One upsert statement: the first harvest of a year inserts the counter at 1, any other
+    (or one that lost the race to insert it) increments it. The database serialises both
+    on the row, so two first-of-year harvests never collide on its primary key.
+    """
+    upsert = _UPSERT[session.get_bind().dialect.name]
+    statement = upsert(_SEQUENCE).values(facility=facility, year=year, last_sequence=1)
+    statement = statement.on_conflict_do_update(
+        index_elements=[_SEQUENCE.c.facility, _SEQUENCE.c.year],
+        set_={"last_sequence": _SEQUENCE.c.last_sequence + 1},
+    ).returning(_SEQUENCE.c.last_sequence)
+    number = session.connection().execute(statement).scalar_one()
+    return make_din(facility, year, number).text
 
 
 def schedule_harvest(session: Session, *, actor: User, subject_id: str,
@@ -57,9 +69,12 @@ def schedule_harvest(session: Session, *, actor: User, subject_id: str,
     session.add(bag)
     session.flush()
     append(session, [
-        PendingEvent("product_created", "product", din, "state", None, product.state),
-        PendingEvent("container_created", "container", f"{din}/{bag.product_code}", "kind",
-                     None, bag.kind),
+        PendingEvent(AuditAction.PRODUCT_CREATED, "product", din, "state", None, product.state),
+        # Whose product it is: reconciliation compares the row's patient with this.
+        PendingEvent(AuditAction.PRODUCT_CREATED, "product", din, "patient", None,
+                     {"patient_id": patient.id, "subject_id": patient.subject_id}),
+        PendingEvent(AuditAction.CONTAINER_CREATED, "container",
+                     f"{din}/{bag.product_code}/{bag.flags}", "kind", None, bag.kind),
     ], user_id=actor.id, username=actor.username)
     session.commit()
     return product

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import CoiEvent, Container, Patient, Product, User
 from lims.services.deviations import open_automatic_deviation
 from workflows.errors import ErrorCode, IdentityMismatch
@@ -54,7 +55,8 @@ def record_mismatch(session: Session, *, error: IdentityMismatch, product: Produ
                          code=error.code.value, detail=error.detail[:500],
                          scanned=error.scanned, expected=error.expected[:200],
                          user_id=actor.id, at=at))
-    append(session, [PendingEvent("coi_mismatch", "product", product.din if product else "-",
+    append(session, [PendingEvent(AuditAction.COI_MISMATCH, "product",
+                                  product.din if product else "-",
                                   "scan", error.expected, error.scanned,
                                   reason=f"{error.code.value}: {error.detail}")],
            user_id=actor.id, username=actor.username)

@@ -28,6 +28,7 @@ from labels import (
     render_zpl,
 )
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import Container, PrintJob, Product, User
 from lims.services.common import aware, patient_of, require_role
@@ -145,14 +146,15 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
     ref = container_ref(product.din, container)
     events = []
     if container.label_verified_at is not None:  # a new label must be scanned back again
-        events.append(PendingEvent("label_verification_reset", "container", ref,
+        events.append(PendingEvent(AuditAction.LABEL_VERIFICATION_RESET, "container", ref,
                                    "label_verified_at", container.label_verified_at.isoformat(),
                                    None, reason=f"new {chosen.value} label printed"))
         _set_verified(session, container, None)
     wear(session, container, serial)  # the new label goes on; every earlier one is superseded
     session.flush()
     events.insert(0, PendingEvent(
-        "label_reprinted" if earlier else "label_printed", "container", ref, "label", None,
+        AuditAction.LABEL_REPRINTED if earlier else AuditAction.LABEL_PRINTED, "container", ref,
+        "label", None,
         {"print_job": job.id, "serial": serial, "kind": chosen.value, "format": format,
          "printer": printer, "content_hash": job.content_hash}, reason=reason))
     append(session, events, user_id=actor.id, username=actor.username)
@@ -203,7 +205,8 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
         return target  # scanned back before: nothing new to record
     _set_verified(session, target, now)
     wear(session, target, current.serial)
-    append(session, [PendingEvent("label_verified", "container", container_ref(product.din, target),
+    append(session, [PendingEvent(AuditAction.LABEL_VERIFIED, "container",
+                                  container_ref(product.din, target),
                                   "label_verified_at", None, now.isoformat(),
                                   reason=f"print job {current.id}, print {current.serial}")],
            user_id=actor.id, username=actor.username)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Equipment, ReagentLot, User
 from lims.services.common import require_role
 from workflows.errors import DomainError, ErrorCode, InvalidInput
@@ -47,9 +48,9 @@ def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, 
                      expires_on=expires_on, manufacturer=manufacturer, grade=grade)
     session.add(row)
     append(session, [
-        PendingEvent("reagent_lot_registered", "reagent_lot", lot, "expires_on", None,
+        PendingEvent(AuditAction.REAGENT_LOT_REGISTERED, "reagent_lot", lot, "expires_on", None,
                      expires_on.isoformat()),
-        PendingEvent("reagent_lot_registered", "reagent_lot", lot, "material", None,
+        PendingEvent(AuditAction.REAGENT_LOT_REGISTERED, "reagent_lot", lot, "material", None,
                      kind.value),
     ], user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
@@ -70,7 +71,7 @@ def record_lot_material(session: Session, *, actor: User | None, lot: str,
                                               f"{row.material}; a lot's material is not changed")
     row.material = kind.value
     session.add(row)
-    append(session, [PendingEvent("reagent_lot_material_recorded", "reagent_lot", lot,
+    append(session, [PendingEvent(AuditAction.REAGENT_LOT_MATERIAL_RECORDED, "reagent_lot", lot,
                                   "material", None, kind.value)],
            user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
@@ -96,8 +97,8 @@ def register_equipment(session: Session, *, actor: User | None, code: str, kind:
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"equipment {code} is already registered")
     row = Equipment(code=code, kind=kind, serial=serial, calibration_due=calibration_due)
     session.add(row)
-    append(session, [PendingEvent("equipment_registered", "equipment", code, "calibration_due",
-                                  None, calibration_due.isoformat())],
+    append(session, [PendingEvent(AuditAction.EQUIPMENT_REGISTERED, "equipment", code,
+                                  "calibration_due", None, calibration_due.isoformat())],
            user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
     return row

@@ -18,6 +18,7 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import Select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import Alert, Notification, Product, User
 from lims.services.common import aware, get_or_404, require_role
@@ -52,11 +53,12 @@ def stage_notification(session: Session, *, recipient: User | None, subject: str
     enqueue(session, kind=DELIVER, payload={"notification_id": note.id}, run_at=now,
             max_attempts=get_settings().notification_max_attempts)
     who = recipient.username if recipient else "nobody"
-    _audit(session, note, "notification_queued", f"to {who} <{note.to_address}>: {subject}")
+    _audit(session, note, AuditAction.NOTIFICATION_QUEUED,
+           f"to {who} <{note.to_address}>: {subject}")
     return note
 
 
-def _audit(session: Session, note: Notification, action: str, reason: str) -> None:
+def _audit(session: Session, note: Notification, action: AuditAction, reason: str) -> None:
     append(session, [PendingEvent(action, "notification", str(note.id), "status", None,
                                   note.status, reason=reason[:1000])],
            user_id=None, username="system")
@@ -87,7 +89,8 @@ def _deliver(session: Session, job: ClaimedJob, now: datetime) -> None:
     note.status, note.sent_at, note.to_address = NotificationStatus.SENT, now, address
     note.attempts += 1
     session.add(note)
-    _audit(session, note, "notification_sent", f"to <{address}> on attempt {note.attempts}")
+    _audit(session, note, AuditAction.NOTIFICATION_SENT,
+           f"to <{address}> on attempt {note.attempts}")
 
 
 def _current_address(session: Session, note: Notification) -> str:
@@ -123,8 +126,8 @@ def _delivery_failed(session: Session, job: ClaimedJob, error: str,
         note.next_attempt_at = retry_at
         reason = f"attempt {note.attempts} failed, next at {retry_at.isoformat()}: {error}"
     session.add(note)
-    _audit(session, note, "notification_failed" if retry_at is None
-           else "notification_retry", reason)
+    _audit(session, note, AuditAction.NOTIFICATION_FAILED if retry_at is None
+           else AuditAction.NOTIFICATION_RETRY, reason)
 
 
 register_job_kind(DELIVER, _deliver, _delivery_failed)
@@ -238,7 +241,7 @@ def resend_notification(session: Session, *, actor: User, notification_id: int,
     session.add(note)
     enqueue(session, kind=DELIVER, payload={"notification_id": note.id}, run_at=now,
             max_attempts=get_settings().notification_max_attempts)
-    append(session, [PendingEvent("notification_resent", "notification", str(note.id),
+    append(session, [PendingEvent(AuditAction.NOTIFICATION_RESENT, "notification", str(note.id),
                                   "status", NotificationStatus.FAILED, note.status)],
            user_id=actor.id, username=actor.username)
     session.commit()

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append, content_hash
+from lims.audit_actions import AuditAction
 from lims.models import Container, Product, QcResult, User
 from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import (
@@ -87,7 +88,8 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
         session.add(previous)
     session.add(row)
     session.flush()
-    append(session, [PendingEvent("qc_corrected" if correcting else "qc_result", "qc_result",
+    action = AuditAction.QC_CORRECTED if correcting else AuditAction.QC_RESULT
+    append(session, [PendingEvent(action, "qc_result",
                                   str(row.id), test, previous.value if previous else None, text,
                                   reason=reason)], user_id=actor.id, username=actor.username)
     try:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import QcResult, User
 from lims.services.common import aware, get_or_404, require_role
 from lims.services.qc import qc_content
@@ -49,7 +50,7 @@ def verify_qc_correction(session: Session, *, actor: User, result_id: int, passw
                   record_type="qc_result", record_id=str(row.id),
                   content={"id": row.id, **qc_content(row)}, justification=note or None,
                   at=now)
-    append(session, [PendingEvent("qc_verified", "qc_result", str(row.id), row.test, None,
+    append(session, [PendingEvent(AuditAction.QC_VERIFIED, "qc_result", str(row.id), row.test, None,
                                   row.value, reason=note or "correction verified")],
            user_id=signer.id, username=signer.username)
     session.commit()

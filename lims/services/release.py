@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from lims.audit import content_hash
 from lims.models import Product, QcResult, StepRecord, User
+from lims.services.checkpoints import checkpoint_after_commit
 from lims.services.common import aware, product_by_din, require_trigger_role
 from lims.services.deviations import open_blocking
 from lims.services.qc import current_results, qc_status
@@ -26,6 +27,8 @@ from workflows.product import Trigger
 from workflows.qc_figures import computed_dose_problem
 from workflows.specifications import QC_TESTS
 
+# Decisions after which a signed audit checkpoint is written (invariant 7).
+_RELEASES = (Trigger.RELEASE, Trigger.EXCEPTIONAL_RELEASE, Trigger.RE_RELEASE)
 # Steps a release decision covers; issue and administration come after it.
 _PROCESSING = ("harvest", "receive", "sediment", "isolate_mnc", "enrich", "formulate")
 
@@ -142,7 +145,7 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
     add_signature(session, signer=signer, meaning=meaning, product_id=product.id,
                   record_type="product", record_id=product.din, content=content,
                   justification=reason, at=now)
-    return advance(
+    decided = advance(
         session, product=product, trigger=trigger, actor=actor, now=now, reason=reason,
         facts={"reviewer_independent": conflict is None,
                "qc_complete": not missing, "qc_passed": not missing and not failed,
@@ -154,3 +157,7 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
                               + ", ".join(failed + missing),
                  "deviations_closed": "open: " + ", ".join(
                      f"deviation {d.id} ({d.classification})" for d in blocking)})
+    if trigger in _RELEASES:  # committed: anchor the trail outside the database
+        checkpoint_after_commit(session, reason=f"{meaning.lower()} {decided.din}")
+        session.refresh(decided)
+    return decided

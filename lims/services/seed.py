@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Equipment, Protocol, ProtocolArm, ReagentLot, User
 from lims.services.materials import (
     record_lot_material,
@@ -78,8 +79,9 @@ def _protocol(session: Session, spec: dict[str, Any], arms: list[dict[str, str]]
     assert protocol.id is not None
     for arm in arms:
         session.add(ProtocolArm(protocol_id=protocol.id, code=arm["code"], name=arm["name"]))
-    append(session, [PendingEvent("protocol_created", "protocol", spec["code"], "parameters",
-                                  None, parameters)], user_id=None, username="system")
+    append(session, [PendingEvent(AuditAction.PROTOCOL_CREATED, "protocol", spec["code"],
+                                  "parameters", None, parameters)],
+           user_id=None, username="system")
     session.commit()
     progress(f"protocol {spec['code']} with arms {', '.join(a['code'] for a in arms)}")
     specs = ensure_default_specifications(session, protocol, [a["code"] for a in arms])

@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append, content_hash
+from lims.audit_actions import AuditAction
 from lims.models import Signature, User
 from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import utcnow
@@ -52,11 +53,19 @@ def add_signature(session: Session, *, signer: User, meaning: str, product_id: i
                           record_hash=content_hash(content))
     session.add(signature)
     session.flush()
-    append(session, [PendingEvent("signed", record_type, record_id, "signature", None,
-                                  f"{meaning} by {signer.full_name} ({signer.username})",
-                                  reason=signature.record_hash)],
+    append(session, [signed_event(signature, signer)],
            user_id=signer.id, username=signer.username)
     return signature
+
+
+def signed_event(signature: Signature, signer: User) -> PendingEvent:
+    """The audit event of a signature: everything reconciliation compares the row with."""
+    return PendingEvent(AuditAction.SIGNED, signature.record_type, signature.record_id,
+                        "signature", None,
+                        {"signature_id": signature.id, "meaning": signature.meaning,
+                         "signer": f"{signer.full_name} ({signer.username})",
+                         "product_id": signature.product_id},
+                        reason=signature.record_hash)
 
 
 def signatures_of(session: Session, product_id: int) -> list[Signature]:

@@ -7,6 +7,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Product, Protocol, SpecificationSet, User
 from lims.services.common import get_or_404, require_role
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
@@ -48,7 +49,7 @@ def ensure_default_specifications(session: Session, protocol: Protocol,
             limits = default_specification(params, arm).to_mapping()
             session.add(SpecificationSet(protocol_id=protocol.id, arm=arm, version=1,
                                          limits=limits, reason="initial (protocol defaults)"))
-            append(session, [PendingEvent("specification_created", "specification_set",
+            append(session, [PendingEvent(AuditAction.SPECIFICATION_CREATED, "specification_set",
                                           f"{arm} v1", "limits", None, limits)],
                    user_id=None, username="system")
             created += 1
@@ -74,7 +75,7 @@ def new_specification_version(session: Session, *, actor: User, protocol_code: s
     row = SpecificationSet(protocol_id=protocol.id, arm=arm, version=current.version + 1,
                            limits=limits, reason=reason, created_by_id=actor.id)
     session.add(row)
-    append(session, [PendingEvent("specification_changed", "specification_set",
+    append(session, [PendingEvent(AuditAction.SPECIFICATION_CHANGED, "specification_set",
                                   f"{arm} v{row.version}", "limits", current.limits, limits,
                                   reason=reason)], user_id=actor.id, username=actor.username)
     session.commit()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from lims.audit import PendingEvent, append, content_hash
+from lims.audit_actions import AuditAction
 from lims.models import Container, Product, StepRecord, User
 from lims.services import step_store as store
 from lims.services.balance import carried_events, stage_recovery_deviations
@@ -125,13 +126,13 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
     record.id = store.insert_record(conn, record.model_dump(exclude={"id"}))
     created = _containers(conn, trigger, ctx, actor, source, outcome, now)
     events = [
-        PendingEvent("state_changed", "product", product.din, "state", old_state, new_state,
-                     reason=trigger.value),
-        PendingEvent("step_recorded", "step_record", str(record.id), trigger.value, None,
+        PendingEvent(AuditAction.STATE_CHANGED, "product", product.din, "state", old_state,
+                     new_state, reason=trigger.value),
+        PendingEvent(AuditAction.STEP_RECORDED, "step_record", str(record.id), trigger.value, None,
                      record.content_hash),
-        *(PendingEvent("limit_warning", "product", product.din, f.field, None, f.message)
+        *(PendingEvent(AuditAction.LIMIT_WARNING, "product", product.din, f.field, None, f.message)
           for f in outcome.warnings),
-        *(PendingEvent("container_created", "container",
+        *(PendingEvent(AuditAction.CONTAINER_CREATED, "container",
                        f"{product.din}/{c.product_code}/{c.flags}", "kind", None, c.kind)
           for c in created),
         *carried_events(record, outcome),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
+from lims.audit_actions import AuditAction
 from lims.models import AuditEvent, Product
 from workflows.product import ProductState
 
@@ -17,7 +18,7 @@ S = ProductState
 def suspension_history(session: Session, product: Product) -> list[str]:
     """One line per suspension and per decision that ended one, oldest first."""
     events = session.exec(select(AuditEvent).where(
-        AuditEvent.action == "state_changed", AuditEvent.entity_id == product.din,
+        AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity_id == product.din,
         (col(AuditEvent.old_value) == S.RELEASE_SUSPENDED.value)
         | (col(AuditEvent.new_value) == S.RELEASE_SUSPENDED.value),
     ).order_by(col(AuditEvent.seq)))

@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlmodel import Session
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.models import Product, User
 from workflows.errors import Conflict, DomainError
 from workflows.product import ProductFacts, ProductState, Trigger, fire
@@ -54,7 +55,7 @@ def stage_transition(session: Session, *, product: Product, trigger: Trigger, ac
     ).values(**changes))
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
-    events = [PendingEvent("state_changed", "product", product.din, "state", old_state,
+    events = [PendingEvent(AuditAction.STATE_CHANGED, "product", product.din, "state", old_state,
                            new_state.value, reason=reason or trigger.value), *(extra or [])]
     append(session, events, user_id=actor.id, username=actor.username)
     return new_state

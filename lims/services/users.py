@@ -8,6 +8,7 @@ from functools import lru_cache
 from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import User
 from lims.security import hash_password, password_matches
@@ -38,9 +39,10 @@ def create_user(session: Session, *, actor: User | None, username: str, full_nam
                 email=email)
     session.add(user)
     session.flush()
-    events = [PendingEvent("user_created", "user", username, "role", None, role)]
+    events = [PendingEvent(AuditAction.USER_CREATED, "user", username, "role", None, role)]
     if email:
-        events.append(PendingEvent("user_updated", "user", username, "email", None, email))
+        events.append(PendingEvent(AuditAction.USER_UPDATED, "user", username, "email", None,
+                                   email))
     append(session, events, user_id=actor.id if actor else None,
            username=actor.username if actor else "system")
     session.commit()
@@ -69,7 +71,8 @@ def update_user(session: Session, *, actor: User, username: str, full_name: str 
         changes["full_name"] = full_name.strip()
     if email is not None:
         changes["email"] = checked_email(email)
-    events = [PendingEvent("user_updated", "user", username, name, getattr(user, name), value)
+    events = [PendingEvent(AuditAction.USER_UPDATED, "user", username, name, getattr(user, name),
+                           value)
               for name, value in changes.items() if getattr(user, name) != value]
     for name, value in changes.items():
         setattr(user, name, value)
@@ -98,11 +101,11 @@ def check_credentials(session: Session, *, username: str, password: str) -> User
                           "this account is locked after repeated failures; ask an administrator")
     if not password_matches(user.password_hash, password):
         user.failed_logins += 1
-        events = [PendingEvent("signin_failed", "user", username, "failed_logins",
+        events = [PendingEvent(AuditAction.SIGNIN_FAILED, "user", username, "failed_logins",
                                user.failed_logins - 1, user.failed_logins)]
         if user.failed_logins >= get_settings().max_failed_logins:
             user.locked_at = utcnow()
-            events.append(PendingEvent("account_locked", "user", username))
+            events.append(PendingEvent(AuditAction.ACCOUNT_LOCKED, "user", username))
         session.add(user)
         append(session, events, user_id=user.id, username=username)
         session.commit()  # the failure must be recorded even though the action is refused
@@ -129,7 +132,7 @@ def unlock_user(session: Session, *, actor: User, username: str, reason: str) ->
         raise DomainError(ErrorCode.REASON_REQUIRED, "unlocking an account needs a reason")
     user.locked_at, user.failed_logins = None, 0
     session.add(user)
-    append(session, [PendingEvent("account_unlocked", "user", username, reason=reason)],
+    append(session, [PendingEvent(AuditAction.ACCOUNT_UNLOCKED, "user", username, reason=reason)],
            user_id=actor.id, username=actor.username)
     session.commit()
     return user

@@ -1,70 +1,107 @@
-"""`lims audit verify`: the hash chain, then the records reconciled against it."""
+"""`lims audit verify`: the hash chain, then every record reconciled with it, both ways.
+
+First the chain: if it is broken the trail cannot be trusted, so that is the verdict.
+Then the trail is read once and every product's history is replayed through the state
+machine (an illegal jump, or a QA decision without a valid signature, is reported), and
+every record row is compared with the events that wrote it, and every event's row must
+still exist. Each problem names the row or event, what was expected and what was found.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
-from lims.audit import content_hash, verify_chain
-from lims.models import AuditEvent, Product, QcResult, StepRecord
-from lims.services.qc import qc_content
-from lims.services.steps import step_content
+from lims.audit import verify_chain
+from lims.services.audit_trail_index import Trail
+from lims.services.checkpoints import check_against_checkpoints
+from lims.services.reconcile_quality import (
+    reconcile_alerts,
+    reconcile_deviations,
+    reconcile_prints,
+    reconcile_signatures,
+    reconcile_users,
+)
+from lims.services.reconcile_records import (
+    reconcile_containers,
+    reconcile_products,
+    reconcile_qc,
+    reconcile_steps,
+)
+from lims.services.release_signatures import check_decisions
+from lims.services.state_replay import replay_histories
+from lims.services.verdicts import Problem
 
 
 @dataclass
 class VerifyReport:
     lines: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     ok: bool = True
 
     def fail(self, line: str) -> None:
         self.ok = False
         self.lines.append(f"BROKEN: {line}")
 
+    def add(self, problems: list[Problem]) -> None:
+        for problem in problems:
+            self.ok = False
+            self.problems.append(problem)
+            self.lines.append(problem.line)
+
 
 def verify_all(session: Session) -> VerifyReport:
     report = VerifyReport()
     chain = verify_chain(session)
     if not chain.ok:
+        where = f"event {chain.first_broken_seq}" if chain.first_broken_seq else "audit head"
+        report.problems.append(Problem(where, "audit chain", "an intact chain",
+                                       str(chain.problem)))
         report.fail(f"audit chain: {chain.problem} (first broken event: {chain.first_broken_seq})")
         return report
     report.lines.append(f"audit chain intact: {chain.events} events")
-    _reconcile_states(session, report)
-    _reconcile_steps(session, report)
-    _reconcile_qc(session, report)
+    if not _anchored(session, report):
+        return report
+    report.add(reconcile_records(session))
     if report.ok:
-        report.lines.append("records match the audit trail")
+        report.lines.append("records match the audit trail; every product's history is a "
+                            "path the process allows")
     return report
 
 
-def _audited(session: Session, action: str) -> dict[str, str | None]:
-    """Last audited new value per entity id for `action` (later events win)."""
-    latest: dict[str, str | None] = {}
-    query = select(AuditEvent.entity_id, AuditEvent.new_value).where(
-        col(AuditEvent.action) == action).order_by(col(AuditEvent.seq))
-    for entity_id, value in session.exec(query):
-        latest[entity_id] = value
-    return latest
+def _anchored(session: Session, report: VerifyReport) -> bool:
+    """The trail against the signed checkpoints outside the database (truncation, rewrite)."""
+    anchors = check_against_checkpoints(session)
+    report.lines.extend(anchors.lines)
+    for problem in anchors.problems:
+        report.problems.append(Problem("audit checkpoints", "anchor",
+                                       "the trail the signed checkpoints vouch for", problem))
+        report.fail(f"audit checkpoints: {problem}")
+    return anchors.ok
 
 
-def _reconcile_states(session: Session, report: VerifyReport) -> None:
-    audited = _audited(session, "product_created") | _audited(session, "state_changed")
-    for din, state in session.exec(select(Product.din, Product.state)):
-        if audited.get(din) != state:
-            report.fail(f"product {din} is {state} but the audit trail says {audited.get(din)}")
+def reconcile_records(session: Session) -> list[Problem]:
+    """Every record row against its events and back, and every history replayed.
+
+    Read through a session of its own on the caller's connection (same transaction, so
+    no second lock on SQLite): what the database holds, never objects the caller's session
+    loaded earlier and may not have refreshed."""
+    with Session(bind=session.connection()) as fresh:
+        return _reconcile(fresh)
 
 
-def _reconcile_steps(session: Session, report: VerifyReport) -> None:
-    audited = _audited(session, "step_recorded")
-    for record in session.exec(select(StepRecord)):
-        actual = content_hash(step_content(record))
-        if actual != record.content_hash or audited.get(str(record.id)) != actual:
-            report.fail(f"step record {record.id} ({record.step}) was changed outside the system")
-
-
-def _reconcile_qc(session: Session, report: VerifyReport) -> None:
-    audited = _audited(session, "qc_result") | _audited(session, "qc_corrected")
-    for row in session.exec(select(QcResult)):
-        actual = content_hash(qc_content(row))
-        if actual != row.content_hash or audited.get(str(row.id)) != row.value:
-            report.fail(f"QC result {row.id} ({row.test}) was changed outside the system")
+def _reconcile(session: Session) -> list[Problem]:
+    trail = Trail.load(session)
+    replay = replay_histories(trail)
+    return [*replay.problems,
+            *check_decisions(session, replay.decisions),
+            *reconcile_products(session, trail, replay.products),
+            *reconcile_containers(session, trail),
+            *reconcile_steps(session, trail),
+            *reconcile_qc(session, trail),
+            *reconcile_signatures(session, trail),
+            *reconcile_prints(session, trail),
+            *reconcile_deviations(session, trail),
+            *reconcile_alerts(session, trail),
+            *reconcile_users(session, trail)]

@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from lims.web.routes import (
+    audit,
     auth,
     home,
     labels,
@@ -16,5 +17,6 @@ from lims.web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, product, labels, records, steps, qc, qa, trends, notifications):
+for _module in (auth, home, product, labels, records, steps, qc, qa, trends, notifications,
+                audit):
     router.include_router(_module.router)

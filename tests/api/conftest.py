@@ -78,9 +78,10 @@ def seeded_template(sqlite_template: Path, tmp_path_factory: pytest.TempPathFact
 @pytest.fixture
 def api_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
     """A fresh seeded database of the test's own: a copy of the seeded template on SQLite,
-    a new migrated schema seeded through the services on PostgreSQL."""
+    a new migrated schema seeded through the services on PostgreSQL (as the app role)."""
     if TEST_URL.startswith("postgresql"):
-        engine: Engine = request.getfixturevalue("engine")
+        # The API runs as the application's least-privileged role (tests/conftest.py).
+        engine: Engine = request.getfixturevalue("app_engine")
         with Session(engine) as session:
             seeded(session)
         yield engine
@@ -90,6 +91,16 @@ def api_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
     engine = make_engine(f"sqlite:///{path}")
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def owner_engine(request: pytest.FixtureRequest, api_engine: Engine) -> Engine:
+    """The same database as the owner of its tables (what tampering tests write through):
+    on PostgreSQL the migrating owner, on SQLite (no roles) the API's own engine."""
+    if TEST_URL.startswith("postgresql"):
+        owner: Engine = request.getfixturevalue("engine")
+        return owner
+    return api_engine
 
 
 @pytest.fixture

@@ -61,14 +61,24 @@ def _wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A migrated, seeded database with earlier products and two enrolled patients,
     served by uvicorn in its own process."""
+    from lims.config import get_settings
     from tests.e2e.setup_lab import prepare
 
     folder = tmp_path_factory.mktemp("lab")
     database_url = f"sqlite:///{folder / 'lims.db'}"
-    cast = prepare(database_url)
+    with pytest.MonkeyPatch.context() as patch:
+        # The set-up releases products, and each release writes an audit checkpoint.
+        patch.setenv("LIMS_AUDIT_CHECKPOINT_PATH", str(folder / "audit-checkpoints.jsonl"))
+        patch.setenv("LIMS_AUDIT_SIGNING_KEY_FILE", str(folder / "audit-signing-key.pem"))
+        get_settings.cache_clear()
+        cast = prepare(database_url)
+    get_settings.cache_clear()
     port = _free_port()
     env = {**os.environ, "LIMS_DATABASE_URL": database_url, "LIMS_ENVIRONMENT": "development",
-           "LIMS_PRINTER_HOST": ""}
+           "LIMS_PRINTER_HOST": "",
+           # The lab's own audit checkpoints: each test lab starts its trail afresh.
+           "LIMS_AUDIT_CHECKPOINT_PATH": str(folder / "audit-checkpoints.jsonl"),
+           "LIMS_AUDIT_SIGNING_KEY_FILE": str(folder / "audit-signing-key.pem")}
     log = folder / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

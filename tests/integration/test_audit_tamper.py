@@ -15,6 +15,7 @@ from sqlalchemy import Engine, Table, delete, exc, text, update
 from sqlmodel import Session, select
 
 from lims.audit import content_hash, event_hash
+from lims.audit_keys import current_key
 from lims.models import AuditEvent, Product, QcResult, StepRecord
 from lims.services.verification import verify_all
 from tests.factories import make_product, seeded
@@ -147,7 +148,7 @@ def test_rewriting_a_middle_event_and_rehashing_everything_after_it_breaks_the_h
             if row["seq"] == middle:
                 new["username"] = "mallory"
             new["prev_hash"] = prev
-            new["hash"] = prev = event_hash(prev, new)
+            new["hash"] = prev = event_hash(prev, new, current_key())  # even with the key
             conn.execute(update(EVENTS).where(EVENTS.c.seq == row["seq"])
                          .values(username=new["username"], prev_hash=new["prev_hash"],
                                  hash=new["hash"]))
@@ -166,8 +167,8 @@ def test_changing_a_products_state_in_its_table_is_detected(lab, engine):
         conn.execute(update(table).where(table.c.din == product.din).values(state="released"))
 
     lines = verify(session)
-    assert lines == [f"BROKEN: product {product.din} is released but the audit trail says "
-                     "administered"]
+    assert lines == [f"BROKEN: product {product.din}: state: expected administered (from its "
+                     "audit history); found released"]
 
 
 def test_changing_a_step_records_values_in_its_table_is_detected(lab, engine):
@@ -182,8 +183,9 @@ def test_changing_a_step_records_values_in_its_table_is_detected(lab, engine):
         conn.execute(update(table).where(table.c.id == record.id).values(values=values))
 
     lines = verify(session)
-    assert lines == [f"BROKEN: step record {record.id} (isolate_mnc) was changed outside "
-                     "the system"]
+    assert len(lines) == 1
+    assert lines[0].startswith(f"BROKEN: step record {record.id} (isolate_mnc): content: ")
+    assert "its values, computed figures or findings were changed" in lines[0]
 
 
 def test_a_step_record_rehashed_after_its_change_is_still_detected(lab, engine):
@@ -201,8 +203,11 @@ def test_a_step_record_rehashed_after_its_change_is_still_detected(lab, engine):
                      .values(values=values, content_hash=rehashed))
 
     lines = verify(session)
-    assert lines == [f"BROKEN: step record {record.id} (formulate) was changed outside "
-                     "the system"]
+    # the step record, and the release signed over the product's records, both say so
+    assert any(line.startswith(f"BROKEN: step record {record.id} (formulate): content: ")
+               for line in lines), lines
+    assert any("the product's records no longer match what was signed" in line
+               for line in lines), lines
 
 
 @pytest.mark.parametrize("rehash", [False, True], ids=["value only", "value and its hash"])
@@ -221,7 +226,9 @@ def test_changing_a_qc_result_in_its_table_is_detected(lab, engine, rehash):
         conn.execute(update(table).where(table.c.id == result.id).values(**changes))
 
     lines = verify(session)
-    assert lines == [f"BROKEN: QC result {result.id} (endotoxin) was changed outside the system"]
+    [qc_line] = [line for line in lines if line.startswith(f"BROKEN: QC result {result.id} ")]
+    assert f"(endotoxin): value: expected endotoxin = {result.value} (event " in qc_line
+    assert qc_line.endswith("found endotoxin = 0.01")
 
 
 # --- the real command line -------------------------------------------------------------------

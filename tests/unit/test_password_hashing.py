@@ -42,10 +42,12 @@ def test_an_unknown_profile_is_refused_with_a_clear_error(profile):
         hash_password("correct horse battery")
 
 
-def test_production_refuses_the_test_profile():
+def test_production_refuses_the_test_profile(tmp_path):
     settings = Settings(environment="production", secret_key="a-real-secret-from-the-vault",
                         password_hashing="fast-for-tests")
     with pytest.raises(RuntimeError, match="LIMS_PASSWORD_HASHING"):
         settings.check_production_ready()
+    (tmp_path / "signing.pem").write_text("the audit signing key")
     Settings(environment="production", secret_key="a-real-secret-from-the-vault",
-             password_hashing="standard").check_production_ready()
+             password_hashing="standard", audit_key="an-audit-key-from-the-vault-0123456789",
+             audit_signing_key_file=str(tmp_path / "signing.pem")).check_production_ready()

@@ -1,0 +1,106 @@
+"""Every kind of event the audit trail records: one enumeration, with its meaning in words.
+
+The value is what `audit_event.action` holds (never change one: old events keep it); the
+words are what an inspector reads in the export and the audit viewer. `PendingEvent` takes
+only members, so a new kind of event is added here first.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class AuditAction(StrEnum):
+    # people and accounts
+    USER_CREATED = "user_created"
+    USER_UPDATED = "user_updated"
+    SIGNIN_FAILED = "signin_failed"
+    ACCOUNT_LOCKED = "account_locked"
+    ACCOUNT_UNLOCKED = "account_unlocked"
+    # trial set-up and master data
+    PROTOCOL_CREATED = "protocol_created"
+    SPECIFICATION_CREATED = "specification_created"
+    SPECIFICATION_CHANGED = "specification_changed"
+    REAGENT_LOT_REGISTERED = "reagent_lot_registered"
+    REAGENT_LOT_MATERIAL_RECORDED = "reagent_lot_material_recorded"
+    EQUIPMENT_REGISTERED = "equipment_registered"
+    # patients, products and containers
+    PATIENT_ENROLLED = "patient_enrolled"
+    PRODUCT_CREATED = "product_created"
+    CONTAINER_CREATED = "container_created"
+    STATE_CHANGED = "state_changed"
+    STEP_RECORDED = "step_recorded"
+    LIMIT_WARNING = "limit_warning"
+    INPUT_CARRIED_FORWARD = "input_carried_forward"
+    COI_MISMATCH = "coi_mismatch"
+    # labels
+    LABEL_PRINTED = "label_printed"
+    LABEL_REPRINTED = "label_reprinted"
+    LABEL_VERIFIED = "label_verified"
+    LABEL_VERIFICATION_RESET = "label_verification_reset"
+    # quality control, signatures, deviations and alerts
+    QC_RESULT = "qc_result"
+    QC_CORRECTED = "qc_corrected"
+    QC_VERIFIED = "qc_verified"
+    SIGNED = "signed"
+    DEVIATION_RAISED = "deviation_raised"
+    DEVIATION_CLOSED = "deviation_closed"
+    ALERT_RAISED = "alert_raised"
+    # notifications
+    NOTIFICATION_QUEUED = "notification_queued"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_RETRY = "notification_retry"
+    NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_RESENT = "notification_resent"
+
+    @property
+    def words(self) -> str:
+        """What happened, as an inspector reads it."""
+        return WORDS[self]
+
+
+WORDS: dict[AuditAction, str] = {
+    AuditAction.USER_CREATED: "user account created",
+    AuditAction.USER_UPDATED: "user account changed",
+    AuditAction.SIGNIN_FAILED: "failed sign-in",
+    AuditAction.ACCOUNT_LOCKED: "account locked",
+    AuditAction.ACCOUNT_UNLOCKED: "account unlocked",
+    AuditAction.PROTOCOL_CREATED: "trial protocol created",
+    AuditAction.SPECIFICATION_CREATED: "specification created",
+    AuditAction.SPECIFICATION_CHANGED: "specification changed",
+    AuditAction.REAGENT_LOT_REGISTERED: "reagent lot registered",
+    AuditAction.REAGENT_LOT_MATERIAL_RECORDED: "material of a reagent lot recorded",
+    AuditAction.EQUIPMENT_REGISTERED: "equipment registered",
+    AuditAction.PATIENT_ENROLLED: "patient enrolled",
+    AuditAction.PRODUCT_CREATED: "product created (harvest scheduled)",
+    AuditAction.CONTAINER_CREATED: "container created",
+    AuditAction.STATE_CHANGED: "product state changed",
+    AuditAction.STEP_RECORDED: "process step recorded",
+    AuditAction.LIMIT_WARNING: "value outside its warning limit",
+    AuditAction.INPUT_CARRIED_FORWARD: "input carried forward from the previous step",
+    AuditAction.COI_MISMATCH: "chain-of-identity scan refused",
+    AuditAction.LABEL_PRINTED: "label printed",
+    AuditAction.LABEL_REPRINTED: "label reprinted",
+    AuditAction.LABEL_VERIFIED: "label scanned back and verified",
+    AuditAction.LABEL_VERIFICATION_RESET: "label verification reset by a new print",
+    AuditAction.QC_RESULT: "QC result entered",
+    AuditAction.QC_CORRECTED: "QC result corrected",
+    AuditAction.QC_VERIFIED: "QC correction verified",
+    AuditAction.SIGNED: "electronic signature applied",
+    AuditAction.DEVIATION_RAISED: "deviation raised",
+    AuditAction.DEVIATION_CLOSED: "deviation closed",
+    AuditAction.ALERT_RAISED: "alert raised",
+    AuditAction.NOTIFICATION_QUEUED: "notification queued",
+    AuditAction.NOTIFICATION_SENT: "notification sent",
+    AuditAction.NOTIFICATION_RETRY: "notification not delivered, retry scheduled",
+    AuditAction.NOTIFICATION_FAILED: "notification given up after its last attempt",
+    AuditAction.NOTIFICATION_RESENT: "notification sent again",
+}
+
+
+def action_words(action: str) -> str:
+    """The words for a stored action; an unknown one (not written by this system) as it is."""
+    try:
+        return AuditAction(action).words
+    except ValueError:
+        return f"unknown action {action!r}"

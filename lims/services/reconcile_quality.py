@@ -1,0 +1,159 @@
+"""Signature, label-print, deviation and user rows reconciled with their events, both ways."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, select
+
+from lims.audit_actions import AuditAction as A
+from lims.models import Alert, Container, Deviation, PrintJob, Product, Signature, User
+from lims.services.audit_trail_index import Event, Trail
+from lims.services.verdicts import Problem, missing_row, unaudited_row
+
+
+def _compare(where: str, source: str, pairs: list[tuple[str, Any, Any]]) -> list[Problem]:
+    return [Problem(where, what, f"{expected} ({source})", str(found))
+            for what, expected, found in pairs if expected != found]
+
+
+def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    signed = {str(e.new_json().get("signature_id")): e for e in trail.of(A.SIGNED)}
+    users = {u.id: f"{u.full_name} ({u.username})" for u in session.exec(select(User))}
+    seen = set()
+    for row in session.exec(select(Signature)):
+        where = f"signature {row.id} ({row.meaning}, {row.record_type} {row.record_id})"
+        seen.add(str(row.id))
+        event = signed.get(str(row.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.SIGNED))
+            continue
+        recorded = event.new_json()
+        problems += _compare(where, f"event {event.seq}", [
+            ("meaning", recorded.get("meaning"), row.meaning),
+            ("signer", f"{recorded.get('signer')}, user {event.user_id}",
+             f"{users.get(row.user_id)}, user {row.user_id}"),
+            ("signed record", f"{event.entity} {event.entity_id}",
+             f"{row.record_type} {row.record_id}"),
+            ("product (id)", recorded.get("product_id"), row.product_id),
+            ("record hash", event.reason, row.record_hash)])
+    problems += [missing_row(f"signature {key} ({e.new_json().get('meaning')}, {e.entity} "
+                             f"{e.entity_id})", e.seq, e.action)
+                 for key, e in signed.items() if key not in seen]
+    return problems
+
+
+def reconcile_prints(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    printed = {str(e.new_json().get("print_job")): e
+               for e in trail.of(A.LABEL_PRINTED, A.LABEL_REPRINTED)}
+    dins = {p.id: p.din for p in session.exec(select(Product))}
+    refs = {c.id: f"{dins.get(c.product_id)}/{c.product_code}/{c.flags}"
+            for c in session.exec(select(Container))}
+    seen = set()
+    for job in session.exec(select(PrintJob)):
+        where = f"label print {job.id} ({job.label_kind} label, serial {job.serial})"
+        seen.add(str(job.id))
+        event = printed.get(str(job.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.LABEL_PRINTED))
+            continue
+        recorded = event.new_json()
+        problems += _compare(where, f"event {event.seq}", [
+            ("container", event.entity_id, refs.get(job.container_id)),
+            ("label kind", recorded.get("kind"), job.label_kind),
+            ("serial", recorded.get("serial"), job.serial),
+            ("format", recorded.get("format"), job.format),
+            ("printed content hash", recorded.get("content_hash"), job.content_hash),
+            ("reprint", event.action == A.LABEL_REPRINTED, job.reprint)])
+    problems += [missing_row(f"label print {key} ({e.entity_id})", e.seq, e.action)
+                 for key, e in printed.items() if key not in seen]
+    return problems
+
+
+def reconcile_deviations(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    raised = trail.first(A.DEVIATION_RAISED)
+    closed = trail.latest(A.DEVIATION_CLOSED)
+    seen = set()
+    for row in session.exec(select(Deviation)):
+        where = f"deviation {row.id} ({row.step})"
+        seen.add(str(row.id))
+        event = raised.get(str(row.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.DEVIATION_RAISED))
+            continue
+        said = row.description if row.kind == "manual" else f"{row.kind}: {row.description}"
+        close = closed.get(str(row.id))
+        problems += _compare(where, f"event {event.seq}", [
+            ("classification", event.new, row.classification),
+            ("description", event.reason, said[:2000])])
+        problems += _compare(where, f"event {close.seq}" if close else "no closing event", [
+            ("status", "closed" if close else "open", row.status),
+            ("disposition", close.reason if close else None, row.disposition)])
+    problems += [missing_row(f"deviation {key}", e.seq, e.action)
+                 for key, e in raised.items() if key not in seen]
+    return problems
+
+
+def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
+    """A post-release alert may be neither hidden nor acknowledged behind the system's back."""
+    problems: list[Problem] = []
+    raised = trail.first(A.ALERT_RAISED)
+    acknowledged = {e.entity_id: e for e in trail.of(A.SIGNED)
+                    if e.entity == "alert" and e.new_json().get("meaning") == "Acknowledged"}
+    seen = set()
+    for alert in session.exec(select(Alert)):
+        where = f"alert {alert.id} ({alert.kind})"
+        seen.add(str(alert.id))
+        event = raised.get(str(alert.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.ALERT_RAISED))
+            continue
+        ack = acknowledged.get(str(alert.id))
+        problems += _compare(where, f"event {event.seq}", [
+            ("kind", event.new, alert.kind), ("message", event.reason, alert.message)])
+        problems += _compare(where, f"event {ack.seq}" if ack else "no acknowledging signature",
+                             [("acknowledged by (user id)", ack.user_id if ack else None,
+                               alert.acknowledged_by_id if alert.acknowledged_at else None)])
+    problems += [missing_row(f"alert {key} ({e.new})", e.seq, e.action)
+                 for key, e in raised.items() if key not in seen]
+    return problems
+
+
+def reconcile_users(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    created = trail.first(A.USER_CREATED)
+    # No service changes a role or deactivates an account: the role is the one created,
+    # and every account is active. Locks come and go only by these two events.
+    roles = trail.latest(A.USER_CREATED, field="role")
+    locks = trail.latest(A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED)
+    updates = {name: trail.latest(A.USER_UPDATED, field=name) for name in ("full_name", "email")}
+    seen = set()
+    for user in session.exec(select(User)):
+        where = f"user {user.username}"
+        seen.add(user.username)
+        if user.username not in created:
+            problems.append(unaudited_row(where, A.USER_CREATED))
+            continue
+        problems += _user_problems(user, where, roles[user.username], locks.get(user.username))
+        for name, latest in updates.items():
+            event = latest.get(user.username)
+            if event is not None:
+                problems += _compare(where, f"event {event.seq}",
+                                     [(name, event.new or "", getattr(user, name))])
+    problems += [missing_row(where=f"user {key}", event_seq=e.seq, action=e.action)
+                 for key, e in created.items() if key not in seen]
+    return problems
+
+
+def _user_problems(user: User, where: str, role: Event, lock: Event | None) -> list[Problem]:
+    locked = lock is not None and lock.action == A.ACCOUNT_LOCKED
+    return [
+        *_compare(where, f"event {role.seq}", [("role", role.new, user.role)]),
+        *_compare(where, f"event {lock.seq}" if lock else "never locked",
+                  [("account", "locked" if locked else "not locked",
+                    "locked" if user.locked_at is not None else "not locked")]),
+        *_compare(where, "no event deactivates an account", [("active", True, user.active)]),
+    ]

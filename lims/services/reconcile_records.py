@@ -1,0 +1,177 @@
+"""Product, container, step-record and QC-result rows reconciled with their events.
+
+Both ways: every row must match the events that wrote it, and every event's row must
+still exist. A QC result's pass/fail judgement is recomputed from the product's
+specification version and the result value, never taken from the row.
+"""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from lims.audit import content_hash
+from lims.audit_actions import AuditAction as A
+from lims.models import Container, Patient, Product, QcResult, StepRecord
+from lims.services.audit_trail_index import Trail
+from lims.services.qc import qc_content
+from lims.services.specifications import specification_of
+from lims.services.state_replay import Replayed
+from lims.services.steps import step_content
+from lims.services.verdicts import Problem, missing_row, unaudited_row
+from workflows.identity import ContainerKind
+from workflows.specifications import judge, parse_result
+
+
+def reconcile_products(session: Session, trail: Trail,
+                       replayed: dict[str, Replayed]) -> list[Problem]:
+    problems: list[Problem] = []
+    patients = {p.id: p.subject_id for p in session.exec(select(Patient))}
+    created = trail.first(A.PRODUCT_CREATED, field="patient")
+    rows = list(session.exec(select(Product)))
+    for product in rows:
+        where = f"product {product.din}"
+        history = replayed.get(product.din)
+        if history is None:
+            problems.append(unaudited_row(where, A.PRODUCT_CREATED))
+            continue
+        for name in ("state", "held_from", "suspended_from"):
+            expected, found = getattr(history, name), getattr(product, name)
+            if expected != found:
+                problems.append(Problem(where, name, f"{expected} (from its audit history)",
+                                        str(found)))
+        event = created.get(product.din)
+        audited = event.new_json().get("patient_id") if event else None
+        if audited != product.patient_id:
+            problems.append(Problem(
+                where, "patient",
+                f"patient {patients.get(audited, audited)} (recorded when the harvest was "
+                f"scheduled{f', event {event.seq}' if event else ''})",
+                f"patient {patients.get(product.patient_id, product.patient_id)}"))
+    present = {p.din for p in rows}
+    problems += [missing_row(f"product {e.entity_id}", e.seq, e.action)
+                 for e in trail.first(A.PRODUCT_CREATED).values() if e.entity_id not in present]
+    return problems
+
+
+def reconcile_containers(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    dins = {p.id: p.din for p in session.exec(select(Product))}
+    created = trail.first(A.CONTAINER_CREATED)
+    seen = set()
+    for container in session.exec(select(Container)):
+        ref = f"{dins.get(container.product_id)}/{container.product_code}/{container.flags}"
+        where = f"container {ref} (id {container.id})"
+        seen.add(ref)
+        event = created.get(ref)
+        if event is None:
+            problems.append(unaudited_row(where, A.CONTAINER_CREATED))
+        elif event.new != container.kind:
+            problems.append(Problem(where, "kind", f"{event.new} (event {event.seq})",
+                                    container.kind))
+    problems += [missing_row(f"container {ref}", e.seq, e.action)
+                 for ref, e in created.items() if ref not in seen]
+    return problems
+
+
+def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    recorded = trail.first(A.STEP_RECORDED)
+    changes = {e.seq: e for e in trail.of(A.STATE_CHANGED)}
+    dins = {p.id: p.din for p in session.exec(select(Product))}
+    seen = set()
+    for record in session.exec(select(StepRecord)):
+        where = f"step record {record.id} ({record.step})"
+        seen.add(str(record.id))
+        event = recorded.get(str(record.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.STEP_RECORDED))
+            continue
+        actual = content_hash(step_content(record))
+        change = changes.get(event.seq - 1)  # a step's state change is written just before
+        if actual != event.new:
+            problems.append(Problem(where, "content", f"content hashing to {_short(event.new)} "
+                                    f"(event {event.seq})", f"content hashing to "
+                                    f"{_short(actual)}: its values, computed figures or "
+                                    "findings were changed"))
+        elif actual != record.content_hash:
+            problems.append(Problem(where, "stored hash", f"{_short(actual)} (of its content)",
+                                    _short(record.content_hash)))
+        change = changes.get(event.seq - 1)  # a step's state change is written just before
+        for what, expected, found, said_by in (
+                ("step", event.field, record.step, f"event {event.seq}"),
+                ("operator (user id)", event.user_id, record.operator_id, f"event {event.seq}"),
+                ("product", change.entity_id if change else None,
+                 dins.get(record.product_id), f"event {event.seq - 1}")):
+            if expected != found:
+                problems.append(Problem(where, what, f"{expected} ({said_by})", str(found)))
+    problems += [missing_row(f"step record {key} ({e.field})", e.seq, e.action)
+                 for key, e in recorded.items() if key not in seen]
+    return problems
+
+
+def reconcile_qc(session: Session, trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    written = trail.first(A.QC_RESULT, A.QC_CORRECTED)
+    verified = trail.first(A.QC_VERIFIED)
+    judges = _Judges(session)
+    seen = set()
+    for row in session.exec(select(QcResult)):
+        where = f"QC result {row.id} ({row.test})"
+        seen.add(str(row.id))
+        event = written.get(str(row.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.QC_RESULT))
+            continue
+        actual = content_hash(qc_content(row))
+        if (event.field, event.new) != (row.test, row.value):
+            problems.append(Problem(where, "value", f"{event.field} = {event.new} "
+                                    f"(event {event.seq})", f"{row.test} = {row.value}"))
+        elif actual != row.content_hash:
+            problems.append(Problem(where, "stored hash", f"{_short(actual)} (of its content)",
+                                    _short(row.content_hash)))
+        judged = judges.judge(row)
+        if judged != row.passed:
+            problems.append(Problem(where, "pass/fail", f"{_verdict(judged)} (judged against "
+                                    "its specification)", _verdict(row.passed)))
+        if (row.verified_at is not None) != (str(row.id) in verified):
+            problems.append(Problem(where, "verification",
+                                    "verified" if str(row.id) in verified else "not verified",
+                                    "verified" if row.verified_at else "not verified"))
+    problems += [missing_row(f"QC result {key} ({e.field})", e.seq, e.action)
+                 for key, e in written.items() if key not in seen]
+    return problems
+
+
+def _short(digest: str | None) -> str:
+    return f"{digest[:12]}…" if digest else str(digest)
+
+
+def _verdict(passed: bool | str | None) -> str:
+    if isinstance(passed, str):
+        return passed
+    return {True: "passed", False: "failed", None: "pending"}[passed]
+
+
+class _Judges:
+    """A QC value judged as the QC service judged it, per product (spec, weight, volume)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.products = {p.id: p for p in session.exec(select(Product))}
+        self.weights = {p.id: p.weight_kg for p in session.exec(select(Patient))}
+        self.volumes: dict[int, float | None] = {}
+        for container in session.exec(select(Container).where(
+                Container.kind == ContainerKind.FINAL_PRODUCT).order_by(col(Container.id))):
+            self.volumes.setdefault(container.product_id, container.volume_ml)
+
+    def judge(self, row: QcResult) -> bool | str | None:
+        product = self.products.get(row.product_id)
+        if product is None:
+            return "no product to judge it against"
+        try:
+            spec, _ = specification_of(self.session, product)
+            result = parse_result(row.test, row.value)
+        except ValueError as error:
+            return f"not a valid result: {error}"
+        return judge(row.test, result, spec, weight_kg=self.weights.get(product.patient_id, 0.0),
+                     volume_ml=self.volumes.get(product.id or 0))
