@@ -16,7 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from lims.audit_checkpoints import Checkpoint, check_lines, in_force, public_key, read_lines
@@ -30,20 +29,10 @@ from lims.audit_merkle import (
 )
 from lims.config import Settings, get_settings
 from lims.models import (
-    Alert,
     AuditEvent,
-    Deviation,
-    Notification,
-    QcResult,
-    StepRecord,
 )
-from lims.services.common import product_by_din
+from lims.services.audit_query import of_product
 from workflows.errors import Conflict, NotFound
-
-# Records of a product whose audit events carry the record's id (entity, model).
-_RECORDS_BY_ID: tuple[tuple[str, Any], ...] = (
-    ("step_record", StepRecord), ("qc_result", QcResult), ("deviation", Deviation),
-    ("alert", Alert), ("notification", Notification))
 
 
 def checkpoints(settings: Settings | None = None) -> list[Checkpoint]:
@@ -56,18 +45,7 @@ def checkpoints(settings: Settings | None = None) -> list[Checkpoint]:
 
 def product_events(session: Session, din: str) -> list[AuditEvent]:
     """Every audit event about the product's records, in sequence order."""
-    product = product_by_din(session, din)
-    clauses: list[ColumnElement[bool]] = [
-        (col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din),
-        (col(AuditEvent.entity) == "container")
-        & col(AuditEvent.entity_id).startswith(product.din)]
-    for entity, model in _RECORDS_BY_ID:
-        ids = [str(i) for i in session.exec(select(model.id).where(
-            model.product_id == product.id))]
-        if ids:
-            clauses.append((col(AuditEvent.entity) == entity)
-                           & col(AuditEvent.entity_id).in_(ids))
-    query = select(AuditEvent).where(or_(*clauses)).order_by(col(AuditEvent.seq))
+    query = select(AuditEvent).where(of_product(session, din)).order_by(col(AuditEvent.seq))
     return list(session.exec(query))
 
 

@@ -139,7 +139,7 @@ def _conditions(session: Session, filters: AuditFilter) -> list[ColumnElement[bo
                            f"({filters.end}): swap the dates")
     conditions: list[ColumnElement[bool]] = []
     if filters.din:
-        conditions.append(_of_product(session, filters.din))
+        conditions.append(of_product(session, filters.din))
     if filters.username:
         conditions.append(col(AuditEvent.username) == filters.username.strip())
     if filters.action:
@@ -151,7 +151,7 @@ def _conditions(session: Session, filters: AuditFilter) -> list[ColumnElement[bo
     return conditions
 
 
-def _of_product(session: Session, din: str) -> ColumnElement[bool]:
+def of_product(session: Session, din: str) -> ColumnElement[bool]:
     """The product's own events, its containers' and those of every record kept about it."""
     product = product_by_din(session, din)
     parts = [(col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din),
