@@ -61,6 +61,7 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "invalid_input"
     PATIENT_NOT_ELIGIBLE = "patient_not_eligible"
     TREATING_PHYSICIAN_INVALID = "treating_physician_invalid"
+    DIN_INVALID = "din_invalid"  # a DIN in a URL or request that is not a whole valid DIN
 
 
 class DomainError(Exception):

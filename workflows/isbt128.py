@@ -30,6 +30,7 @@ from workflows.isbt128_core import (
     make_din,
     parse_din,
     parse_product_code,
+    read_din,
     type3_flags,
 )
 from workflows.isbt128_scan import PRINT_SERIAL_DI, Scan, Structure, parse_scan, parse_structure
@@ -56,6 +57,7 @@ __all__ = [
     "parse_product_code",
     "parse_scan",
     "parse_structure",
+    "read_din",
     "type3_flags",
 ]
 

@@ -203,6 +203,33 @@ def parse_din(text: str) -> Din:
     return din
 
 
+def read_din(text: str) -> Din:
+    """A DIN as a person types it or a URL names it, validated whole; raises ScanError.
+
+    Accepts the 13-character DIN, the DIN followed by its check character (14), and the
+    eye-readable form as the label prints it (`X9999 26 000003 T`, spaces between the
+    groups, upper or lower case). Nothing is cut off: a wrong check character or anything
+    after it is refused, so a DIN with junk after it never names a product.
+    """
+    entry = text.strip()
+    if not entry:
+        raise ScanError(ScanErrorCode.EMPTY, "no DIN was entered")
+    compact = entry.replace(" ", "").upper()
+    if len(compact) not in (13, 14):
+        code = ScanErrorCode.TRUNCATED if len(compact) < 13 else ScanErrorCode.TRAILING_DATA
+        raise ScanError(code, "a DIN has 13 characters (plus its check character); "
+                              f"this has {len(compact)}")
+    din = Din(compact[:5], compact[5:7], compact[7:13])
+    if len(compact) == 14 and compact[13] != din.check:
+        given = show(compact[13]) if compact[13] not in MOD37_CHECK else compact[13]
+        raise ScanError(
+            ScanErrorCode.BAD_CHECK_CHARACTER,
+            f"DIN {din.eye_readable()}: check character {given} does not match, "
+            f"expected {din.check}",
+        )
+    return din
+
+
 def check_flags(din: Din, flags: str) -> None:
     """Refuse flag characters outside the ST-001 alphabet or a Type 3 flag that disagrees."""
     check_length(f"DIN {din.text} flag characters", flags, 2)

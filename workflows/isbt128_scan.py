@@ -24,6 +24,7 @@ from workflows.isbt128_core import (
     decode_datetime,
     parse_din,
     parse_product_code,
+    read_din,
     show,
 )
 
@@ -151,6 +152,7 @@ _SAME_FACT = {
 }
 _SYMBOLOGY_ID = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _KEYBOARD_ENTRY = re.compile(r"[0-9A-Za-z]+")
+_EYE_READABLE = re.compile(r"[0-9A-Za-z]{5} [0-9]{2} [0-9]{6}( [0-9A-Za-z*])?")
 
 
 def _quote(text: str) -> str:
@@ -351,6 +353,8 @@ def _refuse_repeats(located: list[tuple[int, Structure]]) -> None:
 
 def _keyboard_entry(raw: str, body: str) -> Scan:
     # Digits and letters only: a DIN typed from the label text, with or without its K.
+    if _EYE_READABLE.fullmatch(body):  # as printed, e.g. "X9999 26 000003 T"
+        return Scan(raw, (), read_din(body), None, None, None, None, None, compound=False)
     if _KEYBOARD_ENTRY.fullmatch(body) and (len(body) in (13, 14) or body == body.upper()):
         return Scan(raw, (), parse_din(body), None, None, None, None, None, compound=False)
     raise ScanError(

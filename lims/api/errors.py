@@ -37,6 +37,7 @@ STATUS: dict[ErrorCode, int] = {
     E.REASON_REQUIRED: 422, E.WITNESS_REQUIRED: 422, E.WITNESS_SAME_USER: 422,
     E.IDENTITY_NOT_CONFIRMED: 422, E.PATIENT_NOT_ELIGIBLE: 422,
     E.TREATING_PHYSICIAN_INVALID: 422, E.TIME_IN_FUTURE: 422,
+    E.DIN_INVALID: 422,
     E.REAGENT_UNKNOWN: 422, E.EQUIPMENT_UNKNOWN: 422,
     E.MATERIAL_WRONG_KIND: 422, E.EQUIPMENT_WRONG_KIND: 422, E.PHYSICIAN_APPROVAL_REQUIRED: 422,
     E.COI_BAD_SCAN: 422, E.COI_UNKNOWN_DIN: 422, E.COI_WRONG_DIN: 422,
@@ -85,8 +86,21 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
             for status in sorted(set(statuses))}
 
 
+# An error body echoes at most a bounded prefix of what was sent (no 2 MB refusals).
+MAX_DETAIL, MAX_FIELD_MESSAGE, MAX_FIELD_NAME, MAX_FIELDS = 2000, 300, 100, 50
+
+
+def clip(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and how long it was."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters in all)"
+
+
 def _body(code: ErrorCode, detail: str, fields: dict[str, str] | None = None) -> dict[str, Any]:
-    return ErrorOut(code=code, detail=detail, fields=fields).model_dump(exclude_none=True)
+    if fields:
+        fields = {clip(where, MAX_FIELD_NAME): clip(message, MAX_FIELD_MESSAGE)
+                  for where, message in list(fields.items())[:MAX_FIELDS]}
+    return ErrorOut(code=code, detail=clip(detail, MAX_DETAIL),
+                    fields=fields).model_dump(exclude_none=True)
 
 
 def _headers(status: int) -> dict[str, str] | None:
@@ -106,9 +120,9 @@ async def validation_error(_request: Request, error: Exception) -> JSONResponse:
     """Request data that does not fit the route's model: 422 with per-field messages."""
     assert isinstance(error, RequestValidationError)
     fields: dict[str, str] = {}
-    for problem in error.errors():
-        where = ".".join(str(part) for part in problem.get("loc", ()))
-        fields[where or "request"] = str(problem.get("msg", "invalid"))
+    for problem in error.errors()[:MAX_FIELDS]:
+        where = ".".join(clip(str(part), 40) for part in problem.get("loc", ()))
+        fields[where or "request"] = clip(str(problem.get("msg", "invalid")), MAX_FIELD_MESSAGE)
     detail = "; ".join(f"{where}: {message}" for where, message in fields.items())
     return JSONResponse(_body(E.INVALID_INPUT, detail or "invalid request", fields),
                         status_code=422)

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal, Self
+from typing import Annotated, Literal, Self, get_args
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lims.models import Container, Patient, User
 from workflows.identity import ContainerKind, container_code
@@ -15,9 +23,13 @@ from workflows.product import Arm, ProductState
 # Database integer columns are 32-bit on PostgreSQL: a larger id can match nothing.
 MAX_ID = 2**31 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-Din = Annotated[str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$",
-                          description="ISBT 128 DIN of the harvest", examples=["X999924000017"])]
+Din = Annotated[str, Path(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9* ]+$",
+                          description="ISBT 128 DIN of the harvest: its 13 characters, "
+                          "optionally followed by its check character, or as the label prints "
+                          "it ('X9999 24 000017 E'); validated whole", examples=["X999924000017"])]
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
+# An item of a free list in a request: an eligibility criterion, a marker or its result.
+Marker = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 def _has_nul(value: object) -> bool:
@@ -30,11 +42,26 @@ def _has_nul(value: object) -> bool:
     return False
 
 
+def _takes_numbers(annotation: object) -> bool:
+    """Whether a field reads numbers and not booleans (`float`, `int | None`, ...)."""
+    options = get_args(annotation) or (annotation,)
+    return bool not in options and any(option in (int, float) for option in options)
+
+
 class In(BaseModel):
     """A request body: unknown fields are refused rather than silently ignored, and no text
     may carry a NUL character (PostgreSQL cannot store one)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: object, info: ValidationInfo) -> object:
+        # JSON true/false would otherwise be read as 1/0 (a temperature of 1 °C, 1 wash).
+        if isinstance(value, bool) and info.field_name is not None and _takes_numbers(
+                cls.model_fields[info.field_name].annotation):
+            raise ValueError("a number is needed here, not true or false")
+        return value
 
     @model_validator(mode="after")
     def _no_nul(self) -> Self:
@@ -97,8 +124,10 @@ class PatientIn(In):
     weight_kg: float = Field(gt=0, le=1000, allow_inf_nan=False)
     consent_date: date
     arm: Arm = Field(description="Randomised arm")
-    eligibility: dict[str, bool] = Field(description="Inclusion/exclusion checklist answers")
-    infectious_markers: dict[str, str] = Field(description="e.g. {'HIV': 'negative'}")
+    eligibility: dict[Marker, bool] = Field(
+        max_length=50, description="Inclusion/exclusion checklist answers (at most 50)")
+    infectious_markers: dict[Marker, Marker] = Field(
+        max_length=50, description="e.g. {'HIV': 'negative'} (at most 50 markers)")
     checked_by: str = Field(min_length=1, max_length=64,
                             description="User name of who checked the eligibility")
     protocol_code: str | None = Field(default=None, max_length=40,

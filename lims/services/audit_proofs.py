@@ -32,6 +32,7 @@ from lims.models import (
     AuditEvent,
 )
 from lims.services.audit_query import of_product
+from lims.services.common import din_text
 from workflows.errors import Conflict, NotFound
 
 
@@ -61,7 +62,7 @@ def prove_product(session: Session, din: str,
     tree = _tree_matching(session, checkpoint)
     proven = [e for e in events if e.seq <= checkpoint.tree_size]
     return {
-        "kind": "inclusion", "din": din.strip().upper()[:13],
+        "kind": "inclusion", "din": din_text(din),
         "checkpoint": checkpoint.fields(),
         "events": [{"event": canonical_event(e), **_path(tree, e.seq, checkpoint)}
                    for e in proven],

@@ -8,7 +8,8 @@ from typing import TypeVar
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import Patient, Product, Protocol, User
-from workflows.errors import ErrorCode, Forbidden, NotFound, TransitionRefused
+from workflows.errors import DomainError, ErrorCode, Forbidden, NotFound, TransitionRefused
+from workflows.isbt128 import ScanError, read_din
 from workflows.product import TRIGGER_ROLES, Trigger
 from workflows.protocol import ProtocolParameters
 
@@ -45,10 +46,19 @@ def require_trigger_role(user: User, trigger: Trigger) -> None:
     require_role(user, TRIGGER_ROLES[trigger], trigger.value.replace("_", " "))
 
 
+def din_text(din: str) -> str:
+    """The 13-character DIN of a DIN named in a URL or request, validated whole (check
+    character included when given); a DIN_INVALID refusal says what is wrong."""
+    try:
+        return read_din(din).text
+    except ScanError as error:
+        raise DomainError(ErrorCode.DIN_INVALID, error.detail) from None
+
+
 def product_by_din(session: Session, din: str) -> Product:
     # populate_existing: steps are written through Core (step_store), so an instance this
     # session loaded earlier may be stale; always read the row as it is now.
-    product = session.exec(select(Product).where(Product.din == din.strip().upper()[:13])
+    product = session.exec(select(Product).where(Product.din == din_text(din))
                            .execution_options(populate_existing=True)).first()
     if product is None:
         raise NotFound(f"no product with DIN {din}")

@@ -23,7 +23,7 @@ from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, LabelTexts
 from lims.config import get_settings
 from lims.models import Container, Patient, PrintJob, Product, Protocol, StepRecord, User
 from lims.services import label_facts as facts
-from lims.services.common import get_or_404, parameters_of, patient_of
+from lims.services.common import din_text, get_or_404, parameters_of, patient_of
 from workflows.errors import InvalidInput, NotFound
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din, parse_product_code
@@ -104,7 +104,7 @@ def load_product(session: Session, din: str) -> Product:
     instances would change objects the caller still holds (e.g. an expected version).
     """
     row = session.connection().execute(
-        core_select(_P).where(_P.c.din == din.strip().upper()[:13])).mappings().first()
+        core_select(_P).where(_P.c.din == din_text(din))).mappings().first()
     if row is None:
         raise NotFound(f"no product with DIN {din}")
     return Product(**row)

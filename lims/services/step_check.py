@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 from lims.config import get_settings
 from lims.models import Container, User
 from lims.services import step_store as store
-from lims.services.common import aware, utcnow
+from lims.services.common import aware, din_text, utcnow
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import current_label_kind, last_printed_kind
 from lims.services.label_generations import check_generation
@@ -115,7 +115,7 @@ def check_step(session: Session, *, actor: User | None, din: str, step: str, sca
 
 
 def _load(session: Session, din: str) -> store.StepContextRow:
-    ctx = store.load_context(session.connection(), din.strip().upper()[:13])
+    ctx = store.load_context(session.connection(), din_text(din))
     if ctx is None:
         raise NotFound(f"no product with DIN {din}")
     return ctx
