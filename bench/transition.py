@@ -33,7 +33,7 @@ from lims.services.common import utcnow
 from lims.services.harvests import schedule_harvest
 from lims.services.queries import container_scan_text, containers
 from lims.services.steps import perform_step
-from tests.factories import make_patient, seeded
+from tests.factories import make_patient, seeded, wristband_of
 
 
 def percentile(samples: list[float], q: float) -> float:
@@ -72,7 +72,8 @@ def prepare(session: Session, n: int) -> list[tuple[str, str, int]]:
         product = schedule_harvest(session, actor=run.user("tech1"),
                                    subject_id=patient.subject_id, now=t0 - timedelta(minutes=30))
         run.label_all(product)  # print and scan back the collection label
-        product = run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1")
+        product = run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1",
+                           wristband=wristband_of(patient))
         bag = next(c for c in containers(session, product.din) if c.kind == "marrow_bag")
         ready.append((product.din, container_scan_text(product, bag), product.version))
     return ready
