@@ -128,3 +128,10 @@ def product_in(api: Api, state: str, arm: str = "CD133") -> Product:
                               t0=utcnow() - timedelta(hours=7))
     api.session.commit()
     return product
+
+
+@pytest.fixture
+def lab(api_engine: Engine) -> Iterator[tuple[Session, DemoRun]]:
+    """A session on the API's database and a demo run to build products with."""
+    with Session(api_engine, expire_on_commit=False) as session:
+        yield session, DemoRun(session, say=lambda _m: None)

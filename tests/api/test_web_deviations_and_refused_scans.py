@@ -4,44 +4,18 @@ step form shown after a scan refused in the Scan box still posts to its step."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from lims.app import create_app
 from lims.demo import DemoRun
 from lims.models import Deviation, Product, Signature
 from lims.services.common import utcnow
 from lims.services.deviations import raise_deviation
 from lims.services.qc import complete_qc
 from lims.services.release import release_product
+from tests.api.web_client import browser
 from tests.factories import PASSWORDS, enter_qc, make_product, scan_of, step_time
-
-
-@pytest.fixture
-def lab(api_engine: Engine) -> Iterator[tuple[Session, DemoRun]]:
-    with Session(api_engine, expire_on_commit=False) as session:
-        yield session, DemoRun(session, say=lambda _m: None)
-
-
-def browser(engine: Engine, username: str) -> tuple[TestClient, str]:
-    """A signed-in web client and its CSRF token."""
-    client = TestClient(create_app(engine, jobs=False), follow_redirects=False)
-    token = _token(client.get("/login").text)
-    signed = client.post("/login", data={"csrf_token": token, "username": username,
-                                         "password": PASSWORDS[username]})
-    assert signed.status_code == 303, signed.text[:300]
-    return client, _token(client.get("/").text)
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 def awaiting_with_a_deviation(session: Session, run: DemoRun) -> tuple[Product, int]:

@@ -3,43 +3,16 @@ re-release decision and the verification of a corrected QC result."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
 from sqlmodel import Session
 
-from lims.app import create_app
 from lims.demo import DemoRun
 from lims.models import Product, QcResult
 from lims.services.common import utcnow
 from lims.services.qc import record_qc_result
+from tests.api.web_client import browser
 from tests.factories import PASSWORDS, make_product
-
-
-@pytest.fixture
-def lab(api_engine: Engine) -> Iterator[tuple[Session, DemoRun]]:
-    with Session(api_engine, expire_on_commit=False) as session:
-        yield session, DemoRun(session, say=lambda _m: None)
-
-
-def browser(engine: Engine, username: str) -> tuple[TestClient, str]:
-    """A signed-in web client and its CSRF token."""
-    client = TestClient(create_app(engine, jobs=False), follow_redirects=False)
-    token = _token(client.get("/login").text)
-    signed = client.post("/login", data={"csrf_token": token, "username": username,
-                                         "password": PASSWORDS[username]})
-    assert signed.status_code == 303, signed.text[:300]
-    return client, _token(client.get("/").text)
-
-
-def _token(html: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert found is not None
-    return found.group(1)
 
 
 def fresh(session: Session, model, key):

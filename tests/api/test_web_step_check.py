@@ -5,22 +5,15 @@ harvest form asks for the wristband and the harvesting physician."""
 from __future__ import annotations
 
 import html
-import re
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from fastapi.testclient import TestClient
-from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
-from lims.app import create_app
-from lims.demo import DemoRun
 from lims.models import Deviation
 from lims.services.common import utcnow
 from lims.services.steps import check_step
+from tests.api.web_client import browser
 from tests.factories import (
-    PASSWORDS,
     coi_events,
     make_product,
     scan_of,
@@ -28,28 +21,6 @@ from tests.factories import (
     step_time,
     step_values,
 )
-
-
-@pytest.fixture
-def lab(api_engine: Engine) -> Iterator[tuple[Session, DemoRun]]:
-    with Session(api_engine, expire_on_commit=False) as session:
-        yield session, DemoRun(session, say=lambda _m: None)
-
-
-def browser(engine: Engine, username: str) -> tuple[TestClient, str]:
-    """A signed-in web client and its CSRF token."""
-    client = TestClient(create_app(engine, jobs=False), follow_redirects=False)
-    token = _token(client.get("/login").text)
-    signed = client.post("/login", data={"csrf_token": token, "username": username,
-                                         "password": PASSWORDS[username]})
-    assert signed.status_code == 303, signed.text[:300]
-    return client, _token(client.get("/").text)
-
-
-def _token(page: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found is not None
-    return found.group(1)
 
 
 def form_of(values: dict[str, object]) -> dict[str, str]:
