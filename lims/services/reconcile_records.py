@@ -87,7 +87,6 @@ def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
             problems.append(unaudited_row(where, A.STEP_RECORDED))
             continue
         actual = content_hash(step_content(record))
-        change = changes.get(event.seq - 1)  # a step's state change is written just before
         if actual != event.new:
             problems.append(Problem(where, "content", f"content hashing to {_short(event.new)} "
                                     f"(event {event.seq})", f"content hashing to "
