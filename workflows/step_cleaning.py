@@ -105,6 +105,9 @@ def _integer(value: object) -> int:
 
 def _in_range(f: Field, number: float) -> float:
     unit = f" {f.unit}" if f.unit else ""
+    if f.min is not None and f.above_min and number <= f.min:
+        raise _Invalid(f"must be above {f.min:g}{unit} (a container holds something), "
+                       f"got {number:g}")
     if f.min is not None and number < f.min:
         raise _Invalid(f"must be at least {f.min:g}{unit}, got {number:g}")
     if f.max is not None and number > f.max:

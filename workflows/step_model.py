@@ -52,6 +52,8 @@ class Field:
     where: Where | None = None
     material: Material | None = None
     equipment_type: EquipmentType | None = None
+    # `min` itself is impossible too (a volume or count that cannot be zero): value > min.
+    above_min: bool = False
 
     def __post_init__(self) -> None:
         if (self.kind == "choice") != bool(self.choices):

@@ -68,6 +68,15 @@ def _number(
                  quantity=quantity)
 
 
+def _positive(
+    name: str, label: str, unit: str, high: float, *, required: bool = True,
+    where: Where | None = None,
+) -> Field:
+    """A volume, count or duration that cannot be zero: a container that was filled holds
+    something, a counted suspension has cells, a step that ran took time."""
+    return Field(name, label, "number", unit, required, 0.0, high, where=where, above_min=True)
+
+
 def _integer(name: str, label: str, low: float, high: float) -> Field:
     return Field(name, label, "integer", None, True, low, high)
 
@@ -123,7 +132,7 @@ _HARVEST = StepSpec(
                 where=put_into(K.MARROW_BAG)),
         _choice("anticoagulant", "Anticoagulant", "heparin", "ACD-A"),
         _lot("anticoagulant_lot", "Anticoagulant lot", Material.ANTICOAGULANT),
-        _number("anticoagulant_volume_ml", "Anticoagulant volume", "ml", 0.0, 500.0),
+        _positive("anticoagulant_volume_ml", "Anticoagulant volume", "ml", 500.0),
         _lot("collection_set_lot", "Collection set lot", Material.COLLECTION_SET),
         _lot("filter_lot", "Filter lot", Material.FILTER),
         _integer("puncture_sites", "Puncture sites", 1, 200),
@@ -143,7 +152,7 @@ _RECEIVE = StepSpec(
         _when("time_received", "Time received"),
         _number("temperature_c", "Temperature on receipt", "°C", -30.0, 60.0),
         _yes_no("bag_intact", "Bag intact"),
-        _number("gross_weight_g", "Gross weight", "g", 0.0, 5000.0, required=False),
+        _positive("gross_weight_g", "Gross weight", "g", 5000.0, required=False),
         _number("tare_g", "Tare weight", "g", 0.0, 5000.0, required=False),
     ),
     *_figures(
@@ -161,16 +170,16 @@ _SEDIMENT = StepSpec(
                 where=taken_from(K.MARROW_BAG)),
         _number("rbc_in_per_ul", "RBC in", "cells/µL", 1.0, _MAX_PER_UL,
                 where=taken_from(K.MARROW_BAG)),
-        _number("volume_out_ml", "Leukocyte-rich volume out", "ml", 0.0, 2000.0,
+        _positive("volume_out_ml", "Leukocyte-rich volume out", "ml", 2000.0,
                 where=put_into(K.RBC_REDUCED)),
-        _number("wbc_out_per_ul", "WBC out", "cells/µL", 0.0, _MAX_PER_UL,
+        _positive("wbc_out_per_ul", "WBC out", "cells/µL", _MAX_PER_UL,
                 where=put_into(K.RBC_REDUCED)),
         _number("rbc_out_per_ul", "RBC out", "cells/µL", 0.0, _MAX_PER_UL,
                 where=put_into(K.RBC_REDUCED)),
         _text("agent", "Sedimentation agent"),
         _lot("agent_lot", "Agent lot", Material.SEDIMENTATION_AGENT),
         _text("ratio", "Agent : marrow ratio"),
-        _number("sedimentation_minutes", "Sedimentation time", "min", 0.0, 600.0),
+        _positive("sedimentation_minutes", "Sedimentation time", "min", 600.0),
     ),
     *_figures(
         _figure("tnc_in", "TNC in", "cells", where=taken_from(K.MARROW_BAG)),
@@ -196,9 +205,9 @@ _ISOLATE_MNC = StepSpec(
         _number("temperature_c", "Centrifuge temperature", "°C", 0.0, 40.0),
         _yes_no("brake_off", "Brake off"),
         _integer("washes", "Washes", 0, 10),
-        _number("mnc_per_ul", "MNC concentration", "cells/µL", 0.0, _MAX_PER_UL,
+        _positive("mnc_per_ul", "MNC concentration", "cells/µL", _MAX_PER_UL,
                 where=put_into(K.MNC)),
-        _number("volume_ml", "MNC suspension volume", "ml", 0.0, 1000.0, where=put_into(K.MNC)),
+        _positive("volume_ml", "MNC suspension volume", "ml", 1000.0, where=put_into(K.MNC)),
         _percent("viability_pct", "Viability"),
         _percent("cd34_pct", "CD34+"),
         _percent("cd133_pct", "CD133+"),
@@ -220,7 +229,7 @@ _ENRICH = StepSpec(
                 where=taken_from(K.MNC)),
         _percent("pre_cd133_pct", "CD133+ before selection"),
         _lot("reagent_lot", "CD133 reagent lot", Material.CD133_REAGENT),
-        _number("reagent_volume_ml", "Reagent volume used", "ml", 0.0, 50.0),
+        _positive("reagent_volume_ml", "Reagent volume used", "ml", 50.0),
         _when("incubation_start", "Labelling incubation start"),
         _when("incubation_end", "Labelling incubation end"),
         _integer("washes", "Washes", 0, 10),
@@ -231,13 +240,13 @@ _ENRICH = StepSpec(
         _when("run_start", "Run start"),
         _when("run_end", "Run end"),
         _text("alarms", "Alarms", required=False),
-        _number("target_volume_ml", "Target fraction volume", "ml", 0.0, 1000.0,
+        _positive("target_volume_ml", "Target fraction volume", "ml", 1000.0,
                 where=put_into(K.CD133_TARGET)),
-        _number("target_cells_per_ul", "Target fraction count", "cells/µL", 0.0, _MAX_PER_UL,
+        _positive("target_cells_per_ul", "Target fraction count", "cells/µL", _MAX_PER_UL,
                 where=put_into(K.CD133_TARGET)),
         _percent("target_viability_pct", "Target fraction viability"),
         _percent("cd133_purity_pct", "CD133+ purity"),
-        _number("negative_volume_ml", "Negative fraction volume", "ml", 0.0, 2000.0,
+        _positive("negative_volume_ml", "Negative fraction volume", "ml", 2000.0,
                 where=put_into(K.CD133_NEGATIVE)),
     ),
     *_figures(

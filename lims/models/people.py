@@ -38,6 +38,9 @@ class Patient(SQLModel, table=True):
     eligibility: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     infectious_markers: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
     eligibility_checked_by_id: int = Field(foreign_key="user.id")
+    # When the checker confirmed the eligibility with their password (re-authenticated).
+    eligibility_checked_at: datetime | None = Field(default=None,
+                                                    sa_column=utc_column(nullable=True))
     enrolled_by_id: int = Field(foreign_key="user.id")
     # The physician told at once of a failure found after release or administration.
     treating_physician_id: int | None = Field(default=None, foreign_key="user.id")

@@ -66,6 +66,11 @@ class StepRecord(SQLModel, table=True):
     witness_id: int | None = Field(default=None, foreign_key="user.id")
     performed_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     content_hash: str = Field(max_length=64)
+    # A correction is a new record of the same step: the record it corrects is superseded
+    # (kept, never changed otherwise) and the new one says why (issue 11).
+    superseded: bool = False
+    corrects_id: int | None = Field(default=None, foreign_key="steprecord.id")
+    reason: str | None = Field(default=None, max_length=500)
 
 
 class QcResult(SQLModel, table=True):
@@ -78,6 +83,9 @@ class QcResult(SQLModel, table=True):
     method: str = Field(default="", max_length=120)
     instrument: str = Field(default="", max_length=120)
     tested_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    # When the sample was drawn from the product and how much it took (volume accounting).
+    sample_drawn_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    sample_volume_ml: float | None = None
     late: bool = False  # entered long after the test was performed (review-by-exception)
     reason: str | None = Field(default=None, max_length=500)  # why a result was corrected
     analyst_id: int = Field(foreign_key="user.id")
