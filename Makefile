@@ -8,7 +8,7 @@ DEMO_DB ?= sqlite:///lims.db
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install chromium demo test lint test-sqlite test-postgres test-summary bench diagram clean
+.PHONY: install chromium demo test lint test-sqlite test-postgres test-summary bench diagram examples clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ bench: install
 
 diagram: install
 	$(BIN)/lims diagram
+
+# docs/labels and docs/batch-records from what the code prints: the demo on a fresh database
+# in a temporary directory; REVIEW=DIR also writes every label and record page there as PNG.
+examples: install
+	$(BIN)/python scripts/regenerate_examples.py --docs docs $(if $(REVIEW),--review $(REVIEW))
 
 clean:
 	rm -rf $(VENV) lims.db* demo-output audit-checkpoints.jsonl

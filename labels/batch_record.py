@@ -1,15 +1,20 @@
 """The electronic batch record as an A4 PDF: `render_batch_record(record) -> bytes`.
 
 Page 1 carries the product identity and chain-of-identity block, the
-disposition and the exceptions summary (review by exception). Then: every step
-with its data, units, computed values against limits, operator, witness and
-times; reagent lots and equipment; container lineage; QC results against the
-specification with a chart of the key values; deviations; and every electronic
-signature with its manifestation (printed name, date/time UTC, meaning; 21 CFR
-11.50). Every page shows the product, "Page n of N" and the record's content
-hash (`content_hash`), so a page cannot be moved to another record unnoticed.
+disposition, the expiry checks at issue and infusion, every decision on the
+product (hold, resume, discard, release suspension, re-release, rejection,
+expiry) with its reason, who and when, and the exceptions summary (review by
+exception). Then: every step with its data and computed values, each judged
+value against its limit with the limit's source, operator, witness and times;
+corrections of step data (old → new, reason, who, when); reagent lots and
+equipment; container lineage and label prints; the chain of custody of each
+container; QC results against the specification with a chart of the key values;
+deviations; and every electronic signature with its manifestation (printed
+name, date/time UTC, meaning; 21 CFR 11.50). Every page shows the product,
+"Page n of N" and the record's content hash (`content_hash`), so a page cannot
+be moved to another record unnoticed.
 
-Pure: standard library and reportlab only. The canvas is `invariant=1`, so the
+Pure: standard library, reportlab and `workflows` only. The canvas is `invariant=1`, so the
 same record gives the same bytes.
 """
 
@@ -22,22 +27,35 @@ from typing import Any, Final
 
 from reportlab.lib.units import mm
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageBreak, PageTemplate
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    KeepTogether,
+    PageBreak,
+    PageTemplate,
+)
 
 from labels.batch_record_chart import key_value_charts
 from labels.batch_record_model import (
     BatchRecord,
     ChartSeries,
     ContainerLine,
+    CorrectionLine,
+    CustodyLine,
     DeviationLine,
+    ExpiryCheck,
     LabelPrintLine,
     QcLine,
     ReviewException,
     Signature,
+    StateChange,
     StepEntry,
+    ValueLine,
     content_hash,
 )
 from labels.batch_record_sections import first_page, materials_section, steps_section
+from labels.batch_record_story import corrections_section, custody_section
 from labels.batch_record_style import (
     BODY,
     CONTENT_WIDTH,
@@ -67,12 +85,17 @@ __all__ = [
     "BatchRecord",
     "ChartSeries",
     "ContainerLine",
+    "CorrectionLine",
+    "CustodyLine",
     "DeviationLine",
+    "ExpiryCheck",
     "LabelPrintLine",
     "QcLine",
     "ReviewException",
     "Signature",
+    "StateChange",
     "StepEntry",
+    "ValueLine",
     "content_hash",
     "render_batch_record",
 ]
@@ -165,11 +188,13 @@ def _furniture(record: BatchRecord, digest: str) -> _Furniture:
 
 
 def _chart_section(chart: tuple[ChartSeries, ...]) -> list[Flowable]:
-    heading = section("5  Key values against specification limits")
+    heading = section("7  Key values against specification limits")
     if not chart:
         return [*heading, para("No key values to chart.", BODY)]
     note = para("Each value on its own scale; the band is the specification range.", SMALL)
-    return [*heading, note, gap(1), *key_value_charts(chart)]
+    first, *rest = key_value_charts(chart)
+    # The heading goes to the page its chart starts on, never alone at the foot of a page.
+    return [KeepTogether([*heading, note, gap(1), first]), *rest]
 
 
 def story(record: BatchRecord) -> list[Flowable]:
@@ -178,8 +203,10 @@ def story(record: BatchRecord) -> list[Flowable]:
         *first_page(record),
         PageBreak(),
         *steps_section(record),
+        *corrections_section(record),
         *materials_section(record),
         *containers_section(record),
+        *custody_section(record),
         *qc_section(record),
         *_chart_section(record.chart),
         *deviations_section(record),

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from labels.batch_record import render_batch_record
-from labels.batch_record_example_steps import HARVEST_END, TECH_2, ZONE, at, steps
+from labels.batch_record_example_steps import HARVEST_END, TECH, TECH_2, ZONE, at, steps
+from labels.batch_record_example_story import story
 from labels.batch_record_model import (
     BatchRecord,
     ChartSeries,
@@ -31,49 +32,62 @@ from labels.batch_record_model import (
     ReviewException,
     Signature,
 )
+from workflows.registry import QC, entry
+from workflows.step_limits import bound_text
+from workflows.words import LABEL_KINDS
 
 QA: Final = "Maryam QA Reviewer"
 PHYSICIAN: Final = "Dr. Ali Physician"
-TECH: Final = "Sara Technician (tech1)"
 
 
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _qc_line(test: str, result: str, unit: str, spec: str, passed: bool | None,
-             method: str, minutes: float, **changes: Any) -> QcLine:
-    line = QcLine(test, result, unit, spec, passed, method, "Leila Supervisor", at(minutes),
-                  late=False, corrected_from=None, correction_reason=None)
+def _qc_line(test: str, value: object, passed: bool | None, method: str, minutes: float,
+             **changes: Any) -> QcLine:
+    """A result as the LIMS prints it: registry label, unit, format and specification."""
+    found = entry(QC, test)
+    result = found.format(value, "pdf") if isinstance(value, float) else str(value)
+    spec = _SPECIFICATIONS[test]
+    line = QcLine(found.label, result, found.unit, spec, passed, method, "Leila Supervisor",
+                  at(minutes), late=False, corrected_from=None, correction_reason=None,
+                  source=f"specification {SPECIFICATION}")
     return replace(line, **changes)
+
+
+SPECIFICATION: Final = "CD133 v3"
+_SPECIFICATIONS: Final = {
+    "viability": bound_text(70.0, None, "%", "pdf"),
+    "viable_dose": bound_text(1e6, 12e6, "cells", "pdf"),
+    "cd133_purity": bound_text(70.0, None, "%", "pdf"),
+    "gram_stain": "no organisms seen",
+    "endotoxin": bound_text(None, 0.5, "EU/ml", "pdf"),
+    "sterility": "no growth (may be pending)",
+}
 
 
 def _qc(arm: str) -> tuple[QcLine, ...]:
     if arm == "CD133":
         return (
-            _qc_line("Viability (7-AAD)", "97.1", "%", "≥ 80 %", True, "Flow cytometry, 7-AAD",
-                     430, corrected_from="91.7",
+            _qc_line("viability", 97.1, True, "7-AAD flow cytometry; instrument FC-01", 430,
+                     corrected_from="91.7 %",
                      correction_reason="transcription error: digits swapped from the "
                                        "cytometer printout"),
-            _qc_line("Viable dose", "4.5 × 10^6", "cells", "1–12 × 10^6", True,
-                     "ISHAGE single platform", 430),
-            _qc_line("CD133+ purity", "88.4", "%", "≥ 70 %", True, "Flow cytometry, CD133/1",
-                     430),
-            _qc_line("Gram stain", "no organisms seen", "", "no organisms seen", True,
-                     "Gram stain, microscopy", 1500, late=True),
-            _qc_line("Endotoxin", "< 0.05", "EU/mL", "≤ 0.5 EU/mL", True, "Endosafe PTS", 450),
-            _qc_line("Sterility culture (aerobic/anaerobic/fungal)", "pending", "",
-                     "no growth", None, "BacT/ALERT 3D", 440),
+            _qc_line("viable_dose", 4.5e6, True, "single-platform flow cytometry (ISHAGE)", 430),
+            _qc_line("cd133_purity", 88.4, True, "flow cytometry (CD133/CD45/7-AAD)", 430),
+            _qc_line("gram_stain", "no organisms seen", True, "Gram stain, microscopy", 1500,
+                     late=True),
+            _qc_line("endotoxin", "< 0.05 EU/ml", True, "Endosafe PTS", 450),
+            _qc_line("sterility", "pending", None, "BacT/ALERT 3D", 440),
         )
     return (
-        _qc_line("Viability (7-AAD)", "93.0", "%", "≥ 80 %", True, "Flow cytometry, 7-AAD", 430),
-        _qc_line("Viable dose", "1.12 × 10^9", "cells", "≥ 1 × 10^8", True,
-                 "ISHAGE single platform", 430),
-        _qc_line("Gram stain", "no organisms seen", "", "no organisms seen", True,
-                 "Gram stain, microscopy", 440),
-        _qc_line("Endotoxin", "0.62", "EU/mL", "≤ 0.5 EU/mL", False, "Endosafe PTS", 450),
-        _qc_line("Sterility culture (aerobic/anaerobic/fungal)", "pending", "", "no growth",
-                 None, "BacT/ALERT 3D", 440),
+        _qc_line("viability", 93.0, True, "7-AAD flow cytometry; instrument FC-01", 430),
+        replace(_qc_line("viable_dose", 1.12e9, True, "single-platform flow cytometry (ISHAGE)",
+                         430), specification=bound_text(1e8, 1e10, "cells", "pdf")),
+        _qc_line("gram_stain", "no organisms seen", True, "Gram stain, microscopy", 440),
+        _qc_line("endotoxin", 0.62, False, "Endosafe PTS", 450),
+        _qc_line("sterility", "pending", None, "BacT/ALERT 3D", 440),
     )
 
 
@@ -134,8 +148,8 @@ def _label_prints(containers: tuple[ContainerLine, ...]) -> tuple[LabelPrintLine
     lines = []
     for number, container in enumerate(containers):
         printed = HARVEST_END + timedelta(minutes=10 + 25 * number)
-        kind = ("collection" if container.parent is None else
-                "qc_sample" if container.flags else "in_process")
+        kind = LABEL_KINDS["collection" if container.parent is None else
+                           "qc_sample" if container.flags else "in_process"]
         lines.append(LabelPrintLine(container.label, kind, printed, TECH, "ZPL, zebra-1", None,
                                     printed + timedelta(minutes=1)))
         if number == 1:
@@ -145,31 +159,33 @@ def _label_prints(containers: tuple[ContainerLine, ...]) -> tuple[LabelPrintLine
     return tuple(lines)
 
 
-def _signature(name: str, user: str, meaning: str, minutes: float, record: str) -> Signature:
-    return Signature(name, user, meaning, at(minutes), record, _hash(f"{record}@{minutes}"))
+def _signature(name: str, meaning: str, minutes: float, record: str,
+               justification: str = "") -> Signature:
+    return Signature(name, meaning, at(minutes), record, _hash(f"{record}@{minutes}"),
+                     justification)
 
 
 def _signatures(arm: str, din: str) -> tuple[Signature, ...]:
     """In the order they were executed."""
     product = f"Product {din}"
-    enrich = (_signature(TECH_2, "tech2", "Witnessed", 330,
-                         "Step: CliniMACS CD133+ enrichment"),) if arm == "CD133" else ()
+    enrich = (_signature(TECH_2, "Witnessed", 330,
+                         "Step record 5 (CliniMACS CD133+ enrichment)"),) if arm == "CD133" else ()
     processing = (
-        _signature(TECH_2, "tech2", "Witnessed", 52, "Step: Transport and receipt"),
-        _signature(TECH_2, "tech2", "Witnessed", 170, "Step: Ficoll-Paque MNC isolation"),
+        _signature(TECH_2, "Witnessed", 52, "Step record 2 (Transport and receipt)"),
+        _signature(TECH_2, "Witnessed", 170, "Step record 4 (Ficoll-Paque MNC isolation)"),
         *enrich,
-        _signature(TECH_2, "tech2", "Witnessed", 390, "Step: Final formulation"),
-        _signature(QA, "qa1", "Reviewed", 395, "Deviation 1"),
+        _signature(TECH_2, "Witnessed", 390, "Step record 6 (Final formulation)"),
+        _signature(QA, "Reviewed", 395, "Deviation 1"),
     )
-    released = _signature(QA, "qa1", "Released", 473, product)
+    released = _signature(QA, "Released", 473, product)
     if arm == "CD133":
         return (*processing, released)
     return (
         *processing,
-        _signature(QA, "qa1", "Reviewed", 462, "Deviation 2"),
-        _signature(PHYSICIAN, "doc1", "Approved exceptional release", 468,
-                   f"{product}: endotoxin 0.62 EU/mL > 0.5 EU/mL; justification: dose "
-                   "0.16 EU/kg, far below 5 EU/kg; no alternative product for this patient"),
+        _signature(QA, "Reviewed", 462, "Deviation 2"),
+        _signature(PHYSICIAN, "Approved exceptional release", 468, product,
+                   "endotoxin 0.62 EU/ml > 0.5 EU/ml; dose 0.16 EU/kg, far below 5 EU/kg; no "
+                   "alternative product for this patient"),
         released,
     )
 
@@ -180,12 +196,12 @@ def _chart(arm: str) -> tuple[ChartSeries, ...]:
             ChartSeries("Viability (7-AAD)", 97.1, "%", 80.0, None),
             ChartSeries("Viable CD133+ dose", 4.5e6, "cells", 1e6, 12e6),
             ChartSeries("CD133+ purity", 88.4, "%", 70.0, None),
-            ChartSeries("Endotoxin", 0.05, "EU/mL", None, 0.5),
+            ChartSeries("Endotoxin", 0.05, "EU/ml", None, 0.5),
         )
     return (
         ChartSeries("Viability (7-AAD)", 93.0, "%", 80.0, None),
         ChartSeries("Viable MNC dose", 1.12e9, "cells", 1e8, None),
-        ChartSeries("Endotoxin", 0.62, "EU/mL", None, 0.5),
+        ChartSeries("Endotoxin", 0.62, "EU/ml", None, 0.5),
     )
 
 
@@ -219,7 +235,7 @@ def example_record(arm: str = "CD133") -> BatchRecord:
         raise ValueError(f"arm must be CD133 or BM-MNC, not {arm!r}")
     cd133 = arm == "CD133"
     din, check = ("X9999 26 000017", "H") if cd133 else ("X9999 26 000018", "F")
-    disposition = f"RELEASED by {QA} 2026-11-25 16:03 UTC" if cd133 else (
+    disposition = f"ADMINISTERED — Released by {QA} 2026-11-25 16:03 UTC" if cd133 else (
         f"EXCEPTIONAL RELEASE approved by {PHYSICIAN} 2026-11-25 15:58 UTC; "
         f"released by {QA} 2026-11-25 16:03 UTC")
     return BatchRecord(
@@ -231,7 +247,7 @@ def example_record(arm: str = "CD133") -> BatchRecord:
         patient_identifiers=(("MRN", "123456" if cd133 else "654321"),
                              ("Date of birth", "1961-03-04" if cd133 else "1958-07-19")),
         protocol="NCT00713934", specification_version="Release specification v3 (2026-09-01)",
-        state="released", disposition=disposition,
+        state="administered" if cd133 else "released", disposition=disposition,
         harvest_end=HARVEST_END, expires_at=HARVEST_END + timedelta(hours=12),
         time_zone=ZONE, facility="Cell Therapy Laboratory (demo), Example University Hospital",
         exceptions=_exceptions(arm), steps=steps(arm), qc=_qc(arm),
@@ -243,6 +259,7 @@ def example_record(arm: str = "CD133") -> BatchRecord:
             "changed",),
         generated_at=datetime(2026, 11, 25, 16, 30, tzinfo=UTC),
         label_prints=_label_prints(_containers(arm)),
+        **story(arm),
     )
 
 

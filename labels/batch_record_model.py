@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 # Bump when the serialisation changes, so an old hash is never compared with a new one.
-HASH_SCHEME: Final = "cell-lims batch record v1"
+HASH_SCHEME: Final = "cell-lims batch record v2"
 
 
 @dataclass(frozen=True)
@@ -28,37 +28,112 @@ class Signature:
     """One electronic signature as §11.50 wants it shown: name, date/time, meaning."""
 
     printed_name: str
-    username: str
-    meaning: str  # "Performed", "Witnessed", "Reviewed", "Released", "Rejected", ...
+    meaning: str  # "Performed", "Witnessed", "Released", "Administered", "Discarded", ...
     signed_at: datetime  # aware
-    record: str  # what was signed, e.g. "Product X9999 26 000001" or "Deviation 3"
+    record: str  # what was signed, e.g. "Product X999926000001" or "Deviation 3"
     record_hash: str  # hash of the signed record content (§11.70 linking)
+    justification: str = ""  # the reason signed with it (discard, exceptional release)
+
+
+@dataclass(frozen=True)
+class ValueLine:
+    """One value of a step (a typed field or a computed figure), judged where a limit applies.
+
+    `value` and `limit` are reportlab paragraph markup, already escaped, so a cell number
+    keeps its real superscript ("4,000 × 10<super>6</super> cells"); `unit` is the
+    registry's unit for `name` (workflows.steps), kept apart so a reader (and a test) can
+    see which unit the value is in without parsing the text.
+    """
+
+    name: str  # the field or figure, e.g. "temperature_c"
+    label: str  # the lab's name, e.g. "Temperature on receipt"
+    value: str  # markup, unit included, e.g. "19.5 °C"
+    unit: str  # "" for text, times, yes/no
+    limit: str = ""  # markup, e.g. "2.0–25.0 °C"; "" when the protocol sets none
+    passed: bool | None = None  # None: not judged (no limit)
+    source: str = ""  # where the limit comes from, e.g. "protocol NCT00713934"
+    verdict: str = ""  # the words for the verdict when not within/out ("in date", "EXPIRED")
 
 
 @dataclass(frozen=True)
 class StepEntry:
-    """One process step as performed: its data, computed figures and findings."""
+    """One process step as performed (its current record): data, figures and findings."""
 
     step: str  # trigger name, e.g. "sediment"
     label: str  # the lab's name, e.g. "RBC sedimentation"
     performed_at: datetime
-    operator: str
+    operator: str  # printed full name
     witness: str | None
-    values: tuple[tuple[str, str, str], ...]  # (field label, value text, unit)
-    computed: tuple[tuple[str, str, str, str], ...]  # (label, value, unit, limit e.g. "≥ 80 %")
+    values: tuple[ValueLine, ...]
+    computed: tuple[ValueLine, ...]
     findings: tuple[str, ...]  # warnings and refusals, as text
     reagents: tuple[str, ...]  # e.g. "Ficoll-Paque PREMIUM lot 10298765 (exp 2027-03-31)"
     equipment: tuple[str, ...]  # e.g. "Centrifuge CF-02 (Rotanta 460R)"
+    # Who corrected the values since, and when, e.g. "Leila Supervisor 2026-11-25 14:03 UTC"
+    # ("" when never corrected); the old → new values are in the corrections table.
+    corrected: str = ""
+
+
+@dataclass(frozen=True)
+class CorrectionLine:
+    """One value of a step record changed by a correction: old → new, why, who, when."""
+
+    step: str  # the step's label
+    field: str  # the field's label
+    old: str  # markup, as the value was printed before
+    new: str  # markup
+    reason: str
+    corrected_by: str  # printed full name
+    corrected_at: datetime
+
+
+@dataclass(frozen=True)
+class StateChange:
+    """A change of the product's state: a step, a decision (hold, resume, discard, release
+    suspension, re-release, rejection, expiry) with its reason, who and when."""
+
+    at: datetime
+    event: str  # e.g. "Put on hold", "RBC sedimentation"
+    old_state: str  # the lab's words, e.g. "formulated, awaiting QC"
+    new_state: str
+    by: str  # printed full name
+    reason: str  # "" for a processing step (its data is the step)
+    decision: bool  # a hold, resume, discard, ... rather than a processing step
+
+
+@dataclass(frozen=True)
+class CustodyLine:
+    """Who had a container, from when until when, and what they did with it."""
+
+    container: str  # e.g. "marrow collection bag D0001 1 00"
+    event: str  # e.g. "Collected in OR-3 (bone-marrow harvest)"
+    start: datetime
+    end: datetime | None  # None: still held (or the end of its story)
+    by: str  # printed full names, e.g. "Sara Technician; witness Dr. Ali Physician"
+
+
+@dataclass(frozen=True)
+class ExpiryCheck:
+    """The product's expiry against a moment it had to be in date (issue, infusion)."""
+
+    what: str  # "Issued", "Infusion started"
+    at: datetime
+    expires_at: datetime
+    in_date: bool
 
 
 @dataclass(frozen=True)
 class QcLine:
-    """One release test result against its specification."""
+    """One release test result against its specification.
+
+    `result`, `specification` and `corrected_from` are paragraph markup (escaped), so a
+    cell number keeps its superscript; `unit` is the registry's unit of the test.
+    """
 
     test: str
-    result: str
+    result: str  # markup, unit included, e.g. "4.46 × 10<super>6</super> cells"
     unit: str
-    specification: str
+    specification: str  # markup
     passed: bool | None  # None while pending
     method: str
     analyst: str
@@ -66,6 +141,7 @@ class QcLine:
     late: bool
     corrected_from: str | None
     correction_reason: str | None
+    source: str = ""  # e.g. "specification CD133 v1"
 
 
 @dataclass(frozen=True)
@@ -151,6 +227,10 @@ class BatchRecord:
     coi_events: tuple[str, ...]
     generated_at: datetime
     label_prints: tuple[LabelPrintLine, ...] = ()
+    state_changes: tuple[StateChange, ...] = ()
+    custody: tuple[CustodyLine, ...] = ()
+    corrections: tuple[CorrectionLine, ...] = ()
+    expiry_checks: tuple[ExpiryCheck, ...] = ()
     # The signed audit checkpoint written just before printing (its number, sequence and
     # Merkle tree head), repeated on every page; like generated_at, outside the hash.
     audit_checkpoint: str = ""

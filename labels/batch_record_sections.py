@@ -9,7 +9,8 @@ from __future__ import annotations
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, Table, TableStyle
 
-from labels.batch_record_model import BatchRecord, StepEntry
+from labels.batch_record_model import BatchRecord, StepEntry, ValueLine
+from labels.batch_record_story import decisions_block, expiry_block
 from labels.batch_record_style import (
     ALERT_FILL,
     BODY,
@@ -19,6 +20,7 @@ from labels.batch_record_style import (
     DISPOSITION,
     HEADER_FILL,
     INK,
+    MUTED,
     PASS,
     SMALL,
     STEP_ROOM,
@@ -35,7 +37,7 @@ from labels.batch_record_style import (
     table,
     text,
 )
-from labels.batch_record_text import NONE_TEXT, local_and_utc, utc_stamp, within_limit
+from labels.batch_record_text import NONE_TEXT, local_and_utc, utc_stamp
 from labels.fonts import MONO_BOLD, SANS_BOLD, text_width
 from labels.timefmt import local_text
 
@@ -133,6 +135,8 @@ def first_page(record: BatchRecord) -> list[Flowable]:
         *title_block(record),
         *identity_block(record),
         *disposition_block(record),
+        *expiry_block(record),
+        *decisions_block(record),
         *exceptions_block(record),
         *coi_block(record),
         gap(3),
@@ -153,34 +157,48 @@ def _step_meta(step: StepEntry, zone: str) -> Table:
     return table(header, [row], (38, 44, 49, 49))
 
 
+def verdict_markup(line: ValueLine) -> str:
+    """✓ within / ✗ OUT OF LIMIT (or the line's own words, e.g. "in date", "EXPIRED");
+    a word beside the mark, so it reads in black and white."""
+    if line.passed is None:
+        return ""
+    if line.passed:
+        words = line.verdict or "within"
+        return f'<font name="{SANS_BOLD}" color="{PASS.hexval()}">✓ {text(words)}</font>'
+    return alert(f"✗ {line.verdict or 'OUT OF LIMIT'}")
+
+
+def limit_markup(line: ValueLine) -> str:
+    """The limit, its source beneath in small type; a dash where the protocol sets none on
+    a measured value, nothing beside text, times and lots (nothing to judge)."""
+    if not line.limit:
+        return NONE_TEXT if line.unit else ""
+    source = (f'<br/><font size="6.5" color="{MUTED.hexval()}">{text(line.source)}</font>'
+              if line.source else "")
+    return line.limit + source
+
+
+def value_table(caption: str, lines: tuple[ValueLine, ...]) -> Flowable:
+    """Label, value (unit included), limit with its source, verdict; out-of-limit rows
+    shaded and their value in bold."""
+    rows, fills = [], []
+    for r, line in enumerate(lines, start=1):
+        out = line.passed is False
+        rows.append([line.label, markup(f"<b>{line.value}</b>" if out else line.value),
+                     markup(limit_markup(line)), markup(verdict_markup(line))])
+        if out:
+            fills.append(row_fill(r, ALERT_FILL))
+    return table((caption, "Value", "Limit (source)", "Verdict"), rows, (52, 46, 54, 28), fills)
+
+
 def _step_values(number: int, step: StepEntry) -> Flowable:
     if not step.values:
         return para("No values captured at this step.", SMALL)
-    rows = [[label, value, unit] for label, value, unit in step.values]
-    return table((f"Step {number} field", "Value", "Unit"), rows, (70, 85, 25))
-
-
-def _verdict(value: str, limit: str) -> tuple[str, bool]:
-    """Markup of the verdict cell, and whether the value is out of its limit."""
-    judged = within_limit(value, limit)
-    if judged is None:
-        return ("" if not limit else "not judged"), False
-    if judged:
-        return f'<font name="{SANS_BOLD}" color="{PASS.hexval()}">within</font>', False
-    return alert("OUT OF LIMIT"), True
+    return value_table(f"Step {number} field", step.values)
 
 
 def _step_computed(number: int, step: StepEntry) -> Flowable:
-    rows, fills = [], []
-    for r, (label, value, unit, limit) in enumerate(step.computed, start=1):
-        verdict, out = _verdict(value, limit)
-        shown = f"<b>{text(value)}</b>" if out else text(value)
-        rows.append([label, markup(shown), unit, limit or NONE_TEXT,
-                     markup(verdict)])
-        if out:
-            fills.append(row_fill(r, ALERT_FILL))
-    header = (f"Step {number} computed", "Value", "Unit", "Limit", "Verdict")
-    return table(header, rows, (55, 40, 22, 35, 28), fills)
+    return value_table(f"Step {number} computed", step.computed)
 
 
 def _step_findings(step: StepEntry) -> Flowable:
@@ -204,8 +222,17 @@ def step_block(number: int, step: StepEntry, zone: str) -> list[Flowable]:
         subsection(f"Step {number} · {step.label}"),
         _step_meta(step, zone),
         gap(1.5),
-        _step_values(number, step),
     ]
+    if step.corrected:
+        note = (f"{alert('CORRECTED')} The values below are the current ones, corrected by "
+                f"{text(step.corrected)}; old → new and why under Corrections of step data.")
+        parts += [markup(note, BODY), gap(1.5)]
+    parts.append(_step_values(number, step))
+    return _step_rest(number, step, parts)
+
+
+def _step_rest(number: int, step: StepEntry, parts: list[Flowable]) -> list[Flowable]:
+    """The computed figures, findings and materials of a step, after its values."""
     if step.computed:
         parts += [gap(1.5), _step_computed(number, step)]
     if step.findings:
@@ -234,7 +261,7 @@ def materials_section(record: BatchRecord) -> list[Flowable]:
         for item in items
     ]
     if not rows:
-        return [*section("2  Reagent lots and equipment"), para("None recorded.", BODY)]
-    return [*section("2  Reagent lots and equipment"),
+        return [*section("3  Reagent lots and equipment"), para("None recorded.", BODY)]
+    return [*section("3  Reagent lots and equipment"),
             table(("Step", "Kind", "Lot / item"), rows, (48, 24, 108))]
 

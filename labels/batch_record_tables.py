@@ -77,9 +77,9 @@ def _container_name(depth: int, container: ContainerLine) -> Flowable:
 
 
 def containers_section(record: BatchRecord) -> list[Flowable]:
-    heading = section("3  Container lineage")
+    heading = section("4  Container lineage")
     if not record.containers:
-        return [*heading, para("No containers recorded.", BODY)]
+        return [*heading, para("No containers recorded.", BODY), *_label_prints(record)]
     rows = [
         [
             _container_name(depth, c),
@@ -100,7 +100,7 @@ def _label_print_row(line: LabelPrintLine, zone: str) -> list[Flowable | str]:
                if line.reprint_reason is not None else "first print")
     return [
         para(line.container, CELL_BOLD),
-        line.kind.replace("_", "-"),
+        line.kind,
         local_and_utc(line.printed_at, zone),
         line.printed_by,
         line.output,
@@ -124,17 +124,19 @@ def _qc_verdict(line: QcLine) -> str:
     if line.passed is None:
         verdict = f'<font name="{SANS_BOLD}">PENDING</font>'
     elif line.passed:
-        verdict = f'<font name="{SANS_BOLD}" color="{PASS.hexval()}">PASS</font>'
+        verdict = f'<font name="{SANS_BOLD}" color="{PASS.hexval()}">✓ PASS</font>'
     else:
-        verdict = alert("OUT OF SPEC")
+        verdict = alert("✗ OUT OF SPEC")
     return verdict + (f"<br/>{alert('LATE ENTRY')}" if line.late else "")
 
 
 def _qc_rows(line: QcLine, row: int) -> tuple[list[list[Flowable | str]], list[tuple[object, ...]]]:
     """The result row, plus a full-width correction row beneath it if it was corrected."""
-    result = f"<b>{text(line.result)}</b>" if line.passed is False else text(line.result)
+    result = f"<b>{line.result}</b>" if line.passed is False else line.result
+    source = (f'<br/><font size="6.5" color="{MUTED.hexval()}">{text(line.source)}</font>'
+              if line.source else "")
     rows: list[list[Flowable | str]] = [[
-        line.test, markup(result), line.unit, line.specification,
+        line.test, markup(result), markup(line.specification + source),
         markup(_qc_verdict(line)), line.method,
         markup(f"{text(line.analyst)}<br/>{text(utc_minutes(line.entered_at))}"),
     ]]
@@ -145,15 +147,15 @@ def _qc_rows(line: QcLine, row: int) -> tuple[list[list[Flowable | str]], list[t
         styles.append(row_fill(row, CAUTION_FILL))
     if line.corrected_from is not None:
         reason = line.correction_reason or "no reason recorded"
-        note = (f"{alert('CORRECTED')} {text(line.test)}: was “{text(line.corrected_from)}”, "
-                f"now “{text(line.result)}”. Reason: {text(reason)}")
-        rows.append([markup(note), "", "", "", "", "", ""])
+        note = (f"{alert('CORRECTED')} {text(line.test)}: was “{line.corrected_from}”, "
+                f"now “{line.result}”. Reason: {text(reason)}")
+        rows.append([markup(note), "", "", "", "", ""])
         styles += [("SPAN", (0, row + 1), (-1, row + 1)), row_fill(row + 1, CAUTION_FILL)]
     return rows, styles
 
 
 def qc_section(record: BatchRecord) -> list[Flowable]:
-    heading = section("4  QC results vs specification")
+    heading = section("6  QC results vs specification")
     if not record.qc:
         return [*heading, para("No QC result recorded.", BODY)]
     rows: list[list[Flowable | str]] = []
@@ -162,9 +164,9 @@ def qc_section(record: BatchRecord) -> list[Flowable]:
         more, more_styles = _qc_rows(line, len(rows) + 1)
         rows += more
         styles += more_styles
-    header = ("Test", "Result", "Unit", "Specification", "Verdict", "Method",
+    header = ("Test", "Result", "Specification (source)", "Verdict", "Method",
               "Analyst, entered (UTC)")
-    return [*heading, table(header, rows, (34, 22, 14, 24, 26, 24, 36), styles)]
+    return [*heading, table(header, rows, (32, 26, 30, 22, 38, 32), styles)]
 
 
 def _deviation(line: DeviationLine) -> Flowable:
@@ -182,7 +184,7 @@ def _deviation(line: DeviationLine) -> Flowable:
 
 
 def deviations_section(record: BatchRecord) -> list[Flowable]:
-    heading = section(f"6  Deviations ({len(record.deviations)})")
+    heading = section(f"8  Deviations ({len(record.deviations)})")
     if not record.deviations:
         return [*heading, para("No deviations recorded.", BODY)]
     return [*heading, *(_deviation(d) for d in record.deviations)]
@@ -198,17 +200,19 @@ def _signature_row(signature: Signature, zone: str) -> list[Flowable | str]:
     when = (f"{text(utc_stamp(signature.signed_at))}<br/>"
             f'<font size="7" color="{MUTED.hexval()}">'
             f"{text(local_text(signature.signed_at, zone))}</font>")
+    record = text(signature.record) + (
+        f"<br/>Reason: {text(signature.justification)}" if signature.justification else "")
     return [
         para(signature.meaning, CELL_BOLD),
-        markup(f"<b>{text(signature.printed_name)}</b><br/>user ID: {text(signature.username)}"),
+        markup(f"<b>{text(signature.printed_name)}</b>"),
         markup(when),
-        signature.record,
+        markup(record),
         markup(_two_lines(signature.record_hash), HASH),
     ]
 
 
 def signatures_section(record: BatchRecord) -> list[Flowable]:
-    heading = section(f"7  Electronic signatures ({len(record.signatures)})")
+    heading = section(f"9  Electronic signatures ({len(record.signatures)})")
     note = para(
         "Each signature shows the signer's printed name, the date and time it was executed "
         "(UTC, local time beneath) and its meaning (21 CFR 11.50). The record hash links the "

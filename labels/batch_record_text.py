@@ -1,24 +1,15 @@
-"""Text for the batch record: times, numbers, and judging a computed value against its limit."""
+"""Text for the batch record: times, and the numbers of the chart's scales."""
 
 from __future__ import annotations
 
 import math
-import re
 from datetime import UTC, datetime
 from typing import Final
 
 from labels.timefmt import local_text
+from workflows.numbers import power_of_ten
 
 NONE_TEXT: Final = "—"
-
-# A number, thousands commas allowed, optionally "× 10^n"; not the start of "1.2e6".
-_NUMBER: Final = (
-    r"([-+]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)"
-    r"(?:\s*[×xX]\s*10\s*\^\s*([-+]?\d+))?(?![\deE.,])"
-)
-_VALUE_RE: Final = re.compile(rf"^\s*{_NUMBER}")
-_BOUND_RE: Final = re.compile(rf"^\s*(≥|>=|≤|<=|<|>)\s*{_NUMBER}")
-_RANGE_RE: Final = re.compile(rf"^\s*{_NUMBER}\s*(?:–|-|to)\s*{_NUMBER}")
 
 
 def utc_stamp(moment: datetime) -> str:
@@ -49,7 +40,7 @@ def power_of(value: float) -> int:
 
 
 def number_text(value: float, power: int | None = None) -> str:
-    """Up to three significant figures; "4.5 × 10^6", "12 × 10^6" from a million upwards.
+    """Up to three significant figures; "4.5 × 10⁶", "12 × 10⁶" from a million upwards.
 
     Powers are multiples of three, as the lab writes doses (1–12 × 10^6); pass
     `power` to write several numbers in the same one (0.1 × 10^9 beside 1.12 × 10^9).
@@ -58,7 +49,7 @@ def number_text(value: float, power: int | None = None) -> str:
         return str(value) if value else "0"
     power = power_of(value) if power is None else power
     if power:
-        return f"{value / 10**power:.3g} × 10^{power}"
+        return f"{value / 10**power:.3g} × {power_of_ten(power)}"
     return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
@@ -69,38 +60,3 @@ def nice_ceiling(value: float) -> float:
         if step * magnitude >= value * (1 - 1e-12):
             return step * magnitude
     return 10 * magnitude
-
-
-def _number(digits: str, exponent: str | None) -> float:
-    return float(digits.replace(",", "")) * (10 ** int(exponent) if exponent else 1)
-
-
-def parse_value(text: str) -> float | None:
-    """The number at the start of a value text ("97.1", "4.5 × 10^6 cells"), if any."""
-    match = _VALUE_RE.match(text)
-    return _number(match.group(1), match.group(2)) if match else None
-
-
-def within_limit(value_text: str, limit_text: str) -> bool | None:
-    """Whether a computed value meets its limit ("≥ 80 %", "< 0.5", "1–12 × 10^6").
-
-    None when either text is not a plain number or bound: the renderer then
-    prints the limit without a verdict rather than guess.
-    """
-    value = parse_value(value_text)
-    if value is None or not limit_text.strip():
-        return None
-    bound = _BOUND_RE.match(limit_text)
-    if bound:
-        limit = _number(bound.group(2), bound.group(3))
-        return {
-            "≥": value >= limit, ">=": value >= limit, ">": value > limit,
-            "≤": value <= limit, "<=": value <= limit, "<": value < limit,
-        }[bound.group(1)]
-    span = _RANGE_RE.match(limit_text)
-    if span:
-        exponent = span.group(4)  # "1–12 × 10^6": the power applies to both ends
-        low = _number(span.group(1), span.group(2) or exponent)
-        high = _number(span.group(3), exponent)
-        return low <= value <= high
-    return None

@@ -41,7 +41,7 @@ def example_label(kind: LabelKind = LabelKind.FINAL, **overrides: object) -> Lab
         collection_at=HARVEST_END,
         expires_at=EXPIRY,
         volume_ml=10.0,
-        dose_text="4.2 × 10^6 viable CD133+ cells (0.06 × 10^6/kg)",
+        dose_text="4.20 × 10⁶ viable CD133+ cells (0.0600 × 10⁶ cells/kg)",
         statements=(  # testing incomplete; the caution of Iran, where the trial runs
             DEFAULT_TEXTS.not_evaluated,
             "For clinical trial use only. Trial NCT00713934",
@@ -105,7 +105,7 @@ def examples() -> dict[str, Label]:
             LabelKind.FINAL,
             product_code=ProductCode("D0007", "1", "00"),
             product_description="MNC, MARROW | Ficoll density gradient",
-            dose_text="1.3 × 10^8 viable MNC (1.9 × 10^6/kg)",
+            dose_text="130 × 10⁶ viable MNC (1.90 × 10⁶ cells/kg)",
             volume_ml=20.0,
             print_serial=2,
         ),

@@ -48,8 +48,6 @@ def text_width(text: str, font: str, size: float) -> float:
     return float(pdfmetrics.stringWidth(text, font, size))
 
 
-def fit_size(text: str, font: str, size: float, max_width: float, min_size: float) -> float:
-    """Largest size <= `size` (in 0.25 pt steps, not below `min_size`) at which `text` fits."""
-    while size > min_size and text_width(text, font, size) > max_width:
-        size -= 0.25
-    return max(size, min_size)
+def font_file(font: str) -> Path:
+    """The TrueType file of a label typeface (ZPL draws text its printer font lacks)."""
+    return FONT_DIR / _FILES[font]

@@ -51,6 +51,7 @@ from labels.model import (
 )
 from labels.timefmt import local_text
 from workflows.isbt128 import encode_compound, encode_product_code
+from workflows.registry import LABEL, format_figure
 
 SIZE: Final = (100.0, 100.0)
 M: Final = 2.0  # margin, mm
@@ -107,7 +108,8 @@ def patient_block(items: list[Item], label: Label, y: float) -> float:
 def product_facts(items: list[Item], label: Label, y: float, width: float) -> float:
     x = M + 0.5
     if label.shows(Element.VOLUME) and label.volume_ml is not None:
-        y = pair(items, x, y, "Volume", f"{label.volume_ml:.1f} mL", size=9, width=width)
+        volume = format_figure(LABEL, "volume_ml", label.volume_ml)  # the registry's format
+        y = pair(items, x, y, "Volume", volume, size=9, width=width)
     if label.shows(Element.DOSE) and label.dose_text:
         y = captioned_lines(
             items,

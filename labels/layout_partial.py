@@ -45,6 +45,7 @@ from labels.model import (
     structures,
 )
 from workflows.isbt128 import encode_compound, encode_product_code
+from workflows.registry import LABEL, format_figure
 
 BAG_SIZE: Final = (100.0, 60.0)
 TUBE_SIZE: Final = (50.0, 25.0)
@@ -133,7 +134,9 @@ def _collection_facts(items: list[Item], label: Label, y: float, right: float) -
                    width=width)
     else:
         y = pair(items, x, y + 0.5, "Collected", BLANK, size=8.5, width=width)
-    volume = f"{label.volume_ml:.0f} mL" if label.volume_ml is not None else f"{BLANK} mL"
+    # The registry's one format ("205 ml"), or a blank to fill in by hand.
+    volume = (format_figure(LABEL, "volume_ml", label.volume_ml) if label.volume_ml is not None
+              else f"{BLANK} ml")
     y = pair(items, x, y + 0.3, "Volume", volume, size=8.5, width=width)
     return pair(items, x, y + 0.3, "Anticoagulant", label.anticoagulant or BLANK, size=8.5,
                 width=width)

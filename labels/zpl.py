@@ -12,7 +12,9 @@ Escaping, because three layers read the field data:
   firmware default changed from `_` to `~` between versions. A data `_` is `__`.
 
 Text uses the printer's scalable font 0; its condensed glyphs are narrower than
-the DejaVu metrics the layout measured with, so nothing spills over.
+the DejaVu metrics the layout measured with, so nothing spills over. Font 0 has no
+superscript digits (it would print "10" and a blank for "10⁶"): a text holding one is
+sent as a graphic (`^GFA`) drawn with the label's own DejaVu typeface, as the PDF shows it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from PIL import Image, ImageDraw, ImageFont
+
+from labels.fonts import font_file
 from labels.layout import (
     PT,
     Box,
@@ -36,6 +41,8 @@ SUPPORTED_DPI: Final = (203, 300, 600)
 _HEX_SAFE: Final = re.compile(r"[ !\"#$%&'()*+,\-./0-9:;<=>?@A-Z\[\\\]`a-z{|}]")
 _CODE128_B_ESCAPES: Final = {">": ">0", "^": "><", "~": ">="}
 _DM_ESCAPE: Final = "_"
+# What font 0 cannot show: the Unicode superscripts and subscripts (U+2070-U+209F).
+NOT_IN_FONT_0: Final = re.compile("[\u2070-\u209f]")
 
 
 def field_hex(text: str) -> str:
@@ -97,7 +104,23 @@ class _Dots:
         return max(2, round(mm * self.per_mm))
 
 
+def text_graphic(item: Text, d: _Dots) -> str:
+    """The text as a `^GFA` graphic in its DejaVu face, its baseline where the text's is."""
+    pixels = item.size / 72 * 25.4 * d.per_mm
+    font = ImageFont.truetype(str(font_file(item.font)), size=max(1, round(pixels)))
+    x0, y0, x1, y1 = (round(v) for v in font.getbbox(item.text, anchor="ls"))
+    image = Image.new("1", (max(x1 - x0, 1), max(y1 - y0, 1)), 0)
+    ImageDraw.Draw(image).text((-x0, -y0), item.text, font=font, fill=1, anchor="ls")
+    data = image.tobytes()  # 1 bit a dot, 1 = ink, rows padded to whole bytes as ^GF wants
+    row = (image.width + 7) // 8
+    reverse = "^FR" if item.white else ""
+    return (f"^FO{d(item.left) + x0},{d(item.baseline) + y0}{reverse}"
+            f"^GFA,{len(data)},{len(data)},{row},{data.hex().upper()}^FS")
+
+
 def _text(item: Text, d: _Dots) -> str:
+    if NOT_IN_FONT_0.search(item.text):
+        return text_graphic(item, d)
     height = d.pt(item.size)
     reverse = "^FR" if item.white else ""
     data = f"^FH_^FD{field_hex(item.text)}^FS"

@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from lims.api import PREFIX, api_router
 from lims.api import errors as api_errors
 from lims.api.headers import SecurityHeaders
+from lims.api.limits import BodyLimit
 from lims.config import get_settings
 from lims.db import get_engine
 from lims.jobs import BackgroundJobs
@@ -25,7 +26,9 @@ scans and witnesses, QC, QA review and release by electronic signature, issue an
 bedside-verified administration, labels, batch records and the hash-chained audit trail.
 
 Sign in with `POST /api/v1/auth/login`, then send `Authorization: Bearer <token>`.
-Every refusal is `{code, detail}` with a stable code; see each route's responses.
+Every refusal is `{code, detail}` with a stable code; see each route's responses. A request
+body over the configured size (LIMS_MAX_REQUEST_BYTES, 1 MiB by default) is refused with 413
+`request_too_large` before it is read.
 """
 
 
@@ -42,6 +45,7 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
     app.state.engine = engine if engine is not None else get_engine()
     app.state.run_jobs = settings.jobs_enabled if jobs is None else jobs
     app.state.job_runner = None
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, api_prefix=PREFIX, docs_path=DOCS_PATH)
     api_errors.install(app)
     app.include_router(api_router)

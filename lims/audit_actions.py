@@ -30,6 +30,8 @@ class AuditAction(StrEnum):
     CONTAINER_CREATED = "container_created"
     STATE_CHANGED = "state_changed"
     STEP_RECORDED = "step_recorded"
+    STEP_CORRECTED = "step_corrected"  # a new record of a step replaces its earlier record
+    STEP_VALUE_CORRECTED = "step_value_corrected"  # one value of it: old → new, with reason
     LIMIT_WARNING = "limit_warning"
     INPUT_CARRIED_FORWARD = "input_carried_forward"
     COI_MISMATCH = "coi_mismatch"
@@ -76,6 +78,8 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.CONTAINER_CREATED: "container created",
     AuditAction.STATE_CHANGED: "product state changed",
     AuditAction.STEP_RECORDED: "process step recorded",
+    AuditAction.STEP_CORRECTED: "process step record corrected",
+    AuditAction.STEP_VALUE_CORRECTED: "value of a process step corrected",
     AuditAction.LIMIT_WARNING: "value outside its warning limit",
     AuditAction.INPUT_CARRIED_FORWARD: "input carried forward from the previous step",
     AuditAction.COI_MISMATCH: "chain-of-identity scan refused",

@@ -19,6 +19,7 @@ from lims.cli_jobs import jobs_app
 from lims.cli_labels import label_app
 from lims.cli_materials import lot_app
 from lims.db import get_engine, session_scope
+from workflows.words import state_words
 
 app = typer.Typer(no_args_is_help=True, help="Cell-processing LIMS (NCT00713934).")
 audit_app = typer.Typer(no_args_is_help=True, help="Audit trail.")
@@ -66,7 +67,7 @@ def demo(out: Annotated[Path, typer.Option(help="where labels and batch records 
 
     with session_scope() as session:
         products = run_demo(session, out, say=typer.echo)
-        summary = ", ".join(f"{p.din} ({p.arm}, {p.state})" for p in products)
+        summary = ", ".join(f"{p.din} ({p.arm}, {state_words(p.state)})" for p in products)
     typer.echo(f"demo products: {summary}")
 
 

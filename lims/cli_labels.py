@@ -16,6 +16,8 @@ import typer
 from sqlmodel import Session
 
 from workflows.errors import DomainError, InvalidInput
+from workflows.identity import container_words
+from workflows.words import label_kind_words
 
 label_app = typer.Typer(no_args_is_help=True, help="ISBT 128 container labels.")
 
@@ -147,7 +149,7 @@ def print_(din: str,
             target.write_text(result.output, encoding="utf-8")
         typer.echo(f"wrote {target}")
     what = "reprint" if job.reprint else "print"
-    typer.echo(f"{what} job {job.id}: {label.kind} label of {stem} ({job.format}"
+    typer.echo(f"{what} job {job.id}: {label_kind_words(label.kind)} of {stem} ({job.format}"
                f"{', sent to ' + job.printer if job.printer else ''}); scan it back with "
                f"`lims label verify {label.din.text} SCAN`", err=True)
 
@@ -168,7 +170,8 @@ def verify(din: str,
         except DomainError as error:
             typer.echo(f"error: {error.code.value}: {error.detail}", err=True)
             raise typer.Exit(code=1) from None
-        typer.echo(f"label of the {checked.kind} {checked.product_code}/{checked.flags} "
+        typer.echo(f"label of the {container_words(checked.kind)} "
+                   f"{checked.product_code}/{checked.flags} "
                    f"verified at {checked.label_verified_at}")
 
 

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     facility_name: str = "Cell Processing Laboratory (demo, fictitious)"
     facility_address: str = "1 Example Street, Tehran"
     time_zone: str = "Asia/Tehran"
+    # The largest request body read (bytes), declared or streamed: larger ones are refused
+    # with 413 before anything reads them. No form or API call of the lab comes near it.
+    max_request_bytes: int = 1_048_576
     # Annex 11 / Part 11: repeated failed sign-ins lock the account.
     max_failed_logins: int = 5
     protocol_code: str = "NCT00713934"

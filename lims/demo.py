@@ -20,6 +20,7 @@ from lims.services.qc import complete_qc, record_qc_result
 from lims.services.queries import container_scan_text
 from lims.services.release import release_product
 from lims.services.steps import perform_step
+from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.eligibility import complete_checklist
 from workflows.isbt128 import encode_patient_id
 
@@ -55,9 +56,16 @@ class DemoRun:
             consent_date=utcnow().date() - timedelta(days=10), arm=arm,
             eligibility=complete_checklist(),
             infectious_markers=dict(DEMO_MARKERS),
-            checked_by="doc2", treating_physician="doc1")
+            checked_by="doc2", checked_by_password=PASSWORDS["doc2"],
+            treating_physician="doc1")
         self.say(f"enrolled {patient.subject_id} (MRN {patient.mrn}) in arm {arm}")
         return patient
+
+    def _weight(self, product: Product) -> float:
+        """The patient weighed on the day of formulation: the demo keeps the enrolment weight."""
+        patient = self.session.get(Patient, product.patient_id)
+        assert patient is not None
+        return patient.weight_kg
 
     def scan_of(self, product: Product, kind: str) -> str:
         container = self.session.exec(select(Container).where(
@@ -73,18 +81,27 @@ class DemoRun:
             self.session, actor=self.user(operator), din=product.din, step=step,
             scan=self.scan_of(product, kind) if kind else None, values=values,
             witness=witness, witness_password=PASSWORDS[witness] if witness else None,
-            wristband=wristband, expected_version=product.version, now=at)
+            wristband=wristband, expected_version=product.version, now=at,
+            # At the bedside the administering physician (the operator) signs as well.
+            **({"physician": operator, "physician_password": PASSWORDS[operator]}
+               if step in PHYSICIAN_SIGNED_STEPS else {}))
         warn = f"  warnings: {'; '.join(result.warnings)}" if result.warnings else ""
         self.say(f"  {product.din} {step:<12} -> {result.product.state}{warn}")
-        self.label_all(result.product)
+        self.label_all(result.product, at=at)
         return result.product
 
-    def label_all(self, product: Product, operator: str = "tech1") -> list[Label]:
+    def label_all(self, product: Product, operator: str = "tech1",
+                  at: datetime | None = None) -> list[Label]:
         """Print (ZPL) and scan back every label `product`'s containers need now.
 
         New containers get their label, the final product its final label after release
         and its issue label after issue; a label printed earlier is only scanned back.
+        With `at` (the backdated time of the step that made the labels due) each label is
+        printed a minute after it and scanned back a minute later, so the records show
+        labels printed when they were needed, never after the infusion.
         """
+        printed_at = at + timedelta(minutes=1) if at is not None else None
+        checked_at = at + timedelta(minutes=2) if at is not None else None
         done = []
         for due in pending_labels(self.session, product.din):
             container = due.container
@@ -92,23 +109,25 @@ class DemoRun:
             scan = container_scan_text(product, container)
             if not due.printed:
                 printed = print_label(self.session, actor=self.user(operator), din=product.din,
-                                      container_id=container.id, format="zpl")
+                                      container_id=container.id, format="zpl", now=printed_at)
                 label = printed.label
                 stem = f"{label.kind}-{container.product_code}-{container.flags}"
                 self.printed.setdefault(product.din, {})[stem] = label
                 done.append(label)
                 # The scanner reads the label's 2-D symbol: DIN, product code and dates.
                 scan = next(b.data for b in barcodes(label) if b.symbology == "datamatrix")
-            verify_label(self.session, actor=self.user(operator), din=product.din, scan=scan)
+            verify_label(self.session, actor=self.user(operator), din=product.din, scan=scan,
+                         now=checked_at)
             self.say(f"  {product.din} label {due.kind:<10} {container.product_code}/"
                      f"{container.flags} printed and scanned back")
         return done
 
     def process(self, patient: Patient, t0: datetime, until: str | None = None) -> Product:
+        scheduled = t0 - timedelta(hours=1)
         product = schedule_harvest(self.session, actor=self.user("tech1"),
-                                   subject_id=patient.subject_id, now=t0 - timedelta(hours=1))
+                                   subject_id=patient.subject_id, now=scheduled)
         self.say(f"harvest scheduled for {patient.subject_id}: DIN {product.din}")
-        self.label_all(product)
+        self.label_all(product, at=scheduled)  # the collection label, before the harvest
         at = t0
         product = self.step(product, "harvest", "marrow_bag", data.harvest(t0), at,
                             witness="doc1", wristband=encode_patient_id(patient.mrn))
@@ -116,16 +135,17 @@ class DemoRun:
                             at := at + timedelta(minutes=40), witness=None)
         if until == "received":
             return product
-        product = self.step(product, "sediment", "marrow_bag", data.sediment(),
-                            at := at + timedelta(minutes=60))
-        product = self.step(product, "isolate_mnc", "rbc_reduced", data.isolate_mnc(),
-                            at := at + timedelta(minutes=75))
+        at += timedelta(minutes=60)
+        product = self.step(product, "sediment", "marrow_bag", data.sediment(at), at)
+        at += timedelta(minutes=75)
+        product = self.step(product, "isolate_mnc", "rbc_reduced", data.isolate_mnc(at), at)
         if product.arm == "CD133":
             product = self.step(product, "enrich", "mnc", data.enrich(at),
                                 at := at + timedelta(minutes=110))
         source = "cd133_target" if product.arm == "CD133" else "mnc"
-        product = self.step(product, "formulate", source, data.formulate(product.arm),
-                            at := at + timedelta(minutes=20))
+        at += timedelta(minutes=20)
+        product = self.step(product, "formulate", source,
+                            data.formulate(product.arm, at, self._weight(product)), at)
         if until == "formulated":
             return product
         return self.release_and_administer(product, at, patient)
@@ -135,18 +155,22 @@ class DemoRun:
         for test, value in data.qc_results(product.arm).items():
             at += timedelta(minutes=5)
             record_qc_result(self.session, actor=self.user("tech2"), din=product.din, test=test,
-                             value=value, now=at)
+                             value=value, now=at, **data.qc_sample(test, drawn_at=at))
         product = complete_qc(self.session, actor=self.user("tech2"), din=product.din, now=at)
         self.say(f"  {product.din} QC complete  -> {product.state}")
         at += timedelta(minutes=15)
         product = release_product(self.session, actor=self.user("qa1"), din=product.din,
                                   password=PASSWORDS["qa1"], now=at)
         self.say(f"  {product.din} released by QA -> {product.state}")
-        self.label_all(product)
-        product = self.step(product, "issue", "final_product", data.issue(at),
-                            at := at + timedelta(minutes=10), witness="doc1")
-        return self.step(product, "administer", "final_product", data.administer(at),
-                         at + timedelta(minutes=30), operator="doc1", witness="doc2",
+        self.label_all(product, at=at)  # the final label, once released
+        # Issued once it wears its final label, recorded as it leaves; the infusion starts
+        # a quarter of an hour later and is recorded when it has ended.
+        issued = at + timedelta(minutes=10)
+        product = self.step(product, "issue", "final_product", data.issue(issued), issued,
+                            witness="doc1")
+        return self.step(product, "administer", "final_product",
+                         data.administer(issued + timedelta(minutes=15)),
+                         issued + timedelta(minutes=30), operator="doc1", witness="doc2",
                          wristband=encode_patient_id(patient.mrn))
 
 
@@ -162,9 +186,9 @@ def run_demo(session: Session, out: Path | None = None, say: Say = print) -> lis
     products.append(run.process(waiting, utcnow() - timedelta(hours=1), until="received"))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for product in products:
+        for product in products:  # the product left mid-process has its labels too
+            write_labels(out / "labels" / product.din, run.printed.get(product.din, {}), say)
             if product.state == "administered":
-                write_labels(out / "labels" / product.din, run.printed.get(product.din, {}), say)
                 write_batch_record(session, out / "batch-records", product, say)
     return products
 
@@ -180,9 +204,14 @@ def write_batch_record(session: Session, folder: Path, product: Product, say: Sa
 
 
 def write_labels(folder: Path, printed: dict[str, Label], say: Say = print) -> None:
-    """Each printed label as `<kind>-<code>-<flags>.pdf` and `.zpl` (the ZPL is what was sent)."""
+    """Each printed label as `<kind>-<code>-<flags>.pdf` and `.zpl` (the ZPL is what was sent),
+    and `index.tsv`: which label of which container each file is, in the order printed."""
     folder.mkdir(parents=True, exist_ok=True)
-    for stem, label in sorted(printed.items()):
+    index = ["file\tlabel\tcontainer\tmarkings\tprint"]
+    for stem, label in printed.items():
         (folder / f"{stem}.pdf").write_bytes(render_pdf(label))
         (folder / f"{stem}.zpl").write_text(render_zpl(label), encoding="utf-8")
+        index.append("\t".join((f"{stem}.pdf", label.kind.value, label.container_label,
+                                "; ".join(label.markings), str(label.print_serial))))
+    (folder / "index.tsv").write_text("\n".join(index) + "\n", encoding="utf-8")
     say(f"wrote {len(printed)} labels (PDF and ZPL) to {folder}")

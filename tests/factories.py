@@ -28,10 +28,12 @@ from lims.models import (
 from lims.services.common import utcnow
 from lims.services.harvests import schedule_harvest
 from lims.services.qc import complete_qc, record_qc_result
+from lims.services.qc_sample import formulated_at
 from lims.services.queries import container_scan_text
 from lims.services.release import release_product
 from lims.services.seed import load_seed, seed
 from lims.services.steps import StepResult, perform_step
+from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.identity import WRISTBAND_STEPS, input_kind
 from workflows.isbt128 import encode_patient_id
 from workflows.product import ProductState
@@ -98,10 +100,10 @@ def step_values(step: str, arm: str, at: datetime) -> dict[str, Any]:
     return {
         "harvest": lambda: data.harvest(at),
         "receive": lambda: data.receive(t0),
-        "sediment": data.sediment,
-        "isolate_mnc": data.isolate_mnc,
+        "sediment": lambda: data.sediment(at),
+        "isolate_mnc": lambda: data.isolate_mnc(at),
         "enrich": lambda: data.enrich(at - timedelta(minutes=110)),
-        "formulate": lambda: data.formulate(arm),
+        "formulate": lambda: data.formulate(arm, at),
         "issue": lambda: data.issue(at),
         "administer": lambda: data.administer(at),
     }[step]()
@@ -133,8 +135,11 @@ def perform(run: DemoRun, product: Product, step: str, *, at: datetime | None = 
             scan: str | None = _DEFAULT, values: dict[str, Any] | None = None,
             operator: str | None = None, witness: str | None = _DEFAULT,
             witness_password: str | None = _DEFAULT, wristband: str | None = _DEFAULT,
-            patient: Patient | None = None) -> StepResult:
-    """Perform one processing step with correct defaults; any argument may be made wrong."""
+            patient: Patient | None = None, physician: str | None = _DEFAULT,
+            physician_password: str | None = _DEFAULT) -> StepResult:
+    """Perform one processing step with correct defaults; any argument may be made wrong.
+
+    At the bedside the operator signs as the administering physician by default."""
     session = run.session
     at = at or step_time(product, step)
     if scan is _DEFAULT:
@@ -156,9 +161,20 @@ def perform(run: DemoRun, product: Product, step: str, *, at: datetime | None = 
                           scan=scan, values=values if values is not None
                           else step_values(step, product.arm, at),
                           witness=witness, witness_password=witness_password,
-                          wristband=wristband, expected_version=product.version, now=at)
+                          wristband=wristband, expected_version=product.version, now=at,
+                          **_physician_signature(step, operator, physician, physician_password))
     run.label_all(result.product)  # print-then-scan every new label, as the bench does
     return result
+
+
+def _physician_signature(step: str, operator: str, physician: str | None,
+                         password: str | None) -> dict[str, str | None]:
+    if step not in PHYSICIAN_SIGNED_STEPS:
+        return {}
+    physician = operator if physician is _DEFAULT else physician
+    if password is _DEFAULT:
+        password = PASSWORDS.get(physician) if physician else None
+    return {"physician": physician, "physician_password": password}
 
 
 def enter_qc(run: DemoRun, product: Product, results: dict[str, str] | None = None,
@@ -167,7 +183,29 @@ def enter_qc(run: DemoRun, product: Product, results: dict[str, str] | None = No
     at = at or step_time(product, "complete_qc") - timedelta(minutes=30)
     for test, value in (results if results is not None else data.qc_results(product.arm)).items():
         record_qc_result(run.session, actor=run.user("tech2"), din=product.din, test=test,
-                         value=value, now=at)
+                         value=value, now=at, **qc_sample(product, test, at))
+
+
+def qc_sample_of(session: Session, din: str, test: str) -> dict[str, Any]:
+    """Method, instrument and sample draw of a QC result of the product `din`: the demo's
+    method, a 0.1 ml sample drawn a minute after the formulation ended."""
+    product = session.exec(select(Product).where(Product.din == din)).one()
+    formulated = formulated_at(session, product)
+    assert formulated is not None, f"product {din} is not formulated"
+    return data.qc_sample(test, formulated + timedelta(minutes=1))
+
+
+def qc_json(session: Session, din: str, test: str) -> dict[str, Any]:
+    """The same as a JSON request body's fields (times as ISO-8601 text)."""
+    sample = qc_sample_of(session, din, test)
+    return {**sample, "sample_drawn_at": sample["sample_drawn_at"].isoformat()}
+
+
+def qc_sample(product: Product, test: str, at: datetime) -> dict[str, Any]:
+    """Method, instrument and sample draw of a QC result entered at `at`: drawn just after
+    formulation (or at `at`, for a product formulated outside the factory's timeline)."""
+    drawn = step_time(product, "formulate") if product.harvest_end is not None else at
+    return data.qc_sample(test, min(drawn, at))
 
 
 def advance(run: DemoRun, product: Product, until: str) -> Product:

@@ -13,7 +13,8 @@ then:
   tolerance (`balance_breaches`, a refusal naming both figures and containers). A
   step that counts no cells in (Ficoll, formulation) took in at least the cells it
   put out: those are compared with what its input container holds;
-- has its recoveries above 100 % plus the tolerance flagged for QA (`recovery_findings`).
+- has its recoveries and yields above 100 % plus the tolerance flagged for QA
+  (`recovery_findings`).
 
 Pure: the caller loads the records; nothing here knows the database.
 """
@@ -26,8 +27,8 @@ from types import MappingProxyType
 from workflows.fields import Figure, Flow, Quantity
 from workflows.identity import KIND_LABELS, ContainerKind, input_kind
 from workflows.protocol import Action, ProtocolParameters
+from workflows.step_limits import figure_text
 from workflows.step_model import Field, Finding, Holding, StepContext, StepSpec
-from workflows.step_rules import figure_text
 
 BALANCED = (Quantity.CELLS, Quantity.VOLUME)
 RECOVERY_CODE = "recovery_above_100"
@@ -138,8 +139,8 @@ def balance_breaches(spec: StepSpec, figures: Mapping[str, object], context: Ste
             breaches[item.name] = (
                 f"{label}{figure_text(float(value), unit)} ({where}) is more than the "
                 f"{KIND_LABELS[container]} holds: {figure_text(held, unit)} ({source}), beyond "
-                f"the counting tolerance of {tolerance:g} %. Recount or check the figure; if "
-                f"the earlier figure is wrong, record a deviation for QA")
+                f"the counting tolerance of {figure_text(tolerance, '%')}. Recount or check the "
+                f"figure; if the earlier figure is wrong, record a deviation for QA")
     return breaches
 
 
@@ -178,10 +179,12 @@ def recovery_findings(spec: StepSpec, figures: Mapping[str, object],
     found = []
     for fig in spec.figures:
         value = _number(figures, fig.name)
-        if fig.what is Quantity.RECOVERY and value is not None and value > 100 + tolerance:
-            message = (f"{fig.label} {value:.1f} % is above 100 % by more than the counting "
-                       f"tolerance of {tolerance:g} %: cells do not multiply between counts; "
-                       f"QA reviews the counts")
+        # A yield (MNC out / nucleated cells in) above 100 % is as impossible as a recovery.
+        judged = fig.what in (Quantity.RECOVERY, Quantity.YIELD)
+        if judged and value is not None and value > 100 + tolerance:
+            message = (f"{fig.label} {figure_text(value, '%')} is above 100 % by more than the "
+                       f"counting tolerance of {figure_text(tolerance, '%')}: cells do not "
+                       f"multiply between counts; QA reviews the counts")
             found.append(Finding(fig.name, RECOVERY_CODE, message, action, value,
                                  100 + tolerance))
     if not found:
@@ -210,7 +213,8 @@ def _cells_out_beyond_in(spec: StepSpec, figures: Mapping[str, object], toleranc
     labels = " + ".join(label for label, _ in cells_out.values())
     message = (f"{labels} {figure_text(total, 'cells')} is more than the "
                f"{figure_text(cells_in[1], 'cells')} taken in ({cells_in[0]}) by more than the "
-               f"counting tolerance of {tolerance:g} %: cells do not multiply within a step; "
+               f"counting tolerance of {figure_text(tolerance, '%')}: cells do not multiply "
+               f"within a step; "
                f"QA reviews the counts")
     return [Finding(next(iter(cells_out)), RECOVERY_CODE, message, action, total, cells_in[1])]
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from workflows.characters import for_the_record
+
 
 class ErrorCode(StrEnum):
     # state machine
@@ -30,6 +32,7 @@ class ErrorCode(StrEnum):
     NOTHING_TO_EXCEPT = "nothing_to_except"
     PHYSICIAN_APPROVAL_REQUIRED = "physician_approval_required"
     SIGNATURE_INVALID = "signature_invalid"
+    SIGNATURE_REQUIRED = "signature_required"  # a signed decision without its signature
     ALERT_ACKNOWLEDGED = "alert_already_acknowledged"
     NOT_INDEPENDENT = "not_independent"
     REASON_REQUIRED = "reason_required"
@@ -62,6 +65,9 @@ class ErrorCode(StrEnum):
     PATIENT_NOT_ELIGIBLE = "patient_not_eligible"
     TREATING_PHYSICIAN_INVALID = "treating_physician_invalid"
     DIN_INVALID = "din_invalid"  # a DIN in a URL or request that is not a whole valid DIN
+    REQUEST_TOO_LARGE = "request_too_large"  # a request body over the configured size
+    WITNESS_NOT_AUTHENTICATED = "witness_not_authenticated"  # the second person's password
+    SIGNATURE_NOT_AUTHENTICATED = "signature_not_authenticated"  # a signer's password
 
 
 class DomainError(Exception):
@@ -82,8 +88,13 @@ class IdentityMismatch(DomainError):
 
     def __init__(self, code: ErrorCode, detail: str, *, scanned: str, expected: str) -> None:
         super().__init__(code, detail)
-        self.scanned = scanned
+        self.scanned = scanned  # as read, whole; stored escaped and bounded
         self.expected = expected
+
+    @property
+    def scanned_shown(self) -> str:
+        """What was scanned, as a person may be shown it: escaped and bounded."""
+        return for_the_record(self.scanned, limit=200)
 
 
 class NotFound(DomainError):

@@ -31,6 +31,9 @@ class Quantity(StrEnum):
     VOLUME = "volume"
     PERCENT = "percent"
     RECOVERY = "recovery"  # out / in of one cell population, in %
+    # out of one population / in of a wider one it is part of (MNC out / nucleated cells
+    # in), in %: not a recovery, but above 100 % it is as impossible as one
+    YIELD = "yield"
     MOMENT = "time"  # a point in time, with its zone
     DURATION = "duration"
     TEMPERATURE = "temperature"
@@ -44,6 +47,7 @@ class Quantity(StrEnum):
     MATERIAL_LOT = "material lot"
     EQUIPMENT = "equipment"
     TEXT = "text"
+    PERSON = "person"  # a user name: people read the person's printed full name
     CHOICE = "choice"
     YES_NO = "yes/no"
 
@@ -59,6 +63,7 @@ QUANTITY_OF_UNIT: Mapping[str, Quantity] = MappingProxyType({
     "h": Quantity.DURATION,
     "°C": Quantity.TEMPERATURE,
     "g": Quantity.WEIGHT,
+    "kg": Quantity.WEIGHT,
     "g/ml": Quantity.DENSITY,
     "×g": Quantity.FORCE,
     "×": Quantity.FACTOR,

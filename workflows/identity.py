@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from workflows.characters import name_odd_characters
 from workflows.errors import ErrorCode, IdentityMismatch
 from workflows.isbt128 import (
     Scan,
@@ -23,6 +24,7 @@ from workflows.isbt128 import (
     parse_din,
     parse_product_code,
     parse_scan,
+    read_din,
 )
 from workflows.product import Arm, Trigger
 
@@ -46,6 +48,14 @@ KIND_LABELS: Mapping[ContainerKind, str] = {
     ContainerKind.FINAL_PRODUCT: "final product",
     ContainerKind.QC_SAMPLE: "QC sample tube",
 }
+
+def container_words(kind: str | None) -> str:
+    """A container kind as people read it: "cd133_target" -> "CD133+ target fraction"."""
+    try:
+        return KIND_LABELS[ContainerKind(str(kind))]
+    except ValueError:
+        return str(kind or "—").replace("_", " ")
+
 
 K = ContainerKind
 _INPUT: Mapping[str, ContainerKind] = {
@@ -161,13 +171,46 @@ def check_container_scan(
 def check_wristband(raw: str, *, expected_patient_id: str, subject_id: str) -> None:
     """Bedside check: the wristband must carry this patient's identification number."""
     want = f"wristband of subject {subject_id}"
+    typed = _not_a_wristband_code(raw, expected_patient_id)
+    if typed is not None:
+        raise _mismatch(ErrorCode.COI_BAD_SCAN, typed, raw, want)
     scan = _parse(raw, want)
     if scan.patient_id is None:
-        raise _mismatch(ErrorCode.COI_BAD_SCAN, "the scan is not a patient wristband", raw, want)
+        what = (f"a product label (DIN {scan.din.text})" if scan.din is not None
+                else "another label's code")
+        raise _mismatch(ErrorCode.COI_BAD_SCAN, f"this is {what}, not the patient's "
+                        f"wristband: {SCAN_THE_WRISTBAND}", raw, want)
     if scan.patient_id != expected_patient_id:
         raise _mismatch(ErrorCode.COI_WRONG_PATIENT,
                         "WRONG PATIENT: the wristband does not belong to the patient this "
                         "product was made for", raw, want)
+
+
+SCAN_THE_WRISTBAND = "scan the barcode on the patient's wristband"
+
+
+def _not_a_wristband_code(raw: str, mrn: str) -> str | None:
+    """Why `raw` is not a wristband barcode at all (typed text: an MRN, a DIN, a name), in
+    the words of what it looks like; None when it reads like a barcode (ISBT 128 '&#')."""
+    text = raw.strip()
+    if not text or text[0] in "=&]":  # a data identifier, or a scanner's AIM prefix
+        return None
+    odd = name_odd_characters(text)
+    if odd is not None:
+        return f"the wristband entry has {odd}: {SCAN_THE_WRISTBAND}"
+    compact = text.replace(" ", "").replace("-", "")
+    if compact.upper() == mrn.replace(" ", "").replace("-", "").upper():
+        return (f"this reads like the patient's MRN typed in, not the wristband's barcode: "
+                f"{SCAN_THE_WRISTBAND} (a typed number does not prove who is in the bed)")
+    try:
+        din = read_din(text)
+    except ScanError:
+        pass
+    else:
+        return (f"this reads like a DIN ({din.eye_readable()}), a product's number, not the "
+                f"patient's wristband: {SCAN_THE_WRISTBAND}")
+    looks = "an MRN or another record number" if compact.isdigit() else "typed text"
+    return f"this reads like {looks}, not the patient's wristband barcode: {SCAN_THE_WRISTBAND}"
 
 
 def _parse(raw: str, want: str) -> Scan:
@@ -182,7 +225,7 @@ def _is_type3(flags: str) -> bool:
 
 
 def _mismatch(code: ErrorCode, detail: str, raw: str, want: str) -> IdentityMismatch:
-    return IdentityMismatch(code, detail, scanned=raw[:500], expected=want)
+    return IdentityMismatch(code, detail, scanned=raw, expected=want)
 
 
 def container_code(din: str, product_code: str, flags: str = "00",

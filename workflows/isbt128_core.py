@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from stdnum.iso7064 import mod_37_2
 
+from workflows.characters import describe, name_odd_characters
+
 DIGITS = "0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 LOWER = "abcdefghijklmnopqrstuvwxyz"
@@ -76,12 +78,21 @@ class ScanError(ValueError):
 
 
 def show(ch: str) -> str:
-    """Quote one character so that spaces and control characters are visible in messages."""
-    if ch == " ":
-        return "a space"
-    if not ch.isprintable():
-        return f"control character U+{ord(ch):04X}"
-    return f"'{ch}'"
+    """Quote one character so that spaces, control characters and look-alikes of other
+    scripts are visible in messages (named as in workflows.characters)."""
+    return describe(ch)
+
+
+def refuse_odd_characters(what: str, text: str) -> None:
+    """Refuse `text` if it has characters no label carries (other scripts' look-alikes,
+    full-width forms, control characters), naming each with its position."""
+    named = name_odd_characters(text)
+    if named is not None:
+        raise ScanError(
+            ScanErrorCode.BAD_CHARACTER,
+            f"{what} has {named}: labels carry only Latin letters, digits and ISBT 128 "
+            "symbols; check the keyboard layout or the scanner's settings and try again",
+        )
 
 
 def characters(count: int) -> str:
@@ -190,6 +201,7 @@ def parse_din(text: str) -> Din:
     entry = text.strip()
     if not entry:
         raise ScanError(ScanErrorCode.EMPTY, "no DIN was entered")
+    refuse_odd_characters("the DIN", entry)
     check_length("DIN", entry, 14 if len(entry) > 13 else 13, "13, or 14 with the check character")
     din = Din(entry[:5], entry[5:7], entry[7:13])
     if len(entry) == 14:
@@ -214,6 +226,7 @@ def read_din(text: str) -> Din:
     entry = text.strip()
     if not entry:
         raise ScanError(ScanErrorCode.EMPTY, "no DIN was entered")
+    refuse_odd_characters("the DIN", entry)
     compact = entry.replace(" ", "").upper()
     if len(compact) not in (13, 14):
         code = ScanErrorCode.TRUNCATED if len(compact) < 13 else ScanErrorCode.TRAILING_DATA

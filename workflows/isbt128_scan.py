@@ -22,9 +22,9 @@ from workflows.isbt128_core import (
     check_chars,
     check_flags,
     decode_datetime,
-    parse_din,
     parse_product_code,
     read_din,
+    refuse_odd_characters,
     show,
 )
 
@@ -151,8 +151,7 @@ _SAME_FACT = {
     "007": "collection date",
 }
 _SYMBOLOGY_ID = re.compile(r"\][A-Za-z][0-9A-Za-z]")
-_KEYBOARD_ENTRY = re.compile(r"[0-9A-Za-z]+")
-_EYE_READABLE = re.compile(r"[0-9A-Za-z]{5} [0-9]{2} [0-9]{6}( [0-9A-Za-z*])?")
+_KEYBOARD_ENTRY = re.compile(r"[0-9A-Za-z]+\*?")
 
 
 def _quote(text: str) -> str:
@@ -352,16 +351,27 @@ def _refuse_repeats(located: list[tuple[int, Structure]]) -> None:
 
 
 def _keyboard_entry(raw: str, body: str) -> Scan:
-    # Digits and letters only: a DIN typed from the label text, with or without its K.
-    if _EYE_READABLE.fullmatch(body):  # as printed, e.g. "X9999 26 000003 T"
+    # Letters and digits, spaces allowed: a DIN typed from the label text, with or without
+    # its K, as printed ("X9999 26 000003 T") or in lower case; read whole by read_din.
+    compact = body.replace(" ", "")
+    if _KEYBOARD_ENTRY.fullmatch(compact) and (len(compact) in (13, 14)
+                                               or (compact == compact.upper()
+                                                   and not compact.isdigit())):
         return Scan(raw, (), read_din(body), None, None, None, None, None, compound=False)
-    if _KEYBOARD_ENTRY.fullmatch(body) and (len(body) in (13, 14) or body == body.upper()):
-        return Scan(raw, (), parse_din(body), None, None, None, None, None, compound=False)
     raise ScanError(
         ScanErrorCode.UNKNOWN_DATA_IDENTIFIER,
         f"scan {_quote(body)} does not begin with an ISBT 128 data identifier ('=' or '&') "
-        f"and is not a keyboard-entered DIN (13 characters, or 14 with the check character)",
+        f"and is not a keyboard-entered DIN (13 characters, or 14 with the check character)"
+        f"{_looks_like(compact)}",
     )
+
+
+def _looks_like(compact: str) -> str:
+    """What a typed entry that is no DIN seems to be, so the person knows what to do."""
+    if compact.isdigit():
+        return (f": {len(compact)} digits read like a record number (an MRN?), not a "
+                "label's code; scan the label's barcode")
+    return ""
 
 
 def _date(found: Mapping[str, Structure], with_time: str, date_only: str) -> datetime | None:
@@ -378,6 +388,9 @@ def parse_scan(text: str) -> Scan:
     symbology = prefix.group() if prefix else None
     if not body:
         raise ScanError(ScanErrorCode.EMPTY, f"the scan {text!r} contains no data")
+    # Before anything quotes the scan back: a look-alike ('=Х' with a Cyrillic Х) would
+    # otherwise be reported as something it only appears to be.
+    refuse_odd_characters("the scan", body)
     if body[0] not in "=&":
         return _keyboard_entry(text, body)
     located = _split_compound(body) if body.startswith("=+") else _split_concatenated(body)

@@ -44,11 +44,25 @@ class EquipmentType(StrEnum):
 
     CENTRIFUGE = "centrifuge"
     CLINIMACS = "clinimacs"  # CliniMACS Plus or Prodigy cell separator
+    CELL_COUNTER = "cell_counter"  # haematology analyser or automated cell counter
+    FLOW_CYTOMETER = "flow_cytometer"  # CD34/CD133 enumeration and 7-AAD viability
+    ENDOTOXIN_READER = "endotoxin_reader"  # kinetic LAL plate or tube reader
 
 
 EQUIPMENT_NAMES: Mapping[EquipmentType, str] = MappingProxyType({
     EquipmentType.CENTRIFUGE: "centrifuge",
     EquipmentType.CLINIMACS: "CliniMACS instrument",
+    EquipmentType.CELL_COUNTER: "cell counter",
+    EquipmentType.FLOW_CYTOMETER: "flow cytometer",
+    EquipmentType.ENDOTOXIN_READER: "endotoxin reader",
+})
+
+# How a registered kind names its type: the words it starts with ("Flow cytometer FACSCanto
+# II", "Cell counter Sysmex XN-350"). The type's own name always counts.
+_KIND_WORDS: Mapping[EquipmentType, tuple[str, ...]] = MappingProxyType({
+    EquipmentType.CELL_COUNTER: ("cell counter", "haematology analyser", "hematology analyzer"),
+    EquipmentType.FLOW_CYTOMETER: ("flow cytometer",),
+    EquipmentType.ENDOTOXIN_READER: ("endotoxin reader",),
 })
 
 
@@ -62,16 +76,18 @@ def parse_material(text: str) -> Material:
 
 
 def equipment_type_of(kind: str) -> EquipmentType | None:
-    """The type of an instrument registered as `kind`: its first word names it.
+    """The type of an instrument registered as `kind`: its first words name it.
 
-    "Centrifuge", "centrifuge Rotanta 460" -> centrifuge; "CliniMACS Plus" -> clinimacs.
-    None when the kind names no type the process knows.
+    "Centrifuge", "centrifuge Rotanta 460" -> centrifuge; "CliniMACS Plus" -> clinimacs;
+    "Flow cytometer FACSCanto II" -> flow_cytometer. None when the kind names no type the
+    process knows.
     """
-    words = kind.strip().casefold().split()
-    if not words:
+    text = " ".join(kind.strip().casefold().split())
+    if not text:
         return None
     for equipment_type in EquipmentType:
-        if words[0] == equipment_type.value:
+        names = (equipment_type.value.replace("_", " "), *_KIND_WORDS.get(equipment_type, ()))
+        if any(text == name or text.startswith(name + " ") for name in names):
             return equipment_type
     return None
 

@@ -17,6 +17,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from workflows.errors import ErrorCode, TransitionRefused
+from workflows.words import action_words, state_words
 
 
 class Arm(StrEnum):
@@ -221,7 +222,8 @@ def not_possible(trigger: Trigger | str, state: str,
     if state == S.RELEASE_SUSPENDED and str(trigger) == T.RELEASE:
         hint = ": its release is suspended; QA re-releases it once every result passes"
     return TransitionRefused(ErrorCode.INVALID_TRANSITION,
-                             f"'{trigger}' is not possible while the product is {state}{hint}")
+                             f"{action_words(str(trigger))} is not possible while the product "
+                             f"is at \"{state_words(state)}\"{hint}")
 
 
 @dataclass

@@ -67,6 +67,9 @@ DEFAULT_LIMIT_ACTIONS: Mapping[str, Action] = MappingProxyType(
         "adverse_event": "warn",
         # A recovery above 100 % plus the counting tolerance (workflows.balance).
         "recovery_above_100": "warn",
+        # The weight at formulation differs from the enrolment weight by more than
+        # `formulation_weight_change_max_pct`: QA checks which one is right.
+        "body_weight_change": "warn",
     }
 )
 
@@ -135,6 +138,9 @@ class ProtocolParameters:
     endotoxin_limit_eu_per_kg: float = 5.0  # [V] CCTRN, K for non-intrathecal routes
     endotoxin_limit_eu_per_ml: float = 0.5  # [V] Belotti Table 3, the alternative spec
     endotoxin_limit_basis: EndotoxinBasis = "per_kg"  # [Prop] which of the two applies
+    # The dose per kg uses the weight taken at formulation; one further than this from the
+    # enrolment weight is flagged (a typo, or a patient who lost weight: QA checks).
+    formulation_weight_change_max_pct: float = 10.0  # [Prop] no published figure
     qc_late_entry_hours: float = 24.0  # [Prop] a result entered later than this is "late"
     # ALCOA "contemporaneous": a step recorded later than this after the times it reports
     # (e.g. the infusion end) is a late entry for QA's review.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from workflows.numbers import format_value
 from workflows.protocol import ProtocolParameters
 from workflows.specifications import QC_TESTS, Specification
 
@@ -27,9 +28,9 @@ class Discrepancy:
 
     def describe(self) -> str:
         what = QC_TESTS[self.test]
-        unit = f" {what.unit}" if what.unit else ""
-        return (f"QC {what.label.lower()} {self.typed:.3g}{unit} disagrees with the "
-                f"{self.computed:.3g}{unit} computed from the formulation counts by "
+        typed, computed = (format_value(v, what.unit) for v in (self.typed, self.computed))
+        return (f"QC {what.label.lower()} {typed} disagrees with the "
+                f"{computed} computed from the formulation counts by "
                 f"{self.difference} (tolerance {self.tolerance}); release rests on the "
                 "computed figure: check the count and the calculation, then close this "
                 "deviation with a disposition")
@@ -60,7 +61,7 @@ def discrepancy(test: str, typed: float, twins: Mapping[str, float],
             off = abs(typed - computed) / computed * 100
         if off <= tolerance:
             return None
-        return Discrepancy(test, typed, computed, f"{off:.0f} %", f"{tolerance:g} %")
+        return Discrepancy(test, typed, computed, f"{off:.0f} %", format_value(tolerance, "%"))
     if test == "viability":
         points = abs(typed - computed)
         if points <= params.qc_viability_tolerance_points:
@@ -76,9 +77,9 @@ def computed_dose_problem(twins: Mapping[str, float], spec: Specification) -> st
     if dose is None:
         return None
     if dose < spec.dose_min_cells:
-        return (f"computed viable dose {dose:.3g} cells is below the minimum of "
-                f"{spec.dose_min_cells:.3g}")
+        return (f"computed viable dose {format_value(dose, 'cells')} is below the minimum "
+                f"{format_value(spec.dose_min_cells, 'cells')} (specification)")
     if dose > spec.dose_max_cells:
-        return (f"computed viable dose {dose:.3g} cells is above the maximum of "
-                f"{spec.dose_max_cells:.3g}")
+        return (f"computed viable dose {format_value(dose, 'cells')} is above the maximum "
+                f"{format_value(spec.dose_max_cells, 'cells')} (specification)")
     return None

@@ -7,10 +7,12 @@ made. Defaults come from the protocol parameters (process-reference.md §2.6).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from workflows.characters import name_odd_characters
 from workflows.protocol import ProtocolParameters
 
 
@@ -111,11 +113,18 @@ def parse_result(test: str, value: str) -> float | str:
         if text.lower() not in definition.choices:
             raise ValueError(f"{definition.label}: enter one of {', '.join(definition.choices)}")
         return text.lower()
+    odd = name_odd_characters(text)
+    if odd is not None:  # float() would read a full-width '３' or an Arabic-Indic digit
+        raise ValueError(f"{definition.label}: the value has {odd}; type it with the digits "
+                         "0–9")
     try:
         number = float(text.replace(" ", ""))
     except ValueError:
         raise ValueError(f"{definition.label}: {value!r} is not a number") from None
-    if number != number or number < 0 or (definition.unit == "%" and number > 100):
+    if not math.isfinite(number):
+        raise ValueError(f"{definition.label}: {value.strip()!r} is not a number of "
+                         f"{definition.unit}: enter the measured value")
+    if number < 0 or (definition.unit == "%" and number > 100):
         raise ValueError(f"{definition.label}: {number:g} {definition.unit} is impossible")
     return number
 

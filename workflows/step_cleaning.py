@@ -12,6 +12,7 @@ import math
 from collections.abc import Mapping
 from datetime import datetime
 
+from workflows.characters import name_odd_characters
 from workflows.step_model import Field, StepDataError, StepSpec
 
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
@@ -85,6 +86,9 @@ def _number(value: object) -> float:
         # next; guessing could shift a cell dose by 1000×, so refuse it.
         if "," in value:
             raise _Invalid(f"must be a number without commas, got {value!r}")
+        odd = name_odd_characters(value)
+        if odd is not None:  # float() would read a full-width '３' as 3
+            raise _Invalid(f"must be typed with the digits 0–9; it has {odd}")
         try:
             number = float(value.replace(" ", "").replace("_", ""))
         except ValueError:

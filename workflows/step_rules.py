@@ -8,155 +8,22 @@ never decided here: it comes from `params.action_for(code)`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from workflows import calculations as calc
+from workflows.numbers import format_value
 from workflows.protocol import ProtocolParameters
+from workflows.step_limits import LIMITS, Limit, figure_text
+from workflows.step_limits import Checks as _Checks
 from workflows.step_model import Finding, StepContext, StepDataError
+
+__all__ = ["LIMITS", "Limit", "apply_rules", "figure_text"]
 
 Computed = dict[str, float]
 
 # Free text that means "nothing happened"; anything else is an event for QA.
 _NO_EVENT = frozenset({"none", "no", "nil", "n/a", "na", "-"})
-
-
-def _fmt(value: float, unit: str, *, limit: bool = False) -> str:
-    """A figure the way the lab writes it: '72.0 %', '4.0 × 10^9 cells', '80 %'."""
-    if unit == "cells":
-        if value == 0:
-            return "0 cells"
-        exponent = math.floor(math.log10(abs(value)))
-        if not limit and round(abs(value) / 10**exponent, 1) >= 10:  # 9.96e5 -> 1.0 × 10^6
-            exponent += 1
-        mantissa = value / 10**exponent
-        shown = f"{mantissa:g}" if limit else f"{mantissa:.1f}"
-        return f"{shown} × 10^{exponent} cells"
-    if limit:
-        return f"{value:g} {unit}"
-    return f"{value:.3f} {unit}" if unit == "g/ml" else f"{value:.1f} {unit}"
-
-
-def figure_text(value: float, unit: str) -> str:
-    """A measured figure with its unit, as findings and refusals show it."""
-    return _fmt(value, unit)
-
-
-@dataclass(frozen=True)
-class Limit:
-    """A numeric protocol limit: `field` (a value or a computed figure) against params.
-
-    `low`/`high` name the ProtocolParameters attributes holding the bounds; the
-    action comes from `params.action_for(code)`.
-    """
-
-    code: str
-    field: str
-    what: str
-    unit: str
-    low: str | None = None
-    high: str | None = None
-
-
-class _Checks:
-    """Collects findings for one step, taking each action from the protocol."""
-
-    def __init__(self, params: ProtocolParameters) -> None:
-        self.params = params
-        self.found: list[Finding] = []
-
-    def flag(self, code: str, field: str, message: str, value: float | None = None,
-             limit: float | None = None) -> None:
-        action = self.params.action_for(code)
-        self.found.append(Finding(field, code, message, action, value, limit))
-
-    def apply(self, limits: tuple[Limit, ...], figures: Mapping[str, object]) -> None:
-        for lim in limits:
-            value = figures.get(lim.field)
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                self.compare(lim, float(value))
-
-    def compare(self, lim: Limit, value: float) -> None:
-        low = None if lim.low is None else float(getattr(self.params, lim.low))
-        high = None if lim.high is None else float(getattr(self.params, lim.high))
-        self.compare_with(lim, value, low=low, high=high)
-
-    def compare_with(self, lim: Limit, value: float, *, low: float | None = None,
-                     high: float | None = None) -> None:
-        """Judge `value` against bounds the caller resolved (per arm, per tubing set)."""
-        shown = f"{lim.what} {_fmt(value, lim.unit)}"
-        if low is not None and high is not None:
-            if not low <= value <= high:
-                window = f"{low:g}–{high:g} {lim.unit}"
-                bound = low if value < low else high
-                message = f"{shown} is outside the protocol range of {window}"
-                self.flag(lim.code, lim.field, message, value, bound)
-        elif low is not None and value < low:
-            message = f"{shown} is below the protocol minimum of {_fmt(low, lim.unit, limit=True)}"
-            self.flag(lim.code, lim.field, message, value, low)
-        elif high is not None and value > high:
-            message = f"{shown} is above the protocol maximum of {_fmt(high, lim.unit, limit=True)}"
-            self.flag(lim.code, lim.field, message, value, high)
-
-
-# The numeric limits of each step, as data: the table is the specification.
-LIMITS: Mapping[str, tuple[Limit, ...]] = {
-    "harvest": (
-        Limit("harvest_volume_min", "volume_ml", "Harvest volume", "ml",
-              low="harvest_min_volume_ml"),
-    ),
-    "receive": (
-        Limit("receipt_time", "hours_since_harvest", "Time from harvest end to receipt", "h",
-              high="receipt_max_hours_after_harvest"),
-        Limit("receipt_temperature", "temperature_c", "Temperature on receipt", "°C",
-              "receipt_temperature_min_c", "receipt_temperature_max_c"),
-    ),
-    "sediment": (
-        Limit("rbc_depletion_min", "rbc_depletion_pct", "RBC depletion", "%",
-              low="rbc_depletion_min_pct"),
-        Limit("sedimentation_tnc_recovery_min", "tnc_recovery_pct", "TNC recovery", "%",
-              low="sedimentation_tnc_recovery_min_pct"),
-    ),
-    "isolate_mnc": (
-        Limit("ficoll_density", "density_g_per_ml", "Gradient density", "g/ml",
-              "ficoll_density_min_g_per_ml", "ficoll_density_max_g_per_ml"),
-        Limit("ficoll_g_force", "g_force", "Centrifugation force", "×g",
-              "ficoll_g_min", "ficoll_g_max"),
-        Limit("ficoll_spin_minutes", "spin_minutes", "Centrifugation time", "min",
-              "ficoll_minutes_min", "ficoll_minutes_max"),
-        Limit("ficoll_temperature", "temperature_c", "Centrifugation temperature", "°C",
-              "ficoll_temperature_min_c", "ficoll_temperature_max_c"),
-        Limit("ficoll_viability_min", "viability_pct", "MNC viability", "%",
-              low="ficoll_viability_min_pct"),
-    ),
-    "enrich": (
-        Limit("reagent_vial_target_capacity", "pre_cd133_cells", "CD133+ cells into labelling",
-              "cells", high="cd133_reagent_vial_capacity_target_cells"),
-        Limit("reagent_vial_total_capacity", "pre_tnc", "TNC into labelling", "cells",
-              high="cd133_reagent_vial_capacity_total_cells"),
-        Limit("labelling_incubation", "incubation_minutes", "Labelling incubation", "min",
-              "labelling_incubation_minutes_min", "labelling_incubation_minutes_max"),
-        Limit("enrichment_purity_min", "cd133_purity_pct", "CD133+ purity", "%",
-              low="enrichment_purity_min_pct"),
-        Limit("enrichment_viability_min", "target_viability_pct", "Target fraction viability",
-              "%", low="enrichment_viability_min_pct"),
-        Limit("enrichment_recovery_low", "cd133_recovery_pct", "CD133+ recovery", "%",
-              low="enrichment_recovery_warn_below_pct"),
-    ),
-    "formulate": (
-        Limit("final_volume_max", "final_volume_ml", "Final volume", "ml",
-              high="final_volume_max_ml"),
-        Limit("viability_release_min", "viability_pct", "Viability", "%",
-              low="viability_release_min_pct"),
-    ),
-    "issue": (
-        Limit("transport_temperature", "temperature_c", "Transport temperature", "°C",
-              "transport_temperature_min_c", "transport_temperature_max_c"),
-    ),
-    "administer": (),
-}
 
 
 def _num(values: Mapping[str, object], name: str) -> float:
@@ -190,8 +57,8 @@ def _since_harvest(context: StepContext, values: Mapping[str, object], field: st
 def _expiry(checks: _Checks, hours: float | None, field: str, what: str) -> None:
     limit = checks.params.expiry_hours_after_harvest_end
     if hours is not None and hours > limit:
-        message = (f"Product expired: {what} {hours:.1f} h after harvest end, "
-                   f"beyond the expiry of {limit:g} h")
+        message = (f"Product expired: {what} {format_value(hours, 'h')} after harvest end, "
+                   f"beyond the expiry of {format_value(limit, 'h')}")
         checks.flag("product_expired", field, message, hours, limit)
 
 
@@ -252,8 +119,9 @@ def isolate_mnc(values: Mapping[str, object], context: StepContext, checks: _Che
         "viability_pct": viability,
     }
     tnc_in = _previous(context, "sediment", "tnc_out")
-    if tnc_in:  # without a sedimentation count there is no input to recover from
-        computed["mnc_recovery_pct"] = calc.recovery_pct(mnc_total, tnc_in)
+    if tnc_in:  # without a sedimentation count there is no input to take a yield of
+        # MNC are a part of the nucleated cells in: out / in is a yield (registry label).
+        computed["mnc_yield_pct"] = calc.recovery_pct(mnc_total, tnc_in)
     return computed
 
 
@@ -265,7 +133,7 @@ def _tubing_capacity(checks: _Checks, values: Mapping[str, object]) -> None:
         checks.flag("tubing_set_capacity", "tubing_set_type", message)
         return
     what = f"TNC loaded on tubing set {tubing}"
-    lim = Limit("tubing_set_capacity", "pre_tnc", what, "cells")
+    lim = Limit("tubing_set_capacity", "pre_tnc", "cells", what=what)
     checks.compare_with(lim, _num(values, "pre_tnc"), high=capacity)
 
 
@@ -335,28 +203,45 @@ def _endotoxin_limit(params: ProtocolParameters, weight_kg: float, volume_ml: fl
 def _samples_fit(values: Mapping[str, object], volume: float) -> None:
     each, count = values.get("qc_sample_volume_ml"), values.get("qc_samples")
     if isinstance(each, float) and isinstance(count, int) and count * each >= volume:
-        message = (f"{count} QC samples of {each:g} ml would take all of the final volume "
-                   f"of {volume:g} ml")
+        message = (f"{count} QC samples of {format_value(each, 'ml')} would take all of the "
+                   f"final volume of {format_value(volume, 'ml')}")
         raise StepDataError({"qc_sample_volume_ml": message})
+
+
+def _weight_at_formulation(values: Mapping[str, object], context: StepContext,
+                           checks: _Checks) -> float:
+    """The body weight the dose per kg uses: the one taken at formulation, flagged when it
+    is further from the enrolment weight than the protocol allows."""
+    weight = _num(values, "weight_kg")
+    change = abs(weight - context.weight_kg) / context.weight_kg * 100
+    allowed = checks.params.formulation_weight_change_max_pct
+    if change > allowed:
+        checks.flag("body_weight_change", "weight_kg",
+                    f"Body weight at formulation {format_value(weight, 'kg')} differs from "
+                    f"the enrolment weight {format_value(context.weight_kg, 'kg')} by "
+                    f"{format_value(change, '%')} (more than {format_value(allowed, '%')}): "
+                    "check which is right before release", change, allowed)
+    return weight
 
 
 def formulate(values: Mapping[str, object], context: StepContext, checks: _Checks) -> Computed:
     volume, total = _num(values, "final_volume_ml"), _final_cells(values)
+    weight = _weight_at_formulation(values, context, checks)
     _samples_fit(values, volume)
     viable = calc.viable_cells(total, _num(values, "viability_pct"))
     dose = _dose_cells(viable, context)
     low, high = checks.params.dose_range(context.arm)
     what = "Viable CD133+ dose" if context.arm == "CD133" else "Viable MNC dose"
-    checks.compare_with(Limit("dose_min", "viable_dose", what, "cells"), dose, low=low)
-    checks.compare_with(Limit("dose_max", "viable_dose", what, "cells"), dose, high=high)
+    checks.compare_with(Limit("dose_min", "viable_dose", "cells", what=what), dose, low=low)
+    checks.compare_with(Limit("dose_max", "viable_dose", "cells", what=what), dose, high=high)
     return {
         "total_cells": total,
         "final_volume_ml": volume,
         "concentration_per_ml": calc.concentration_per_ml(total, volume),
         "viable_cells": viable,
         "viable_dose": dose,
-        "dose_per_kg": calc.dose_per_kg(dose, context.weight_kg),
-        "endotoxin_limit_eu_per_ml": _endotoxin_limit(checks.params, context.weight_kg, volume),
+        "dose_per_kg": calc.dose_per_kg(dose, weight),
+        "endotoxin_limit_eu_per_ml": _endotoxin_limit(checks.params, weight, volume),
     }
 
 
@@ -374,7 +259,7 @@ def administer(values: Mapping[str, object], context: StepContext, checks: _Chec
     _expiry(checks, hours, "infusion_start", "infusion started")
     formulated = _previous(context, "formulate", "final_volume_ml")
     if formulated is not None and _num(values, "volume_injected_ml") > formulated:
-        message = f"is more than the formulated volume of {formulated:g} ml"
+        message = f"is more than the formulated volume of {format_value(formulated, 'ml')}"
         raise StepDataError({"volume_injected_ml": message})
     if values["sonography_guided"] is False:
         checks.flag("sonography_guidance", "sonography_guided", "Infusion not sonography-guided")
@@ -399,9 +284,11 @@ _RULES: Mapping[str, Rule] = {
 
 
 def apply_rules(step: str, values: Mapping[str, object], params: ProtocolParameters,
-                context: StepContext) -> tuple[Computed, tuple[Finding, ...]]:
-    """Computed figures and findings of one cleaned step submission."""
-    checks = _Checks(params)
+                context: StepContext, labels: Mapping[str, str] | None = None,
+                ) -> tuple[Computed, tuple[Finding, ...]]:
+    """Computed figures and findings of one cleaned step submission; `labels` name each
+    value and figure in the messages (the step's registry labels)."""
+    checks = _Checks(params, labels)
     computed = _RULES[step](values, context, checks)
     checks.apply(LIMITS[step], {**values, **computed})
     return computed, tuple(checks.found)

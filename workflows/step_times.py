@@ -23,6 +23,9 @@ PROCESS_ORDER = ("harvest", "receive", "sediment", "isolate_mnc", "enrich", "for
 _STRICTLY_AFTER: Mapping[str, tuple[tuple[str, str], ...]] = {
     "administer": (("infusion_start", "infusion_end"),),
     "harvest": (("harvest_start", "harvest_end"),),
+    "sediment": (("started_at", "ended_at"),),
+    "isolate_mnc": (("started_at", "ended_at"),),
+    "formulate": (("started_at", "ended_at"),),
 }
 
 
@@ -112,3 +115,21 @@ def recorded_not_future(moment: datetime, *, server_now: datetime,
     """Whether `moment` (a step's recording time, a test time, a signature time) is not
     ahead of the server's clock beyond the allowed skew."""
     return moment <= server_now + timedelta(minutes=skew_minutes)
+
+
+def span_problems(spec: StepSpec, values: Mapping[str, object]) -> dict[str, str]:
+    """Each duration in minutes the step reports that does not fit between its start and
+    end (a 45-minute sedimentation in a step that lasted 30 minutes is a typo)."""
+    times = step_times(spec, values)
+    if "started_at" not in times or "ended_at" not in times:
+        return {}
+    span = (times["ended_at"] - times["started_at"]).total_seconds() / 60
+    problems = {}
+    for f in spec.fields:
+        value = values.get(f.name)
+        if f.unit != "min" or not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        if value > span + 1:  # times are typed to the minute
+            problems[f.name] = (f"{value:g} min does not fit between the step's start and end "
+                                f"({span:g} min apart)")
+    return problems

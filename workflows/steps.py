@@ -41,6 +41,7 @@ from workflows.step_model import (
     StepSpec,
 )
 from workflows.step_rules import apply_rules
+from workflows.step_times import span_problems
 
 __all__ = [
     "ARMS",
@@ -123,6 +124,28 @@ def _choice(name: str, label: str, *choices: str) -> Field:
     return Field(name, label, "choice", choices=choices)
 
 
+def _started_ended(what: str) -> tuple[Field, Field]:
+    """When the bench started and finished the step (ALCOA: the record says when)."""
+    return (_when("started_at", f"{what} started"), _when("ended_at", f"{what} ended"))
+
+
+# How cells were counted and viability measured, and on which instrument: a count means
+# little without its method (a haematology analyser's WBC is not a flow-cytometric CD45
+# count), and the instrument's calibration is checked like a centrifuge's.
+COUNT_METHODS = ("automated haematology analyser", "single-platform flow cytometry (ISHAGE)",
+                 "haemocytometer (manual)")
+VIABILITY_METHODS = ("7-AAD flow cytometry", "trypan blue exclusion")
+
+
+def _counted(*, viability: bool) -> tuple[Field, ...]:
+    fields = (_choice("count_method", "Counting method", *COUNT_METHODS),
+              _equipment("counter_id", "Cell counter", EquipmentType.CELL_COUNTER))
+    if not viability:
+        return fields
+    return (*fields, _choice("viability_method", "Viability method", *VIABILITY_METHODS),
+            _equipment("cytometer_id", "Flow cytometer", EquipmentType.FLOW_CYTOMETER))
+
+
 _HARVEST = StepSpec(
     "harvest", "Bone-marrow harvest",
     (
@@ -140,7 +163,8 @@ _HARVEST = StepSpec(
         _text("operating_room", "Operating room"),
         # User name of the physician who aspirated; left empty when that physician records
         # the harvest (lims.services.step_check fills in the operator).
-        _text("harvesting_physician", "Harvesting physician", required=False),
+        Field("harvesting_physician", "Harvesting physician", "text", required=False,
+              quantity=Quantity.PERSON),
     ),
     *_figures(_figure("duration_minutes", "Harvest duration", "min")),
 )
@@ -180,6 +204,8 @@ _SEDIMENT = StepSpec(
         _lot("agent_lot", "Agent lot", Material.SEDIMENTATION_AGENT),
         _text("ratio", "Agent : marrow ratio"),
         _positive("sedimentation_minutes", "Sedimentation time", "min", 600.0),
+        *_started_ended("Sedimentation"),
+        *_counted(viability=False),
     ),
     *_figures(
         _figure("tnc_in", "TNC in", "cells", where=taken_from(K.MARROW_BAG)),
@@ -211,6 +237,8 @@ _ISOLATE_MNC = StepSpec(
         _percent("viability_pct", "Viability"),
         _percent("cd34_pct", "CD34+"),
         _percent("cd133_pct", "CD133+"),
+        *_started_ended("MNC isolation"),
+        *_counted(viability=True),
     ),
     *_figures(
         _figure("mnc_total", "Total MNC", "cells", where=put_into(K.MNC)),
@@ -218,7 +246,10 @@ _ISOLATE_MNC = StepSpec(
         _figure("cd34_cells", "CD34+ cells", "cells", Quantity.CELL_SUBSET),
         _figure("cd133_cells", "CD133+ cells", "cells", Quantity.CELL_SUBSET),
         _figure("viability_pct", "Viability", "%"),
-        _recovery("mnc_recovery_pct", "MNC recovery"),
+        # MNC out over the nucleated cells the RBC-reduced bag held: a subset over the whole,
+        # so a yield, not the recovery of one population.
+        _figure("mnc_yield_pct", "MNC yield (MNC out / nucleated cells in)", "%",
+                Quantity.YIELD),
     ),
 )
 
@@ -248,6 +279,7 @@ _ENRICH = StepSpec(
         _percent("cd133_purity_pct", "CD133+ purity"),
         _positive("negative_volume_ml", "Negative fraction volume", "ml", 2000.0,
                 where=put_into(K.CD133_NEGATIVE)),
+        *_counted(viability=True),
     ),
     *_figures(
         _figure("pre_cd133_cells", "CD133+ cells into selection", "cells", Quantity.CELL_SUBSET),
@@ -283,6 +315,12 @@ _FORMULATE = StepSpec(
         # the samples' volume is no longer in the final product (workflows.balance).
         _number("qc_sample_volume_ml", "Volume of each QC sample", "ml", 0.0, 50.0,
                 required=False, where=put_into(K.QC_SAMPLE)),
+        # Weighed on the day: the dose per kg and the per-kg endotoxin limit use it, not
+        # the enrolment weight (which may be weeks old).
+        _number("weight_kg", "Body weight at formulation", "kg", 2.0, 300.0,
+                quantity=Quantity.WEIGHT),
+        *_started_ended("Formulation"),
+        *_counted(viability=True),
     ),
     *_figures(
         _figure("total_cells", "Total cells", "cells", where=put_into(K.FINAL_PRODUCT)),
@@ -337,6 +375,9 @@ STEPS: Mapping[str, StepSpec] = MappingProxyType(
 _TIME_ORDER: Mapping[str, tuple[tuple[str, str], ...]] = {
     "harvest": (("harvest_start", "harvest_end"),),
     "receive": (("time_out", "time_received"),),
+    "sediment": (("started_at", "ended_at"),),
+    "isolate_mnc": (("started_at", "ended_at"),),
+    "formulate": (("started_at", "ended_at"),),
     "enrich": (
         ("incubation_start", "incubation_end"),
         ("incubation_end", "run_start"),
@@ -369,10 +410,12 @@ def evaluate_step(
     raw, carried = carry_forward(spec, raw, context)
     values = clean_values(spec, raw)
     labels = {f.name: f.label for f in spec.fields}
-    errors = check_time_order(values, _TIME_ORDER.get(step, ()), labels)
+    errors = check_time_order(values, _TIME_ORDER.get(step, ()), labels) or span_problems(
+        spec, values)
     if errors:
         raise StepDataError(errors)
-    computed, findings = apply_rules(step, values, params, context)
+    names = {f.name: f.label for f in spec.figures} | {f.name: f.label for f in spec.fields}
+    computed, findings = apply_rules(step, values, params, context, names)
     figures = {**values, **computed}
     breaches = balance_breaches(spec, figures, context, params)
     if breaches:

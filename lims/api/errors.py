@@ -2,8 +2,9 @@
 
 Status codes, chosen once for every code (a test checks every ErrorCode is here):
 
-- 401 the caller is not signed in, or a password did not verify (sign-in, signature, witness);
-- 403 the caller's role may not do this (or signs for someone else);
+- 401 the caller is not signed in, or their sign-in password did not verify;
+- 403 the caller's role may not do this (or signs for someone else), or a witness's or
+  signer's re-entered password did not verify (the caller's own session is still good);
 - 404 the product, patient, container or record does not exist;
 - 409 the product's state or records refuse the action however the request is written:
   transitions and guards (expired product, QC failed, reviewer not independent, expired
@@ -11,6 +12,7 @@ Status codes, chosen once for every code (a test checks every ErrorCode is here)
 - 422 the request itself is wrong and can be corrected: invalid data, a missing reason or
   witness, and every chain-of-identity refusal of a scan (COI_*): the scanned label is the
   wrong input for this step; the refusal is recorded and the product is untouched;
+- 413 the request body is over the configured size (LIMS_MAX_REQUEST_BYTES);
 - 502 the label printer did not accept the job (only the print route).
 """
 
@@ -24,6 +26,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from lims.api.refused_scans import record_refused_scans
 from workflows.errors import DomainError, ErrorCode
 
 E = ErrorCode
@@ -31,10 +34,14 @@ E = ErrorCode
 STATUS: dict[ErrorCode, int] = {
     E.AUTHENTICATION_FAILED: 401, E.ACCOUNT_LOCKED: 401,
     E.FORBIDDEN: 403, E.SIGNATURE_INVALID: 403,
+    # a second person's or a signer's password did not verify: 403, never 401 with
+    # WWW-Authenticate, which a client reads as its own session ending
+    E.WITNESS_NOT_AUTHENTICATED: 403, E.SIGNATURE_NOT_AUTHENTICATED: 403,
     E.NOT_FOUND: 404,
     # the request can be corrected
     E.INVALID_INPUT: 422, E.STEP_DATA_INVALID: 422, E.LIMIT_REFUSED: 422,
-    E.REASON_REQUIRED: 422, E.WITNESS_REQUIRED: 422, E.WITNESS_SAME_USER: 422,
+    E.REASON_REQUIRED: 422, E.SIGNATURE_REQUIRED: 422,
+    E.WITNESS_REQUIRED: 422, E.WITNESS_SAME_USER: 422,
     E.IDENTITY_NOT_CONFIRMED: 422, E.PATIENT_NOT_ELIGIBLE: 422,
     E.TREATING_PHYSICIAN_INVALID: 422, E.TIME_IN_FUTURE: 422,
     E.DIN_INVALID: 422,
@@ -54,15 +61,19 @@ STATUS: dict[ErrorCode, int] = {
     E.RELEASE_SUSPENDED: 409,
     # the label printer did not take the job (nothing was recorded)
     E.PRINTER_ERROR: 502,
+    # the request body is over the configured size (LIMS_MAX_REQUEST_BYTES)
+    E.REQUEST_TOO_LARGE: 413,
 }
 
 _DESCRIPTIONS = {
     401: "Not signed in, session expired, or a password did not verify",
-    403: "The signed-in user's role may not do this",
+    403: "The signed-in user's role may not do this, or a witness's or signer's password "
+         "did not verify",
     404: "No such product, patient, container or record",
     409: "Refused by the product's state or records (transition, guard, stale version)",
     422: "Invalid or incomplete request, or a scan that does not match (COI_*); nothing "
          "was written",
+    413: "The request body is larger than the server accepts; nothing was read",
     502: "The label printer did not accept the job; nothing was recorded",
 }
 
@@ -116,9 +127,11 @@ async def domain_error(_request: Request, error: Exception) -> JSONResponse:
                         status_code=status, headers=_headers(status))
 
 
-async def validation_error(_request: Request, error: Exception) -> JSONResponse:
-    """Request data that does not fit the route's model: 422 with per-field messages."""
+async def validation_error(request: Request, error: Exception) -> JSONResponse:
+    """Request data that does not fit the route's model: 422 with per-field messages; a
+    refused scan among it is recorded like any refused scan (lims.api.refused_scans)."""
     assert isinstance(error, RequestValidationError)
+    await record_refused_scans(request, error)
     fields: dict[str, str] = {}
     for problem in error.errors()[:MAX_FIELDS]:
         where = ".".join(clip(str(part), 40) for part in problem.get("loc", ()))

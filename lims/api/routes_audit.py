@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Query
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
+from lims.api.schemas import DinFilter
 from lims.api.schemas_audit import AuditLineOut, AuditPageOut
 from lims.audit_actions import AuditAction
 from lims.models import User
 from lims.services.audit_query import AUDIT_READERS, MAX_PER_PAGE, AuditFilter, audit_events
 
 router = APIRouter(tags=["records"])
+MAX_PAGE = 1_000_000  # bounded like every input: past the last page is simply empty
 AuditReader = Annotated[User, Depends(require_roles(*AUDIT_READERS,
                                                     action="read the audit trail"))]
 
@@ -22,15 +24,14 @@ AuditReader = Annotated[User, Depends(require_roles(*AUDIT_READERS,
 @router.get("/audit/events", responses=errors(401, 403, 404, 422))
 def events(
     actor: AuditReader, session: SessionDep,
-    din: Annotated[str | None, Query(min_length=1, max_length=20,
-                                     description="Only this product's events")] = None,
+    din: DinFilter = None,
     user: Annotated[str | None, Query(min_length=1, max_length=64,
                                       description="Only this user's events (user ID)")] = None,
     action: Annotated[AuditAction | None, Query(description="Only this action")] = None,
     start: Annotated[date | None, Query(alias="from", description=(
         "First day, in the facility's time zone"))] = None,
     end: Annotated[date | None, Query(alias="to", description="Last day, included")] = None,
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 1,
     per_page: Annotated[int, Query(ge=1, le=MAX_PER_PAGE)] = 50,
 ) -> AuditPageOut:
     """Audit events filtered by product, user, action and period, oldest first, by page."""

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import Din, ProductOut, ReasonIn
+from lims.api.schemas_quality import DiscardIn
 from lims.models import User
 from lims.services.dispositions import (
     discard_product,
@@ -47,10 +48,11 @@ def resume(din: Din, body: ReasonIn, actor: Resumer, session: SessionDep) -> Pro
 
 
 @router.post("/products/{din}/discard", responses=REFUSALS)
-def discard(din: Din, body: ReasonIn, actor: Discarder, session: SessionDep) -> ProductOut:
-    """Discard the product with a reason (final)."""
+def discard(din: Din, body: DiscardIn, actor: Discarder, session: SessionDep) -> ProductOut:
+    """Discard the product (final): a signed decision with its reason."""
     return ProductOut.model_validate(discard_product(session, actor=actor, din=din,
-                                                     reason=body.reason))
+                                                     reason=body.reason,
+                                                     password=body.password))
 
 
 @router.post("/products/{din}/expire", responses=REFUSALS)

@@ -10,8 +10,9 @@ from pydantic import Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.schemas import Id, Out
+from lims.api.schemas import DinFilter, Id, Out
 from lims.models import User
+from lims.services.common import din_text
 from lims.services.notifications import (
     READERS,
     RESENDERS,
@@ -55,12 +56,12 @@ class NotificationOut(Out):
 def list_all(user: Reader, session: SessionDep,
              undelivered: Annotated[bool, Query(
                  description="Only those not delivered (pending or failed)")] = False,
-             din: Annotated[str | None, Query(min_length=1, max_length=20,
-                                              pattern=r"^[A-Za-z0-9]+$")] = None,
+             din: DinFilter = None,
              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[NotificationOut]:
     """Notifications newest first, with their delivery state."""
     return [NotificationOut.of(view) for view in list_notifications(
-        session, actor=user, undelivered_only=undelivered, din=din, limit=limit)]
+        session, actor=user, undelivered_only=undelivered,
+        din=din_text(din) if din is not None else None, limit=limit)]
 
 
 @router.post("/notifications/{notification_id}/resend",

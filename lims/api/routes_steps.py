@@ -9,13 +9,17 @@ data; every one of them is the same thin call of `perform_step`.
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 
-from lims.api.deps import Credentials, DeferredRoleCheck, request_session
+from lims.api.deps import Credentials, DeferredRoleCheck, SessionDep, request_session, require_roles
 from lims.api.errors import errors
 from lims.api.schemas import ContainerOut, Din, ProductOut, StepOut
+from lims.api.schemas_quality import StepCorrectionIn, StepCorrectionOut
 from lims.api.step_models import STEP_MODELS, StepBody
+from lims.models import User
+from lims.services.corrections import CORRECTING_ROLES, correct_step
 from lims.services.steps import StepResult, perform_step
+from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
 
@@ -45,11 +49,15 @@ def _add_step_route(step: str) -> None:
                 scan=body.scan, values=values, witness=body.witness,
                 witness_password=body.witness_password,
                 wristband=getattr(body, "wristband", None),
+                physician=getattr(body, "physician", None),
+                physician_password=getattr(body, "physician_password", None),
                 expected_version=body.expected_version))
 
     perform.__name__ = f"perform_{step}"
     perform.__annotations__["body"] = model  # this step's own schema, for FastAPI
     witness = " with a witness" if requires_witness(step) else ""
+    if step in PHYSICIAN_SIGNED_STEPS:
+        witness += ", signed by the administering physician"
     router.add_api_route(
         f"/products/{{din}}/steps/{step}", perform, methods=["POST"], response_model=StepOut,
         summary=f"Perform the step '{STEPS[step].label}'{witness}",
@@ -60,3 +68,24 @@ def _add_step_route(step: str) -> None:
 
 for _step in STEPS:
     _add_step_route(_step)
+
+
+StepName = Annotated[str, Path(min_length=1, max_length=30, pattern=r"^[a-z_]+$")]
+_STEP_ROLES = frozenset(role for roles in TRIGGER_ROLES.values() for role in roles)
+Corrector = Annotated[User, Depends(require_roles(*(_STEP_ROLES | CORRECTING_ROLES),
+                                                  action="correct step data"))]
+
+
+@router.post("/products/{din}/steps/{step}/corrections", status_code=201,
+             response_model=StepCorrectionOut, responses=errors(401, 403, 404, 409, 422))
+def correct(din: Din, step: StepName, body: StepCorrectionIn, actor: Corrector,
+            session: SessionDep) -> StepCorrectionOut:
+    """Correct a recorded step: the values that were wrong, and why. A new record replaces
+    the old one (kept, marked superseded), each value is audited old → new with the
+    reason; a correction after QA's release suspends the release."""
+    result = correct_step(session, actor=actor, din=din, step=step, changes=body.changes,
+                          reason=body.reason)
+    return StepCorrectionOut(product=ProductOut.model_validate(result.product),
+                             record_ids=[r.id for r in result.records if r.id is not None],
+                             warnings=list(result.warnings),
+                             release_suspended=result.release_suspended)

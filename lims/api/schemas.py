@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime
 from typing import Annotated, Literal, Self, get_args
 
-from fastapi import Path
+from fastapi import Path, Query
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -27,6 +28,11 @@ Din = Annotated[str, Path(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9* ]+
                           description="ISBT 128 DIN of the harvest: its 13 characters, "
                           "optionally followed by its check character, or as the label prints "
                           "it ('X9999 24 000017 E'); validated whole", examples=["X999924000017"])]
+# A DIN filter in a query string: the same forms as in a path, validated whole by the service.
+DinFilter = Annotated[str | None, Query(
+    min_length=1, max_length=24, pattern=r"^[A-Za-z0-9* ]+$",
+    description="Only this product: its DIN (13 characters, optionally its check character, or "
+                "as the label prints it)")]
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 # An item of a free list in a request: an eligibility criterion, a marker or its result.
 Marker = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -58,9 +64,16 @@ class In(BaseModel):
     @classmethod
     def _no_boolean_for_a_number(cls, value: object, info: ValidationInfo) -> object:
         # JSON true/false would otherwise be read as 1/0 (a temperature of 1 °C, 1 wash).
-        if isinstance(value, bool) and info.field_name is not None and _takes_numbers(
-                cls.model_fields[info.field_name].annotation):
+        numeric = info.field_name is not None and _takes_numbers(
+            cls.model_fields[info.field_name].annotation)
+        if numeric and isinstance(value, bool):
             raise ValueError("a number is needed here, not true or false")
+        # Nor text: "37" may be a typing slip of something else; a program sends a number.
+        if numeric and isinstance(value, str):
+            raise ValueError(f"a number is needed here, not text ({value[:20]!r})")
+        # JSON has no NaN or Infinity, but Python's reader takes them: never a measurement.
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError("a finite number is needed here, not NaN or Infinity")
         return value
 
     @model_validator(mode="after")
@@ -129,7 +142,11 @@ class PatientIn(In):
     infectious_markers: dict[Marker, Marker] = Field(
         max_length=50, description="e.g. {'HIV': 'negative'} (at most 50 markers)")
     checked_by: str = Field(min_length=1, max_length=64,
-                            description="User name of who checked the eligibility")
+                            description="User name of the physician who checked the "
+                                        "eligibility (may be the enroller)")
+    checked_by_password: str = Field(
+        min_length=1, max_length=256, description="That physician's password, re-entered "
+        "to confirm the check like a signature; a wrong one refuses the enrolment")
     protocol_code: str | None = Field(default=None, max_length=40,
                                       description="Default: the configured trial")
     treating_physician: str | None = Field(
@@ -148,6 +165,9 @@ class PatientOut(Out):
     weight_kg: float
     consent_date: date
     enrolled_at: datetime
+    eligibility_checked_at: datetime | None = Field(
+        default=None, description="When the checker confirmed the eligibility with their "
+                                  "password")
     treating_physician: str | None = Field(default=None,
                                            description="User name of the treating physician")
 

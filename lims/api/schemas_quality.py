@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StringConstraints
 
-from lims.api.schemas import In, Out
+from lims.api.schemas import In, Out, ProductOut
+from workflows.qc_methods import QC_METHODS, SAMPLE_VOLUME_MAX_ML
 from workflows.specifications import QC_TESTS
 
 Password = Field(min_length=1, max_length=256, description="Your password, re-entered to sign")
@@ -18,9 +19,20 @@ class QcResultIn(In):
                       description="One of: " + ", ".join(QC_TESTS))
     value: str = Field(min_length=1, max_length=60,
                        description="A number, or the result's word (e.g. 'no growth')")
-    method: str = Field(default="", max_length=120)
-    instrument: str = Field(default="", max_length=120)
+    method: str = Field(default="", max_length=120, description=(
+        "How the test was performed, one of the test's methods: " + "; ".join(
+            f"{test}: {' | '.join(methods)}" for test, methods in QC_METHODS.items())
+        + ". Required for a first result; a correction keeps the earlier one's"))
+    instrument: str = Field(default="", max_length=120, description=(
+        "Equipment code of the instrument (registered, of the type the method needs, in "
+        "calibration); empty for a method without one"))
     tested_at: AwareDatetime | None = Field(default=None, description="Default: now")
+    sample_drawn_at: AwareDatetime | None = Field(default=None, description=(
+        "When the QC sample was drawn from the final product: not before the formulation, "
+        "not in the future. Required for a first result"))
+    sample_volume_ml: float | None = Field(default=None, gt=0, le=SAMPLE_VOLUME_MAX_ML,
+                                           allow_inf_nan=False, description=(
+        "Volume the sample took, ml (no longer in the product). Required for a first result"))
     reason: str | None = Field(default=None, max_length=500,
                                description="Required to correct an earlier result")
 
@@ -34,6 +46,8 @@ class QcResultOut(Out):
     method: str
     instrument: str
     tested_at: datetime | None
+    sample_drawn_at: datetime | None
+    sample_volume_ml: float | None
     late: bool
     reason: str | None
     entered_at: datetime
@@ -62,6 +76,14 @@ class ReReleaseIn(In):
 class RejectIn(In):
     password: str = Password
     reason: str = Field(min_length=1, max_length=500)
+
+
+class DiscardIn(In):
+    """A discard is a signed decision: the reason is the signature's justification."""
+
+    reason: str = Field(min_length=1, max_length=500,
+                        description="Why the product is destroyed (recorded and signed)")
+    password: str = Password
 
 
 class ExceptionalReleaseIn(In):
@@ -149,3 +171,27 @@ class ReviewSummaryOut(Out):
     open_alerts: list[AlertOut]
     releasable: bool = Field(description="Every required QC result is in and passed, and the "
                              "computed dose meets the specification")
+
+
+CorrectedValue = (Annotated[str, StringConstraints(max_length=500)]
+                  | Annotated[float, Field(allow_inf_nan=False)] | bool | None)
+
+
+class StepCorrectionIn(In):
+    changes: dict[Annotated[str, StringConstraints(min_length=1, max_length=60)],
+                  CorrectedValue] = Field(
+        min_length=1, max_length=60,
+        description="Field name → corrected value, in the step's own form (e.g. "
+                    "{\"final_volume_ml\": 4.8}); null clears an optional field")
+    reason: str = Field(min_length=1, max_length=500,
+                        description="Why the recorded value was wrong and where the right one "
+                                    "comes from; recorded with each old → new value")
+
+
+class StepCorrectionOut(Out):
+    product: ProductOut
+    record_ids: list[int] = Field(description="The new records: the corrected step, then any "
+                                  "later step whose figures were recomputed from it")
+    warnings: list[str] = Field(description="Out-of-limit values accepted with a warning")
+    release_suspended: bool = Field(description="The correction changed what QA released: the "
+                                    "release is suspended until QA re-releases")

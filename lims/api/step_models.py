@@ -13,20 +13,24 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, Field, create_model
 
 from lims.api.schemas import MAX_ID, In
+from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.balance import carried_input
 from workflows.identity import WRISTBAND_STEPS, input_kind
+from workflows.registry import entry
 from workflows.step_model import Field as StepField
 from workflows.step_model import StepSpec
 from workflows.steps import STEPS
 
 
-def _field(f: StepField) -> tuple[Any, Any]:
-    description = f"{f.label} ({f.unit})" if f.unit else f.label
+def _field(f: StepField, step: str) -> tuple[Any, Any]:
+    # Label, unit, physical range and protocol limits with their source (workflows.registry).
+    description = entry(step, f.name).describe()
     base: Any
     constraints: dict[str, Any] = {}
     if f.kind in ("number", "integer"):
         base = float if f.kind == "number" else int
-        constraints = {"ge": f.min, "le": f.max}
+        # above_min: the value cannot even be the minimum (a volume, a count: not zero)
+        constraints = {"gt" if f.above_min else "ge": f.min, "le": f.max}
         if f.kind == "number":
             constraints["allow_inf_nan"] = False
     elif f.kind == "datetime":
@@ -54,7 +58,7 @@ def _title(name: str) -> str:
 
 
 def _values_model(spec: StepSpec) -> type[BaseModel]:
-    fields = {f.name: _field(f) for f in spec.fields}
+    fields = {f.name: _field(f, spec.name) for f in spec.fields}
     model: type[BaseModel] = create_model(  # type: ignore[call-overload]
         f"{_title(spec.name)}Values", __base__=In, __doc__=f"{spec.label}: the step's data.",
         **fields)
@@ -86,6 +90,13 @@ def _step_model(spec: StepSpec) -> type[StepBody]:
     if spec.name in WRISTBAND_STEPS:  # harvest and administration: two identifiers
         fields["wristband"] = (str, Field(min_length=1, max_length=500,
                                           description="The scanned patient wristband"))
+    if spec.name in PHYSICIAN_SIGNED_STEPS:  # the administering physician signs at the bedside
+        fields["physician"] = (str, Field(
+            min_length=1, max_length=64, description="User name of the administering "
+            "physician: the signed-in physician, signing for themself only"))
+        fields["physician_password"] = (str, Field(
+            min_length=1, max_length=256, description="The administering physician's "
+            "password, re-entered to sign the administration (Part 11 §11.200)"))
     model: type[StepBody] = create_model(
         f"{_title(spec.name)}StepIn", __base__=StepBody,
         __doc__=f"{spec.label}: scan, data and witness.", **fields)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from lims.models import Alert, Product
 from workflows.specifications import QC_TESTS
+from workflows.words import state_words
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,7 @@ def alert_body(alert: Alert, product: Product, facts: AlertFacts, subject_id: st
     lines = [
         f"{facts.test_label} result '{facts.value}' was recorded after the release of "
         f"product DIN {product.din} ({product.arm} arm, trial subject {subject_id}).",
-        f"The product is now: {str(product.state).replace('_', ' ')}.",
+        f"The product is now: {state_words(product.state)}.",
         "",
         _what_to_do(alert, role),
         "",

@@ -14,6 +14,7 @@ from lims.services.common import aware, get_or_404, require_role
 from lims.services.notifications import stage_notification
 from lims.services.signatures import add_signature, authenticate_signer
 from workflows.errors import DomainError, ErrorCode
+from workflows.words import state_words
 
 ACK_ROLES = frozenset({"qa", "physician"})
 
@@ -25,7 +26,8 @@ def physician_to_notify(session: Session, product: Product) -> int | None:
     if patient is not None and patient.treating_physician_id is not None:
         return patient.treating_physician_id
     administered_by = session.exec(select(StepRecord.operator_id).where(
-        StepRecord.product_id == product.id, StepRecord.step == "administer")).first()
+        StepRecord.product_id == product.id, StepRecord.step == "administer",
+        col(StepRecord.superseded).is_(False))).first()
     if administered_by is not None:
         return administered_by
     return patient.enrolled_by_id if patient else None
@@ -42,9 +44,10 @@ def raise_post_release_alert(session: Session, *, product: Product, test: str,
     physician_id = physician_to_notify(session, product)
     physician = session.get(User, physician_id) if physician_id else None
     who = physician.full_name if physician else "the treating physician"
+    what = AlertFacts(test, str(value)).test_label  # the test as the lab names it
     alert = Alert(product_id=product.id, kind=f"{test}_positive",
-                  message=f"{test.replace('_', ' ')} result '{value}' after release of "
-                          f"{product.din} ({product.state}): notify {who}",
+                  message=f"{what} result '{value}' after release of "
+                          f"{product.din} ({state_words(product.state)}): notify {who}",
                   notify_physician_id=physician_id, severity=severity)
     session.add(alert)
     session.flush()

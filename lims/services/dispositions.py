@@ -1,4 +1,10 @@
-"""Hold, resume, discard and expiry: cross-cutting dispositions of a product."""
+"""Hold, resume, discard and expiry: cross-cutting dispositions of a product.
+
+Every hold, resume and discard carries its reason on the state change it records (the
+audit event's reason, by the user who decided); a discard is moreover a signed decision:
+the decider re-enters their password and the signature ("Discarded", the reason as its
+justification) is written in the same transaction as the state change.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,13 @@ from sqlmodel import Session, select
 
 from lims.models import Product, User
 from lims.services.common import aware, product_by_din, require_trigger_role
+from lims.services.release import product_content
+from lims.services.signatures import add_signature, authenticate_signer
 from lims.services.transitions import advance, is_final
+from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.product import Trigger
+
+MAX_REASON = 500
 
 
 def hold_product(session: Session, *, actor: User, din: str, reason: str,
@@ -22,9 +33,26 @@ def resume_product(session: Session, *, actor: User, din: str, reason: str,
     return _with_reason(session, actor, din, Trigger.RESUME, reason, now)
 
 
-def discard_product(session: Session, *, actor: User, din: str, reason: str,
+def discard_product(session: Session, *, actor: User, din: str, reason: str, password: str,
                     now: datetime | None = None) -> Product:
-    return _with_reason(session, actor, din, Trigger.DISCARD, reason, now)
+    """Discard the product (final) as a signed decision: the password re-entered, the
+    reason the signature's justification, both committed with the state change."""
+    require_trigger_role(actor, Trigger.DISCARD)
+    product = product_by_din(session, din)
+    reason, now = _reason(reason, Trigger.DISCARD), aware(now)
+    if not password:
+        raise DomainError(ErrorCode.SIGNATURE_REQUIRED,
+                          "a discard is a signed decision: enter your password to sign it")
+    signer = authenticate_signer(session, actor=actor, username=actor.username,
+                                 password=password)
+    assert product.id is not None
+    add_signature(session, signer=signer, meaning="Discarded", product_id=product.id,
+                  record_type="product", record_id=product.din,
+                  content=product_content(session, product, as_of=now), justification=reason,
+                  at=now)
+    # A refused discard (a final product, a stale state) rolls the signature back with it.
+    return advance(session, product=product, trigger=Trigger.DISCARD, actor=actor, now=now,
+                   facts={"reason_given": True}, reason=reason)
 
 
 def _with_reason(session: Session, actor: User, din: str, trigger: Trigger, reason: str,
@@ -32,7 +60,18 @@ def _with_reason(session: Session, actor: User, din: str, trigger: Trigger, reas
     require_trigger_role(actor, trigger)
     product = product_by_din(session, din)
     return advance(session, product=product, trigger=trigger, actor=actor, now=aware(now),
-                   facts={"reason_given": bool(reason and reason.strip())}, reason=reason)
+                   facts={"reason_given": True}, reason=_reason(reason, trigger))
+
+
+def _reason(reason: str | None, trigger: Trigger) -> str:
+    """The reason as recorded: trimmed, required, bounded."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError(ErrorCode.REASON_REQUIRED,
+                          f"a reason is required to {trigger.value} a product: say why")
+    if len(reason) > MAX_REASON:
+        raise InvalidInput(f"the reason has {len(reason)} characters; at most {MAX_REASON}")
+    return reason
 
 
 def expire_product(session: Session, *, actor: User, din: str,

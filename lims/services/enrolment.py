@@ -10,20 +10,24 @@ from sqlmodel import Session, select
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.models import Patient, Protocol, ProtocolArm, User
-from lims.services.common import require_role, user_by_name, utcnow
+from lims.services.common import require_role, utcnow
+from lims.services.users import check_second_person
 from workflows.eligibility import assess
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 
 ENROLLERS = frozenset({"physician", "supervisor"})
+ELIGIBILITY_CHECKERS = frozenset({"physician"})
 
 
 def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_id: str,
                   mrn: str, date_of_birth: date, name: str, sex: str, weight_kg: float,
                   consent_date: date, arm: str, eligibility: dict[str, bool],
                   infectious_markers: dict[str, str], checked_by: str,
-                  treating_physician: str | None = None) -> Patient:
+                  checked_by_password: str, treating_physician: str | None = None) -> Patient:
     """Enrol an eligible, consented patient with the arm randomisation gave.
 
+    The physician who checked the eligibility (`checked_by`, perhaps the enroller) confirms
+    it with their password, re-entered like a signature; a wrong one refuses the enrolment.
     `treating_physician` (a user name) is the physician told at once of a failure found
     after release; without one, alerts go to the administering or enrolling physician.
     """
@@ -38,28 +42,50 @@ def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_
     result = assess(eligibility, infectious_markers)
     if not result.eligible:
         raise DomainError(ErrorCode.PATIENT_NOT_ELIGIBLE, "; ".join(result.reasons))
-    checker = user_by_name(session, checked_by)
     physician = _treating_physician(session, treating_physician)
-    assert protocol.id is not None and checker.id is not None and actor.id is not None
     for column, value in (("subject_id", subject_id), ("mrn", mrn)):
         if session.exec(select(Patient).where(getattr(Patient, column) == value)).first():
             raise DomainError(ErrorCode.ALREADY_EXISTS, f"a patient with {column} {value} exists")
+    # Last before writing: a failed password is recorded (and committed) by itself.
+    checker = _eligibility_checker(session, checked_by, checked_by_password)
+    checked_at = utcnow()
+    assert protocol.id is not None and checker.id is not None and actor.id is not None
     patient = Patient(subject_id=subject_id, protocol_id=protocol.id, arm=arm, mrn=mrn,
                       date_of_birth=date_of_birth, name=name, sex=sex, weight_kg=weight_kg,
                       consent_date=consent_date, eligibility=eligibility,
                       infectious_markers=infectious_markers,
-                      eligibility_checked_by_id=checker.id, enrolled_by_id=actor.id,
+                      eligibility_checked_by_id=checker.id, eligibility_checked_at=checked_at,
+                      enrolled_by_id=actor.id,
                       treating_physician_id=physician.id if physician else None)
     session.add(patient)
     session.flush()
     snapshot: dict[str, Any] = {"arm": arm, "mrn": mrn, "dob": date_of_birth.isoformat(),
                                 "weight_kg": weight_kg, "consent": consent_date.isoformat(),
-                                "treating_physician": treating_physician}
+                                "treating_physician": treating_physician,
+                                "eligibility_checked_by":
+                                    f"{checker.full_name} ({checker.username})",
+                                "eligibility_checked_at": checked_at.isoformat()}
     append(session, [PendingEvent(AuditAction.PATIENT_ENROLLED, "patient", subject_id, "", None,
                                   snapshot)],
            user_id=actor.id, username=actor.username)
     session.commit()
     return patient
+
+
+def _eligibility_checker(session: Session, username: str, password: str) -> User:
+    """The physician who checked the eligibility, re-authenticated like a signer."""
+    if not username.strip() or not password:
+        raise DomainError(ErrorCode.SIGNATURE_REQUIRED,
+                          "the eligibility checker confirms the check with their own user "
+                          "name and password")
+    checker = check_second_person(session, username=username.strip(), password=password,
+                                  refusal=ErrorCode.SIGNATURE_NOT_AUTHENTICATED,
+                                  who="the eligibility checker")
+    if checker.role not in ELIGIBILITY_CHECKERS:
+        raise DomainError(ErrorCode.FORBIDDEN,
+                          f"{checker.full_name} is a {checker.role}: the eligibility is "
+                          "checked by a physician (an investigator)")
+    return checker
 
 
 def _treating_physician(session: Session, username: str | None) -> User | None:

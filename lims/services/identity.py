@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -9,9 +10,18 @@ from sqlmodel import Session, col, select
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.models import CoiEvent, Container, Patient, Product, User
+from lims.services.common import din_text, utcnow
 from lims.services.deviations import open_automatic_deviation
-from workflows.errors import ErrorCode, IdentityMismatch
-from workflows.identity import ContainerKind, DinOwner, ExpectedContainer, check_container_scan
+from workflows.characters import for_the_record
+from workflows.errors import DomainError, ErrorCode, IdentityMismatch
+from workflows.identity import (
+    KIND_LABELS,
+    ContainerKind,
+    DinOwner,
+    ExpectedContainer,
+    check_container_scan,
+    input_kind,
+)
 from workflows.isbt128 import Scan
 
 
@@ -36,6 +46,40 @@ def check_scan(session: Session, *, product: Product, subject_id: str, container
     return check_container_scan(raw, expected, owner_of=owner_of, kind_of=kind_of)
 
 
+SCAN_BOX = "scan_box"  # the CoiEvent step of a scan refused by the scan box on every page
+
+
+def record_refused_entry(session: Session, *, din: str, step: str, field: str, value: object,
+                         detail: str, actor: User, at: datetime | None = None,
+                         code: ErrorCode = ErrorCode.COI_BAD_SCAN) -> None:
+    """A scan refused outside the identity check: by the request's own checks before it
+    could be read (too long, a NUL, not text at all), or by the scan box that opens what
+    was scanned. Recorded and committed like any refused scan; unreadable or unknown is
+    not a near miss (it named nothing). `field` is "scan" or "wristband"; `din` is as the
+    request named it (none or an unreadable one: the scan is recorded without a product)."""
+    raw = value if isinstance(value, str) else json.dumps(value, default=str)[:10_000]
+    try:
+        product = session.exec(select(Product).where(Product.din == din_text(din))).first()
+    except DomainError:
+        product = None
+    want = _wanted(session, product, step, field)
+    error = IdentityMismatch(code, detail, scanned=raw, expected=want)
+    record_mismatch(session, error=error, product=product, step=step, actor=actor,
+                    at=at or utcnow())
+
+
+def _wanted(session: Session, product: Product | None, step: str, field: str) -> str:
+    """What the step expected in that field, as a refused scan of it would say."""
+    if product is None:
+        return "a label of this laboratory" if step == SCAN_BOX else f"{field} of step {step}"
+    if field == "wristband":
+        patient = session.get(Patient, product.patient_id)
+        return f"wristband of subject {patient.subject_id if patient else '?'}"
+    kind = input_kind(step, product.arm)
+    what = KIND_LABELS[kind] if kind is not None else "printed label"
+    return f"{what} of DIN {product.din}"
+
+
 # A scan that names another patient or another product (or another container or stage of
 # this one) is a near miss: the scanner caught what could have reached a patient. An
 # unreadable scan or an unknown DIN is not (nothing identified the wrong thing).
@@ -51,14 +95,18 @@ def record_mismatch(session: Session, *, error: IdentityMismatch, product: Produ
     QA to investigate (it blocks release until closed).
     """
     session.rollback()  # nothing the refused step may have staged survives
+    # Stored escaped and bounded: a NUL (which PostgreSQL cannot store), a look-alike or a
+    # 10,000-character scan is kept as what was sent, visibly, with its length.
+    scanned = for_the_record(error.scanned, limit=500)
     session.add(CoiEvent(product_id=product.id if product else None, step=step,
-                         code=error.code.value, detail=error.detail[:500],
-                         scanned=error.scanned, expected=error.expected[:200],
+                         code=error.code.value, detail=for_the_record(error.detail, limit=500),
+                         scanned=scanned, expected=for_the_record(error.expected, limit=200),
                          user_id=actor.id, at=at))
     append(session, [PendingEvent(AuditAction.COI_MISMATCH, "product",
                                   product.din if product else "-",
-                                  "scan", error.expected, error.scanned,
-                                  reason=f"{error.code.value}: {error.detail}")],
+                                  "scan", error.expected, scanned,
+                                  reason=f"{error.code.value}: "
+                                         f"{for_the_record(error.detail, limit=1000)}")],
            user_id=actor.id, username=actor.username)
     if product is not None and error.code in NEAR_MISS_CODES:
         open_automatic_deviation(session, product=product, kind="near_miss", step=step,
@@ -70,5 +118,5 @@ def record_mismatch(session: Session, *, error: IdentityMismatch, product: Produ
 def near_miss_description(error: IdentityMismatch, step: str) -> str:
     """What QA investigates: what was refused, where, what was scanned and expected."""
     return (f"Near miss at {step.replace('_', ' ')}: {error.detail}. Scanned "
-            f"{error.scanned!r} where the {error.expected} was expected. Investigate how it "
-            "came to be there and record the corrective action.")
+            f"'{for_the_record(error.scanned, limit=300)}' where the {error.expected} was "
+            "expected. Investigate how it came to be there and record the corrective action.")

@@ -27,8 +27,11 @@ from lims.services.common import din_text, get_or_404, parameters_of, patient_of
 from workflows.errors import InvalidInput, NotFound
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din, parse_product_code
+from workflows.numbers import format_number
 from workflows.product import Arm, ProductState
 from workflows.protocol import ProtocolParameters
+from workflows.registry import LABEL, entry, format_figure
+from workflows.words import label_kind_words
 
 K = ContainerKind
 S = ProductState
@@ -126,7 +129,8 @@ def load_subject(session: Session, *, din: str, container_id: int) -> LabelSubje
     container = found[0] if found else None
     if container is None:
         raise InvalidInput(f"container {container_id} is not a container of DIN {product.din}")
-    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id,
+                                                    col(StepRecord.superseded).is_(False))
                            .order_by(col(StepRecord.id))).all()
     return LabelSubject(product=product, container=container, patient=patient_of(session, product),
                         params=parameters_of(session, product.protocol_id),
@@ -195,10 +199,15 @@ def resolve_kind(subject: LabelSubject, kind: LabelKind | str | None) -> LabelKi
         return label_kind_for(subject)
     chosen = LabelKind(kind)
     if chosen not in allowed_kinds(subject):
-        allowed = ", ".join(sorted(allowed_kinds(subject)))
+        allowed = " or ".join(_a(label_kind_words(k)) for k in sorted(allowed_kinds(subject)))
         raise InvalidInput(f"a {KIND_LABELS[ContainerKind(subject.container.kind)]} carries "
-                           f"a {allowed} label, not a {chosen.value} label")
+                           f"{allowed}, not {_a(label_kind_words(chosen))}")
     return chosen
+
+
+def _a(words: str) -> str:
+    """"in-process label" -> "an in-process label"."""
+    return f"{'an' if words[:1] in ('a', 'e', 'i', 'o', 'u') else 'a'} {words}"
 
 
 def label_of(subject: LabelSubject, kind: LabelKind, *, reprint: bool = False,
@@ -268,18 +277,12 @@ def _dose_text(subject: LabelSubject) -> str | None:
     if not isinstance(dose, int | float):
         return None
     cells = "viable CD133+ cells" if subject.product.arm == Arm.CD133 else "viable MNC"
-    text = f"{scientific(float(dose))} {cells}"
+    # One format (workflows.registry): "4.20 × 10⁶ viable CD133+ cells (0.0600 × 10⁶ cells/kg)";
+    # the label's DejaVu face has the superscript digits, ZPL draws them (labels.zpl).
+    text = f"{format_number(float(dose), entry(LABEL, 'viable_dose').unit)} {cells}"
     if isinstance(per_kg, int | float):
-        text += f" ({per_kg / 1e6:.2g} × 10^6/kg)"
+        text += f" ({format_figure(LABEL, 'dose_per_kg', float(per_kg))})"
     return text
-
-
-def scientific(value: float) -> str:
-    """4.46e6 -> '4.5 × 10^6' (two significant figures, as a dose is printed)."""
-    if value <= 0:
-        return f"{value:g}"
-    mantissa, exponent = f"{value:.1e}".split("e")
-    return f"{mantissa} × 10^{int(exponent)}"
 
 
 def _issue_record(subject: LabelSubject, issued_by: str | None) -> IssueRecord:

@@ -24,6 +24,7 @@ from lims.models import Container, PrintJob, Product
 from workflows.errors import ErrorCode, IdentityMismatch
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
+from workflows.words import label_kind_words
 
 _C: Table = Container.__table__  # type: ignore[attr-defined]
 # The scan names what the person at the bench must do; these words say what was read.
@@ -102,16 +103,16 @@ def _square_code(raw: str, what: str, want: str) -> Scan:
 
 def _described(job: PrintJob) -> str:
     zone = get_settings().time_zone
-    return (f"{job.label_kind.replace('_', '-')} label \"Print {job.serial}\" printed "
+    return (f"{label_kind_words(job.label_kind)} \"Print {job.serial}\" printed "
             f"{local_text(job.printed_at, zone)}")
 
 
 def _use(current: PrintJob | None, due: LabelKind) -> str:
     if current is None:
-        return (f"print its {due.value.replace('_', '-')} label, put it on and scan that "
+        return (f"print its {label_kind_words(due)}, put it on and scan that "
                 f"label's square code")
     return f"use its current {_described(current)}"
 
 
 def _refusal(code: ErrorCode, detail: str, raw: str, want: str) -> IdentityMismatch:
-    return IdentityMismatch(code, detail, scanned=raw[:500], expected=want[:200])
+    return IdentityMismatch(code, detail, scanned=raw, expected=want[:200])

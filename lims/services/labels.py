@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import Container, PrintJob, Product, User
+from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import aware, patient_of, require_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import (
@@ -50,6 +51,7 @@ from workflows.errors import DomainError, ErrorCode, Forbidden, IdentityMismatch
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.product import FINAL_STATES
+from workflows.words import container_status_words, label_kind_words, state_words
 
 __all__ = ["LABELLERS", "PendingLabel", "PrintResult", "build_label", "container_ref",
            "pending_labels", "print_label", "verify_label"]
@@ -122,6 +124,7 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
     _may_print(actor, subject, chosen)
     container, product = subject.container, subject.product
     assert container.id is not None and product.id is not None and actor.id is not None
+    _check_print_time(session, product, container, now)
     # Two prints of one container at once must not both count as the first (PostgreSQL).
     session.connection().execute(select(_C.c.id).where(_C.c.id == container.id)
                                  .with_for_update())
@@ -203,6 +206,8 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
         raise Forbidden(f"physician {actor.username} may verify only the collection label")
     if target.label_verified_at is not None:
         return target  # scanned back before: nothing new to record
+    _check_time(session, product, now, what="the scan-back time", earliest=current.printed_at,
+                before="the label was printed")
     _set_verified(session, target, now)
     wear(session, target, current.serial)
     append(session, [PendingEvent(AuditAction.LABEL_VERIFIED, "container",
@@ -240,15 +245,41 @@ def _may_print(actor: User, subject: LabelSubject, kind: LabelKind) -> None:
         raise Forbidden(f"physician {actor.username} may print only the collection label")
     if product.state in FINAL_STATES:
         raise DomainError(ErrorCode.INVALID_TRANSITION,
-                          f"product {product.din} is {product.state}: it needs no more labels")
+                          f"product {product.din} is at \"{state_words(product.state)}\": it "
+                          "needs no more labels")
     if container.status != "in_use":
         raise DomainError(ErrorCode.INVALID_TRANSITION,
-                          f"the {_what(container)} is {container.status}: it needs no label")
+                          f"the {_what(container)} is {container_status_words(container.status)}: "
+                          "it needs no label")
     if (kind in FINAL_KINDS and subject.params.final_label_requires_release
             and not subject.released):
         raise DomainError(ErrorCode.LABEL_REQUIRES_RELEASE,
-                          f"no {kind.value} label before QA release: product {product.din} is "
-                          f"{product.state}")
+                          f"no {label_kind_words(kind)} before QA release: product "
+                          f"{product.din} is at \"{state_words(product.state)}\"")
+
+
+def _check_print_time(session: Session, product: Product, container: Container,
+                      now: datetime) -> None:
+    """A label is printed once its container exists and after its earlier prints; a
+    caller-given time (a backdated entry) is never in the future."""
+    assert container.id is not None
+    last = session.exec(select(func.max(PrintJob.printed_at)).where(
+        PrintJob.container_id == container.id)).one()
+    _check_time(session, product, now, what="the print time", earliest=container.created_at,
+                before=f"the {_what(container)} existed")
+    if last is not None:
+        _check_time(session, product, now, what="the print time", earliest=last,
+                    before="its label's previous print")
+
+
+def _check_time(session: Session, product: Product, when: datetime, *, what: str,
+                earliest: datetime, before: str) -> None:
+    refuse_future(when, what=what, skew_minutes=clock_skew_minutes(session, product))
+    # SQLite hands a bare MAX() back without its zone: the column stores UTC.
+    earliest = earliest if earliest.tzinfo else earliest.replace(tzinfo=UTC)
+    if when < earliest:
+        raise InvalidInput(f"{what} ({when.isoformat(timespec='minutes')}) is before "
+                           f"{before} ({earliest.isoformat(timespec='minutes')})")
 
 
 def _set_verified(session: Session, container: Container, when: datetime | None) -> None:
@@ -318,5 +349,5 @@ def _check_dates(read: Scan, product: Product, raw: str, container: Container) -
 
 def _mismatch(code: ErrorCode, detail: str, raw: str, product: Product,
               container: Container) -> IdentityMismatch:
-    return IdentityMismatch(code, detail, scanned=raw[:500],
+    return IdentityMismatch(code, detail, scanned=raw,
                             expected=f"{_what(container)} of DIN {product.din}")

@@ -13,17 +13,18 @@ from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import (
     aware,
     parameters_of,
-    patient_of,
     product_by_din,
     require_role,
     require_trigger_role,
 )
 from lims.services.qc_consequences import stage_discrepancy, stage_failure_after_release
+from lims.services.qc_sample import Sampling, dose_weight_kg, sampling
 from lims.services.specifications import specification_of
 from lims.services.transitions import advance
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.product import ProductState, Trigger
 from workflows.specifications import QC_TESTS, allowed_tests, judge, parse_result, required_tests
+from workflows.words import state_words
 
 QC_ROLES = frozenset({"technician", "supervisor", "qa"})
 # Results may be entered once the final product exists; cultures report after release.
@@ -40,8 +41,16 @@ def qc_content(row: QcResult) -> dict[str, object]:
 
 def record_qc_result(session: Session, *, actor: User, din: str, test: str, value: str,
                      method: str = "", instrument: str = "", tested_at: datetime | None = None,
+                     sample_drawn_at: datetime | None = None,
+                     sample_volume_ml: float | None = None,
                      reason: str | None = None, now: datetime | None = None) -> QcResult:
     """Enter (or correct, with a reason) one QC result; it is judged automatically.
+
+    The result names its method and, where the method runs on one, its instrument (in
+    calibration), and the sample it was obtained from: when it was drawn (after the
+    formulation, not in the future) and how much it took of the final product. A result that
+    replaces an earlier one (a correction, a culture completed) keeps the earlier one's
+    method, instrument and sample unless others are given.
 
     In the same transaction: a figure that disagrees with its computed twin opens a
     deviation; a failure after release suspends the release and raises an alert. A
@@ -54,9 +63,12 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
     skew = clock_skew_minutes(session, product)
     refuse_future(tested_at, what="the test time", skew_minutes=skew)
     refuse_future(now, what="the time of entry", skew_minutes=skew)
+    if sample_drawn_at is not None:
+        refuse_future(aware(sample_drawn_at), what="the sample draw time", skew_minutes=skew)
     if product.state not in QC_STATES:
         raise DomainError(ErrorCode.INVALID_TRANSITION,
-                          f"QC results cannot be entered while the product is {product.state}")
+                          "QC results cannot be entered while the product is at "
+                          f"\"{state_words(product.state)}\"")
     spec, _ = specification_of(session, product)
     if test not in allowed_tests(spec):
         raise InvalidInput(f"{test!r} is not a QC test of the {product.arm} arm")
@@ -64,10 +76,11 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
         result = parse_result(test, value)
     except ValueError as error:
         raise InvalidInput(str(error)) from error
-    patient = patient_of(session, product)
-    passed = judge(test, result, spec, weight_kg=patient.weight_kg,
+    passed = judge(test, result, spec, weight_kg=dose_weight_kg(session, product),
                    volume_ml=final_volume(session, product))
     previous = current_results(session, product).get(test)
+    sample = _sampling(session, product, test, previous, method=method, instrument=instrument,
+                       drawn_at=sample_drawn_at, volume_ml=sample_volume_ml, tested_at=tested_at)
     correcting = previous is not None and previous.value != "pending"
     if correcting and not (reason or "").strip():
         raise DomainError(ErrorCode.REASON_REQUIRED,
@@ -77,7 +90,9 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
     assert product.id is not None and actor.id is not None
     text = result if isinstance(result, str) else f"{result:g}"
     row = QcResult(product_id=product.id, test=test, value=text, unit=QC_TESTS[test].unit,
-                   passed=passed, method=method, instrument=instrument, analyst_id=actor.id,
+                   passed=passed, method=sample.method, instrument=sample.instrument,
+                   sample_drawn_at=sample.drawn_at, sample_volume_ml=sample.volume_ml,
+                   analyst_id=actor.id,
                    entered_at=now, tested_at=tested_at, late=now - tested_at > late_after,
                    reason=reason if correcting else None, content_hash="",
                    needs_verification=previous is not None and correcting
@@ -104,6 +119,27 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
     session.commit()
     session.refresh(row)
     return row
+
+
+def _sampling(session: Session, product: Product, test: str, previous: QcResult | None, *,
+              method: str, instrument: str, drawn_at: datetime | None,
+              volume_ml: float | None, tested_at: datetime) -> Sampling:
+    """The result's method, instrument and sample; what is not given is the replaced
+    result's (same sample), and required for a first result."""
+    if previous is not None and not method.strip():
+        method, instrument = previous.method, instrument or previous.instrument
+    if previous is not None:
+        drawn_at = drawn_at or previous.sample_drawn_at
+        volume_ml = volume_ml if volume_ml is not None else previous.sample_volume_ml
+    missing = [what for what, given in (("sample_drawn_at", drawn_at),
+                                        ("sample_volume_ml", volume_ml)) if given is None]
+    if missing:
+        raise InvalidInput(f"{', '.join(missing)}: required: when the QC sample was drawn "
+                           "from the final product and how much it took")
+    assert drawn_at is not None and volume_ml is not None
+    return sampling(session, product=product, test=test, method=method,
+                    instrument=instrument, drawn_at=aware(drawn_at), volume_ml=volume_ml,
+                    tested_at=tested_at, replaces=previous)
 
 
 def current_results(session: Session, product: Product) -> dict[str, QcResult]:

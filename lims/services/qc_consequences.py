@@ -29,6 +29,7 @@ def formulation_figures(session: Session, product: Product) -> dict[str, float]:
     """The figures the formulation step recorded or computed, keyed by their QC test."""
     record = session.exec(select(StepRecord).where(
         StepRecord.product_id == product.id, StepRecord.step == "formulate",
+        col(StepRecord.superseded).is_(False),
     ).order_by(col(StepRecord.id).desc())).first()
     if record is None:
         return {}

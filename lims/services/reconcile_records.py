@@ -74,14 +74,22 @@ def reconcile_containers(session: Session, trail: Trail) -> list[Problem]:
 
 
 def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
+    """Each step record against the event that wrote it: a step's record against its
+    `step_recorded` event (with the state change just before), a correction's against its
+    `step_corrected` event (naming the record it corrects). A superseded record and its
+    correction are consistent; a record superseded by nothing, or corrected but still
+    current, is not."""
     problems: list[Problem] = []
     recorded = trail.first(A.STEP_RECORDED)
     changes = {e.seq: e for e in trail.of(A.STATE_CHANGED)}
     dins = {p.id: p.din for p in session.exec(select(Product))}
+    records = list(session.exec(select(StepRecord)))
     seen = set()
-    for record in session.exec(select(StepRecord)):
-        where = f"step record {record.id} ({record.step})"
+    for record in records:
         seen.add(str(record.id))
+        if record.corrects_id is not None:
+            continue
+        where = f"step record {record.id} ({record.step})"
         event = recorded.get(str(record.id))
         if event is None:
             problems.append(unaudited_row(where, A.STEP_RECORDED))
@@ -105,6 +113,43 @@ def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
                 problems.append(Problem(where, what, f"{expected} ({said_by})", str(found)))
     problems += [missing_row(f"step record {key} ({e.field})", e.seq, e.action)
                  for key, e in recorded.items() if key not in seen]
+    return problems + reconcile_corrections(records, trail)
+
+
+def reconcile_corrections(records: list[StepRecord], trail: Trail) -> list[Problem]:
+    problems: list[Problem] = []
+    corrected = trail.first(A.STEP_CORRECTED)
+    by_id = {r.id: r for r in records}
+    corrected_ids = {r.corrects_id for r in records if r.corrects_id is not None}
+    for record in records:
+        where = f"step record {record.id} ({record.step})"
+        if record.superseded != (record.id in corrected_ids):
+            problems.append(Problem(
+                where, "superseded", "superseded" if record.id in corrected_ids else
+                "current (no record corrects it)", str(record.superseded).lower()))
+        if record.corrects_id is None:
+            continue
+        event = corrected.get(str(record.id))
+        if event is None:
+            problems.append(unaudited_row(where, A.STEP_CORRECTED))
+            continue
+        old = by_id.get(record.corrects_id)
+        actual = content_hash(step_content(record))
+        for what, expected, found in (
+                ("content", event.new, actual),
+                ("stored hash", actual, record.content_hash),
+                ("record corrected", event.old, str(record.corrects_id)),
+                ("reason", event.reason, record.reason),
+                ("step", event.field, record.step),
+                ("operator (user id)", event.user_id, record.operator_id),
+                ("product", old.product_id if old else None, record.product_id),
+                ("step of the corrected record", old.step if old else None, record.step)):
+            if expected != found:
+                problems.append(Problem(where, what, f"{_short(str(expected))} (event "
+                                        f"{event.seq})", _short(str(found))))
+    present = {str(r.id) for r in records}
+    problems += [missing_row(f"step record {key} ({e.field})", e.seq, e.action)
+                 for key, e in corrected.items() if key not in present]
     return problems
 
 
@@ -162,6 +207,24 @@ class _Judges:
         for container in session.exec(select(Container).where(
                 Container.kind == ContainerKind.FINAL_PRODUCT).order_by(col(Container.id))):
             self.volumes.setdefault(container.product_id, container.volume_ml)
+        # The formulation records of each product, oldest first: a result was judged on the
+        # weight and volume of the formulation current when it was entered.
+        self.formulations: dict[int, list[StepRecord]] = {}
+        for record in session.exec(select(StepRecord).where(
+                StepRecord.step == "formulate").order_by(col(StepRecord.id))):
+            self.formulations.setdefault(record.product_id, []).append(record)
+
+    def _basis(self, row: QcResult, product: Product) -> tuple[float, float | None]:
+        """Body weight and final volume the QC service judged the result on."""
+        weight = self.weights.get(product.patient_id, 0.0)
+        volume = self.volumes.get(product.id or 0)
+        known = [r for r in self.formulations.get(row.product_id, [])
+                 if r.performed_at <= row.entered_at]
+        if known:
+            values = known[-1].values
+            weight = _positive(values.get("weight_kg")) or weight
+            volume = _positive(values.get("final_volume_ml")) or volume
+        return weight, volume
 
     def judge(self, row: QcResult) -> bool | str | None:
         product = self.products.get(row.product_id)
@@ -172,5 +235,11 @@ class _Judges:
             result = parse_result(row.test, row.value)
         except ValueError as error:
             return f"not a valid result: {error}"
-        return judge(row.test, result, spec, weight_kg=self.weights.get(product.patient_id, 0.0),
-                     volume_ml=self.volumes.get(product.id or 0))
+        weight, volume = self._basis(row, product)
+        return judge(row.test, result, spec, weight_kg=weight, volume_ml=volume)
+
+
+def _positive(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    return None

@@ -21,7 +21,7 @@ from lims.services.qc_consequences import formulation_figures
 from lims.services.signatures import add_signature, authenticate_signer
 from lims.services.specifications import specification_of
 from lims.services.transitions import advance
-from lims.services.users import check_credentials
+from lims.services.users import check_second_person
 from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 from workflows.qc_figures import computed_dose_problem
@@ -37,10 +37,16 @@ def product_content(session: Session, product: Product,
                     as_of: datetime | None = None) -> dict[str, object]:
     """What a reviewer signs: identity, the processing records and the QC results known
     at signing time. A later correction of one of those results (it becomes superseded)
-    changes this content; completing a culture that was pending does not."""
-    steps = session.exec(select(StepRecord.content_hash).where(
+    changes this content; completing a culture that was pending does not. The processing
+    records are all of them, corrections included (each keeps its content hash): a step
+    corrected after signing adds a record the signature does not cover, and suspends the
+    release (lims.services.corrections)."""
+    step_query = select(StepRecord.content_hash).where(
         StepRecord.product_id == product.id, col(StepRecord.step).in_(_PROCESSING),
-    ).order_by(col(StepRecord.id)))
+    ).order_by(col(StepRecord.id))
+    if as_of is not None:
+        step_query = step_query.where(col(StepRecord.performed_at) <= as_of)
+    steps = session.exec(step_query)
     query = select(QcResult).where(QcResult.product_id == product.id,
                                    QcResult.value != "pending").order_by(col(QcResult.id))
     if as_of is not None:
@@ -117,7 +123,9 @@ def exceptional_release(session: Session, *, actor: User, din: str, password: st
                         username: str | None = None, now: datetime | None = None) -> Product:
     """Release a non-conforming product with the physician's signed approval (FACT)."""
     require_trigger_role(actor, Trigger.EXCEPTIONAL_RELEASE)
-    approver = check_credentials(session, username=physician, password=physician_password)
+    approver = check_second_person(session, username=physician, password=physician_password,
+                                   refusal=ErrorCode.SIGNATURE_NOT_AUTHENTICATED,
+                                   who="the approving physician")
     if approver.role != "physician":
         raise DomainError(ErrorCode.PHYSICIAN_APPROVAL_REQUIRED,
                           f"{approver.full_name} is not a physician / medical director")

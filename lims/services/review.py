@@ -31,10 +31,13 @@ from lims.services.release import independence_problem
 from lims.services.specifications import specification_of
 from lims.services.suspensions import is_suspended, suspension_history
 from workflows.identity import KIND_LABELS, ContainerKind
+from workflows.numbers import format_value
 from workflows.product import ProductState, requires_witness
 from workflows.qc_figures import computed_dose_problem
+from workflows.registry import QC, format_figure
 from workflows.specifications import QC_TESTS
 from workflows.steps import STEPS, late_entry_hours
+from workflows.words import action_words
 
 
 @dataclass(frozen=True)
@@ -123,7 +126,8 @@ def review_summary(session: Session, din: str, reviewer_id: int | None = None) -
     for event in session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)):
         # A wrong patient's or product's container is a near miss; an unreadable scan is not.
         kind = "near_miss" if event.code in NEAR_MISS_CODES else "coi_refusal"
-        add(ReviewException(kind, f"wrong scan refused at {event.step}: {event.detail}"))
+        add(ReviewException(kind, f"wrong scan refused at {action_words(event.step)}: "
+                                  f"{event.detail}"))
     _reprints(session, product, add)
     for alert in summary.open_alerts:
         add(ReviewException("alert", alert.message))
@@ -154,7 +158,8 @@ def _qc_exceptions(session: Session, product: Product,
     for row in current_results(session, product).values():
         label = QC_TESTS[row.test].label
         if row.passed is False:
-            add(ReviewException("out_of_spec", f"{label} {row.value} {row.unit} is OUT OF SPEC"))
+            shown = _qc_text(row.test, row.value)  # the registry's one format
+            add(ReviewException("out_of_spec", f"{label} {shown} is OUT OF SPEC"))
         elif row.passed is None:
             add(ReviewException("pending", f"{label} is pending (may be pending at release)"))
         if row.late:
@@ -189,24 +194,42 @@ def _step_exceptions(session: Session, product: Product,
     records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
                            .order_by(col(StepRecord.id)))
     for record in records:
-        for finding in record.findings:
-            kind = "warning" if finding.get("action") == "warn" else "refusal"
-            add(ReviewException(kind, f"{record.step}: {finding.get('message')}"))
+        # A correction (old → new values in the audit trail) is itself an exception; the
+        # findings are the current record's, the witness and the timeliness the original's.
+        if record.corrects_id is not None:
+            add(ReviewException("correction", f"{STEPS[record.step].label} data corrected: "
+                                              f"{record.reason}"))
+        if not record.superseded:
+            for finding in record.findings:
+                kind = "warning" if finding.get("action") == "warn" else "refusal"
+                add(ReviewException(kind, f"{STEPS[record.step].label}: "
+                                          f"{finding.get('message')}"))
+        if record.corrects_id is not None:
+            continue
         if requires_witness(record.step) and record.witness_id is None:
-            add(ReviewException("witness", f"{record.step} has no witness signature"))
+            add(ReviewException("witness", f"{STEPS[record.step].label} has no witness "
+                                           "signature"))
         late = late_entry_hours(record.step, record.values, record.performed_at,
                                 params.step_late_entry_hours)
         if late is not None:
             add(ReviewException("late_entry", f"{STEPS[record.step].label} recorded "
-                                f"{late:.1f} h after the times it reports (limit "
-                                f"{params.step_late_entry_hours:g} h)"))
+                                f"{format_value(late, 'h')} after the times it reports (limit "
+                                f"{format_value(params.step_late_entry_hours, 'h')})"))
         hours = record.computed.get("hours_since_harvest")
         if record.step == "receive" and hours and hours > params.receipt_max_hours_after_harvest:
-            add(ReviewException("time_window", f"received {hours:.1f} h after harvest end "
-                                f"(limit {params.receipt_max_hours_after_harvest:g} h)"))
+            limit = format_value(params.receipt_max_hours_after_harvest, "h")
+            add(ReviewException("time_window", f"received {format_value(hours, 'h')} after "
+                                f"harvest end (limit {limit})"))
     if product.expires_at and utcnow() > product.expires_at and product.state not in (
             ProductState.ADMINISTERED, ProductState.DISCARDED):
         add(ReviewException("time_window", f"product expired at {_ts(product.expires_at)}"))
+
+
+def _qc_text(test: str, value: str) -> str:
+    try:
+        return format_figure(QC, test, float(value))
+    except ValueError:
+        return value
 
 
 def _reprints(session: Session, product: Product,

@@ -25,16 +25,29 @@ from workflows.errors import DomainError, ErrorCode
 
 MEANINGS = frozenset({"Performed", "Witnessed", "Reviewed", "Released", "Rejected",
                       "Approved exceptional release", "Acknowledged", "Closed",
-                      "Verified", "Re-released"})
+                      "Verified", "Re-released",
+                      "Administered",  # the physician at the bedside, over the step record
+                      "Discarded"})  # the decision to destroy a product, with its reason
 
 
 def authenticate_signer(session: Session, *, actor: User | None, username: str,
                         password: str) -> User:
-    """Both signature components; a failure is audited and counts toward the lockout."""
+    """Both signature components; a failure is audited and counts toward the lockout.
+
+    A wrong password answers SIGNATURE_NOT_AUTHENTICATED (403), not the sign-in failure
+    (401): the signer's session is still good. A locked account stays ACCOUNT_LOCKED: the
+    signer is the signed-in user, whose session has ended with the lock."""
     if actor is not None and username != actor.username:
         raise DomainError(ErrorCode.SIGNATURE_INVALID,
                           "a signature can only be applied by its owner: sign in as yourself")
-    return check_credentials(session, username=username, password=password)
+    try:
+        return check_credentials(session, username=username, password=password)
+    except DomainError as error:
+        if error.code != ErrorCode.AUTHENTICATION_FAILED:
+            raise
+        raise DomainError(ErrorCode.SIGNATURE_NOT_AUTHENTICATED,
+                          "the password did not verify, so nothing was signed: re-enter the "
+                          "password you sign in with") from None
 
 
 def add_signature(session: Session, *, signer: User, meaning: str, product_id: int,

@@ -34,6 +34,7 @@ from workflows.identity import (
 from workflows.product import ProductFacts, Trigger, fire
 from workflows.step_times import future_problems, order_problems, recorded_not_future
 from workflows.steps import STEPS, StepDataError, StepOutcome, evaluate_step
+from workflows.words import label_kind_words
 
 PROCESS_STEPS = frozenset({Trigger.HARVEST, Trigger.RECEIVE, Trigger.SEDIMENT,
                            Trigger.ISOLATE_MNC, Trigger.ENRICH, Trigger.FORMULATE,
@@ -332,8 +333,8 @@ def label_problem(session: Session, ctx: store.StepContextRow, container: Contai
         return None
     due = current_label_kind(kind, ctx.product.state, ctx.params)
     if last_printed_kind(session, container.id) != due:
-        return (f"the {what} still wears its earlier label: print its {due.value} label and "
-                f"scan it back before using it")
+        return (f"the {what} still wears its earlier label: print its "
+                f"{label_kind_words(due)} and scan it back before using it")
     return None
 
 

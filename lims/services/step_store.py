@@ -17,10 +17,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
-from lims.models import Container, Patient, Product, Protocol, Signature, StepRecord
+from lims.models import Container, Patient, Product, Protocol, QcResult, Signature, StepRecord
 from workflows.balance import holdings
 from workflows.identity import STEP_OUTPUTS, ContainerKind
 from workflows.protocol import ProtocolParameters
+from workflows.qc_methods import drawn_from_final
 from workflows.step_model import StepContext, StepSpec
 from workflows.step_times import ReportedTime, earlier_steps, reported_times
 from workflows.steps import STEPS
@@ -31,18 +32,25 @@ PR: Table = Protocol.__table__  # type: ignore[attr-defined]
 C: Table = Container.__table__  # type: ignore[attr-defined]
 SR: Table = StepRecord.__table__  # type: ignore[attr-defined]
 SG: Table = Signature.__table__  # type: ignore[attr-defined]
+QC: Table = QcResult.__table__  # type: ignore[attr-defined]
+# A corrected record stays for the history but counts no more: every read of what the
+# steps recorded takes the current records only (lims.services.corrections).
+_CURRENT = SR.c.superseded.is_(False)
 
 _CONTEXT = (select(P, PA.c.subject_id, PA.c.mrn, PA.c.weight_kg, PR.c.parameters,
                    PR.c.product_codes)
             .join(PA, PA.c.id == P.c.patient_id).join(PR, PR.c.id == P.c.protocol_id)
             .where(P.c.din == bindparam("din")))
 _IN_USE = select(C).where(C.c.product_id == bindparam("pid"), C.c.status == "in_use")
-_PREVIOUS = select(SR.c.step, SR.c.computed).where(SR.c.product_id == bindparam("pid"))
+_PREVIOUS = select(SR.c.step, SR.c.computed).where(SR.c.product_id == bindparam("pid"),
+                                                   _CURRENT)
 _OUTPUTS = select(SR.c.step, SR.c["values"], SR.c.computed).where(
-    SR.c.product_id == bindparam("pid"))
+    SR.c.product_id == bindparam("pid"), _CURRENT)
 _FAMILY = select(C.c.id, C.c.parent_id, C.c.kind, C.c.volume_ml).where(
     C.c.product_id == bindparam("pid"))
-_TIMES = select(SR.c.step, SR.c["values"]).where(SR.c.product_id == bindparam("pid"))
+_TIMES = select(SR.c.step, SR.c["values"]).where(SR.c.product_id == bindparam("pid"), _CURRENT)
+_QC_DRAWS = select(QC.c.sample_volume_ml).where(QC.c.product_id == bindparam("pid"),
+                                               QC.c.superseded.is_(False))
 _RELEASED = select(SG.c.signed_at).where(SG.c.product_id == bindparam("pid"),
                                          SG.c.meaning == "Released")
 _MOVE = update(P).where(P.c.id == bindparam("pid"), P.c.version == bindparam("old_version"))
@@ -109,12 +117,22 @@ def step_context(conn: Connection, ctx: StepContextRow) -> StepContext:
     and what each container filled so far holds (for the balance and carried inputs)."""
     product = ctx.product
     assert product.id is not None
-    records = list(conn.execute(_OUTPUTS, {"pid": product.id}))
-    previous = {step: computed for step, _, computed in records}
-    outputs = {step: {**values, **computed} for step, values, computed in records}
-    held = holdings(STEPS, outputs, drawn_volumes(conn, product.id))
+    records = {step: (values, computed) for step, values, computed in
+               conn.execute(_OUTPUTS, {"pid": product.id})}
+    return context_of(ctx, records, drawn_volumes(conn, product.id))
+
+
+def context_of(ctx: StepContextRow, records: Mapping[str, tuple[Mapping[str, Any],
+                                                                  Mapping[str, Any]]],
+               drawn: Mapping[ContainerKind, float]) -> StepContext:
+    """The StepContext of the product given its current records ((values, computed) by
+    step) and what each container gave to its other children."""
+    product = ctx.product
+    previous = {step: computed for step, (_, computed) in records.items()}
+    outputs = {step: {**values, **computed} for step, (values, computed) in records.items()}
     return StepContext(arm=product.arm, weight_kg=ctx.weight_kg,
-                       harvest_end=product.harvest_end, previous=previous, holdings=held)
+                       harvest_end=product.harvest_end, previous=previous,
+                       holdings=holdings(STEPS, outputs, drawn))
 
 
 # What a step puts out is its container's content, not something drawn from its parent.
@@ -131,6 +149,11 @@ def drawn_volumes(conn: Connection, product_id: int) -> dict[ContainerKind, floa
         if parent is None or not row.volume_ml or row.kind in _STEP_PRODUCTS:
             continue
         drawn[ContainerKind(parent)] = drawn.get(ContainerKind(parent), 0.0) + row.volume_ml
+    # QC results' samples come out of those drawn at formulation first, then the product.
+    results = [v for (v,) in conn.execute(_QC_DRAWS, {"pid": product_id}) if v]
+    final = ContainerKind.FINAL_PRODUCT
+    if results:
+        drawn[final] = drawn_from_final(drawn.get(final, 0.0), results)
     return drawn
 
 
@@ -152,6 +175,19 @@ def insert_containers(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> li
 
 def set_container(conn: Connection, container_id: int, **values: Any) -> None:
     conn.execute(_SET_CONTAINER.values(**values), {"cid": container_id})
+
+
+def as_stored_moment(value: object) -> datetime | None:
+    """A time as a step record stores it (ISO-8601 text with its zone), or None."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment if moment.utcoffset() is not None else None
 
 
 def as_datetime(value: object) -> datetime:

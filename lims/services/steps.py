@@ -27,7 +27,7 @@ from lims.services.step_check import (
     check_step,
     label_problem,
 )
-from lims.services.witness import confirm_witness
+from lims.services.witness import PHYSICIAN_SIGNED_STEPS, confirm_physician, confirm_witness
 from workflows.balance import put_out
 from workflows.calculations import product_expiry
 from workflows.errors import Conflict, InvalidInput
@@ -48,6 +48,7 @@ from workflows.product import (
     requires_witness,
 )
 from workflows.steps import STEPS, StepOutcome
+from workflows.words import state_words
 
 __all__ = ["StepCheck", "StepDataInvalid", "StepResult", "check_step", "label_problem",
            "perform_step", "step_content"]
@@ -65,8 +66,13 @@ class StepResult:
 def perform_step(session: Session, *, actor: User, din: str, step: str, scan: str | None,
                  values: Mapping[str, object], witness: str | None = None,
                  witness_password: str | None = None, wristband: str | None = None,
-                 expected_version: int | None = None, now: datetime | None = None) -> StepResult:
-    """Perform `step` on the product `din` after checking identity, data and guards."""
+                 expected_version: int | None = None, now: datetime | None = None,
+                 physician: str | None = None,
+                 physician_password: str | None = None) -> StepResult:
+    """Perform `step` on the product `din` after checking identity, data and guards.
+
+    At the bedside the administering physician (the operator) signs with `physician` and
+    `physician_password` as well, beside the witness."""
     trigger = _process_trigger(step)
     require_trigger_role(actor, trigger)
     now = aware(now)
@@ -75,7 +81,7 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
     assert product.id is not None
     if expected_version is not None and product.version != expected_version:
         raise Conflict(f"product {product.din} was changed by someone else "
-                       f"(now {product.state}); reload it")
+                       f"(now at \"{state_words(product.state)}\"); reload it")
     if not guards_for(trigger, product.state):
         raise not_possible(trigger, product.state, product.held_from)
     # The arm is a fact no scan or data can change: a step of the other arm is refused as
@@ -85,6 +91,9 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
                                reagents_in_date=True, equipment_in_calibration=True,
                                witness_confirmed=True))
     witness_user = _witness(session, trigger, actor, witness, witness_password)
+    signer = (confirm_physician(session, actor=actor, physician=physician,
+                                password=physician_password)
+              if trigger in PHYSICIAN_SIGNED_STEPS else None)
     # A save needs the wristband where the step takes one: "" is checked (and refused).
     check = _check(session, trigger, ctx, actor=actor, scan=scan, values=values, now=now,
                    wristband=(wristband or "") if trigger in WRISTBAND_STEPS else None)
@@ -94,7 +103,7 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
         witness_user is not None or not requires_witness(trigger))), explain=check.explain)
     return _write(session, trigger=trigger, ctx=ctx, actor=actor, witness=witness_user,
                   source=check.container, outcome=check.outcome, new_state=new_state.value,
-                  now=now)
+                  now=now, physician=signer)
 
 
 def _witness(session: Session, trigger: Trigger, actor: User, witness: str | None,
@@ -106,7 +115,7 @@ def _witness(session: Session, trigger: Trigger, actor: User, witness: str | Non
 
 def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, actor: User,
            witness: User | None, source: Container | None, outcome: StepOutcome,
-           new_state: str, now: datetime) -> StepResult:
+           new_state: str, now: datetime, physician: User | None = None) -> StepResult:
     product = ctx.product
     assert product.id is not None and actor.id is not None
     conn = session.connection()
@@ -143,6 +152,10 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
     if witness is not None:
         # The witness re-entered their password on this screen: an electronic signature.
         add_signature(session, signer=witness, meaning="Witnessed", product_id=product.id,
+                      record_type="step_record", record_id=str(record.id),
+                      content=step_content(record), at=now)
+    if physician is not None:  # the administering physician's own signature at the bedside
+        add_signature(session, signer=physician, meaning="Administered", product_id=product.id,
                       record_type="step_record", record_id=str(record.id),
                       content=step_content(record), at=now)
     session.commit()

@@ -116,6 +116,25 @@ def check_credentials(session: Session, *, username: str, password: str) -> User
     return user
 
 
+def check_second_person(session: Session, *, username: str, password: str, refusal: ErrorCode,
+                        who: str) -> User:
+    """Re-authenticate someone other than the signed-in caller (a witness, an approving
+    physician). A failure is recorded and counts toward their lockout as usual, but answers
+    `refusal` (403), never the sign-in failure (401): a client reads that as its own session
+    ending, while only the other person's password was wrong."""
+    try:
+        return check_credentials(session, username=username, password=password)
+    except DomainError as error:
+        if error.code == ErrorCode.ACCOUNT_LOCKED:
+            raise DomainError(refusal, f"{who}'s account is locked after repeated failures; "
+                                       "ask an administrator, or ask someone else") from None
+        if error.code == ErrorCode.AUTHENTICATION_FAILED:
+            raise DomainError(refusal, f"{who}'s user name or password is incorrect: {who} "
+                                       "enters their own user name and password again; "
+                                       "nothing was recorded") from None
+        raise
+
+
 def authenticate(session: Session, *, username: str, password: str) -> User:
     """Sign in: the password is checked and a success resets the failure count."""
     user = check_credentials(session, username=username, password=password)

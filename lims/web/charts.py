@@ -14,6 +14,8 @@ from itertools import pairwise
 
 from markupsafe import Markup, escape
 
+from workflows.numbers import MILLION_UNITS, format_number, format_value, power_of_ten, significant
+
 WIDTH, HEIGHT = 720, 260
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 30, 50
 
@@ -55,12 +57,16 @@ def _nice(raw: float) -> float:
     return float(nice * 10 ** exponent)
 
 
-def _fmt(value: float) -> str:
-    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-2):
-        exponent = math.floor(math.log10(abs(value)))
-        mantissa = value / 10 ** exponent
-        return f"{mantissa:g}e{exponent}" if mantissa != 1 else f"1e{exponent}"
-    return f"{value:g}"
+def _fmt(value: float, unit: str) -> str:
+    """A tick or limit in the registry's format; cell numbers in millions, the axis says
+    "× 10⁶ cells" (workflows.numbers)."""
+    if unit in MILLION_UNITS:
+        return significant(value / 1e6)
+    return format_number(value, unit)
+
+
+def _axis(unit: str) -> str:
+    return f"× {power_of_ten(6)} {unit}" if unit in MILLION_UNITS else unit
 
 
 def _range(chart: Chart) -> tuple[float, float]:
@@ -131,7 +137,7 @@ def _background(frame: _Frame) -> list[str]:
             parts.append(f'<line x1="{LEFT}" x2="{LEFT + frame.width}" y1="{y}" y2="{y}" '
                          'stroke="#e0e0e0"/>')
             parts.append(f'<text x="{LEFT - 8}" y="{y + 4}" text-anchor="end" font-size="12" '
-                         f'fill="#333">{escape(_fmt(tick))}</text>')
+                         f'fill="#333">{escape(_fmt(tick, frame.chart.unit))}</text>')
     return parts
 
 
@@ -142,8 +148,9 @@ def _limits(frame: _Frame) -> list[str]:
             y = frame.y(limit)
             parts.append(f'<line x1="{LEFT}" x2="{LEFT + frame.width}" y1="{y}" y2="{y}" '
                          'stroke="#b00020" stroke-width="2" stroke-dasharray="8 5"/>')
+            shown = escape(format_value(limit, frame.chart.unit))
             parts.append(f'<text x="{LEFT + frame.width - 4}" y="{y - 5}" text-anchor="end" '
-                         f'font-size="12" fill="#b00020">{name} {escape(_fmt(limit))}</text>')
+                         f'font-size="12" fill="#b00020">{name} {shown}</text>')
     return parts
 
 
@@ -154,7 +161,7 @@ def _series(frame: _Frame) -> list[str]:
         parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#5a6b7b" '
                      'stroke-width="1.5"/>')
     for point, (px, py) in zip(chart.points, coords, strict=True):
-        tip = escape(f"{point.label}: {_fmt(point.value)} {chart.unit} {point.note}".strip())
+        tip = escape(f"{point.label}: {format_value(point.value, chart.unit)} {point.note}".strip())
         if point.ok:
             parts.append(f'<circle cx="{px}" cy="{py}" r="6" fill="#1f5f99"><title>{tip}'
                          '</title></circle>')
@@ -175,7 +182,7 @@ def _axes(frame: _Frame) -> list[str]:
     return [f'<text x="{LEFT + frame.width / 2}" y="{HEIGHT - 10}" text-anchor="middle" '
             'font-size="12" fill="#333">products, oldest harvest first (DIN sequence)</text>',
             f'<text x="14" y="{middle}" text-anchor="middle" font-size="12" fill="#333" '
-            f'transform="rotate(-90 14 {middle})">{escape(frame.chart.unit)}</text>']
+            f'transform="rotate(-90 14 {middle})">{escape(_axis(frame.chart.unit))}</text>']
 
 
 def _describe(chart: Chart) -> str:

@@ -13,6 +13,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lims.api.limits import BodyLimit
 from lims.config import get_settings
 from lims.security import issue_token
 from lims.web.deps import SESSION_COOKIE, SESSION_PURPOSE, LoginRequired, PageForbidden
@@ -87,6 +88,9 @@ def _sets_session(headers: MutableHeaders) -> bool:
 
 
 def install(app: FastAPI) -> None:
+    # Inside WebHeaders, so the refusal page carries the pages' headers.
+    app.add_middleware(BodyLimit, max_bytes=get_settings().max_request_bytes,
+                       refusal=_too_large_page, applies_to=is_web)
     app.add_middleware(WebHeaders)
 
     @app.exception_handler(LoginRequired)
@@ -129,6 +133,14 @@ def _domain_page(request: Request, exc: DomainError) -> Response:
         else 409
     return render(request, "error.html", {"title": "Not possible", "message": exc.detail},
                   status_code=status)
+
+
+def _too_large_page(scope: Scope, limit: int) -> Response:
+    return render(Request(scope), "error.html", {
+        "title": "Too much was sent",
+        "message": f"The form sent more than the {limit:,} bytes this server accepts, so "
+                   "nothing was read or recorded. Go back and enter the values again "
+                   "(no form or scan of the lab is that large)."}, status_code=413)
 
 
 def _http_page(request: Request, exc: StarletteHTTPException) -> Response:

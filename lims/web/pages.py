@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from lims.web.routes import (
     audit,
     auth,
+    corrections,
     home,
     labels,
     notifications,
@@ -17,6 +18,6 @@ from lims.web.routes import (
 )
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, home, product, labels, records, steps, qc, qa, trends, notifications,
-                audit):
+for _module in (auth, home, product, labels, records, steps, corrections, qc, qa, trends,
+                notifications, audit):
     router.include_router(_module.router)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +19,10 @@ from markupsafe import Markup, escape
 from lims.config import get_settings
 from lims.web.banner import banner_for
 from lims.web.deps import CSRF_COOKIE, csrf_nonce, token_for
-from workflows.identity import KIND_LABELS, ContainerKind
+from lims.web.vocab import FILTERS
+from workflows.identity import container_words
 from workflows.isbt128 import parse_din
+from workflows.registry import QC, find, format_any
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).parent / "templates")
 
@@ -65,30 +67,30 @@ def countdown(expires: datetime | None) -> dict[str, str]:
     return {"text": f"{duration(left)} left", "level": level}
 
 
-def cells(value: object) -> str:
-    """4460000 -> '4.46 × 10⁶'."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return str(value)
-    if value == 0 or abs(value) < 1e4:
-        return f"{value:g}"
-    exponent = math.floor(math.log10(abs(value)))
-    digits = str(exponent).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    return f"{value / 10 ** exponent:.2f} × 10{digits}"
+def figure(value: object, unit: str | None = None) -> Markup:
+    """A value with its unit in the one format (workflows.numbers): "4,000 × 10<sup>6</sup>
+    cells", "96.6 %", "1 h 14 min", yes/no, or the text as typed (escaped)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        # Numbers and units are plain characters; only the <sup> the format adds is markup.
+        return Markup(format_any(value, unit or "", "html"))
+    return Markup(escape(format_any(value, unit or "")))
 
 
-def figure(value: object, unit: str | None = None) -> str:
-    """A value as the bench writes it, with its unit."""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if value is None or value == "":
-        return "—"
-    if unit == "cells" or (isinstance(value, float) and abs(value) >= 1e5):
-        text = cells(value)
-    elif isinstance(value, float):
-        text = f"{value:.4g}" if abs(value) < 10 else f"{value:.1f}".rstrip("0").rstrip(".")
-    else:
-        text = str(value)
-    return f"{text} {unit}" if unit and unit != "cells" else text + (" cells" if unit else "")
+def cells(value: object) -> Markup:
+    """A cell number: "4.46 × 10<sup>6</sup> cells"."""
+    return figure(value, "cells")
+
+
+_SUPERSCRIPT = re.compile("[⁰¹²³⁴⁵⁶⁷⁸⁹⁻]+")
+_PLAIN_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+def sup(text: object) -> Markup:
+    """A message written in the text format ("0.70 × 10⁶ cells") with real superscripts
+    for the page: the text is escaped, then each superscript run becomes <sup>."""
+    escaped = str(escape("" if text is None else text))
+    return Markup(_SUPERSCRIPT.sub(
+        lambda m: f"<sup>{m.group().translate(_PLAIN_DIGITS)}</sup>", escaped))
 
 
 def din_box(din: str) -> Markup:
@@ -102,20 +104,14 @@ def din_box(din: str) -> Markup:
         parsed.eye_readable(), parsed.check)
 
 
-def kind_label(kind: str) -> str:
-    try:
-        return KIND_LABELS[ContainerKind(kind)]
-    except ValueError:
-        return kind.replace("_", " ")
-
-
-def qc_value(result: Any) -> str:
-    """A QC result with its unit: '97.1 %', '4.46 × 10⁶ cells', 'no growth'."""
+def qc_value(result: Any) -> Markup:
+    """A QC result with its unit: '97.1 %', '4.46 × 10<sup>6</sup> cells', 'no growth'."""
     try:
         number = float(result.value)
     except ValueError:
-        return str(result.value)
-    return figure(number, result.unit or None)
+        return Markup(escape(str(result.value)))
+    known = find(QC, result.test)
+    return figure(number, known.unit if known else result.unit or None)
 
 
 def capitalize_first(text: str) -> str:
@@ -123,8 +119,8 @@ def capitalize_first(text: str) -> str:
 
 
 TEMPLATES.env.filters.update(local=local, since=since, cells=cells, figure=figure,
-                             din_box=din_box, kind_label=kind_label, qc_value=qc_value,
-                             capitalize_first=capitalize_first)
+                             din_box=din_box, kind_label=container_words, qc_value=qc_value,
+                             capitalize_first=capitalize_first, sup=sup, **FILTERS)
 TEMPLATES.env.globals.update(countdown=countdown, site_zone=lambda: get_settings().time_zone,
                              facility=lambda: get_settings().facility_name)
 

@@ -17,6 +17,8 @@ from lims.services.queries import coi_events, container_scan_text, history, qc_r
 from lims.services.signatures import signatures_of
 from lims.web.render import local
 from lims.web.vocab import computed_rows
+from workflows.fields import Quantity
+from workflows.registry import find
 from workflows.specifications import QC_TESTS
 from workflows.steps import STEPS
 
@@ -66,22 +68,26 @@ def lineage(rows: list[ContainerRow]) -> list[ContainerRow]:
 
 def step_rows(session: Session, product: Product) -> list[dict[str, Any]]:
     """Each step record with its values and computed figures in words, units and local time."""
-    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id,
+                                                    col(StepRecord.superseded).is_(False))
                            .order_by(col(StepRecord.id))).all()
+    people = {u.username: u.full_name for u in user_names(session).values()}
     out = []
     for record in records:
         spec = STEPS.get(record.step)
-        fields = {f.name: f for f in spec.fields} if spec else {}
         values = []
         for name, value in record.values.items():
             if value in (None, ""):
                 continue
-            f = fields.get(name)
-            if f is not None and f.kind == "datetime" and isinstance(value, str):
+            known = find(record.step, name)  # label and unit from the one registry
+            if known is not None and known.kind == "datetime" and isinstance(value, str):
                 value = local(datetime.fromisoformat(value))
-            values.append((f.label if f else name, value, f.unit if f else None))
+            elif known is not None and known.quantity is Quantity.PERSON:
+                value = people.get(str(value), value)  # the printed name, not the user name
+            values.append((known.label if known else name.replace("_", " ").capitalize(),
+                           value, known.unit if known else None))
         out.append({"record": record, "title": spec.label if spec else record.step,
-                    "values": values, "computed": computed_rows(record.computed)})
+                    "values": values, "computed": computed_rows(record.computed, record.step)})
     return out
 
 

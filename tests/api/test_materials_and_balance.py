@@ -27,7 +27,7 @@ def test_a_formulation_with_more_cells_than_the_cd133_fraction_is_refused_per_fi
 
     assert refusal(response, 422) == "step_data_invalid"
     message = response.json()["fields"]["total_cells"]
-    assert "1.1 × 10^7 cells" in message and "5.7 × 10^6 cells" in message
+    assert "11.0 × 10⁶ cells" in message and "5.70 × 10⁶ cells" in message
     assert snapshot(api.session, product.din) == before
 
 

@@ -18,6 +18,7 @@ from lims.security import issue_token
 from lims.services.common import user_by_name
 from lims.services.qc import record_qc_result
 from tests.api.conftest import Api, product_in, refusal
+from tests.factories import PASSWORDS, qc_sample_of
 from tests.mail_server import Inbox
 from workflows.eligibility import complete_checklist
 
@@ -25,7 +26,8 @@ from workflows.eligibility import complete_checklist
 def culture_grows_after_release(api: Api) -> str:
     product = product_in(api, "released")
     record_qc_result(api.session, actor=api.run.user("tech2"), din=product.din,
-                     test="sterility", value="growth", reason="culture read on day 3")
+                     test="sterility", value="growth", reason="culture read on day 3",
+                     **qc_sample_of(api.session, product.din, "sterility"))
     api.session.commit()
     return product.din
 
@@ -96,7 +98,7 @@ def patient_body(n: int, **more: object) -> dict[str, object]:
             "consent_date": (date.today() - timedelta(days=3)).isoformat(), "arm": "CD133",
             "eligibility": complete_checklist(),
             "infectious_markers": {"HIV": "negative", "HBV": "negative", "HCV": "negative"},
-            "checked_by": "doc2", **more}
+            "checked_by": "doc2", "checked_by_password": PASSWORDS["doc2"], **more}
 
 
 def test_a_patient_is_enrolled_with_a_treating_physician(api: Api):
@@ -144,7 +146,8 @@ def test_qa_and_physicians_see_open_alerts_and_undelivered_notifications_on_ever
     for username in ("qa1", "doc1"):
         html = page(api, web, "/", username)
         assert 'class="attention"' in html
-        assert f'<a href="/products/{din}">{din}</a>: sterility result' in html
+        test = "Sterility culture (aerobic/anaerobic/fungal)"  # the QC test as the lab names it
+        assert f'<a href="/products/{din}">{din}</a>: {test} result' in html
         assert "2 notifications not delivered" in html and "could not be reached" in html
     assert 'class="attention"' not in page(api, web, "/", "tech1")
 

@@ -10,6 +10,8 @@ from lims.api import PREFIX, ROUTERS, _roles
 from lims.api.errors import STATUS
 from lims.app import create_app
 from workflows.errors import ErrorCode
+from workflows.registry import entry
+from workflows.steps import STEPS
 
 APP = create_app(web=False)
 SCHEMA = APP.openapi()
@@ -74,7 +76,7 @@ def test_every_route_but_sign_in_and_out_checks_the_callers_role():
 
 def test_every_error_code_has_an_http_status():
     assert set(ErrorCode) - set(STATUS) == set()
-    assert set(STATUS.values()) <= {401, 403, 404, 409, 422, 502}
+    assert set(STATUS.values()) <= {401, 403, 404, 409, 413, 422, 502}
 
 
 def test_the_security_schemes_are_the_bearer_token_and_the_session_cookie():
@@ -87,3 +89,19 @@ def test_the_security_schemes_are_the_bearer_token_and_the_session_cookie():
 def test_the_application_with_its_web_ui_documents_only_the_api():
     full = create_app().openapi()
     assert all(path.startswith(PREFIX) for path in full["paths"])
+
+
+def test_every_step_field_is_described_by_the_registry_with_its_unit_and_limits():
+    # given: the step schemas in the published document
+    schemas = SCHEMA["components"]["schemas"]
+
+    for step, spec in STEPS.items():
+        title = "".join(part.capitalize() for part in step.split("_")) + "Values"
+        properties = schemas[title]["properties"]
+        for field in spec.fields:
+            # then: each field's description starts with the registry's label, unit and limits
+            assert properties[field.name]["description"].startswith(entry(step, field.name)
+                                                                   .describe()), field.name
+    viability = schemas["FormulateValues"]["properties"]["viability_pct"]["description"]
+    assert "Viability, in %" in viability and "viability_release_min_pct" in viability
+    assert "≥ 70.0 %" in viability

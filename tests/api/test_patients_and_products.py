@@ -9,7 +9,7 @@ from sqlmodel import func, select
 from lims.models import Patient, Product
 from lims.services.common import utcnow
 from tests.api.conftest import product_in, refusal
-from tests.factories import audit_count, make_patient
+from tests.factories import PASSWORDS, audit_count, make_patient
 from workflows.eligibility import complete_checklist
 
 
@@ -19,7 +19,7 @@ def enrolment(**overrides):
             "consent_date": (utcnow().date() - timedelta(days=3)).isoformat(), "arm": "CD133",
             "eligibility": complete_checklist(),
             "infectious_markers": {"HIV": "negative", "HBV": "negative", "HCV": "negative"},
-            "checked_by": "doc2"}
+            "checked_by": "doc2", "checked_by_password": PASSWORDS["doc2"]}
     return {**body, **overrides}
 
 
@@ -56,7 +56,8 @@ def test_invalid_enrolment_data_is_refused_with_422_and_nothing_is_written(api):
              enrolment(checked_by="nobody-here")]
     statuses = [api.post("/patients", user="doc1", json=case) for case in cases]
 
-    assert [r.status_code for r in statuses] == [422, 422, 422, 422, 422, 422, 404]
+    # an unknown checker is refused like a wrong password (no user enumeration): 403
+    assert [r.status_code for r in statuses] == [422, 422, 422, 422, 422, 422, 403]
     assert (patients(api), audit_count(api.session)) == before
 
 

@@ -9,7 +9,14 @@ from lims import demo_data as data
 from lims.models import Patient
 from lims.services.common import utcnow
 from tests.api.conftest import product_in, refusal
-from tests.factories import PASSWORDS, make_product, step_time, step_values, wristband_of
+from tests.factories import (
+    PASSWORDS,
+    make_product,
+    qc_json,
+    step_time,
+    step_values,
+    wristband_of,
+)
 
 INPUT = {"sediment": "marrow_bag", "isolate_mnc": "rbc_reduced", "enrich": "mnc",
          "formulate": "cd133_target", "issue": "final_product", "administer": "final_product"}
@@ -46,7 +53,10 @@ def step(api, product, name, version, times=None, **extra):
         "scan": in_use(api, product.din, INPUT[name])["code"],
         "values": values,
         "witness": witness, "witness_password": PASSWORDS[witness],
-        "expected_version": version, **extra})
+        "expected_version": version,
+        **({"physician": "doc1", "physician_password": PASSWORDS["doc1"]}
+           if name == "administer" else {}),
+        **extra})
     assert response.status_code == 200, (name, response.text)
     label_everything(api, product.din)
     return response.json()["product"]
@@ -60,7 +70,8 @@ def test_a_cd133_product_goes_from_receipt_to_the_patient_over_http(api):
         version = step(api, product, name, version)["version"]
     for test, value in data.qc_results("CD133").items():
         assert api.post(f"/products/{product.din}/qc-results", user="tech2",
-                        json={"test": test, "value": value}).status_code == 201
+                        json={"test": test, "value": value,
+                              **qc_json(api.session, product.din, test)}).status_code == 201
     assert api.post(f"/products/{product.din}/qc-complete", user="tech2").status_code == 200
     released = api.post(f"/products/{product.din}/release", user="qa1",
                         json={"password": PASSWORDS["qa1"]})

@@ -7,7 +7,7 @@ from sqlmodel import select
 from lims import demo_data as data
 from lims.models import Alert, Signature
 from tests.api.conftest import product_in, refusal
-from tests.factories import PASSWORDS, audit_count, enter_qc, snapshot
+from tests.factories import PASSWORDS, audit_count, enter_qc, qc_json, snapshot
 
 SIGN = {"password": PASSWORDS["qa1"]}
 
@@ -15,7 +15,9 @@ SIGN = {"password": PASSWORDS["qa1"]}
 def enter_results(api, product, user="tech2", **overrides):
     results = {**data.qc_results(product.arm), **overrides}
     return [api.post(f"/products/{product.din}/qc-results", user=user,
-                     json={"test": test, "value": value}) for test, value in results.items()]
+                     json={"test": test, "value": value,
+                           **qc_json(api.session, product.din, test)})
+            for test, value in results.items()]
 
 
 def awaiting_release(api, arm="BM-MNC", **overrides):
@@ -114,7 +116,8 @@ def test_a_wrong_password_at_release_signs_nothing_and_changes_nothing(api):
     response = api.post(f"/products/{product.din}/release", user="qa1",
                         json={"password": "not-my-password"})
 
-    assert refusal(response, 401) == "authentication_failed"
+    assert refusal(response, 403) == "signature_not_authenticated"
+    assert "WWW-Authenticate" not in response.headers
     assert snapshot(api.session, product.din) == before
     assert audit_count(api.session, "signin_failed") == 1
 
@@ -169,8 +172,9 @@ def test_a_product_is_held_resumed_and_discarded_by_the_roles_allowed(api):
     assert held.json()["state"] == "on_hold" and held.json()["held_from"] == "received"
     assert refusal(api.post(f"{path}/resume", user="tech1", json=reason), 403) == "forbidden"
     assert api.post(f"{path}/resume", user="super1", json=reason).json()["state"] == "received"
-    assert refusal(api.post(f"{path}/discard", user="tech1", json=reason), 403)
-    assert api.post(f"{path}/discard", user="qa1", json=reason).json()["state"] == "discarded"
+    signed = {**reason, "password": PASSWORDS["qa1"]}
+    assert refusal(api.post(f"{path}/discard", user="tech1", json=signed), 403)
+    assert api.post(f"{path}/discard", user="qa1", json=signed).json()["state"] == "discarded"
     assert refusal(api.post(f"{path}/hold", user="tech1", json=reason),
                    409) == "invalid_transition"
 
@@ -205,7 +209,7 @@ def test_a_deviation_is_raised_listed_and_closed_by_qa_with_a_signature(api):
                                      user="qa1").json()] == [deviation_id]
     assert refusal(api.post(close, user="tech1", json=disposition), 403) == "forbidden"
     assert refusal(api.post(close, user="qa1", json={**disposition, "password": "wrong-pw"}),
-                   401) == "authentication_failed"
+                   403) == "signature_not_authenticated"
     assert api.post(close, user="qa1", json=disposition).json()["status"] == "closed"
     assert refusal(api.post(close, user="qa1", json=disposition), 409) == "conflict"
     assert refusal(api.post("/deviations/999/close", user="qa1", json=disposition), 404)
@@ -243,7 +247,8 @@ def test_a_culture_growing_after_release_raises_an_alert_that_qa_acknowledges(ap
     assert grown.status_code == 201 and grown.json()["passed"] is False
     assert [a["product_id"] for a in alerts] == [product.id]
     assert refusal(api.post(path, user="tech1", json=SIGN), 403) == "forbidden"
-    assert refusal(api.post(path, user="qa1", json={"password": "wrong-pw"}), 401)
+    assert refusal(api.post(path, user="qa1", json={"password": "wrong-pw"}),
+                   403) == "signature_not_authenticated"
     acknowledged = api.post(path, user="qa1", json={**SIGN, "note": "physician informed"})
     assert acknowledged.json()["acknowledged_at"] is not None
     assert refusal(api.post(path, user="qa1", json=SIGN), 409) == "alert_already_acknowledged"

@@ -13,6 +13,7 @@ from tests.factories import (
     enter_qc,
     make_product,
     perform,
+    qc_json,
     scan_of,
     step_time,
     step_values,
@@ -24,7 +25,8 @@ WITNESS = {"issue": "doc1", "administer": "doc2"}
 
 
 def qc(api, product, test, value, *, user="tech2", reason=None):
-    body = {"test": test, "value": value, **({"reason": reason} if reason else {})}
+    body = {"test": test, "value": value, **({"reason": reason} if reason else {}),
+            **qc_json(api.session, product.din, test)}
     return api.post(f"/products/{product.din}/qc-results", user=user, json=body)
 
 
@@ -39,6 +41,7 @@ def step(api, product, name):
     extra = {}
     if name == "administer":
         extra["wristband"] = wristband_of(api.session.get(Patient, product.patient_id))
+        extra |= {"physician": "doc1", "physician_password": PASSWORDS["doc1"]}
     body = {"scan": scan_of(api.session, product, "final_product", "in_use"),
             "values": step_values(name, product.arm, step_time(product, name)),
             "witness": witness, "witness_password": PASSWORDS[witness], **extra}

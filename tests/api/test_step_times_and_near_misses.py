@@ -30,7 +30,8 @@ def submit(api, product, step, user="tech1", scan_kind=None, **changes):
                "expected_version": product.version}
     if step == "administer":
         payload["wristband"] = wristband_of(api.session.get(Patient, product.patient_id))
-        payload |= {"witness": "doc2", "witness_password": PASSWORDS["doc2"]}
+        payload |= {"witness": "doc2", "witness_password": PASSWORDS["doc2"],
+                    "physician": user, "physician_password": PASSWORDS[user]}
     if step == "issue":
         payload |= {"witness": "doc1", "witness_password": PASSWORDS["doc1"]}
     api.session.commit()

@@ -12,7 +12,7 @@ from lims.models import Product, QcResult
 from lims.services.common import utcnow
 from lims.services.qc import record_qc_result
 from tests.api.web_client import browser
-from tests.factories import PASSWORDS, make_product
+from tests.factories import PASSWORDS, make_product, qc_sample_of
 
 
 def fresh(session: Session, model, key):
@@ -26,7 +26,8 @@ def suspended(session: Session, run: DemoRun, state: str = "released") -> Produc
     product, _ = make_product(run, arm="BM-MNC", until=state,
                               t0=utcnow() - timedelta(hours=7))
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="500", reason="dilution factor omitted")
+                     value="500", reason="dilution factor omitted",
+                     **qc_sample_of(session, product.din, "endotoxin"))
     session.commit()
     return product
 
@@ -61,7 +62,8 @@ def test_qa_re_releases_from_the_review_page_only_after_a_verified_correction(ap
     session, run = lab
     product = suspended(session, run)
     corrected = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                                 test="endotoxin", value="0.12", reason="repeat test")
+                                 test="endotoxin", value="0.12", reason="repeat test",
+                                 **qc_sample_of(session, product.din, "endotoxin"))
     session.commit()
     qa, token = browser(api_engine, "qa1")
     decision = {"csrf_token": token, "decision": "re_release", "username": "qa1",

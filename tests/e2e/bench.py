@@ -92,6 +92,11 @@ class Bench:
         with self.page.expect_navigation():
             self.page.locator("form.stepform input").last.press("Enter")
 
+    def sign_as_physician(self, username: str, password: str | None = None) -> None:
+        """The administering physician's own signature at the bedside (before the witness)."""
+        self.page.fill("#physician_username", username)
+        self.page.fill("#physician_password", password or PASSWORDS_ALL[username])
+
     def witness_and_save(self, witness: str | None) -> None:
         if witness is not None:
             self.page.fill("#witness_username", witness)

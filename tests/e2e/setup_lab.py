@@ -27,6 +27,7 @@ from tests.factories import (
     make_patient,
     make_product,
     perform,
+    qc_sample_of,
     scan_of,
     schedule,
     step_time,
@@ -87,7 +88,7 @@ def _cd133(run: DemoRun, days: int, cells: float, purity: float,
     at = step_time(product, "formulate")
     total = min(5.2e6, 0.95 * result.record.computed["target_cells"])
     formulated = perform(run, result.product, "formulate", at=at,
-                         values={**data.formulate("CD133"), "total_cells": total}).product
+                         values={**data.formulate("CD133", at), "total_cells": total}).product
     _finish(run, formulated, results)
 
 
@@ -104,7 +105,8 @@ def _finish(run: DemoRun, product: Product, results: dict[str, str]) -> None:
                        password=PASSWORDS["qa1"], reason="QC out of specification",
                        now=at + timedelta(minutes=15))
         discard_product(run.session, actor=run.user("super1"), din=product.din,
-                        reason="rejected by QA", now=at + timedelta(minutes=30))
+                        reason="rejected by QA", password=PASSWORDS["super1"],
+                        now=at + timedelta(minutes=30))
         return
     run.label_all(product)
     if product.expires_at is not None and product.expires_at <= utcnow():
@@ -162,7 +164,7 @@ def fail_after_release(database_url: str, din: str, test: str, value: str,
     with Session(engine, expire_on_commit=False) as session:
         run = DemoRun(session, say=lambda _m: None)
         record_qc_result(session, actor=run.user("tech2"), din=din, test=test, value=value,
-                         reason=reason)
+                         reason=reason, **qc_sample_of(session, din, test))
         session.commit()
     engine.dispose()
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from lims import demo_data as data
+from lims.demo_data import COUNTED, COUNTED_AND_VIABILITY
 from tests.e2e.bench import Bench, clock
 from tests.e2e.conftest import Lab
 from tests.e2e.setup_lab import bag_scan_of, state_of
@@ -29,9 +31,9 @@ def test_a_cd133_product_goes_from_harvest_to_administration_in_the_browser(
     harvest_in_the_operating_room(bench, lab, bag, at)
     bag = relabel_the_bag_with_its_harvest_label(bench, bag)
     receive_in_the_lab_with_the_keyboard_only(bench, bag, at)
-    refuse_another_patients_bag_then_sediment(bench, lab, din, bag)
+    refuse_another_patients_bag_then_sediment(bench, lab, din, bag, at)
     target = isolate_mnc_and_enrich_with_one_reprint(bench, lab, at)
-    quarantine = formulate(bench, target)
+    quarantine = formulate(bench, target, at)
     bench.sign_out()
     enter_qc_and_send_to_qa(bench, lab, din)
     release_by_qa(bench, lab, din)
@@ -54,7 +56,7 @@ def schedule_and_label_the_bag(bench: Bench, lab: Lab) -> tuple[str, str]:
         page.keyboard.press("Enter")  # on "Schedule harvest"
     # then: a DIN is assigned; the collection bag label is printed and scanned back
     din = page.locator(".product-head .din-text").inner_text().replace(" ", "")
-    assert bench.state() == "scheduled"
+    assert bench.state() == "Scheduled"
     return din, bench.label_and_scan_back("marrow collection bag")
 
 
@@ -77,7 +79,7 @@ def harvest_in_the_operating_room(bench: Bench, lab: Lab, bag: str, at: At) -> N
     # then: the duration is computed; the physician witnesses on the same screen
     assert "Harvest duration" in page.locator("table.values").first.inner_text()
     bench.witness_and_save("doc1")
-    assert bench.state() == "collected", bench.flash()
+    assert bench.state() == "Collected", bench.flash()
 
 
 def relabel_the_bag_with_its_harvest_label(bench: Bench, collection: str) -> str:
@@ -112,11 +114,11 @@ def receive_in_the_lab_with_the_keyboard_only(bench: Bench, bag: str, at: At) ->
     with page.expect_navigation():
         page.keyboard.press("Enter")  # the cursor is on Save step (no witness here)
     # then
-    assert bench.state() == "received", bench.flash()
+    assert bench.state() == "Received in the lab", bench.flash()
 
 
 def refuse_another_patients_bag_then_sediment(bench: Bench, lab: Lab, din: str,
-                                              bag: str) -> None:
+                                              bag: str, at: At) -> None:
     page = bench.page
     bench.scan_anywhere(bag)
     assert page.locator("h1").inner_text() == "RBC sedimentation"
@@ -135,13 +137,14 @@ def refuse_another_patients_bag_then_sediment(bench: Bench, lab: Lab, din: str,
     bench.enter({"volume_in_ml": "205", "wbc_in_per_ul": "19500", "rbc_in_per_ul": "4.1e6",
                  "volume_out_ml": "82", "wbc_out_per_ul": "41000", "rbc_out_per_ul": "0.35e6",
                  "agent": "HES 6 %", "agent_lot": "HES2403", "ratio": "1:5",
-                 "sedimentation_minutes": "45"})
+                 "sedimentation_minutes": "45", "started_at": at(90), "ended_at": at(150),
+                 **COUNTED})
     bench.shot("step-form")
     bench.check()
     assert "RBC depletion" in page.content()
     bench.shot("step-check")
     bench.witness_and_save("tech2")
-    assert bench.state() == "rbc reduced", bench.flash()
+    assert bench.state() == "RBC reduced", bench.flash()
 
 
 def isolate_mnc_and_enrich_with_one_reprint(bench: Bench, lab: Lab, at: At) -> str:
@@ -151,10 +154,11 @@ def isolate_mnc_and_enrich_with_one_reprint(bench: Bench, lab: Lab, at: At) -> s
                  "medium_lot": "FP2404", "dilution": "2", "centrifuge_id": "CF-01",
                  "g_force": "400", "spin_minutes": "30", "temperature_c": "21",
                  "brake_off": "yes", "washes": "2", "mnc_per_ul": "24000", "volume_ml": "50",
-                 "viability_pct": "96.5", "cd34_pct": "1.1", "cd133_pct": "0.8"})
+                 "viability_pct": "96.5", "cd34_pct": "1.1", "cd133_pct": "0.8",
+                 "started_at": at(155), "ended_at": at(290), **COUNTED_AND_VIABILITY})
     bench.check()
     bench.witness_and_save("tech2")
-    assert bench.state() == "mnc isolated", bench.flash()
+    assert bench.state() == "MNC isolated", bench.flash()
     mnc = bench.print_label("MNC container")
     page.goto(lab.url + "/")
     assert "CD133 enrichment" in page.locator("main").inner_text()
@@ -170,11 +174,11 @@ def isolate_mnc_and_enrich_with_one_reprint(bench: Bench, lab: Lab, at: At) -> s
                  "tubing_set_lot": "TS2406", "run_start": at(350), "run_end": at(395),
                  "alarms": "", "target_volume_ml": "6", "target_cells_per_ul": "950",
                  "target_viability_pct": "97.8", "cd133_purity_pct": "88.4",
-                 "negative_volume_ml": "95"})
+                 "negative_volume_ml": "95", **COUNTED_AND_VIABILITY})
     bench.check()
     assert "CD133+ recovery" in page.content()
     bench.witness_and_save("tech2")
-    assert bench.state() == "enriched", bench.flash()
+    assert bench.state() == "CD133+ enriched", bench.flash()
     # and: the target label comes out smudged: it is reprinted, with the reason
     bench.print_label("CD133+ target fraction")
     target = bench.print_label("CD133+ target fraction",
@@ -185,15 +189,16 @@ def isolate_mnc_and_enrich_with_one_reprint(bench: Bench, lab: Lab, at: At) -> s
     return target
 
 
-def formulate(bench: Bench, target: str) -> str:
+def formulate(bench: Bench, target: str, at: At) -> str:
     bench.scan_anywhere(target)
     bench.enter({"diluent": "0.9 % NaCl + 10 % autologous serum", "diluent_lot": "NACL2407",
                  "final_volume_ml": "5", "total_cells": "5.2e6", "viability_pct": "97.1",
-                 "container_type": "syringe", "qc_samples": "2"})
+                 "container_type": "syringe", "qc_samples": "2", "weight_kg": "70",
+                 "started_at": at(398), "ended_at": at(412), **COUNTED_AND_VIABILITY})
     bench.check()
     assert "Dose per kg" in bench.page.content()
     bench.witness_and_save("tech2")
-    assert bench.state() == "formulated", bench.flash()
+    assert bench.state() == "Formulated", bench.flash()
     quarantine = bench.label_and_scan_back("final product")  # in-process until release
     bench.label_and_scan_back("QC sample tube", index=0)
     bench.label_and_scan_back("QC sample tube", index=1)
@@ -209,12 +214,19 @@ def enter_qc_and_send_to_qa(bench: Bench, lab: Lab, din: str) -> None:
         page.fill(f"#qc_{test}", value)
     page.select_option("#qc_gram_stain", "no organisms seen")
     page.select_option("#qc_sterility", "pending")
+    for test in ("viability", "viable_dose", "cd133_purity", "endotoxin", "gram_stain",
+                 "sterility"):
+        method, instrument = data.QC_METHOD[test]
+        page.select_option(f"#method_{test}", method)
+        page.fill(f"#instrument_{test}", instrument)
+        page.fill(f"#volume_{test}", "0.1")
+    page.fill("#sample_drawn_at", "now")
     with page.expect_navigation():
         page.locator("#qc_endotoxin").press("Enter")
     assert "result(s) saved" in bench.flash()
     with page.expect_navigation():
         page.get_by_role("button", name="QC complete: send to QA review").press("Enter")
-    assert bench.state() == "awaiting release", bench.flash()
+    assert bench.state() == "Awaiting release", bench.flash()
     bench.sign_out()
 
 
@@ -246,7 +258,7 @@ def release_by_qa(bench: Bench, lab: Lab, din: str) -> None:
     page.fill("#sign-password", "demo-qa1-pass")
     with page.expect_navigation():
         page.locator("#sign-password").press("Enter")
-    assert bench.state() == "released", bench.flash()
+    assert bench.state() == "Released", bench.flash()
     bench.sign_out()
 
 
@@ -268,7 +280,7 @@ def issue_to_the_procedure_room(bench: Bench, lab: Lab, din: str, quarantine: st
                  "temperature_c": "6.5"})
     bench.check()
     bench.witness_and_save("tech2")
-    assert bench.state() == "issued", bench.flash()
+    assert bench.state() == "Issued", bench.flash()
     issued = bench.label_and_scan_back("final product")  # the issue label
     bench.sign_out()
     return issued
@@ -285,12 +297,19 @@ def administer_at_the_bedside(bench: Bench, lab: Lab, din: str, issued: str, at:
     assert "wristband of this patient confirmed" in page.content()
     # the infusion follows the issue; its end a minute or two ahead, within the clock skew
     bench.enter({"infusion_start": "now", "infusion_end": clock(datetime.now(UTC))(2),
-                 "volume_injected_ml": "5", "route": "portal vein",
+                 "volume_injected_ml": "4", "route": "portal vein",
                  "sonography_guided": "yes", "adverse_events": "none"})
     bench.check()
-    # then: doc2 witnesses the bedside check; the product is administered
+    # when: doc1 signs with a wrong password: refused beside the signature, nothing saved
+    bench.sign_as_physician("doc1", "not-my-password")
     bench.witness_and_save("doc2")
-    assert bench.state() == "administered", bench.flash()
+    assert "nothing was signed" in page.locator("fieldset.signature").inner_text()
+    assert state_of(lab.database_url, din) == "issued"
+    # then: doc1 signs as the administering physician and doc2 witnesses the bedside
+    # check; the product is administered
+    bench.sign_as_physician("doc1")
+    bench.witness_and_save("doc2")
+    assert bench.state() == "Administered", bench.flash()
     assert state_of(lab.database_url, din) == "administered"
     page.locator("#audit-h + details summary").click()
     for record in page.locator("details.step-record summary").all()[:2]:

@@ -42,14 +42,14 @@ def test_a_sterility_culture_that_grows_after_release_stops_the_issue_in_the_bro
     # then: the product page shows the STOP to the QC laboratory
     qc_lab.page.goto(f"{lab.url}/products/{made.din}")
     assert STOP in stop_banner(qc_lab)
-    assert qc_lab.state() == "release suspended"
+    assert qc_lab.state() == "Release suspended"
     # when: the witness signs the issue that was checked before the result came in
     technician.witness_and_save("tech2")
     # then: nothing is issued; the technician lands on the STOP
     assert STOP in stop_banner(technician)
     assert "Do not issue or administer" in stop_banner(technician)
     assert "not possible now" in technician.flash()
-    assert technician.state() == "release suspended"
+    assert technician.state() == "Release suspended"
     assert state_of(lab.database_url, made.din) == "release_suspended"
     # and: scanning the syringe again opens no issue form, only the STOP
     technician.scan_anywhere(made.label)
@@ -73,7 +73,7 @@ def test_an_endotoxin_result_corrected_after_issue_stops_the_infusion_at_the_bed
     bench.scan("#wristband", encode_patient_id(made.mrn))
     assert "wristband of this patient confirmed" in page.content()
     bench.enter({"infusion_start": "now", "infusion_end": clock(datetime.now(UTC))(2),
-                 "volume_injected_ml": "5", "route": "portal vein",
+                 "volume_injected_ml": "4", "route": "portal vein",
                  "sonography_guided": "yes", "adverse_events": "none"})
     bench.check()
     assert page.locator("#witness_username").count() == 1, bench.flash()
@@ -86,7 +86,7 @@ def test_an_endotoxin_result_corrected_after_issue_stops_the_infusion_at_the_bed
     banner = page.locator("#release-suspended")
     assert STOP in banner.inner_text()
     assert banner.bounding_box()["width"] >= page.viewport_size["width"] - 40
-    assert bench.state() == "release suspended"
+    assert bench.state() == "Release suspended"
     assert state_of(lab.database_url, made.din) == "release_suspended"
     bench.shot("bedside-stop")
     # and: scanning the syringe again at the bedside brings back only the STOP

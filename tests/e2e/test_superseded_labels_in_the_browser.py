@@ -88,7 +88,7 @@ def test_after_a_reprint_the_earlier_print_is_refused_at_scan_back_issue_and_bed
                  "transport_conditions": "validated shipper, 2–8 °C"})
     bench.check()
     bench.witness_and_save("tech2")
-    assert bench.state() == "issued", bench.flash()
+    assert bench.state() == "Issued", bench.flash()
     issued = bench.label_and_scan_back("final product")  # the issue label
     bench.sign_out()
     # when: at the bedside the final label (superseded by the issue label) is scanned
@@ -104,11 +104,12 @@ def test_after_a_reprint_the_earlier_print_is_refused_at_scan_back_issue_and_bed
     assert "confirmed" in page.locator("#scan-status").inner_text()
     bench.scan("#wristband", encode_patient_id(made.mrn))
     bench.enter({"infusion_start": "now", "infusion_end": clock(datetime.now(UTC))(2),
-                 "volume_injected_ml": "5", "route": "portal vein",
+                 "volume_injected_ml": "4", "route": "portal vein",
                  "sonography_guided": "yes", "adverse_events": "none"})
     bench.check()
+    bench.sign_as_physician("doc1")
     bench.witness_and_save("doc2")
-    assert bench.state() == "administered", bench.flash()
+    assert bench.state() == "Administered", bench.flash()
 
 
 def refused(bench: Bench) -> str:

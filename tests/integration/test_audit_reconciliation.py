@@ -29,7 +29,7 @@ from lims.services.release import exceptional_release, re_release_product, rejec
 from lims.services.users import authenticate, unlock_user
 from lims.services.verification import verify_all
 from tests.conftest import TEST_URL
-from tests.factories import enter_qc, make_product, seeded
+from tests.factories import enter_qc, make_product, qc_sample_of, seeded
 from workflows.errors import DomainError
 
 PRODUCTS: Table = Product.__table__  # type: ignore[attr-defined]
@@ -275,9 +275,11 @@ def test_a_demo_like_run_with_holds_corrections_deviations_and_lockouts_reconcil
                     disposition="relabelled", password=PASSWORDS["qa1"])
     # a failure after release suspends it; a verified correction and a re-release lift it
     failed = record_qc_result(session, actor=run.user("tech2"), din=released.din,
-                              test="endotoxin", value="500", reason="re-test")
+                              test="endotoxin", value="500", reason="re-test",
+                              **qc_sample_of(session, released.din, "endotoxin"))
     corrected = record_qc_result(session, actor=run.user("super1"), din=released.din,
-                                 test="endotoxin", value="0.1", reason="pipetting error")
+                                 test="endotoxin", value="0.1", reason="pipetting error",
+                                 **qc_sample_of(session, released.din, "endotoxin"))
     assert failed.passed is False and corrected.needs_verification
     verify_qc_correction(session, actor=run.user("qa1"), result_id=corrected.id or 0,
                          password=PASSWORDS["qa1"])
@@ -356,7 +358,7 @@ def test_holds_a_rejection_a_discard_and_an_exceptional_release_reconcile_clean(
     hold_product(session, actor=qa, din=first.din, reason="label check")
     resume_product(session, actor=qa, din=first.din, reason="label fine")
     reject_product(session, actor=qa, din=first.din, password=password, reason="bag damaged")
-    discard_product(session, actor=qa, din=first.din, reason="rejected")
+    discard_product(session, actor=qa, din=first.din, reason="rejected", password=password)
     # a failed viability released exceptionally with the physician's signed approval
     second, _ = make_product(run, arm="BM-MNC", until="formulated")
     enter_qc(run, second, {**data.qc_results("BM-MNC"), "viability": "60"})
@@ -380,7 +382,8 @@ def test_a_post_release_alert_deleted_or_acknowledged_in_its_table_is_detected(l
     product = lab["released"]
     run_session = Session(engine)
     record_qc_result(run_session, actor=user_by_name(run_session, "tech2"), din=product.din,
-                     test="sterility", value="growth")
+                     test="sterility", value="growth",
+                     **qc_sample_of(run_session, product.din, "sterility"))
     run_session.close()
     alerts: Table = Alert.__table__  # type: ignore[attr-defined]
     alert = row_of(engine, alerts, alerts.c.product_id == product.id)

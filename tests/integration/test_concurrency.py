@@ -25,7 +25,7 @@ def collected_product(session: Session) -> Product:
     t0 = utcnow() - timedelta(hours=1)
     product = schedule_harvest(session, actor=run.user("tech1"), subject_id=patient.subject_id,
                                now=t0 - timedelta(minutes=30))
-    run.label_all(product)
+    run.label_all(product, at=t0 - timedelta(minutes=30))
     return run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1",
                     wristband=wristband_of(patient))
 

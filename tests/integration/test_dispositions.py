@@ -42,8 +42,9 @@ def resume(run, product, reason="supervisor decision: continue", user="super1"):
     return resume_product(run.session, actor=run.user(user), din=product.din, reason=reason)
 
 
-def discard(run, product, reason="contaminated on the bench", user="super1"):
-    return discard_product(run.session, actor=run.user(user), din=product.din, reason=reason)
+def discard(run, product, reason="contaminated on the bench", user="super1", password=None):
+    return discard_product(run.session, actor=run.user(user), din=product.din, reason=reason,
+                           password=password or PASSWORDS[user])
 
 
 def test_a_product_held_at_every_stage_resumes_to_exactly_that_stage(session):

@@ -50,7 +50,7 @@ def test_label_parse_of_a_keyboard_entered_din_with_a_bad_check_character_exits_
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.startswith("error: scan_bad_check_character: ")
-    assert f"expected '{check_character(DIN)}'" in done.stderr
+    assert f"expected {check_character(DIN)}" in done.stderr
 
 
 def test_label_parse_names_where_a_truncated_scan_ends():
@@ -118,3 +118,19 @@ def test_label_verify_scans_back_and_a_wrong_password_prints_nothing(
     assert wrong.exit_code == 1 and "authentication_failed" in wrong.output
     assert printed.exit_code == 0, printed.output
     assert verified.exit_code == 0 and "verified" in verified.output
+
+
+def test_label_parse_reads_the_din_as_printed_and_in_lower_case():
+    printed = f"{DIN[:5]} {DIN[5:7]} {DIN[7:]} {check_character(DIN)}"
+
+    for typed in (printed, printed.lower()):
+        done = lims("label", "parse", typed)
+        assert done.returncode == 0, done.stderr
+        assert f"({DIN}, check character {check_character(DIN)})" in done.stdout
+
+
+def test_label_parse_names_a_look_alike_character():
+    done = lims("label", "parse", "Х" + DIN[1:])  # a Cyrillic Х
+
+    assert done.returncode == 1
+    assert "Cyrillic capital letter Ha ‘Х’ (U+0425, looks like X) at position 1" in done.stderr

@@ -17,7 +17,7 @@ from lims.services.notifications import list_notifications, resend_notification,
 from lims.services.qc import record_qc_result
 from lims.services.review import review_summary
 from lims.services.users import update_user
-from tests.factories import make_product, seeded
+from tests.factories import make_product, qc_sample_of, seeded
 from tests.mail_server import Inbox
 from workflows.errors import Forbidden
 
@@ -27,7 +27,8 @@ def released_product_with_a_growing_culture(session: Session) -> Product:
     run = seeded(session)
     product, _ = make_product(run, until="released", t0=utcnow() - timedelta(hours=7))
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="sterility",
-                     value="growth", reason="culture read on day 3")
+                     value="growth", reason="culture read on day 3",
+                     **qc_sample_of(session, product.din, "sterility"))
     return product
 
 

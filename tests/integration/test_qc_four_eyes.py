@@ -14,7 +14,7 @@ from lims.services.common import utcnow
 from lims.services.qc import complete_qc, qc_status, record_qc_result
 from lims.services.qc_verification import verify_qc_correction
 from lims.services.release import reject_product, release_product
-from tests.factories import PASSWORDS, make_product, seeded, snapshot
+from tests.factories import PASSWORDS, make_product, qc_sample_of, seeded, snapshot
 from workflows.errors import DomainError, ErrorCode
 
 E = ErrorCode
@@ -29,7 +29,7 @@ def formulated(session, arm="BM-MNC"):
 def enter_all(run, product, user, **overrides):
     for test, value in {**data.qc_results(product.arm), **overrides}.items():
         record_qc_result(run.session, actor=run.user(user), din=product.din, test=test,
-                         value=value)
+                         value=value, **qc_sample_of(run.session, product.din, test))
     return complete_qc(run.session, actor=run.user("tech2"), din=product.din)
 
 
@@ -52,7 +52,8 @@ def test_the_qa_reviewer_who_corrected_a_result_cannot_reject_the_product(sessio
     run, product = formulated(session)
     product = enter_all(run, product, "tech2")
     record_qc_result(session, actor=run.user("qa1"), din=product.din, test="endotoxin",
-                     value="0.2", reason="plate re-read")
+                     value="0.2", reason="plate re-read",
+                     **qc_sample_of(session, product.din, "endotoxin"))
 
     with pytest.raises(DomainError) as refused:
         reject_product(session, actor=run.user("qa1"), din=product.din,
@@ -68,7 +69,8 @@ def test_a_corrected_out_of_specification_result_fails_until_a_second_person_ver
     product = enter_all(run, product, "tech2", endotoxin="500")
     corrected = record_qc_result(session, actor=run.user("tech2"), din=product.din,
                                  test="endotoxin", value="0.12",
-                                 reason="transcription error")
+                                 reason="transcription error",
+                                 **qc_sample_of(session, product.din, "endotoxin"))
     assert corrected.passed is True and corrected.needs_verification
     # then the product is still failing for release
     assert qc_status(session, product)[1] == ["endotoxin"]
@@ -92,7 +94,8 @@ def test_a_correction_of_a_passing_result_needs_no_verification(session):
     product = enter_all(run, product, "tech2")
 
     corrected = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                                 test="endotoxin", value="0.2", reason="plate re-read")
+                                 test="endotoxin", value="0.2", reason="plate re-read",
+                                 **qc_sample_of(session, product.din, "endotoxin"))
 
     assert not corrected.needs_verification
     with pytest.raises(DomainError) as refused:
@@ -106,7 +109,8 @@ def test_only_qa_or_a_supervisor_verifies_a_correction(session, user):
     run, product = formulated(session)
     product = enter_all(run, product, "tech2", endotoxin="500")
     corrected = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                                 test="endotoxin", value="0.12", reason="transcription error")
+                                 test="endotoxin", value="0.12", reason="transcription error",
+                                 **qc_sample_of(session, product.din, "endotoxin"))
 
     with pytest.raises(DomainError) as refused:
         verify_qc_correction(session, actor=run.user(user), result_id=corrected.id,
@@ -121,9 +125,11 @@ def test_a_superseded_correction_cannot_be_verified(session):
     run, product = formulated(session)
     product = enter_all(run, product, "tech2", endotoxin="500")
     first = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                             test="endotoxin", value="0.12", reason="transcription error")
+                             test="endotoxin", value="0.12", reason="transcription error",
+                             **qc_sample_of(session, product.din, "endotoxin"))
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="0.13", reason="second reading")
+                     value="0.13", reason="second reading",
+                     **qc_sample_of(session, product.din, "endotoxin"))
 
     with pytest.raises(DomainError) as refused:
         verify_qc_correction(session, actor=run.user("qa1"), result_id=first.id,
@@ -136,9 +142,11 @@ def test_correcting_an_unverified_correction_again_still_needs_verification(sess
     run, product = formulated(session)
     product = enter_all(run, product, "tech2", endotoxin="500")
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="0.12", reason="transcription error")
+                     value="0.12", reason="transcription error",
+                     **qc_sample_of(session, product.din, "endotoxin"))
 
     again = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                             test="endotoxin", value="0.13", reason="second reading")
+                             test="endotoxin", value="0.13", reason="second reading",
+                             **qc_sample_of(session, product.din, "endotoxin"))
 
     assert again.needs_verification and qc_status(session, product)[1] == ["endotoxin"]

@@ -27,6 +27,7 @@ from tests.factories import (
     make_patient,
     make_product,
     perform,
+    qc_sample_of,
     seeded,
     step_time,
     step_values,
@@ -43,7 +44,7 @@ def enter_qc(run, product, **overrides):
     results = {**data.qc_results(product.arm), **overrides}
     for test, value in results.items():
         record_qc_result(run.session, actor=run.user("tech2"), din=product.din, test=test,
-                         value=value)
+                         value=value, **qc_sample_of(run.session, product.din, test))
     return complete_qc(run.session, actor=run.user("tech2"), din=product.din)
 
 
@@ -90,7 +91,7 @@ def test_a_wrong_password_signs_nothing_and_is_audited(session):
     enter_qc(run, product)
     with pytest.raises(DomainError) as refused:
         release_product(session, actor=run.user("qa1"), din=product.din, password="wrong-pass")
-    assert refused.value.code == ErrorCode.AUTHENTICATION_FAILED
+    assert refused.value.code == ErrorCode.SIGNATURE_NOT_AUTHENTICATED
     assert session.exec(select(Signature).where(Signature.meaning == "Released")).all() == []
     assert session.get(Product, product.id).state == "awaiting_release"
     failures = session.exec(select(AuditEvent).where(AuditEvent.action == "signin_failed")).all()
@@ -130,7 +131,8 @@ def test_editing_a_signed_record_after_signing_is_visible(session):
     assert signature_state(session, signature) == "valid"
     # when a QC result is corrected after release
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="0.2", reason="transcription error corrected from instrument print")
+                     value="0.2", reason="transcription error corrected from instrument print",
+                     **qc_sample_of(session, product.din, "endotoxin"))
     # then the release signature shows that its record changed, on screen and in the PDF
     assert signature_state(session, signature) == "record changed after signing"
     record = batch_record(session, product.din)
@@ -166,7 +168,7 @@ def test_a_positive_culture_after_release_raises_an_alert_that_must_be_acknowled
     assert product.state == "administered"
     # when the culture turns positive
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="sterility",
-                     value="growth")
+                     value="growth", **qc_sample_of(session, product.din, "sterility"))
     # then an alert names the physician who administered it and is on the QA queue
     alert = session.exec(select(Alert)).one()
     physician = session.get(User, alert.notify_physician_id)
@@ -197,16 +199,20 @@ def test_a_new_specification_version_does_not_change_products_already_made(sessi
 
 def test_a_late_qc_entry_and_a_correction_appear_in_the_review(session):
     run = seeded(session)
-    product, _ = formulated(run)
+    # formulated 35 h ago: its sample tested 30 h ago is entered only now
+    product = run.process(make_patient(run, "CD133"), utcnow() - timedelta(hours=40),
+                          until="formulated")
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="0.1", tested_at=utcnow() - timedelta(hours=30))
+                     value="0.1", tested_at=utcnow() - timedelta(hours=30),
+                     **qc_sample_of(session, product.din, "endotoxin"))
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="0.15", reason="re-read plate")
+                     value="0.15", reason="re-read plate",
+                     **qc_sample_of(session, product.din, "endotoxin"))
     kinds = [e.kind for e in review_summary(session, product.din).exceptions]
     assert "correction" in kinds
     with pytest.raises(DomainError) as refused:
         record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                         value="0.2")
+                         value="0.2", **qc_sample_of(session, product.din, "endotoxin"))
     assert refused.value.code == ErrorCode.REASON_REQUIRED
 
 
@@ -256,7 +262,7 @@ def test_the_batch_record_reconciles_every_label_print_with_its_scan_back(sessio
     assert len(record.label_prints) == len(jobs) > 0
     assert all(line.scanned_back_at is not None for line in record.label_prints)
     assert [line.kind for line in record.label_prints if line.container == "final product"] \
-        == ["in_process", "final", "issue"]
+        == ["in-process label", "final label", "issue label"]  # the lab's words for each kind
     assert final.label_verified_at is not None
     text = "\n".join(page.extract_text() for page in
                      PdfReader(BytesIO(batch_record_pdf(session, product.din))).pages)

@@ -19,6 +19,7 @@ from tests.factories import (
     enter_qc,
     make_product,
     perform,
+    qc_sample_of,
     seeded,
     snapshot,
     step_time,
@@ -91,9 +92,10 @@ def test_an_out_of_specification_result_is_flagged_when_entered(session):
     product, _ = make_product(run, arm="BM-MNC", until="formulated")
 
     low = record_qc_result(session, actor=run.user("tech2"), din=product.din, test="viability",
-                           value="55")
+                           value="55", **qc_sample_of(session, product.din, "viability"))
     pending = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                               test="sterility", value="pending")
+                               test="sterility", value="pending",
+                               **qc_sample_of(session, product.din, "sterility"))
 
     assert (low.passed, pending.passed) == (False, None)
 
@@ -183,7 +185,7 @@ def test_a_wrong_password_at_release_signs_nothing(session):
     with pytest.raises(DomainError) as refused:
         release(run, product, password="not-my-password")
 
-    assert refused.value.code == E.AUTHENTICATION_FAILED
+    assert refused.value.code == E.SIGNATURE_NOT_AUTHENTICATED
     assert snapshot(session, product.din) == before
     assert signatures(session, product) == []
     qa = session.exec(select(User).where(User.username == "qa1")).one()
@@ -257,7 +259,8 @@ def test_correcting_a_qc_result_needs_a_reason(session):
 
     # when the analyst re-enters the value without a reason, it is refused and nothing changes
     with pytest.raises(DomainError) as refused:
-        record_qc_result(session, actor=tech, din=product.din, test="endotoxin", value="0.12")
+        record_qc_result(session, actor=tech, din=product.din, test="endotoxin", value="0.12",
+                         **qc_sample_of(session, product.din, "endotoxin"))
     assert refused.value.code == E.REASON_REQUIRED
     session.commit()
     current = session.exec(select(QcResult).where(QcResult.product_id == product.id,
@@ -266,7 +269,8 @@ def test_correcting_a_qc_result_needs_a_reason(session):
 
     # when the correction gives a reason, the old value is superseded and audited
     record_qc_result(session, actor=tech, din=product.din, test="endotoxin", value="0.12",
-                     reason="transcription error: 500 was the spike recovery")
+                     reason="transcription error: 500 was the spike recovery",
+                     **qc_sample_of(session, product.din, "endotoxin"))
     session.commit()
     rows = session.exec(select(QcResult).where(QcResult.product_id == product.id,
                                                QcResult.test == "endotoxin")
@@ -290,7 +294,8 @@ def test_a_pending_sterility_result_is_completed_without_a_reason(session):
     # the culture is read days after release in the lab; here as soon as it can be (no
     # result may be recorded ahead of the server's clock)
     final = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                             test="sterility", value="no growth", now=utcnow())
+                             test="sterility", value="no growth", now=utcnow(),
+                             **qc_sample_of(session, product.din, "sterility"))
 
     assert final.passed is True
     assert verify_all(session).ok

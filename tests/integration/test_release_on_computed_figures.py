@@ -19,6 +19,7 @@ from tests.factories import (
     enter_qc,
     make_product,
     perform,
+    qc_sample_of,
     seeded,
     snapshot,
     step_time,
@@ -60,7 +61,8 @@ def test_a_typed_dose_far_above_the_computed_dose_opens_a_deviation_and_blocks_r
     [deviation] = deviations(session, product)
     assert (deviation.kind, deviation.classification, deviation.status) == (
         "dose_discrepancy", "major", "open")
-    assert "1.5e+06" in deviation.description and "4.29e+05" in deviation.description
+    assert "1.50 × 10⁶ cells" in deviation.description  # one format: no "1.5e+06"
+    assert "0.429 × 10⁶ cells" in deviation.description
     # and the typed figure, though within specification, does not make a normal release
     product = complete_qc(session, actor=run.user("tech2"), din=product.din)
     before = snapshot(session, product.din)
@@ -86,7 +88,8 @@ def test_the_deviation_is_written_with_the_qc_result_that_caused_it(session):
     run, product = formulated_with(session, 5.0e5)
 
     row = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                           test="viable_dose", value="1.5e6")
+                           test="viable_dose", value="1.5e6",
+                           **qc_sample_of(session, product.din, "viable_dose"))
 
     session.commit()
     raised = session.exec(select(AuditEvent).where(
@@ -112,7 +115,7 @@ def test_a_typed_viability_far_from_the_formulation_viability_opens_a_deviation(
     run, product = formulated_with(session, 5.2e6)
 
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="viability",
-                     value="80")
+                     value="80", **qc_sample_of(session, product.din, "viability"))
 
     [deviation] = deviations(session, product)
     assert deviation.kind == "dose_discrepancy" and "viability" in deviation.description
@@ -129,10 +132,11 @@ def test_figures_within_tolerance_open_nothing_and_release_normally(session):
 def test_a_second_disagreeing_entry_adds_to_the_open_deviation(session):
     run, product = formulated_with(session, 5.0e5)
     tech = run.user("tech2")
-    record_qc_result(session, actor=tech, din=product.din, test="viable_dose", value="1.5e6")
+    record_qc_result(session, actor=tech, din=product.din, test="viable_dose", value="1.5e6",
+                     **qc_sample_of(session, product.din, "viable_dose"))
 
     record_qc_result(session, actor=tech, din=product.din, test="viable_dose", value="1.4e6",
-                     reason="recounted")
+                     reason="recounted", **qc_sample_of(session, product.din, "viable_dose"))
 
     assert len(deviations(session, product)) == 1
     session.commit()

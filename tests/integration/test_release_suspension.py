@@ -16,7 +16,7 @@ from lims.services.qc_verification import verify_qc_correction
 from lims.services.release import exceptional_release, re_release_product, reject_product
 from lims.services.users import create_user
 from lims.services.verification import verify_all
-from tests.factories import PASSWORDS, make_product, perform, seeded, snapshot
+from tests.factories import PASSWORDS, make_product, perform, qc_sample_of, seeded, snapshot
 from workflows.errors import DomainError, ErrorCode
 
 E = ErrorCode
@@ -31,7 +31,8 @@ def product_at(session, state, arm="CD133"):
 
 def enter(run, product, test, value, *, user="tech2", reason=None):
     return record_qc_result(run.session, actor=run.user(user), din=product.din, test=test,
-                            value=value, reason=reason)
+                            value=value, reason=reason,
+                            **qc_sample_of(run.session, product.din, test))
 
 
 def reload(session, product):

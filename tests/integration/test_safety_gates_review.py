@@ -21,6 +21,7 @@ from tests.factories import (
     enter_qc,
     make_product,
     perform,
+    qc_sample_of,
     seeded,
     step_time,
     step_values,
@@ -46,14 +47,16 @@ def test_a_suspension_and_its_resolution_show_in_the_review_and_the_batch_record
     product, _ = make_product(run, arm="BM-MNC", until="released",
                               t0=utcnow() - timedelta(hours=8))
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
-                     value="500", reason="dilution factor omitted")
+                     value="500", reason="dilution factor omitted",
+                     **qc_sample_of(session, product.din, "endotoxin"))
     # then the QA queue lists it and the review leads with the suspension
     assert product.din in [item.din for item in qa_queue(session)]
     shown = kinds(session, product.din)
     assert "RELEASE SUSPENDED" in shown["suspension"]
     # when it is corrected, the correction awaits verification
     corrected = record_qc_result(session, actor=run.user("tech2"), din=product.din,
-                                 test="endotoxin", value="0.12", reason="repeat test")
+                                 test="endotoxin", value="0.12", reason="repeat test",
+                                 **qc_sample_of(session, product.din, "endotoxin"))
     assert "awaits verification" in kinds(session, product.din)["verification"]
     assert "AWAITING VERIFICATION" in pdf_text(session, product.din)
     # when it is verified and re-released
@@ -99,7 +102,8 @@ def test_the_review_tells_a_qa_reviewer_who_entered_qc_that_they_cannot_decide(s
                       role="qa", password="qa2-password")
     product, _ = make_product(run, arm="BM-MNC", until="formulated",
                               t0=utcnow() - timedelta(hours=8))
-    record_qc_result(session, actor=qa2, din=product.din, test="endotoxin", value="0.1")
+    record_qc_result(session, actor=qa2, din=product.din, test="endotoxin", value="0.1",
+                     **qc_sample_of(session, product.din, "endotoxin"))
 
     shown = kinds(session, product.din, reviewer_id=qa2.id)
 

@@ -20,7 +20,7 @@ from lims.services.common import utcnow
 from lims.services.enrolment import enrol_patient
 from lims.services.seed import load_seed, seed
 from lims.services.verification import verify_all
-from tests.factories import seeded
+from tests.factories import PASSWORDS, seeded
 from workflows.eligibility import complete_checklist
 from workflows.errors import DomainError, ErrorCode
 
@@ -74,7 +74,7 @@ def enrol(session, **changes):
         consent_date=utcnow().date() - timedelta(days=3), arm="CD133",
         eligibility=complete_checklist(),
         infectious_markers={"HIV": "negative", "HBV": "negative", "HCV": "negative"},
-        checked_by="doc2")
+        checked_by="doc2", checked_by_password=PASSWORDS["doc2"])
     fields.update(changes)
     return enrol_patient(session, **fields)
 

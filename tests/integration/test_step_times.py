@@ -18,6 +18,7 @@ from tests.factories import (
     PASSWORDS,
     make_product,
     perform,
+    qc_sample_of,
     seeded,
     set_protocol_parameter,
     snapshot,
@@ -141,7 +142,8 @@ def test_a_qc_test_time_in_the_future_is_refused_by_the_servers_clock(session):
     # when a result is entered with a test time and entry time two hours ahead
     with pytest.raises(DomainError) as caught:
         record_qc_result(session, actor=run.user("tech2"), din=product.din, test="viability",
-                         value="91", tested_at=ahead, now=ahead)
+                         value="91", tested_at=ahead, now=ahead,
+                         **qc_sample_of(session, product.din, "viability"))
 
     # then it is refused as in the future, naming the test time
     assert caught.value.code == E.TIME_IN_FUTURE
@@ -193,7 +195,8 @@ def test_an_enrichment_before_the_receipt_is_refused(session):
                            run_end=iso(start + timedelta(minutes=95)))
 
     assert "incubation_start" in errors
-    assert "time received" in errors["incubation_start"]
+    # the latest earlier time names itself: the MNC isolation's end (after the receipt)
+    assert "mnc isolation ended" in errors["incubation_start"]
 
 
 def test_an_issue_before_qa_release_is_refused(session):

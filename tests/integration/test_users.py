@@ -111,7 +111,8 @@ def test_a_locked_witness_cannot_witness_a_step(session):
     with pytest.raises(DomainError) as refused:
         perform(run, product, "sediment", witness="tech2")
 
-    assert refused.value.code == E.ACCOUNT_LOCKED
+    assert refused.value.code == E.WITNESS_NOT_AUTHENTICATED  # not the operator's sign-in
+    assert "locked" in refused.value.detail
     assert snapshot(session, product.din) == before
 
 

@@ -13,7 +13,7 @@ from lims.services.common import user_by_name, utcnow
 from lims.services.enrolment import enrol_patient
 from lims.services.qc import record_qc_result
 from lims.services.users import create_user, update_user
-from tests.factories import make_product, seeded
+from tests.factories import PASSWORDS, make_product, qc_sample_of, seeded
 from workflows.eligibility import complete_checklist
 from workflows.errors import DomainError, ErrorCode, Forbidden, InvalidInput
 
@@ -26,7 +26,7 @@ def enrol(session: Session, subject_id: str = "RYN-900", **changes: object) -> P
         consent_date=utcnow().date() - timedelta(days=3), arm="CD133",
         eligibility=complete_checklist(),
         infectious_markers={"HIV": "negative", "HBV": "negative", "HCV": "negative"},
-        checked_by="doc2")
+        checked_by="doc2", checked_by_password=PASSWORDS["doc2"])
     fields.update(changes)
     return enrol_patient(session, **fields)  # type: ignore[arg-type]
 
@@ -46,7 +46,8 @@ def test_the_treating_physician_named_at_enrolment_is_told_not_the_one_who_injec
                               t0=utcnow() - timedelta(hours=7))
     # when the culture grows after administration
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="sterility",
-                     value="growth", reason="culture read on day 3")
+                     value="growth", reason="culture read on day 3",
+                     **qc_sample_of(session, product.din, "sterility"))
     # then doc2 and QA are told
     assert sorted(addresses_told(session, product.din)) == ["doc2@lab.invalid",
                                                             "qa1@lab.invalid"]
@@ -59,7 +60,8 @@ def test_without_a_treating_physician_the_administering_physician_is_told(sessio
                               t0=utcnow() - timedelta(hours=7))
 
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="sterility",
-                     value="growth", reason="culture read on day 3")
+                     value="growth", reason="culture read on day 3",
+                     **qc_sample_of(session, product.din, "sterility"))
 
     assert "doc1@lab.invalid" in addresses_told(session, product.din)
 
@@ -74,7 +76,8 @@ def test_every_active_qa_user_with_an_address_is_told(session):
     product, _ = make_product(run, until="released", t0=utcnow() - timedelta(hours=7))
 
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="gram_stain",
-                     value="organisms seen", reason="slide re-read")
+                     value="organisms seen", reason="slide re-read",
+                     **qc_sample_of(session, product.din, "gram_stain"))
 
     assert sorted(addresses_told(session, product.din)) == [
         "doc1@lab.invalid", "qa1@lab.invalid", "qa2@lab.invalid"]

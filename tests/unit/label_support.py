@@ -62,7 +62,7 @@ def make_label(
         collection_at=HARVEST_END,
         expires_at=EXPIRY,
         volume_ml=10.0,
-        dose_text="4.2 × 10^6 viable CD133+ cells (0.06 × 10^6/kg)",
+        dose_text="4.20 × 10⁶ viable CD133+ cells (0.0600 × 10⁶ cells/kg)",
         statements=DEFAULT_TEXTS.final_statements(not_evaluated=True),
         placeholder_codes=True,
     )
@@ -96,7 +96,7 @@ class ZplField:
     @property
     def kind(self) -> str:
         for command in self.commands:
-            if command in ("BC", "BX", "GB", "A0", "FX"):
+            if command in ("BC", "BX", "GB", "A0", "FX", "GF"):
                 return command
         return "?"
 

@@ -129,7 +129,7 @@ def breaches(step: str, figures: dict[str, object], arm: str = "CD133",
 def test_a_formulation_cannot_hold_more_cells_than_the_cd133_fraction_it_came_from():
     found = breaches("formulate", {"total_cells": 11e6})
     message = found["total_cells"]
-    assert "1.1 × 10^7 cells" in message and "5.7 × 10^6 cells" in message
+    assert "11.0 × 10⁶ cells" in message and "5.70 × 10⁶ cells" in message
     assert "CD133+ target fraction" in message and "final product" in message
     assert breaches("formulate", {"total_cells": 5.2e6}) == {}
 
@@ -141,7 +141,7 @@ def test_the_bm_mnc_formulation_is_balanced_against_the_mnc_container():
 
 def test_a_step_cannot_take_in_more_volume_than_the_container_holds():
     message = breaches("sediment", {"volume_in_ml": 250.0})["volume_in_ml"]
-    assert "250.0 ml" in message and "205.0 ml" in message
+    assert "250 ml" in message and "205 ml" in message
     assert "marrow collection bag" in message
 
 
@@ -187,7 +187,9 @@ def test_a_typed_input_is_kept_and_checked_not_replaced():
 def test_evaluating_a_step_carries_the_input_and_refuses_a_breach():
     form = {"volume_out_ml": "82", "wbc_in_per_ul": "19500", "rbc_in_per_ul": "4.1e6",
             "wbc_out_per_ul": "41000", "rbc_out_per_ul": "0.35e6", "agent": "HES 6 %",
-            "agent_lot": "HES2403", "ratio": "1:5", "sedimentation_minutes": "45"}
+            "agent_lot": "HES2403", "ratio": "1:5", "sedimentation_minutes": "45",
+            "started_at": "2024-05-01T11:05+03:30", "ended_at": "2024-05-01T12:00+03:30",
+            "count_method": "automated haematology analyser", "counter_id": "CC-01"}
     outcome = evaluate_step("sediment", form, params=PARAMS, context=context())
     assert outcome.values["volume_in_ml"] == 205.0
     assert outcome.carried == ("volume_in_ml",)
@@ -211,7 +213,7 @@ def test_a_target_fraction_with_more_cells_than_were_labelled_is_flagged():
     figures = {"pre_tnc": 1.2e9, "target_cells": 2.0e9, "cd133_recovery_pct": 104.0}
     [finding] = recovery_findings(STEPS["enrich"], figures, PARAMS)
     assert (finding.code, finding.field) == ("recovery_above_100", "target_cells")
-    assert "2.0 × 10^9 cells" in finding.message and "1.2 × 10^9 cells" in finding.message
+    assert "2,000 × 10⁶ cells" in finding.message and "1,200 × 10⁶ cells" in finding.message
     assert recovery_findings(STEPS["enrich"], {**figures, "target_cells": 5.7e6}, PARAMS) == ()
 
 
@@ -219,3 +221,12 @@ def test_an_over_recovery_within_the_sedimentation_is_flagged_once():
     figures = {"tnc_in": 4e9, "tnc_out": 4.8e9, "tnc_recovery_pct": 120.0}
     assert [f.field for f in recovery_findings(STEPS["sediment"], figures, PARAMS)] == [
         "tnc_recovery_pct"]
+
+
+def test_an_mnc_yield_above_100_percent_is_flagged_like_a_recovery():
+    # MNC out / nucleated cells in: the MNC are part of the cells in, so above 100 % plus the
+    # counting tolerance the counts are wrong
+    found = recovery_findings(STEPS["isolate_mnc"], {"mnc_yield_pct": 125.0}, PARAMS)
+    assert [(f.code, f.field) for f in found] == [("recovery_above_100", "mnc_yield_pct")]
+    assert found[0].message.startswith("MNC yield (MNC out / nucleated cells in) 125.0 %")
+    assert STEPS["isolate_mnc"].figure("mnc_yield_pct").what is Quantity.YIELD

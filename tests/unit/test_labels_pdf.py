@@ -38,7 +38,7 @@ LABELS = {
         LabelKind.FINAL,
         "final_bm_mnc",
         volume_ml=20.0,
-        dose_text="1.3 × 10^8 viable MNC (1.9 × 10^6/kg)",
+        dose_text="130 × 10⁶ viable MNC (1.90 × 10⁶ cells/kg)",
     ),
     "final, reprint, no placeholder": make_label(reprint=True, placeholder_codes=False),
     "issue CD133+": make_label(
@@ -257,7 +257,7 @@ def test_key_text_on_a_100_mm_label_is_at_least_8_points(kind):
         "FOR AUTOLOGOUS USE ONLY",
         "2026-11-25 23:40 IRST",
         "MRN 123456 · DOB 1961-03-04",
-        "10.0 mL",
+        "10 ml",
     }
 
     sizes = {t.text: t.size for t in items if t.text in key}

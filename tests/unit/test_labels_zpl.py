@@ -9,7 +9,9 @@ import pytest
 
 from labels import LabelKind, barcodes, render_zpl
 from labels.barcode import code128_size
-from labels.zpl import code128_field, datamatrix_field, field_hex
+from labels.layout import Text
+from labels.layouts import layout_for
+from labels.zpl import NOT_IN_FONT_0, code128_field, datamatrix_field, field_hex
 from tests.unit.label_support import (
     code128_scan,
     code128_symbols,
@@ -72,12 +74,47 @@ def test_every_field_data_is_hex_escaped():
 
 
 def test_text_survives_escaping_including_carets_tildes_underscores_and_unicode():
-    label = make_label(patient_name="O'NEIL_^~ Zoë", dose_text="4.2 × 10^6 cells – ≥ 95 %")
+    label = make_label(patient_name="O'NEIL_^~ Zoë", dose_text="4 × 10 – ≥ 95 %")
 
     texts = [f.data for f in zpl_fields(render_zpl(label)) if f.kind == "A0"]
 
     assert "O'NEIL_^~ Zoë" in texts
-    assert any("4.2 × 10^6" in t for t in texts)
+    assert any("4 × 10 – ≥ 95 %" in t for t in texts)
+
+
+def _bitmap(field) -> list[str]:
+    """The rows of a ^GFA graphic as strings of '#' (ink) and '.'."""
+    _, total, _, per_row, data = field.params["GF"].split(",")
+    bits = bin(int(data, 16))[2:].zfill(int(total) * 8)
+    width = int(per_row) * 8
+    return [bits[i:i + width].replace("1", "#").replace("0", ".")
+            for i in range(0, len(bits), width)]
+
+
+@pytest.mark.parametrize("dpi", [203, 300])
+def test_a_dose_in_millions_is_drawn_with_its_superscript_not_left_to_printer_font_0(dpi):
+    # given: the final label's dose "4.20 × 10⁶ viable CD133+ cells (0.0600 × 10⁶ cells/kg)";
+    # Zebra font 0 has no superscript 6, so the printer would show "10" and a blank
+    label = make_label(LabelKind.FINAL)
+    lines = [i for i in layout_for(label).items if isinstance(i, Text) and "10⁶" in i.text]
+
+    # when
+    fields = zpl_fields(render_zpl(label, dpi=dpi))
+
+    # then: no font-0 text holds a superscript; each dose line is a graphic as wide as its text
+    assert not any(NOT_IN_FONT_0.search(f.data) for f in fields if f.kind == "A0")
+    graphics = [f for f in fields if f.kind == "GF"]
+    assert lines and len(graphics) == len(lines)
+    for line, graphic in zip(lines, graphics, strict=True):
+        rows = _bitmap(graphic)
+        inked = [i for row in rows for i, dot in enumerate(row) if dot == "#"]
+        width_mm = (max(inked) - min(inked) + 1) / (dpi / 25.4)
+        assert width_mm == pytest.approx(line.width, rel=0.06)
+        x, _ = graphic.params["FO"].split(",")
+        assert int(x) == pytest.approx(line.left * dpi / 25.4, abs=3)
+    # the superscript reaches above the cap height of the digits beside it
+    rows = _bitmap(graphics[0])
+    assert any("#" in row for row in rows[:2])
 
 
 def test_a_greater_than_sign_in_code_128_data_is_sent_as_an_invocation_code():

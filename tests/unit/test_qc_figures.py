@@ -20,7 +20,7 @@ def test_the_twins_are_the_computed_dose_and_the_formulation_viability():
 def test_a_typed_dose_three_times_the_computed_dose_is_a_discrepancy():
     found = discrepancy("viable_dose", 1.5e6, TWINS, PARAMS)
     assert found is not None and found.difference == "249 %"
-    assert "1.5e+06" in found.describe() and "4.3e+05" in found.describe()
+    assert "1.50 × 10⁶ cells" in found.describe() and "0.430 × 10⁶ cells" in found.describe()
 
 
 @pytest.mark.parametrize(("typed", "flagged"), [(4.3e5 * 1.2, False), (4.3e5 * 1.21, True),

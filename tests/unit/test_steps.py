@@ -34,6 +34,12 @@ def at(clock: str) -> str:
     return f"2024-05-01T{clock}:00+03:30"
 
 
+# How the cells were counted, as the form sends it (the counting and viability method and
+# the instruments).
+COUNTED = {"count_method": "automated haematology analyser", "counter_id": "CC-01"}
+COUNTED_AND_VIABILITY = {**COUNTED, "viability_method": "7-AAD flow cytometry",
+                         "cytometer_id": "FC-01"}
+
 # Nominal submissions, as strings from an HTML form; all within the protocol.
 FORMS: dict[str, dict[str, object]] = {
     "harvest": {
@@ -50,13 +56,15 @@ FORMS: dict[str, dict[str, object]] = {
         "volume_in_ml": "200", "wbc_in_per_ul": "20000", "rbc_in_per_ul": "4500000",
         "volume_out_ml": "80", "wbc_out_per_ul": "40000", "rbc_out_per_ul": "562500",
         "agent": "HES 6 %", "agent_lot": "HES-77", "ratio": "1:5", "sedimentation_minutes": "45",
+        "started_at": at("11:05"), "ended_at": at("12:00"), **COUNTED,
     },
     "isolate_mnc": {
         "medium": "Ficoll-Paque PLUS", "density_g_per_ml": "1.077", "grade": "GMP",
         "medium_lot": "FP-10", "dilution": "2", "centrifuge_id": "CF-01", "g_force": "400",
         "spin_minutes": "30", "temperature_c": "20", "brake_off": "yes", "washes": "2",
         "mnc_per_ul": "50000", "volume_ml": "20", "viability_pct": "95", "cd34_pct": "1.0",
-        "cd133_pct": "0.5",
+        "cd133_pct": "0.5", "started_at": at("12:05"), "ended_at": at("13:05"),
+        **COUNTED_AND_VIABILITY,
     },
     "enrich": {
         "pre_tnc": "1e9", "pre_cd133_pct": "0.8", "reagent_lot": "CD133-5",
@@ -65,12 +73,13 @@ FORMS: dict[str, dict[str, object]] = {
         "instrument_id": "MACS-1", "program": "ENRICHMENT 1.1", "tubing_set_type": "TS",
         "tubing_set_lot": "TS-9", "run_start": at("12:30"), "run_end": at("13:30"), "alarms": "",
         "target_volume_ml": "5", "target_cells_per_ul": "1000", "target_viability_pct": "96",
-        "cd133_purity_pct": "90", "negative_volume_ml": "150",
+        "cd133_purity_pct": "90", "negative_volume_ml": "150", **COUNTED_AND_VIABILITY,
     },
     "formulate": {
         "diluent": "0.9 % NaCl + 5 % HSA", "diluent_lot": "NS-3", "final_volume_ml": "10",
         "total_cells": "9e8", "viability_pct": "95", "container_type": "syringe",
-        "qc_samples": "2",
+        "qc_samples": "2", "weight_kg": "70", "started_at": at("13:35"),
+        "ended_at": at("13:55"), **COUNTED_AND_VIABILITY,
     },
     "issue": {
         "time_issued": at("14:00"), "transport_conditions": "cool box 2-8 °C",
@@ -150,8 +159,10 @@ def test_lot_numbers_checked_for_expiry_are_marked_as_reagents():
 
 
 def test_instruments_checked_for_calibration_are_marked_as_equipment():
-    assert STEPS["isolate_mnc"].equipment_fields == ("centrifuge_id",)
-    assert STEPS["enrich"].equipment_fields == ("instrument_id",)
+    assert STEPS["isolate_mnc"].equipment_fields == ("centrifuge_id", "counter_id",
+                                                     "cytometer_id")
+    assert STEPS["enrich"].equipment_fields == ("instrument_id", "counter_id", "cytometer_id")
+    assert STEPS["sediment"].equipment_fields == ("counter_id",)
 
 
 def test_a_field_is_found_by_name_with_its_lab_label_and_unit():
@@ -249,18 +260,18 @@ def test_sedimentation_computes_tnc_recovery_and_rbc_depletion():
     assert computed["rbc_depletion_pct"] == pytest.approx(95.0)
 
 
-def test_mnc_isolation_computes_counts_and_recovery_from_the_sedimented_tnc():
+def test_mnc_isolation_computes_counts_and_the_mnc_yield_from_the_sedimented_tnc():
     computed = run("isolate_mnc").computed
     assert computed["mnc_total"] == pytest.approx(1.0e9)  # 20 ml × 50,000/µL
     assert computed["viable_mnc"] == pytest.approx(9.5e8)
     assert computed["cd34_cells"] == pytest.approx(1.0e7)
     assert computed["cd133_cells"] == pytest.approx(5.0e6)
-    assert computed["mnc_recovery_pct"] == pytest.approx(31.25)  # 1.0e9 / 3.2e9
+    assert computed["mnc_yield_pct"] == pytest.approx(31.25)  # 1.0e9 / 3.2e9
 
 
-def test_mnc_recovery_is_not_computed_without_a_sedimentation_count():
+def test_the_mnc_yield_is_not_computed_without_a_sedimentation_count():
     outcome = run("isolate_mnc", context=make_context(previous={}))
-    assert "mnc_recovery_pct" not in outcome.computed
+    assert "mnc_yield_pct" not in outcome.computed
 
 
 def test_enrichment_computes_cd133_yield_recovery_and_depletion():
@@ -347,6 +358,7 @@ LIMIT_CASES: list[tuple[str, str, dict[str, object], dict[str, object]]] = [
     ("tubing_set_capacity", "enrich", {}, {"tubing_set_capacity_total_cells": {"TS": 5e8}}),
     ("final_volume_max", "formulate", {"final_volume_ml": "12"}, {}),
     ("viability_release_min", "formulate", {"viability_pct": "65"}, {}),
+    ("body_weight_change", "formulate", {"weight_kg": "60"}, {}),
     ("dose_min", "formulate", {"total_cells": "1e8"}, {}),
     ("dose_max", "formulate", {"total_cells": "2e10"}, {}),
     ("transport_temperature", "issue", {"temperature_c": "30"}, {}),
@@ -394,7 +406,7 @@ def test_a_crossed_limit_can_be_configured_to_the_other_action(code, step, form,
 
 def test_findings_read_the_way_the_lab_says_them():
     finding = _finding(run("sediment", rbc_out_per_ul="3150000"), "rbc_depletion_min")
-    assert finding.message == "RBC depletion 72.0 % is below the protocol minimum of 80 %"
+    assert finding.message == "RBC depletion 72.0 % is below the protocol minimum of 80.0 %"
     assert (finding.field, finding.value, finding.limit) == ("rbc_depletion_pct", 72.0, 80.0)
     assert finding.value == pytest.approx(72.0)
 
@@ -402,15 +414,15 @@ def test_findings_read_the_way_the_lab_says_them():
 def test_a_range_finding_names_the_window_and_the_bound_crossed():
     finding = _finding(run("receive", temperature_c="30"), "receipt_temperature")
     assert finding.message == (
-        "Temperature on receipt 30.0 °C is outside the protocol range of 2–25 °C"
+        "Temperature on receipt 30 °C is outside the protocol range of 2–25 °C"
     )
     assert finding.limit == 25.0
 
 
-def test_a_dose_finding_writes_cells_in_powers_of_ten():
+def test_a_dose_finding_writes_cells_in_millions_with_a_real_superscript():
     finding = _finding(run("formulate", total_cells="1e8"), "dose_min")
     assert finding.message == (
-        "Viable MNC dose 9.5 × 10^7 cells is below the protocol minimum of 1 × 10^8 cells"
+        "Viable MNC dose 95.0 × 10⁶ cells is below the protocol minimum of 100 × 10⁶ cells"
     )
 
 
@@ -419,7 +431,7 @@ def test_an_over_volume_syringe_is_refused_by_default():
     assert outcome.refused
     assert outcome.warnings == ()
     assert outcome.refusals[0].message == (
-        "Final volume 12.0 ml is above the protocol maximum of 10 ml"
+        "Final volume 12 ml is above the protocol maximum of 10 ml"
     )
 
 

@@ -10,14 +10,16 @@ from sqlmodel import col, select
 
 from lims.models import Patient, Product, User
 from lims.services.harvests import SCHEDULERS, schedule_harvest
+from lims.services.identity import SCAN_BOX, record_refused_entry
 from lims.services.labels import LABELLERS, pending_labels, verify_label
 from lims.services.queries import worklist
 from lims.web import stepcheck
 from lims.web.deps import AnyUser, DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, next_action
-from lims.web.render import kind_label, local, now, redirect, render
+from lims.web.render import local, now, redirect, render
 from lims.web.routes.steps import render_step
-from workflows.errors import DomainError, IdentityMismatch
+from workflows.errors import DomainError, ErrorCode, IdentityMismatch
+from workflows.identity import container_words
 from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.product import FINAL_STATES
 
@@ -45,14 +47,18 @@ def scan(request: Request, user: StaffUser, db: DbSession, form: Form) -> Respon
     try:
         read = parse_scan(code)
     except ScanError as error:
+        _record(db, user, code, f"unreadable scan: {error.detail}")
         return _not_understood(request, code, f"The scan could not be read: {error.detail}")
     if read.din is None and read.patient_id is not None:
         return _wristband(request, db, code, read.patient_id)
     if read.din is None:
+        _record(db, user, code, "the scan carries no DIN")
         return _not_understood(request, code, "This scan carries no DIN: scan the container's "
                                               "2-D code or its DIN barcode.")
     product = db.exec(select(Product).where(Product.din == read.din.text)).first()
     if product is None:
+        _record(db, user, code, f"DIN {read.din.text} is not known to this laboratory",
+                ErrorCode.COI_UNKNOWN_DIN)
         return _not_understood(request, code, f"DIN {read.din.text} is not known to this "
                                               "laboratory.", status_code=404)
     note = ""
@@ -65,9 +71,16 @@ def scan(request: Request, user: StaffUser, db: DbSession, form: Form) -> Respon
                 "code": code, "refusal": error, "autofocus_scan": True}, status_code=409)
         except DomainError as error:
             return _not_understood(request, code, error.detail, status_code=409)
-        note = f"Label of the {kind_label(container.kind)} confirmed by scan."
+        note = f"Label of the {container_words(container.kind)} confirmed by scan."
     return _open(request, db, user, product, code, has_container=read.product_code is not None,
                  note=note)
+
+
+def _record(db: DbSession, user: User, code: str, detail: str,
+            refusal: ErrorCode = ErrorCode.COI_BAD_SCAN) -> None:
+    """Every refused scan is recorded, the scan box's too (it opens nothing)."""
+    record_refused_entry(db, din="", step=SCAN_BOX, field="scan", value=code, detail=detail,
+                         actor=user, at=now(), code=refusal)
 
 
 def _awaits_scan_back(db: DbSession, user: User, product: Product, read: Scan) -> bool:

@@ -9,9 +9,10 @@ from fastapi.responses import Response
 
 from lims.services.labels import print_label, verify_label
 from lims.web.deps import DbSession, Form, StaffUser, field
-from lims.web.render import kind_label, redirect
+from lims.web.render import redirect
 from lims.web.routes.product import render_product
 from workflows.errors import DomainError, IdentityMismatch
+from workflows.identity import container_words
 
 router = APIRouter()
 
@@ -47,4 +48,4 @@ def verify(request: Request, din: str, user: StaffUser, db: DbSession, form: For
     except DomainError as error:
         return render_product(request, db, user, din, error=error.detail, status_code=409)
     return redirect(f"/products/{din}",
-                    f"Label of the {kind_label(container.kind)} confirmed by scan.")
+                    f"Label of the {container_words(container.kind)} confirmed by scan.")

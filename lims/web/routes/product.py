@@ -19,6 +19,7 @@ from lims.web.render import redirect, render
 from lims.web.vocab import ACTIONS
 from workflows.errors import DomainError, IdentityMismatch
 from workflows.product import TRIGGER_ROLES, Trigger, allowed_triggers
+from workflows.words import state_words
 
 router = APIRouter()
 
@@ -27,6 +28,7 @@ DISPOSITIONS: dict[str, tuple[Trigger, Callable[..., Product], str]] = {
     "resume": (Trigger.RESUME, resume_product, "Resume"),
     "discard": (Trigger.DISCARD, discard_product, "Discard"),
 }
+SIGNED = frozenset({"discard"})
 
 
 @router.get("/products/{din}")
@@ -48,20 +50,22 @@ def render_product(request: Request, db: Session, user: User, din: str, error: s
         "waiting_for": WAITING_FOR.get(product.state, product.state),
         "pending": pending, "can_label": user.role in LABELLERS,
         "verify_focus": any(p.printed for p in pending), "dispositions": dispositions,
-        "action_names": ACTIONS, "error": error, "refusal": refusal,
+        "action_names": ACTIONS, "error": error, "refusal": refusal, "signed": SIGNED,
     }, status_code=status_code)
 
 
 @router.post("/products/{din}/disposition/{what}")
 def disposition(request: Request, din: str, what: str, user: StaffUser, db: DbSession,
                 form: Form) -> Response:
-    """Hold, resume or discard the product, with a reason."""
+    """Hold, resume or discard the product, with a reason (a discard is also signed)."""
     if what not in DISPOSITIONS:
         return redirect(f"/products/{din}")
     _, service, label = DISPOSITIONS[what]
+    # The discard is a signed decision: the password re-entered on the form.
+    signed = {"password": str(form.get("password") or "")} if what in SIGNED else {}
     try:
-        product = service(db, actor=user, din=din, reason=field(form, "reason"))
+        product = service(db, actor=user, din=din, reason=field(form, "reason"), **signed)
     except DomainError as error:
         return render_product(request, db, user, din, error=error.detail, status_code=409)
     return redirect(f"/products/{product.din}",
-                    f"{label}: the product is now {product.state.replace('_', ' ')}.")
+                    f"{label}: the product is now: {state_words(product.state)}.")

@@ -24,6 +24,7 @@ from lims.web.render import redirect, render
 from workflows.errors import DomainError
 from workflows.product import ProductState
 from workflows.specifications import QC_TESTS
+from workflows.words import state_words
 
 router = APIRouter()
 # States in which a QA decision is pending: the first release, or a suspended release.
@@ -84,8 +85,8 @@ def decide(request: Request, din: str, user: QaUser, db: DbSession, form: Form) 
     except DomainError as error:
         return _render(request, db, user, din, error=error.detail, status_code=409)
     return redirect(f"/products/{product.din}",
-                    f"Signed by {user.full_name}: the product is now "
-                    f"{product.state.replace('_', ' ')}.")
+                    f"Signed by {user.full_name}. The product is now: "
+                    f"{state_words(product.state)}.")
 
 
 @router.post("/qa/{din}/deviations/{deviation_id}/close")

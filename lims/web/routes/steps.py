@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 from lims.models import Patient, User
 from lims.services.steps import StepDataInvalid, StepResult, perform_step
+from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from lims.web import forms, stepcheck
 from lims.web.deps import DbSession, Form, PageForbidden, StaffUser, field
 from lims.web.nextstep import STEP_TITLES, next_action
@@ -24,12 +25,17 @@ from workflows.errors import DomainError, ErrorCode, IdentityMismatch
 from workflows.identity import WRISTBAND_STEPS
 from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
+from workflows.words import state_words
 
 router = APIRouter()
 
 WITNESS_CODES = frozenset({ErrorCode.WITNESS_REQUIRED, ErrorCode.WITNESS_SAME_USER,
+                           ErrorCode.WITNESS_NOT_AUTHENTICATED,
                            ErrorCode.AUTHENTICATION_FAILED, ErrorCode.ACCOUNT_LOCKED,
                            ErrorCode.FORBIDDEN})
+# Refusals of the administering physician's own signature, shown beside its fields.
+SIGNATURE_CODES = frozenset({ErrorCode.SIGNATURE_REQUIRED, ErrorCode.SIGNATURE_INVALID,
+                             ErrorCode.SIGNATURE_NOT_AUTHENTICATED})
 
 
 def _allowed(user: User, step: str) -> None:
@@ -47,8 +53,8 @@ def _not_now(db: Session, din: str, step: str) -> Response | None:
     action = next_action(product.state, product.arm)
     if action.step != step:
         return redirect(f"/products/{product.din}",
-                        f"{STEP_TITLES[step]} is not possible now: the product is "
-                        f"{product.state.replace('_', ' ')} and waits for {action.title}.")
+                        f"{STEP_TITLES[step]} is not possible now: the product is at "
+                        f"\"{state_words(product.state)}\" and waits for {action.title}.")
     return None
 
 
@@ -103,7 +109,9 @@ def _save(request: Request, db: Session, user: User, din: str, step: str, form: 
             witness=field(form, "witness_username") or None,
             witness_password=str(form.get("witness_password") or "") or None,
             wristband=wristband or None,
-            expected_version=int(version) if version.isdigit() else None)
+            expected_version=int(version) if version.isdigit() else None,
+            physician=field(form, "physician_username") or None,
+            physician_password=str(form.get("physician_password") or "") or None)
     except IdentityMismatch as error:
         preview = stepcheck.load(db, din, step)
         preview.refusal, preview.scan = error, "refused"
@@ -118,12 +126,15 @@ def _save(request: Request, db: Session, user: User, din: str, step: str, form: 
                                   wristband=wristband, values=submission.values,
                                   time_errors=submission.errors, now=moment, record=False)
         witness_error = error.detail if error.code in WITNESS_CODES else ""
-        if not witness_error:
+        signature_error = error.detail if error.code in SIGNATURE_CODES else ""
+        if not witness_error and not signature_error:
             preview.blocking.append(error.detail)
         phase = "confirm" if preview.ready else "entry"
         return render_step(request, db, preview, phase=phase, witness_error=witness_error,
-                           status_code=409, **context)
-    witness = field(form, "witness_username") if result.record.witness_id else ""
+                           signature_error=signature_error, status_code=409, **context)
+    # The witness by their printed name, as the record shows it, not their user name.
+    signer = db.get(User, result.record.witness_id) if result.record.witness_id else None
+    witness = signer.full_name if signer is not None else ""
     return redirect(f"/products/{result.product.din}", _saved(result, step, user, witness))
 
 
@@ -131,7 +142,7 @@ def _saved(result: StepResult, step: str, user: User, witness: str) -> str:
     message = f"{STEPS[step].label} saved by {user.full_name}"
     if witness:
         message += f", witnessed by {witness}"
-    message += f". The product is now {result.product.state.replace('_', ' ')}."
+    message += f". The product is now: {state_words(result.product.state)}."
     if result.warnings:
         message += " Warnings recorded for QA: " + "; ".join(result.warnings) + "."
     if result.new_containers:
@@ -142,7 +153,8 @@ def _saved(result: StepResult, step: str, user: User, witness: str) -> str:
 def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, user: User,
                 scan: str = "",
                 wristband: str = "", typed: dict[str, str] | None = None, phase: str = "entry",
-                witness_error: str = "", status_code: int = 200) -> HTMLResponse:
+                witness_error: str = "", signature_error: str = "",
+                status_code: int = 200) -> HTMLResponse:
     ctx = preview.context
     product = ctx.product
     spec = STEPS[preview.step]
@@ -156,7 +168,9 @@ def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, us
         "product": product, "subject_id": ctx.subject_id, "spec": spec, "step": preview.step,
         "preview": preview, "fields": fields, "typed": typed, "scan": scan,
         "wristband": wristband, "phase": phase, "witness": requires_witness(preview.step),
-        "witness_error": witness_error, "computed": computed_rows(preview.computed),
+        "witness_error": witness_error, "computed": computed_rows(preview.computed, preview.step),
+        "physician_signs": preview.step in PHYSICIAN_SIGNED_STEPS,
+        "signature_error": signature_error,
         "patient": patient, "time_zone": site_zone().key,
         "time_hint": forms.TIME_HINT, "spec_names": {f.name for f in spec.fields},
         "has_times": any(f.kind == "datetime" for f in spec.fields),

@@ -1,4 +1,4 @@
-"""QC trends: viability, CD133 purity, recovery and dose across products, against limits."""
+"""QC trends: viability, CD133 purity, recovery, yield and dose across products, against limits."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from lims.models import Product, Protocol, QcResult, StepRecord
 from lims.services.specifications import current_specification_set
 from lims.web.charts import Chart, Point, svg
 from lims.web.deps import DbSession, ReviewerUser
-from lims.web.render import cells, render
+from lims.web.render import render
+from workflows.numbers import format_value
 from workflows.protocol import ProtocolParameters
+from workflows.registry import find, label_of
 from workflows.specifications import Specification
+from workflows.step_limits import bound_text, range_text
 
 router = APIRouter()
 
@@ -31,10 +34,12 @@ def _series(session: Session) -> tuple[list[Product], dict[tuple[int, str], floa
         except ValueError:
             continue
     for record in session.exec(select(StepRecord).where(
-            col(StepRecord.step).in_(["enrich", "isolate_mnc"]))):
-        for name in ("cd133_recovery_pct", "mnc_recovery_pct"):
-            if name in record.computed:
-                values[(record.product_id, name)] = float(record.computed[name])
+            col(StepRecord.step).in_(["enrich", "isolate_mnc"]),
+            col(StepRecord.superseded).is_(False))):
+        for name, value in record.computed.items():
+            known = find(record.step, name)  # also finds a yield stored under its old name
+            if known is not None and known.name in ("cd133_recovery_pct", "mnc_yield_pct"):
+                values[(record.product_id, known.name)] = float(value)
     return products, values
 
 
@@ -53,7 +58,11 @@ def _points(products: list[Product], values: dict[tuple[int, str], float], key: 
 
 
 def _between(low: float, high: float) -> str:
-    return f"{cells(low)} – {cells(high)} cells"
+    return range_text(low, high, "cells")
+
+
+def _at_least(low: float | None) -> str:
+    return bound_text(low, None, "%") if low else ""
 
 
 def charts(session: Session) -> list[Chart]:
@@ -73,16 +82,17 @@ def charts(session: Session) -> list[Chart]:
         out.append(Chart(f"Viability, {arm} arm (QC release test)", "%",
                          _points(products, values, "viability", arm, spec.viability_min_pct,
                                  None), low=spec.viability_min_pct,
-                         limit_text=f"≥ {spec.viability_min_pct:g} %"))
+                         limit_text=_at_least(spec.viability_min_pct)))
     out += [
         Chart("CD133+ purity (QC release test)", "%",
               _points(products, values, "cd133_purity", "CD133", purity_min, None),
-              low=purity_min, limit_text=f"≥ {purity_min:g} %" if purity_min else ""),
-        Chart("CD133+ recovery of the CliniMACS enrichment", "%",
+              low=purity_min, limit_text=_at_least(purity_min)),
+        Chart(f"{label_of('enrich', 'cd133_recovery_pct')} of the CliniMACS enrichment", "%",
               _points(products, values, "cd133_recovery_pct", "CD133", recovery_min, None),
-              low=recovery_min, limit_text=f"warning below {recovery_min:g} %"),
-        Chart("MNC recovery of the Ficoll isolation (both arms)", "%",
-              _points(products, values, "mnc_recovery_pct", None, None, None)),
+              low=recovery_min,
+              limit_text=f"warning below {format_value(recovery_min, '%')}"),
+        Chart(f"{label_of('isolate_mnc', 'mnc_yield_pct')} of the Ficoll isolation (both arms)",
+              "%", _points(products, values, "mnc_yield_pct", None, None, None)),
         Chart("Viable CD133+ dose per product", "cells",
               _points(products, values, "viable_dose", "CD133", cd133.dose_min_cells,
                       cd133.dose_max_cells), low=cd133.dose_min_cells,
