@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 PYTHON ?= python3
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_DB ?= sqlite:///lims.db
+# The LIMS defaults to production (strong keys required, no demo data); the demo, the
+# examples and the benches say development. The tests say it in tests/conftest.py.
+DEV := LIMS_ENVIRONMENT=development LIMS_DATABASE_URL=$(DEMO_DB)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -29,13 +32,13 @@ demo: install
 	# A fresh demo database starts a fresh audit checkpoint file (development signing key
 	# and checkpoints live in the working directory, git-ignored; see README).
 	rm -f lims.db lims.db-wal lims.db-shm audit-checkpoints.jsonl
-	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims init
-	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims seed
-	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims demo --out demo-output
-	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims audit verify
-	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims products
+	$(DEV) $(BIN)/lims init
+	$(DEV) $(BIN)/lims seed --demo
+	$(DEV) $(BIN)/lims demo --out demo-output
+	$(DEV) $(BIN)/lims audit verify
+	$(DEV) $(BIN)/lims products
 	@echo "Sign in at http://$(HOST):$(PORT) (demo users in README.md); Ctrl-C stops the server."
-	LIMS_DATABASE_URL=$(DEMO_DB) $(BIN)/lims serve --host $(HOST) --port $(PORT)
+	$(DEV) $(BIN)/lims serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check lims workflows labels tests bench scripts
@@ -64,6 +67,8 @@ test: lint test-sqlite test-postgres test-summary
 
 test-summary:
 	@$(BIN)/python -m tests.summary $(REPORTS)/sqlite.xml $(REPORTS)/postgres.xml
+
+bench examples: export LIMS_ENVIRONMENT = development
 
 bench: install
 	$(BIN)/python bench/transition.py

@@ -173,6 +173,7 @@ def main() -> None:
     os.environ.setdefault("LIMS_AUDIT_CHECKPOINT_PATH", f"{args.db}.checkpoints.jsonl")
     os.environ.setdefault("LIMS_AUDIT_SIGNING_KEY_FILE", f"{args.db}.signing-key.pem")
     os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
+    os.environ["LIMS_ENVIRONMENT"] = "development"  # demo data (the default is production)
     prepare(args.db, args.events, args.products)
     engine = make_engine(f"sqlite:///{args.db}")
     # Half the bare reads before and half after, so that a change in the machine's load

@@ -30,6 +30,8 @@ _HERE = Path(__file__).resolve().parent
 while str(_HERE) in sys.path:
     sys.path.remove(str(_HERE))
 sys.path.insert(0, str(_HERE.parent))
+# Throw-away demo accounts and data, served too: development (the default is production).
+os.environ["LIMS_ENVIRONMENT"] = "development"
 
 from http.client import HTTPConnection  # after the path fix: this file is http.py
 

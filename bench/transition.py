@@ -10,6 +10,7 @@ and their ratio (goal: ≤ 4 at p50).
 from __future__ import annotations
 
 import argparse
+import os
 import sqlite3
 import statistics
 import sys
@@ -23,6 +24,9 @@ _HERE = str(Path(__file__).resolve().parent)
 while _HERE in sys.path:
     sys.path.remove(_HERE)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Throw-away demo accounts and data: development, whatever the shell says (the LIMS
+# defaults to production, which refuses them).
+os.environ["LIMS_ENVIRONMENT"] = "development"
 
 from sqlmodel import Session
 

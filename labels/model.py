@@ -207,7 +207,7 @@ class Label:
     autologous_statement: str = DEFAULT_TEXTS.autologous
     storage_temperature: str = DEFAULT_TEXTS.storage
     volume_ml: float | None = None
-    anticoagulant: str | None = None  # "heparin, 20 mL"; None prints a blank to fill in
+    anticoagulant: str | None = None  # "heparin, 20 ml"; None prints a blank to fill in
     dose_text: str | None = None
     statements: tuple[str, ...] = ()
     # Printed in a black band under the autologous one (quarantine, not for infusion).

@@ -17,6 +17,10 @@ class AuditAction(StrEnum):
     SIGNIN_FAILED = "signin_failed"
     ACCOUNT_LOCKED = "account_locked"
     ACCOUNT_UNLOCKED = "account_unlocked"
+    SIGNIN_THROTTLED = "signin_throttled"
+    PASSWORD_CHANGED = "password_changed"
+    PASSWORD_RESET = "password_reset"
+    SIGNED_OUT = "signed_out"
     # trial set-up and master data
     PROTOCOL_CREATED = "protocol_created"
     SPECIFICATION_CREATED = "specification_created"
@@ -40,10 +44,12 @@ class AuditAction(StrEnum):
     LABEL_REPRINTED = "label_reprinted"
     LABEL_VERIFIED = "label_verified"
     LABEL_VERIFICATION_RESET = "label_verification_reset"
+    LABEL_SUPERSEDED = "label_superseded"  # a correction changed what a printed label says
     # quality control, signatures, deviations and alerts
     QC_RESULT = "qc_result"
     QC_CORRECTED = "qc_corrected"
     QC_VERIFIED = "qc_verified"
+    QC_REJUDGED = "qc_rejudged"  # judged again on corrected formulation figures
     SIGNED = "signed"
     DEVIATION_RAISED = "deviation_raised"
     DEVIATION_CLOSED = "deviation_closed"
@@ -61,12 +67,21 @@ class AuditAction(StrEnum):
         return WORDS[self]
 
 
+# Written only by earlier versions (accounts were locked before sign-in throttling); kept so
+# trails that hold them still read and reconcile.
+LEGACY: frozenset[AuditAction] = frozenset({AuditAction.ACCOUNT_LOCKED})
+
+
 WORDS: dict[AuditAction, str] = {
     AuditAction.USER_CREATED: "user account created",
     AuditAction.USER_UPDATED: "user account changed",
     AuditAction.SIGNIN_FAILED: "failed sign-in",
     AuditAction.ACCOUNT_LOCKED: "account locked",
     AuditAction.ACCOUNT_UNLOCKED: "account unlocked",
+    AuditAction.SIGNIN_THROTTLED: "sign-in paused after repeated failures",
+    AuditAction.PASSWORD_CHANGED: "password changed by its owner (every session ended)",
+    AuditAction.PASSWORD_RESET: "temporary password set by an administrator",
+    AuditAction.SIGNED_OUT: "signed out (every session ended)",
     AuditAction.PROTOCOL_CREATED: "trial protocol created",
     AuditAction.SPECIFICATION_CREATED: "specification created",
     AuditAction.SPECIFICATION_CHANGED: "specification changed",
@@ -87,9 +102,11 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.LABEL_REPRINTED: "label reprinted",
     AuditAction.LABEL_VERIFIED: "label scanned back and verified",
     AuditAction.LABEL_VERIFICATION_RESET: "label verification reset by a new print",
+    AuditAction.LABEL_SUPERSEDED: "printed label superseded by a step correction",
     AuditAction.QC_RESULT: "QC result entered",
     AuditAction.QC_CORRECTED: "QC result corrected",
     AuditAction.QC_VERIFIED: "QC correction verified",
+    AuditAction.QC_REJUDGED: "QC result judged again after a step correction",
     AuditAction.SIGNED: "electronic signature applied",
     AuditAction.DEVIATION_RAISED: "deviation raised",
     AuditAction.DEVIATION_CLOSED: "deviation closed",

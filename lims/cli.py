@@ -1,4 +1,5 @@
-"""The `lims` command line: init, seed, serve, demo, worklist, history, audit verify, jobs."""
+"""The `lims` command line: init, seed, serve, demo, worklist, history, audit verify, jobs,
+users, secret-key."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from lims.cli_db import db_app, grant_configured_role, owner_url
 from lims.cli_jobs import jobs_app
 from lims.cli_labels import label_app
 from lims.cli_materials import lot_app
+from lims.cli_users import users_app
 from lims.db import get_engine, session_scope
 from workflows.words import state_words
 
@@ -33,6 +35,7 @@ app.add_typer(label_app, name="label")
 app.add_typer(lot_app, name="lot")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
 
 
 @app.command()
@@ -48,23 +51,40 @@ def init() -> None:
 
 
 @app.command()
-def seed(file: Annotated[Path | None, typer.Option(help="seed TOML file")] = None) -> None:
-    """Load the trial, arms, demo users, reagent lots and equipment (idempotent)."""
-    from lims.services.seed import DEFAULT_SEED, load_seed
+def seed(file: Annotated[Path | None, typer.Option(help="seed TOML file")] = None,
+         demo: Annotated[bool, typer.Option(
+             "--demo", help="also the seven demo accounts, demo reagent lots and equipment "
+                            "(development only)")] = False) -> None:
+    """Load the trial's reference data: protocol, arms, release specifications (idempotent).
+    No accounts: make the first administrator with `lims users create-admin`."""
+    from lims.services.seed import DEFAULT_SEED, SeedRefused, load_seed, refuse_demo_in_production
     from lims.services.seed import seed as run_seed
 
-    with session_scope() as session:
-        created = run_seed(session, load_seed(file or DEFAULT_SEED),
-                           progress=lambda m: typer.echo(f"  + {m}"))
+    try:
+        if demo:
+            refuse_demo_in_production("`lims seed --demo`")
+        data = load_seed(file or DEFAULT_SEED, demo=demo)
+        with session_scope() as session:
+            created = run_seed(session, data, progress=lambda m: typer.echo(f"  + {m}"))
+    except SeedRefused as refused:
+        typer.echo(str(refused), err=True)
+        raise typer.Exit(code=2) from None
     typer.echo(f"seed complete: {created} record(s) created")
 
 
 @app.command()
 def demo(out: Annotated[Path, typer.Option(help="where labels and batch records go")] = Path(
         "demo-output")) -> None:
-    """Run a CD133 and a BM-MNC product from enrolment to administration."""
+    """Run a CD133 and a BM-MNC product from enrolment to administration (development only,
+    after `lims seed --demo`)."""
     from lims.demo import run_demo
+    from lims.services.seed import SeedRefused, refuse_demo_in_production
 
+    try:
+        refuse_demo_in_production("`lims demo`")
+    except SeedRefused as refused:
+        typer.echo(str(refused), err=True)
+        raise typer.Exit(code=2) from None
     with session_scope() as session:
         products = run_demo(session, out, say=typer.echo)
         summary = ", ".join(f"{p.din} ({p.arm}, {state_words(p.state)})" for p in products)
@@ -111,10 +131,24 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
     import uvicorn
 
     from lims.app import create_app
+    from lims.config import UnsafeSettings, startup_settings
 
+    try:  # refused here, before anything listens, not at the first request
+        startup_settings()
+    except UnsafeSettings as unsafe:
+        typer.echo(str(unsafe), err=True)
+        raise typer.Exit(code=2) from None
     _schedule_checkpoints()
     typer.echo(f"serving on http://{host}:{port} (API docs: /api/v1/docs)")
     uvicorn.run(create_app(), host=host, port=port, log_level="info", server_header=False)
+
+
+@app.command("secret-key")
+def secret_key() -> None:
+    """Print a new random key of 256 bits for LIMS_SECRET_KEY or LIMS_AUDIT_KEY (one each)."""
+    from lims.secret_keys import new_secret_key
+
+    typer.echo(new_secret_key())
 
 
 @app.command("batch-record")

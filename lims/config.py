@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
+from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from lims.secret_keys import secret_key_problem
 
 # Keys the audit chain in development and tests only: anyone can read it here, so outside
 # development the application refuses to start with it (set LIMS_AUDIT_KEY).
 DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me"
+# Signs sessions and tokens in development only (refused in production as a placeholder).
+DEVELOPMENT_SECRET_KEY = "development-only-secret-change-me"
+
+
+class UnsafeSettings(RuntimeError):
+    """The configuration is not fit for a real lab: every problem found, one per line."""
 
 
 class Settings(BaseSettings):
@@ -29,14 +39,20 @@ class Settings(BaseSettings):
     # The largest request body read (bytes), declared or streamed: larger ones are refused
     # with 413 before anything reads them. No form or API call of the lab comes near it.
     max_request_bytes: int = 1_048_576
-    # Annex 11 / Part 11: repeated failed sign-ins lock the account.
+    # Failed sign-ins are throttled, never locked (workflows/throttle.py): a user name may
+    # fail this often from one address, an address 4×, a user name from anywhere 10×, before
+    # each further failure makes it wait 2, 4, 8 … seconds, at most signin_max_wait_seconds.
     max_failed_logins: int = 5
+    signin_max_wait_seconds: int = 900
     protocol_code: str = "NCT00713934"
-    environment: str = "development"  # development, production
-    # Signs session cookies and API tokens. The default is for development only:
-    # outside development the application refuses to start with it.
-    secret_key: str = "development-only-secret-change-me"
+    # Production unless said otherwise: a forgotten LIMS_ENVIRONMENT must never run a real
+    # lab on development settings (`make demo`, the tests and the benches say development).
+    environment: Literal["development", "production"] = "production"
+    # Signs session cookies and API tokens. The default is for development only: in
+    # production the application refuses to start without a strong key of its own.
+    secret_key: str = DEVELOPMENT_SECRET_KEY
     session_minutes: int = 15  # idle UI session lifetime
+    session_hours: int = 12  # absolute UI session lifetime, however active
     token_minutes: int = 60  # API bearer token lifetime
     printer_host: str = ""  # Zebra printer for ZPL over raw TCP (port 9100); empty: none
     printer_port: int = 9100
@@ -77,18 +93,54 @@ class Settings(BaseSettings):
     audit_checkpoint_path: str = "audit-checkpoints.jsonl"
     audit_checkpoint_interval_seconds: float = 3600.0
 
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry `Secure` in production whatever scheme the request came by: behind
+        a TLS proxy that speaks plain http to the application, the browser is on https."""
+        return self.environment != "development"
+
     def check_production_ready(self) -> None:
-        if self.environment != "development" and self.secret_key.startswith("development"):
-            raise RuntimeError("LIMS_SECRET_KEY must be set outside development")
-        if self.environment != "development" and self.password_hashing != "standard":
-            raise RuntimeError("LIMS_PASSWORD_HASHING must be 'standard' outside development")
-        if self.environment != "development" and (self.audit_key == DEVELOPMENT_AUDIT_KEY
-                                                  or len(self.audit_key) < 32):
-            raise RuntimeError("LIMS_AUDIT_KEY must be set outside development "
-                               "(at least 32 characters, kept outside the database)")
-        if self.environment != "development" and not Path(self.audit_signing_key_file).is_file():
-            raise RuntimeError(f"no audit signing key at {self.audit_signing_key_file}: "
-                               "run `lims audit keygen` (LIMS_AUDIT_SIGNING_KEY_FILE)")
+        """Refuse (UnsafeSettings, naming every problem) a production configuration that is
+        weak: run at start-up, so a lab never runs on it until the first request."""
+        if self.environment == "development":
+            return
+        problems = [problem for problem in (
+            secret_key_problem("LIMS_SECRET_KEY", "" if self.secret_key == DEVELOPMENT_SECRET_KEY
+                               else self.secret_key),  # left at its default: not set
+            _audit_key_problem(self),
+            None if self.password_hashing == "standard"
+            else "LIMS_PASSWORD_HASHING must be 'standard' outside development",
+            None if Path(self.audit_signing_key_file).is_file()
+            else f"no audit signing key at {self.audit_signing_key_file}: run `lims audit "
+                 "keygen` (LIMS_AUDIT_SIGNING_KEY_FILE)") if problem]
+        if problems:
+            raise UnsafeSettings("\n".join(["the LIMS refuses to start in production "
+                                            "(LIMS_ENVIRONMENT=production):", *problems]))
+
+
+def _audit_key_problem(settings: Settings) -> str | None:
+    if settings.audit_key == DEVELOPMENT_AUDIT_KEY:
+        return ("LIMS_AUDIT_KEY must be set outside development (kept outside the database; "
+                "make one with `lims secret-key`)")
+    problem = secret_key_problem("LIMS_AUDIT_KEY", settings.audit_key)
+    if problem is None and settings.audit_key == settings.secret_key:
+        # One leaked key must not give both the sessions and the audit chain away.
+        problem = "LIMS_AUDIT_KEY must differ from LIMS_SECRET_KEY: make another one"
+    return problem
+
+
+def startup_settings() -> Settings:
+    """The settings a server starts with, checked: UnsafeSettings (never a traceback of the
+    settings library) if a value cannot be read or production would be weak."""
+    try:
+        settings = get_settings()
+    except ValidationError as invalid:
+        lines = [f"LIMS_{'_'.join(str(p) for p in error['loc']).upper()}: {error['msg']}"
+                 for error in invalid.errors()]
+        raise UnsafeSettings("\n".join(["the LIMS cannot read its settings:", *lines])) \
+            from None
+    settings.check_production_ready()
+    return settings
 
 
 @lru_cache

@@ -38,38 +38,68 @@ def password_matches(password_hash: str, password: str) -> bool:
 
 
 # --- session and API tokens -------------------------------------------------------------
-# Stateless HMAC-signed tokens: "<user id>.<issued unix time>.<purpose>.<signature>".
-# Expiry is enforced on reading, so an idle UI session ends (Part 11 §11.10(d)).
+# Stateless HMAC-signed tokens:
+#   "<user id>.<token version>.<session start>.<issued unix time>.<purpose>.<signature>".
+# Expiry is enforced on reading, so an idle UI session ends (Part 11 §11.10(d)); the session
+# start, carried unchanged through every renewal, bounds a session however active; the
+# version is compared with the account's on every request, so sign-out, a password change
+# or reset and deactivation end every token and cookie at once.
 
 import hashlib  # noqa: E402
 import hmac  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 
 
 class TokenError(ValueError):
     """The token is malformed, forged or expired."""
 
 
-def issue_token(secret: str, user_id: int, purpose: str, now: float | None = None) -> str:
+@dataclass(frozen=True)
+class TokenClaims:
+    """What a valid token says: whose it is, under which version, since when."""
+
+    user_id: int
+    version: int
+    started: int  # when the person signed in (unix time)
+
+
+def issue_token(secret: str, user_id: int, purpose: str, now: float | None = None, *,
+                version: int = 0, started: int | None = None) -> str:
     issued = int(now if now is not None else time.time())
-    body = f"{user_id}.{issued}.{purpose}"
+    body = f"{user_id}.{version}.{started if started is not None else issued}.{issued}.{purpose}"
     return f"{body}.{_sign(secret, body)}"
+
+
+def read_claims(secret: str, token: str, purpose: str, max_age_seconds: int,
+                now: float | None = None, *, lifetime_seconds: int | None = None) -> TokenClaims:
+    """The claims of a valid, unexpired token of `purpose`; TokenError otherwise.
+
+    `max_age_seconds` bounds the time since the token was issued (idle), `lifetime_seconds`
+    the time since the session started (absolute)."""
+    parts = token.split(".")
+    if len(parts) != 6:
+        raise TokenError("malformed token")
+    *fields, token_purpose, signature = parts
+    body = ".".join([*fields, token_purpose])
+    if not hmac.compare_digest(signature, _sign(secret, body)) or token_purpose != purpose:
+        raise TokenError("invalid token")
+    if not all(field.isdigit() for field in fields):
+        raise TokenError("malformed token")
+    user_id, version, started, issued = (int(field) for field in fields)
+    current = now if now is not None else time.time()
+    if current - issued > max_age_seconds:
+        raise TokenError("session expired; sign in again")
+    if lifetime_seconds is not None and current - started > lifetime_seconds:
+        raise TokenError(f"the session reached its {lifetime_seconds // 3600}-hour limit; "
+                         "sign in again")
+    return TokenClaims(user_id, version, started)
 
 
 def read_token(secret: str, token: str, purpose: str, max_age_seconds: int,
                now: float | None = None) -> int:
     """The user id in a valid, unexpired token of `purpose`; TokenError otherwise."""
-    parts = token.split(".")
-    if len(parts) != 4:
-        raise TokenError("malformed token")
-    user_id, issued, token_purpose, signature = parts
-    body = f"{user_id}.{issued}.{token_purpose}"
-    if not hmac.compare_digest(signature, _sign(secret, body)) or token_purpose != purpose:
-        raise TokenError("invalid token")
-    current = now if now is not None else time.time()
-    if not issued.isdigit() or current - int(issued) > max_age_seconds:
-        raise TokenError("session expired; sign in again")
-    return int(user_id)
+    return read_claims(secret, token, purpose, max_age_seconds, now).user_id
 
 
 def _sign(secret: str, body: str) -> str:

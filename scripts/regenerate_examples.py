@@ -1,7 +1,8 @@
 """Regenerate docs/labels and docs/batch-records from what the code prints: `make examples`.
 
-Runs `lims init`, `lims seed` and `lims demo` on a fresh SQLite database in a temporary
-directory (its own audit key and checkpoints; the working tree is untouched), then copies
+Runs `lims init`, `lims seed --demo` and `lims demo` (in development) on a fresh SQLite
+database in a temporary directory (its own audit key and checkpoints; the working tree is
+untouched), then copies
 what the demo printed: one label of each kind as a 300 dpi PNG into docs/labels (named as
 docs/labels/README.md lists them) and the batch record of each arm as
 docs/batch-records/<arm>-example.pdf. With `--review DIR` every label and every batch-record
@@ -65,8 +66,9 @@ SHOWN: dict[str, Pick] = {
 def run_demo(work: Path) -> Path:
     """The demo on a fresh database in `work`; returns its output folder."""
     lims = Path(sys.executable).with_name("lims")
-    env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{work / 'lims.db'}"}
-    for args in (["init"], ["seed"], ["demo", "--out", str(work / "demo-output")],
+    env = {**os.environ, "LIMS_ENVIRONMENT": "development",  # demo data: never production
+           "LIMS_DATABASE_URL": f"sqlite:///{work / 'lims.db'}"}
+    for args in (["init"], ["seed", "--demo"], ["demo", "--out", str(work / "demo-output")],
                  ["audit", "verify"]):
         subprocess.run([str(lims), *args], cwd=work, env=env, check=True,
                        stdout=subprocess.DEVNULL)

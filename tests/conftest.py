@@ -20,6 +20,9 @@ from lims.db import make_engine
 from lims.migrate import alembic_config
 
 TEST_URL = os.environ.get("LIMS_TEST_DATABASE_URL", "")
+# The environment defaults to production; the tests say development, and so does every
+# `lims` process they start (each inherits os.environ).
+os.environ["LIMS_ENVIRONMENT"] = "development"
 # A real local SMTP server for the notification tests (fixtures mail_server and the like).
 pytest_plugins = ("tests.mail_server",)
 # Throw-away databases: argon2 at its lowest cost (seeding hashes seven passwords per test).

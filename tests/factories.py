@@ -41,7 +41,7 @@ from workflows.product import ProductState
 
 def seeded(session: Session) -> DemoRun:
     """Seed the demo trial, users, lots and equipment; return a runner for products."""
-    seed(session, load_seed(), progress=lambda _m: None)
+    seed(session, load_seed(demo=True), progress=lambda _m: None)
     return DemoRun(session, say=lambda _m: None)
 
 

@@ -68,6 +68,11 @@ class ErrorCode(StrEnum):
     REQUEST_TOO_LARGE = "request_too_large"  # a request body over the configured size
     WITNESS_NOT_AUTHENTICATED = "witness_not_authenticated"  # the second person's password
     SIGNATURE_NOT_AUTHENTICATED = "signature_not_authenticated"  # a signer's password
+    # passwords and sign-in (issue 12)
+    SIGNIN_THROTTLED = "signin_throttled"  # too many failures: wait, then try again
+    PASSWORD_REFUSED = "password_refused"  # a new password breaks the policy
+    PASSWORD_NOT_AUTHENTICATED = "password_not_authenticated"  # the current one, re-entered
+    PASSWORD_CHANGE_REQUIRED = "password_change_required"  # after an administrator's reset
 
 
 class DomainError(Exception):

@@ -217,7 +217,8 @@ def not_possible(trigger: Trigger | str, state: str,
     """The refusal of a trigger that has no transition out of `state`."""
     if S.RELEASE_SUSPENDED in (state, held_from) and str(trigger) in (T.ISSUE, T.ADMINISTER):
         return TransitionRefused(ErrorCode.RELEASE_SUSPENDED,
-                                 f"'{trigger}' refused: {RELEASE_SUSPENDED_TEXT}")
+                                 f"{action_words(str(trigger))} refused: "
+                                 f"{RELEASE_SUSPENDED_TEXT}")
     hint = ""
     if state == S.RELEASE_SUSPENDED and str(trigger) == T.RELEASE:
         hint = ": its release is suspended; QA re-releases it once every result passes"
@@ -336,7 +337,8 @@ def _first_failed_guard(trigger: str, facts: ProductFacts, candidates: list[Any]
                 break
     name = best[1] if best else "reason_given"
     code, message = GUARD_ERRORS[name]
-    return TransitionRefused(code, f"'{trigger}' refused: {explain.get(name, message)}")
+    return TransitionRefused(code, f"{action_words(str(trigger))} refused: "
+                                   f"{explain.get(name, message)}")
 
 
 class _FakeEvent:

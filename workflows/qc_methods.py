@@ -88,12 +88,18 @@ def check_sample(drawn_at: datetime, volume_ml: float, *, formulated_at: datetim
     return problems
 
 
-def drawn_from_final(samples_at_formulation_ml: float, results_ml: Iterable[float]) -> float:
+def drawn_from_final(samples_at_formulation_ml: float | None,
+                     results_ml: Iterable[float]) -> float:
     """Volume the QC sampling took from the final product.
 
     QC results use the samples drawn at formulation first; whatever the results report
     beyond those was drawn from the final product later (a pre-issue sterility sample).
+    Tubes filled at formulation whose volume was not given (None) were drawn before the
+    final volume was measured: the results came from them, and the product lost nothing
+    that its final volume does not already show.
     """
+    if samples_at_formulation_ml is None:
+        return 0.0
     return max(samples_at_formulation_ml, sum(results_ml))
 
 

@@ -32,7 +32,8 @@ from workflows.steps import STEPS
 Source = Literal["physical", "protocol", "specification"]
 QC = "qc"  # the "step" of the QC tests' entries
 LABEL = "label"  # the "step" of figures only a label prints
-# Units written two ways in stored data; the registry holds the one way.
+# Units as QC results stored them before the registry wrote "ml" everywhere (QcResult.unit
+# keeps the unit of its day); the registry and QC_TESTS hold the one way.
 _UNIT_ALIASES: Mapping[str, str] = {"EU/mL": "EU/ml"}
 # Old names of renamed figures, still found in records stored before the rename.
 ALIASES: Mapping[tuple[str, str], str] = {("isolate_mnc", "mnc_recovery_pct"): "mnc_yield_pct"}
@@ -222,7 +223,7 @@ def _add_limit(found: dict[tuple[str, str], Entry], key: tuple[str, str], ref: L
 def _qc_entries() -> dict[tuple[str, str], Entry]:
     found = {}
     for test in QC_TESTS.values():
-        unit = _UNIT_ALIASES.get(test.unit, test.unit)
+        unit = test.unit
         quantity = quantity_for("number", unit) if test.kind == "number" else Quantity.CHOICE
         high = 100.0 if unit == "%" else None
         limit = _QC_LIMITS.get(test.name)

@@ -81,7 +81,7 @@ QC_TESTS: Mapping[str, QcTest] = {t.name: t for t in (
     QcTest("viable_dose", "Viable dose", "cells", "number"),
     QcTest("cd133_purity", "CD133+ purity", "%", "number"),
     QcTest("gram_stain", "Gram stain", "", "text", ("no organisms seen", "organisms seen")),
-    QcTest("endotoxin", "Endotoxin", "EU/mL", "number"),
+    QcTest("endotoxin", "Endotoxin", "EU/ml", "number"),
     QcTest("sterility", "Sterility culture (aerobic/anaerobic/fungal)", "", "text",
            ("pending", "no growth", "growth"), pending_allowed=True),
     QcTest("mycoplasma", "Mycoplasma", "", "text", ("pending", "absent", "present"),
@@ -130,7 +130,7 @@ def parse_result(test: str, value: str) -> float | str:
 
 
 def endotoxin_limit(spec: Specification, weight_kg: float, volume_ml: float | None) -> float:
-    """EU/mL: K × body weight / product volume on the per-kg basis, else the fixed limit."""
+    """EU/ml: K × body weight / product volume on the per-kg basis, else the fixed limit."""
     if spec.endotoxin_basis == "per_kg" and volume_ml:
         return spec.endotoxin_k_eu_per_kg * weight_kg / volume_ml
     return spec.endotoxin_eu_per_ml
@@ -162,6 +162,6 @@ def limit_text(test: str, spec: Specification, *, weight_kg: float,
     if test == "cd133_purity":
         return f"≥ {spec.cd133_purity_min_pct:g} %" if spec.cd133_purity_min_pct else "n/a"
     if test == "endotoxin":
-        return f"≤ {endotoxin_limit(spec, weight_kg, volume_ml):.3g} EU/mL"
+        return f"≤ {endotoxin_limit(spec, weight_kg, volume_ml):.3g} EU/ml"
     return {"gram_stain": "no organisms seen", "sterility": "no growth (may be pending)",
             "mycoplasma": "absent"}.get(test, "")

@@ -14,7 +14,11 @@ from datetime import datetime
 
 from workflows.characters import name_odd_characters
 from workflows.step_model import Field, StepDataError, StepSpec
+from workflows.typed_text import free_text_problem, identifier_problem
 
+TEXT_MAX = 500  # as the API's step schemas bound every text field
+# Text fields typed in a text area: their line breaks and tabs are kept.
+MULTILINE = frozenset({"adverse_events", "alarms"})
 _TRUE = frozenset({"true", "yes", "y", "on", "1"})
 _FALSE = frozenset({"false", "no", "n", "off", "0"})
 
@@ -73,6 +77,18 @@ def _clean_field(f: Field, value: object) -> object:
         return _choice(f, value)
     if not isinstance(value, str):
         raise _Invalid(f"must be text, got {value!r}")
+    return _text(f, value)
+
+
+def _text(f: Field, value: str) -> str:
+    if len(value) > TEXT_MAX:
+        raise _Invalid(f"must be at most {TEXT_MAX} characters, got {len(value)}")
+    # An identifier is matched against lots, instruments and samples character by
+    # character; free text keeps any script but never a control character.
+    problem = (identifier_problem(value) if f.identifier
+               else free_text_problem(value, lines=f.name in MULTILINE))
+    if problem is not None:
+        raise _Invalid(problem)
     return value
 
 

@@ -54,6 +54,9 @@ class Field:
     equipment_type: EquipmentType | None = None
     # `min` itself is impossible too (a volume or count that cannot be zero): value > min.
     above_min: bool = False
+    # Text matched character by character elsewhere (a lot number, an equipment ID, a
+    # sample ID): printable ASCII only (workflows.typed_text); other text keeps any script.
+    identifier: bool = False
 
     def __post_init__(self) -> None:
         if (self.kind == "choice") != bool(self.choices):
@@ -62,6 +65,8 @@ class Field:
             raise ValueError(f"field {self.name}: min {self.min} is above max {self.max}")
         if self.reagent and self.material is None:
             raise ValueError(f"lot field {self.name} must say which material it takes")
+        if self.identifier and self.kind != "text":
+            raise ValueError(f"field {self.name}: only a text field is an identifier")
         if self.equipment and self.equipment_type is None:
             raise ValueError(f"equipment field {self.name} must say which instrument it takes")
         object.__setattr__(self, "reagent", self.material is not None)

@@ -86,16 +86,16 @@ def _percent(name: str, label: str) -> Field:
     return Field(name, label, "number", "%", True, 0.0, 100.0)
 
 
-def _text(name: str, label: str, *, required: bool = True) -> Field:
-    return Field(name, label, "text", None, required)
+def _text(name: str, label: str, *, required: bool = True, identifier: bool = False) -> Field:
+    return Field(name, label, "text", None, required, identifier=identifier)
 
 
 def _lot(name: str, label: str, material: Material) -> Field:
-    return Field(name, label, "text", material=material)
+    return Field(name, label, "text", material=material, identifier=True)
 
 
 def _equipment(name: str, label: str, equipment_type: EquipmentType) -> Field:
-    return Field(name, label, "text", equipment_type=equipment_type)
+    return Field(name, label, "text", equipment_type=equipment_type, identifier=True)
 
 
 def _figure(name: str, label: str, unit: str, quantity: Quantity | None = None,
@@ -159,12 +159,12 @@ _HARVEST = StepSpec(
         _lot("collection_set_lot", "Collection set lot", Material.COLLECTION_SET),
         _lot("filter_lot", "Filter lot", Material.FILTER),
         _integer("puncture_sites", "Puncture sites", 1, 200),
-        _text("bag_sample_id", "Bag sample ID", required=False),
-        _text("operating_room", "Operating room"),
+        _text("bag_sample_id", "Bag sample ID", required=False, identifier=True),
+        _text("operating_room", "Operating room", identifier=True),
         # User name of the physician who aspirated; left empty when that physician records
         # the harvest (lims.services.step_check fills in the operator).
         Field("harvesting_physician", "Harvesting physician", "text", required=False,
-              quantity=Quantity.PERSON),
+              quantity=Quantity.PERSON, identifier=True),
     ),
     *_figures(_figure("duration_minutes", "Harvest duration", "min")),
 )
@@ -304,10 +304,10 @@ _FORMULATE = StepSpec(
         _number("final_volume_ml", "Final volume", "ml", 0.1, 1000.0,
                 where=put_into(K.FINAL_PRODUCT)),
         # Either one: a counter gives a concentration, a calculation sheet a total.
-        _number("total_cells", "Total cells", "cells", 0.0, _MAX_CELLS, required=False,
-                where=put_into(K.FINAL_PRODUCT)),
-        _number("cells_per_ul", "Cell concentration", "cells/µL", 0.0, _MAX_PER_UL,
-                required=False, where=put_into(K.FINAL_PRODUCT)),
+        _positive("total_cells", "Total cells", "cells", _MAX_CELLS, required=False,
+                  where=put_into(K.FINAL_PRODUCT)),
+        _positive("cells_per_ul", "Cell concentration", "cells/µL", _MAX_PER_UL,
+                  required=False, where=put_into(K.FINAL_PRODUCT)),
         _percent("viability_pct", "Viability"),
         _choice("container_type", "Final container", "syringe", "bag"),
         _integer("qc_samples", "QC samples drawn", 0, 20),

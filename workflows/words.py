@@ -56,6 +56,11 @@ TRIGGERS: Mapping[str, str] = MappingProxyType({
     "expire": "Expiry",
 })
 
+# Where a scan was refused outside a step (CoiEvent.step; lims.services.identity SCAN_BOX).
+SCAN_PLACES: Mapping[str, str] = MappingProxyType({
+    "scan_box": "the scan box (opening a product by its label)",
+})
+
 # Label kinds by their stored value (labels.model.LabelKind: workflows may not import labels).
 LABEL_KINDS: Mapping[str, str] = MappingProxyType({
     "collection": "collection label",
@@ -113,6 +118,9 @@ def state_words(state: str | None) -> str:
 
 
 def action_words(trigger: str | None) -> str:
+    """A step or decision in words; also where a scan was refused outside a step."""
+    if trigger in SCAN_PLACES:
+        return SCAN_PLACES[str(trigger)]
     return _words(TRIGGERS, trigger)
 
 

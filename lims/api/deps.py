@@ -19,7 +19,7 @@ from sqlmodel import Session
 
 from lims.config import Settings, get_settings
 from lims.models import User
-from lims.security import TokenError, issue_token, read_token
+from lims.security import TokenClaims, TokenError, issue_token, read_claims
 from lims.services.common import require_role
 from workflows.errors import DomainError, ErrorCode
 
@@ -88,9 +88,10 @@ def _signed_out(detail: str) -> DomainError:
 
 @dataclass(frozen=True)
 class Credentials:
-    """A valid token's user id, before the account itself is looked up."""
+    """A valid token's user id and version, before the account itself is looked up."""
 
     user_id: int
+    version: int = 0
 
 
 async def get_credentials(
@@ -115,33 +116,56 @@ async def get_credentials(
     else:
         raise _signed_out("sign in first: send a bearer token or the session cookie")
     try:
-        user_id = read_token(settings.secret_key, token, purpose, minutes * 60)
+        claims = read_token_claims(token, purpose, minutes)
     except TokenError as error:
         raise _signed_out(str(error)) from None
     if purpose == SESSION_PURPOSE:  # an idle session ends; activity keeps it alive
-        set_session_cookie(response, settings, issue_token(settings.secret_key, user_id,
-                                                           SESSION_PURPOSE))
-    return Credentials(user_id)
+        set_session_cookie(response, settings, renewed(claims))
+    return Credentials(claims.user_id, claims.version)
+
+
+def read_token_claims(token: str, purpose: str, minutes: int) -> TokenClaims:
+    """A token's claims; a session cookie also within its absolute lifetime."""
+    settings = get_settings()
+    lifetime = settings.session_hours * 3600 if purpose == SESSION_PURPOSE else None
+    return read_claims(settings.secret_key, token, purpose, minutes * 60,
+                       lifetime_seconds=lifetime)
+
+
+def renewed(claims: TokenClaims) -> str:
+    """The session cookie's token issued again now: same version, same start."""
+    return issue_token(get_settings().secret_key, claims.user_id, SESSION_PURPOSE,
+                       version=claims.version, started=claims.started)
 
 
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 
 
-def signed_in_user(session: Session, credentials: Credentials) -> User:
-    """The account of `credentials`, if it may still be used."""
+def signed_in_user(session: Session, credentials: Credentials, *,
+                   pending_change_ok: bool = False) -> User:
+    """The account of `credentials`, if it may still be used: active, not locked, and its
+    token version unchanged since the token was issued (sign-out, a password change or
+    reset raise it). An account with a temporary password may only change it."""
     # One Core row, not an ORM load: this runs before every API call. The user is detached
     # (services read its id, name and role; a sign-in check loads its own copy).
     row = session.connection().execute(_USER, {"uid": credentials.user_id}).mappings().first()
     user = User(**row) if row is not None else None
     if user is None or not user.active or user.locked_at is not None:
         raise _signed_out("this account cannot be used; sign in again")
+    if user.token_version != credentials.version:
+        raise _signed_out("this session has ended (signed out, or the password was changed "
+                          "or reset); sign in again")
+    if user.must_change_password and not pending_change_ok:
+        raise DomainError(ErrorCode.PASSWORD_CHANGE_REQUIRED,
+                          "an administrator set a temporary password: choose your own first "
+                          "(POST /api/v1/auth/password) before anything else")
     return user
 
 
 def set_session_cookie(response: Response, settings: Settings, token: str) -> None:
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_minutes * 60,
                         httponly=True, samesite="strict", path="/",
-                        secure=settings.environment != "development")
+                        secure=settings.secure_cookies)
 
 
 class RoleRule:
@@ -172,6 +196,16 @@ class DeferredRoleCheck(RoleRule):
 
     async def __call__(self, credentials: CredentialsDep) -> Credentials:
         return credentials
+
+
+class PendingChangeCheck(RoleRule):
+    """The same, admitting too a user who must still change a temporary password: for
+    changing it, and for reading who one is."""
+
+    def __call__(self, session: SessionDep, credentials: CredentialsDep) -> User:
+        user = signed_in_user(session, credentials, pending_change_ok=True)
+        require_role(user, self.roles, self.action)
+        return user
 
 
 def require_roles(*roles: str, action: str = "do this") -> RoleCheck:

@@ -37,6 +37,10 @@ STATUS: dict[ErrorCode, int] = {
     # a second person's or a signer's password did not verify: 403, never 401 with
     # WWW-Authenticate, which a client reads as its own session ending
     E.WITNESS_NOT_AUTHENTICATED: 403, E.SIGNATURE_NOT_AUTHENTICATED: 403,
+    E.PASSWORD_NOT_AUTHENTICATED: 403, E.PASSWORD_CHANGE_REQUIRED: 403,
+    E.PASSWORD_REFUSED: 422,
+    # too many failed sign-ins: wait (the message says how long), then try again
+    E.SIGNIN_THROTTLED: 429,
     E.NOT_FOUND: 404,
     # the request can be corrected
     E.INVALID_INPUT: 422, E.STEP_DATA_INVALID: 422, E.LIMIT_REFUSED: 422,
@@ -75,6 +79,8 @@ _DESCRIPTIONS = {
          "was written",
     413: "The request body is larger than the server accepts; nothing was read",
     502: "The label printer did not accept the job; nothing was recorded",
+    429: "Too many failed sign-ins with this user name or from this address: wait, then "
+         "try again",
 }
 
 
@@ -135,10 +141,30 @@ async def validation_error(request: Request, error: Exception) -> JSONResponse:
     fields: dict[str, str] = {}
     for problem in error.errors()[:MAX_FIELDS]:
         where = ".".join(clip(str(part), 40) for part in problem.get("loc", ()))
-        fields[where or "request"] = clip(str(problem.get("msg", "invalid")), MAX_FIELD_MESSAGE)
+        if problem.get("type") == "json_invalid" or _not_an_object(problem):
+            where = "body"  # "body.24" would name a character position as if it were a field
+        fields[where or "request"] = clip(_message(problem), MAX_FIELD_MESSAGE)
     detail = "; ".join(f"{where}: {message}" for where, message in fields.items())
     return JSONResponse(_body(E.INVALID_INPUT, detail or "invalid request", fields),
                         status_code=422)
+
+
+def _not_an_object(problem: Any) -> bool:
+    """The whole body arrived as text: sent without the JSON content type (a form, text/plain)."""
+    return tuple(problem.get("loc", ())) == ("body",) and isinstance(problem.get("input"),
+                                                                       str | bytes)
+
+
+def _message(problem: Any) -> str:
+    """Pydantic's message, or what the client must change when the body is not JSON at all."""
+    if problem.get("type") == "json_invalid":
+        position = problem.get("loc", ("body", "?"))[-1]
+        why = str((problem.get("ctx") or {}).get("error", "")).strip()
+        return (f"the body is not valid JSON{f' ({why})' if why else ''} at character "
+                f"{position}: send one JSON object")
+    if _not_an_object(problem):
+        return "the body must be a JSON object sent with Content-Type: application/json"
+    return str(problem.get("msg", "invalid"))
 
 
 _HTTP_CODES = {401: E.AUTHENTICATION_FAILED, 403: E.FORBIDDEN, 404: E.NOT_FOUND,
@@ -152,7 +178,11 @@ async def http_error(_request: Request, error: Exception) -> JSONResponse:
     status = 422 if error.status_code == 400 else error.status_code
     code = _HTTP_CODES.get(status, E.INVALID_INPUT)
     headers = dict(error.headers or {}) | (_headers(status) or {})
-    return JSONResponse(_body(code, str(error.detail)), status_code=status,
+    detail = str(error.detail)
+    if detail == "There was an error parsing the body":  # FastAPI's, for bytes not JSON
+        detail = ("the body could not be read: send one JSON object in UTF-8 (no byte that "
+                  "is not UTF-8, nesting at most a few levels deep)")
+    return JSONResponse(_body(code, detail), status_code=status,
                         headers=headers or None)
 
 

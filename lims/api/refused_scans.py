@@ -16,7 +16,7 @@ from sqlmodel import Session
 from lims.api.deps import API_PURPOSE
 from lims.config import get_settings
 from lims.models import User
-from lims.security import TokenError, read_token
+from lims.security import TokenError, read_claims
 from lims.services.identity import record_refused_entry
 from lims.services.labels import VERIFY_STEP
 
@@ -86,9 +86,11 @@ def _caller(session: Session, request: Request) -> User | None:
         return None
     settings = get_settings()
     try:
-        user_id = read_token(settings.secret_key, token.strip(), API_PURPOSE,
+        claims = read_claims(settings.secret_key, token.strip(), API_PURPOSE,
                              settings.token_minutes * 60)
     except TokenError:
         return None
-    user = session.get(User, user_id)
-    return user if user is not None and user.active and user.locked_at is None else None
+    user = session.get(User, claims.user_id)
+    usable = (user is not None and user.active and user.locked_at is None
+              and user.token_version == claims.version and not user.must_change_password)
+    return user if usable else None

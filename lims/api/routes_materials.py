@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
+from lims.api.schemas import In
 from lims.models import User
 from lims.services.materials import (
     MASTER_DATA_ROLES,
@@ -25,7 +26,9 @@ Keeper = Annotated[User, Depends(require_roles(*MASTER_DATA_ROLES,
                                                action="register master data"))]
 
 
-class ReagentLotIn(BaseModel):
+class ReagentLotIn(In):
+    """A reagent or consumable lot, with its material and expiry (strict like every body)."""
+
     reagent: str = Field(min_length=1, max_length=120, examples=["Ficoll-Paque PREMIUM 1.077"])
     lot: str = Field(min_length=1, max_length=60, examples=["FP2404"])
     material: Material = Field(description="The kind of material; a step's lot field takes "
@@ -45,7 +48,7 @@ class ReagentLotOut(BaseModel):
     grade: str
 
 
-class EquipmentIn(BaseModel):
+class EquipmentIn(In):
     code: str = Field(min_length=1, max_length=40, examples=["CF-01"])
     kind: str = Field(min_length=1, max_length=60, examples=["Centrifuge", "CliniMACS Plus"],
                       description="Its first word names the type: "

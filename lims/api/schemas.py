@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal, Self, get_args
 
 from fastapi import Path, Query
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,21 +20,45 @@ from pydantic import (
 )
 
 from lims.models import Container, Patient, User
+from workflows.characters import describe
+from workflows.errors import DomainError, ErrorCode
 from workflows.identity import ContainerKind, container_code
+from workflows.isbt128 import ScanError, read_din
 from workflows.product import Arm, ProductState
 
 # Database integer columns are 32-bit on PostgreSQL: a larger id can match nothing.
 MAX_ID = 2**31 - 1
 Id = Annotated[int, Path(ge=1, le=MAX_ID)]
-Din = Annotated[str, Path(min_length=1, max_length=24, pattern=r"^[A-Za-z0-9* ]+$",
+_DIN_CHARACTERS = re.compile(r"[A-Za-z0-9* ]+")
+
+
+def _din_characters(value: str | None) -> str | None:
+    """Refuse a DIN with characters no DIN has, as DIN_INVALID naming them (a Cyrillic 'Х'
+    or a control character by its name, like every other DIN refusal), not as a pattern."""
+    if value is None or _DIN_CHARACTERS.fullmatch(value):
+        return value
+    try:
+        read_din(value)
+    except ScanError as error:  # a DomainError is not wrapped by pydantic: its handler answers
+        raise DomainError(ErrorCode.DIN_INVALID, error.detail) from None
+    odd = next(index for index, ch in enumerate(value) if not _DIN_CHARACTERS.fullmatch(ch))
+    raise DomainError(ErrorCode.DIN_INVALID,
+                      f"the DIN has {describe(value[odd])} at position {odd + 1}: a DIN has "
+                      "only letters, digits and '*' (spaces between its groups)")
+
+
+Din = Annotated[str, Path(min_length=1, max_length=24,
                           description="ISBT 128 DIN of the harvest: its 13 characters, "
                           "optionally followed by its check character, or as the label prints "
-                          "it ('X9999 24 000017 E'); validated whole", examples=["X999924000017"])]
+                          "it ('X9999 24 000017 E'); letters, digits, '*' and spaces; "
+                          "validated whole", examples=["X999924000017"]),
+                AfterValidator(_din_characters)]
 # A DIN filter in a query string: the same forms as in a path, validated whole by the service.
 DinFilter = Annotated[str | None, Query(
-    min_length=1, max_length=24, pattern=r"^[A-Za-z0-9* ]+$",
+    min_length=1, max_length=24,
     description="Only this product: its DIN (13 characters, optionally its check character, or "
-                "as the label prints it)")]
+                "as the label prints it; letters, digits, '*' and spaces)"),
+    AfterValidator(_din_characters)]
 Name = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f]+$")]
 # An item of a free list in a request: an eligibility criterion, a marker or its result.
 Marker = Annotated[str, StringConstraints(min_length=1, max_length=100)]
@@ -54,6 +80,21 @@ def _takes_numbers(annotation: object) -> bool:
     return bool not in options and any(option in (int, float) for option in options)
 
 
+def _takes_only_yes_or_no(annotation: object) -> bool:
+    """Whether a field reads true/false and nothing else (`bool`, `bool | None`)."""
+    options = get_args(annotation) or (annotation,)
+    return bool in options and all(option in (bool, type(None)) for option in options)
+
+
+def _shown(value: object) -> str:
+    """What was sent instead, in words: text ('yes'), the number 1, a list, an object."""
+    if isinstance(value, str):
+        return f"text ({value[:20]!r})"
+    if isinstance(value, int | float):
+        return f"the number {value:g}"
+    return "a list" if isinstance(value, list) else "an object"
+
+
 class In(BaseModel):
     """A request body: unknown fields are refused rather than silently ignored, and no text
     may carry a NUL character (PostgreSQL cannot store one)."""
@@ -71,6 +112,11 @@ class In(BaseModel):
         # Nor text: "37" may be a typing slip of something else; a program sends a number.
         if numeric and isinstance(value, str):
             raise ValueError(f"a number is needed here, not text ({value[:20]!r})")
+        # Nor the reverse: 1, "true" or "yes" for a yes/no answer is a guess, never stored.
+        yes_or_no = info.field_name is not None and _takes_only_yes_or_no(
+            cls.model_fields[info.field_name].annotation)
+        if yes_or_no and value is not None and not isinstance(value, bool):
+            raise ValueError(f"true or false is needed here, not {_shown(value)}")
         # JSON has no NaN or Infinity, but Python's reader takes them: never a measurement.
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("a finite number is needed here, not NaN or Infinity")
@@ -98,6 +144,22 @@ class TokenOut(Out):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int = Field(description="Seconds until the token expires")
+    must_change_password: bool = Field(
+        default=False, description="An administrator set a temporary password: nothing but "
+                                   "POST /api/v1/auth/password is allowed until it is changed")
+
+
+class PasswordChangeIn(In):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=1000, description=(
+        "At least 12 characters, at most 256, not a common or breached password; no "
+        "composition rules: a phrase of unrelated words is best"))
+
+
+class PasswordResetIn(In):
+    temporary_password: str = Field(min_length=1, max_length=1000, description=(
+        "Told to the person, who must replace it at their next sign-in"))
+    reason: str = Field(min_length=1, max_length=500, description="Why (recorded in the audit)")
 
 
 class UserOut(Out):

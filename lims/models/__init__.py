@@ -1,6 +1,6 @@
 """All tables, imported in one place so Alembic sees the whole metadata."""
 
-from lims.models.people import Patient, User
+from lims.models.people import Patient, SigninThrottle, User
 from lims.models.product import Container, DinSequence, Product, QcResult, Signature, StepRecord
 from lims.models.protocol import Equipment, Protocol, ProtocolArm, ReagentLot
 from lims.models.quality import (
@@ -32,6 +32,7 @@ __all__ = [
     "QcResult",
     "ReagentLot",
     "Signature",
+    "SigninThrottle",
     "SpecificationSet",
     "StepRecord",
     "User",

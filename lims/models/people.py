@@ -22,6 +22,25 @@ class User(SQLModel, table=True):
     # Where notifications reach this person (post-release failures, QA alerts).
     email: str = Field(default="", max_length=254)
     created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    # Every token and session cookie carries the version it was issued under: sign-out,
+    # a password change or reset and deactivation raise it, ending them all at once.
+    token_version: int = 0
+    password_changed_at: datetime | None = Field(default=None,
+                                                 sa_column=utc_column(nullable=True))
+    # Set by an administrator's reset: nothing but a new password until it is changed.
+    must_change_password: bool = False
+
+
+class SigninThrottle(SQLModel, table=True):
+    """Failed sign-ins of one key (a user name from an address, an address, a user name):
+    its back-off (workflows/throttle.py). Kept for names no account has too, so a throttled
+    answer never tells whether an account exists."""
+
+    __tablename__ = "signin_throttle"
+    key: str = Field(primary_key=True, max_length=200)
+    failures: int = 0
+    last_failure_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    blocked_until: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
 
 
 class Patient(SQLModel, table=True):

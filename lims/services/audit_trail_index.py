@@ -41,7 +41,8 @@ A = AuditAction
 # The events that write or change a record row reconciliation compares (only these are read).
 RECORD_ACTIONS = (A.PRODUCT_CREATED, A.STATE_CHANGED, A.CONTAINER_CREATED, A.STEP_RECORDED,
                   A.STEP_CORRECTED,
-                  A.QC_RESULT, A.QC_CORRECTED, A.QC_VERIFIED, A.SIGNED, A.LABEL_PRINTED,
+                  A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED, A.QC_VERIFIED, A.SIGNED,
+                  A.LABEL_PRINTED,
                   A.LABEL_REPRINTED, A.DEVIATION_RAISED, A.DEVIATION_CLOSED, A.ALERT_RAISED,
                   A.USER_CREATED, A.USER_UPDATED, A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED)
 _READ = select(_EVENTS.c.seq, _EVENTS.c.user_id, _EVENTS.c.action, _EVENTS.c.entity,

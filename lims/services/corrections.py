@@ -10,7 +10,10 @@ re-evaluated too; a figure that changes is corrected with them, and a correction
 would make a later record impossible is refused as a whole.
 
 A correction after QA's release changes what QA signed: the release is suspended in the
-same transaction, and QA must re-release (or reject) the product.
+same transaction, and QA must re-release (or reject) the product. In the same transaction
+too: every printed label that would now say something else is superseded and due again
+(lims.services.label_generations), and the current QC results are judged again on the
+corrected figures (lims.services.qc_rejudgement).
 """
 
 from __future__ import annotations
@@ -23,14 +26,17 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from labels import Label
 from lims.audit import PendingEvent, append, canonical, content_hash
 from lims.audit_actions import AuditAction
-from lims.models import AuditEvent, Container, Product, StepRecord, User
+from lims.models import AuditEvent, Container, PrintJob, Product, QcResult, StepRecord, User
 from lims.services import step_store as store
 from lims.services.balance import carried_events, stage_recovery_deviations
 from lims.services.clock import refuse_future
 from lims.services.common import aware, din_text, product_by_din, require_role, utcnow
+from lims.services.label_generations import labels_in_use, stage_superseded_labels
 from lims.services.qc_consequences import released_from
+from lims.services.qc_rejudgement import stage_rejudgement
 from lims.services.step_check import (
     StepDataInvalid,
     _harvesting_physician,
@@ -81,6 +87,8 @@ class CorrectionResult:
     records: list[StepRecord] = field(default_factory=list)  # the new records, step order
     warnings: tuple[str, ...] = ()
     release_suspended: bool = False
+    superseded_labels: tuple[PrintJob, ...] = ()  # prints that no longer say what is true
+    rejudged: tuple[QcResult, ...] = ()  # QC results whose verdict the correction changed
 
 
 def correct_step(session: Session, *, actor: User, din: str, step: str,
@@ -107,7 +115,9 @@ def correct_step(session: Session, *, actor: User, din: str, step: str,
         raise NotFound(f"the {label} of product {product.din} has not been recorded")
     first = _first(session, ctx, actor, current[trigger.value], changes, now)
     corrections = [first, *_later(session, ctx, current, first)]
-    return _write(session, ctx, product, actor, corrections, reason, now)
+    assert product.id is not None
+    printed = labels_in_use(session, product.din, product.id)  # what the labels say now
+    return _write(session, ctx, product, actor, corrections, reason, now, printed)
 
 
 def _reason(reason: str) -> str:
@@ -303,9 +313,10 @@ def _figures_differ(new: Mapping[str, float], old: Mapping[str, Any]) -> bool:
 
 
 def _write(session: Session, ctx: store.StepContextRow, product: Product, actor: User,
-           corrections: list[Correction], reason: str, now: datetime) -> CorrectionResult:
+           corrections: list[Correction], reason: str, now: datetime,
+           printed: Mapping[int, Label]) -> CorrectionResult:
     try:
-        result = _stage(session, ctx, product, actor, corrections, reason, now)
+        result = _stage(session, ctx, product, actor, corrections, reason, now, printed)
     except DomainError:
         session.rollback()  # the records, their events and the suspension are one change
         raise
@@ -315,7 +326,8 @@ def _write(session: Session, ctx: store.StepContextRow, product: Product, actor:
 
 
 def _stage(session: Session, ctx: store.StepContextRow, product: Product, actor: User,
-           corrections: list[Correction], reason: str, now: datetime) -> CorrectionResult:
+           corrections: list[Correction], reason: str, now: datetime,
+           printed: Mapping[int, Label]) -> CorrectionResult:
     assert actor.id is not None and product.id is not None
     result = CorrectionResult(product=product)
     events: list[PendingEvent] = []
@@ -334,8 +346,15 @@ def _stage(session: Session, ctx: store.StepContextRow, product: Product, actor:
             stage_recovery_deviations(session, product=product, step=item.old.step,
                                       outcome=item.outcome, actor=actor, now=now)
     append(session, events, user_id=actor.id, username=actor.username)
-    result.release_suspended = _move_product(session, ctx, product, actor, corrections,
-                                             reason, now)
+    _move_harvest(session, ctx, product, corrections[0])
+    what = f"the {first_label.lower()}"
+    result.superseded_labels = tuple(stage_superseded_labels(
+        session, product=product, before=printed, actor=actor, now=now,
+        reason=f"{first_label} corrected: {reason}"))
+    result.release_suspended = _suspend_or_bump(session, product, actor, corrections,
+                                                reason, now)
+    result.rejudged = tuple(stage_rejudgement(session, product=product, actor=actor,
+                                              what=what, reason=reason, now=now))
     result.warnings = tuple(f.message for c in corrections for f in c.outcome.warnings)
     return result
 
@@ -392,23 +411,26 @@ def _containers(session: Session, product: Product, item: Correction) -> None:
             Container.kind == kind.value).values(volume_ml=volume))  # type: ignore[arg-type]
 
 
-def _move_product(session: Session, ctx: store.StepContextRow, product: Product,
-                  actor: User, corrections: list[Correction], reason: str,
-                  now: datetime) -> bool:
-    """Bump the product's version (open forms must reload), move its harvest end and
-    expiry with a corrected harvest, and suspend a release whose content changed."""
+def _move_harvest(session: Session, ctx: store.StepContextRow, product: Product,
+                  first: Correction) -> None:
+    """Move the product's harvest end and expiry with a corrected harvest."""
+    if first.old.step != "harvest" or "harvest_end" not in first.changed:
+        return
+    end = store.as_datetime(first.outcome.values["harvest_end"])
+    changes: dict[str, Any] = {"harvest_end": end, "expires_at": product_expiry(
+        end, ctx.params.expiry_hours_after_harvest_end,
+        latest_harvest_end=utcnow() + timedelta(minutes=ctx.params.clock_skew_minutes))}
+    session.execute(update(Product).where(
+        Product.id == product.id).values(**changes))  # type: ignore[arg-type]
+    for key, value in changes.items():
+        setattr(product, key, value)
+
+
+def _suspend_or_bump(session: Session, product: Product, actor: User,
+                     corrections: list[Correction], reason: str, now: datetime) -> bool:
+    """Suspend a release whose content changed, else bump the product's version (open
+    forms must reload)."""
     first = corrections[0]
-    changes: dict[str, Any] = {}
-    if first.old.step == "harvest" and "harvest_end" in first.changed:
-        end = store.as_datetime(first.outcome.values["harvest_end"])
-        changes = {"harvest_end": end, "expires_at": product_expiry(
-            end, ctx.params.expiry_hours_after_harvest_end,
-            latest_harvest_end=utcnow() + timedelta(minutes=ctx.params.clock_skew_minutes))}
-    if changes:
-        session.execute(update(Product).where(
-            Product.id == product.id).values(**changes))  # type: ignore[arg-type]
-        for key, value in changes.items():
-            setattr(product, key, value)
     covered = any(c.old.step in _RELEASED_CONTENT for c in corrections)
     if covered and released_from(product) is not None:
         stage_transition(session, product=product, trigger=Trigger.SUSPEND_RELEASE,
@@ -417,11 +439,13 @@ def _move_product(session: Session, ctx: store.StepContextRow, product: Product,
                                 f"was corrected after release ({reason}); QA must review "
                                 "and re-release")
         return True
+    version = product.version + 1
     moved = session.execute(update(Product).where(
         Product.id == product.id, Product.version == product.version,  # type: ignore[arg-type]
-    ).values(version=product.version + 1, updated_at=now))
+    ).values(version=version, updated_at=now))
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
+    product.version = version  # what the row holds now (a QC failure may move it again)
     return False
 
 

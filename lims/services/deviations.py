@@ -11,11 +11,15 @@ from lims.audit_actions import AuditAction
 from lims.models import Deviation, Product, User
 from lims.services.common import aware, get_or_404, product_by_din, require_role
 from lims.services.signatures import add_signature, authenticate_signer
+from workflows.characters import escaped
 from workflows.errors import DomainError, ErrorCode, InvalidInput
+from workflows.words import TRIGGERS
 
 CLASSIFICATIONS = ("minor", "major", "critical")
 RAISE_ROLES = frozenset({"technician", "supervisor", "qa", "physician"})
 BLOCKING = ("major", "critical")
+# Where a deviation happened: a step or decision of the product, or its QC testing.
+DEVIATION_STEPS = (*TRIGGERS, "qc")
 
 
 def raise_deviation(session: Session, *, actor: User, din: str, step: str, description: str,
@@ -26,6 +30,9 @@ def raise_deviation(session: Session, *, actor: User, din: str, step: str, descr
         raise InvalidInput(f"classification must be one of {', '.join(CLASSIFICATIONS)}")
     if not description.strip() or not step.strip():
         raise InvalidInput("a deviation needs the step and a description")
+    if step not in DEVIATION_STEPS:  # listed and reviewed by step: never free text
+        raise InvalidInput(f"{escaped(step)!r} is not a step of the process: the step is one "
+                           f"of {', '.join(DEVIATION_STEPS)}")
     product = product_by_din(session, din)
     assert product.id is not None and actor.id is not None
     deviation = Deviation(product_id=product.id, step=step, description=description,

@@ -14,6 +14,8 @@ from lims.services.common import require_role, utcnow
 from lims.services.users import check_second_person
 from workflows.eligibility import assess
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from workflows.typed_text import free_text_problem, identifier_problem
+from workflows.words import role_words
 
 ENROLLERS = frozenset({"physician", "supervisor"})
 ELIGIBILITY_CHECKERS = frozenset({"physician"})
@@ -83,8 +85,8 @@ def _eligibility_checker(session: Session, username: str, password: str) -> User
                                   who="the eligibility checker")
     if checker.role not in ELIGIBILITY_CHECKERS:
         raise DomainError(ErrorCode.FORBIDDEN,
-                          f"{checker.full_name} is a {checker.role}: the eligibility is "
-                          "checked by a physician (an investigator)")
+                          f"{checker.full_name} is {_a(role_words(checker.role))}: the "
+                          "eligibility is checked by a physician (an investigator)")
     return checker
 
 
@@ -94,10 +96,11 @@ def _treating_physician(session: Session, username: str | None) -> User | None:
     user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None or user.role != "physician" or not user.active:
         what = "no user" if user is None else (
-            f"a {user.role}" if user.role != "physician" else "a deactivated account")
+            _a(role_words(user.role)) if user.role != "physician" else "a deactivated account")
         raise DomainError(ErrorCode.TREATING_PHYSICIAN_INVALID,
                           f"the treating physician must be an active physician; "
-                          f"{username!r} is {what}: choose the physician who treats "
+                          f"{user.full_name if user else repr(username)} is {what}: "
+                          "choose the physician who treats "
                           "the patient")
     return user
 
@@ -114,6 +117,15 @@ def _check_demographics(subject_id: str, mrn: str, name: str, sex: str, weight_k
     problems = []
     if not subject_id.strip() or not mrn.strip() or not name.strip():
         problems.append("subject ID, MRN and name are required")
+    # The subject ID and the MRN are matched on wristbands, labels and the hospital's
+    # records character by character; a name is written in the patient's own script.
+    for label, value in (("subject ID", subject_id), ("MRN", mrn)):
+        problem = identifier_problem(value)
+        if problem is not None:
+            problems.append(f"{label}: {problem}")
+    problem = free_text_problem(name)
+    if problem is not None:
+        problems.append(f"name: {problem}")
     if sex not in ("F", "M", "X"):
         problems.append("sex must be F, M or X")
     if not 20 <= weight_kg <= 250:
@@ -125,3 +137,9 @@ def _check_demographics(subject_id: str, mrn: str, name: str, sex: str, weight_k
         problems.append("consent date is in the future")
     if problems:
         raise InvalidInput("; ".join(problems))
+
+
+def _a(role: str) -> str:
+    """"a technician", "an administrator", "a QA reviewer" (roles in words, lower case)."""
+    words = "QA reviewer" if role == "QA" else role.lower()
+    return f"an {words}" if words[0] in "aeiou" else f"a {words}"

@@ -24,6 +24,7 @@ from lims.config import get_settings
 from lims.models import Container, Patient, PrintJob, Product, Protocol, StepRecord, User
 from lims.services import label_facts as facts
 from lims.services.common import din_text, get_or_404, parameters_of, patient_of
+from lims.services.step_store import drawn_volumes
 from workflows.errors import InvalidInput, NotFound
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din, parse_product_code
@@ -87,6 +88,20 @@ class LabelSubject:
     params: ProtocolParameters
     steps: Mapping[str, StepRecord]
     trial: str = ""  # the protocol's code, e.g. the registry number NCT00713934
+    # Volume the container gave to its QC samples since it was filled (lims.services.
+    # step_store.drawn_volumes): the label states what is left in it, not what was put in.
+    drawn_ml: float = 0.0
+
+    @property
+    def volume_left_ml(self) -> float | None:
+        filled = self.container.volume_ml
+        return None if filled is None else max(filled - self.drawn_ml, 0.0)
+
+    @property
+    def fraction_left(self) -> float:
+        """Share of the filled cells still in the container (cells go with the volume)."""
+        filled, left = self.container.volume_ml, self.volume_left_ml
+        return 1.0 if not filled or left is None else left / filled
 
     @property
     def state(self) -> str:
@@ -132,10 +147,12 @@ def load_subject(session: Session, *, din: str, container_id: int) -> LabelSubje
     records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id,
                                                     col(StepRecord.superseded).is_(False))
                            .order_by(col(StepRecord.id))).all()
+    drawn = drawn_volumes(session.connection(), product.id).get(ContainerKind(container.kind), 0.0)
     return LabelSubject(product=product, container=container, patient=patient_of(session, product),
                         params=parameters_of(session, product.protocol_id),
                         steps={r.step: r for r in records},  # the latest record of each step
-                        trial=get_or_404(session, Protocol, product.protocol_id, "protocol").code)
+                        trial=get_or_404(session, Protocol, product.protocol_id, "protocol").code,
+                        drawn_ml=drawn)
 
 
 def label_kind_for(subject: LabelSubject) -> LabelKind:
@@ -233,7 +250,7 @@ def label_of(subject: LabelSubject, kind: LabelKind, *, reprint: bool = False,
         flags=container.flags,
         collection_at=product.harvest_end,
         expires_at=product.expires_at,
-        volume_ml=container.volume_ml,
+        volume_ml=subject.volume_left_ml,
         anticoagulant=facts.anticoagulant(harvest),
         storage_temperature=facts.storage(subject),
         dose_text=(_dose_text(subject) if container_kind is K.FINAL_PRODUCT
@@ -276,6 +293,9 @@ def _dose_text(subject: LabelSubject) -> str | None:
     dose, per_kg = formulate.computed.get("viable_dose"), formulate.computed.get("dose_per_kg")
     if not isinstance(dose, int | float):
         return None
+    # The dose in the container: the formulated dose less what the QC samples took with them.
+    dose = float(dose) * subject.fraction_left
+    per_kg = float(per_kg) * subject.fraction_left if isinstance(per_kg, int | float) else None
     cells = "viable CD133+ cells" if subject.product.arm == Arm.CD133 else "viable MNC"
     # One format (workflows.registry): "4.20 × 10⁶ viable CD133+ cells (0.0600 × 10⁶ cells/kg)";
     # the label's DejaVu face has the superscript digits, ZPL draws them (labels.zpl).

@@ -21,6 +21,7 @@ from labels.statements import (
 from lims.models import StepRecord
 from workflows.errors import InvalidInput
 from workflows.identity import ContainerKind
+from workflows.registry import format_figure
 
 if TYPE_CHECKING:
     from lims.services.label_content import LabelSubject
@@ -83,7 +84,8 @@ def description(subject: LabelSubject, kind: LabelKind, unblinded: str) -> str:
 
 
 def anticoagulant(harvest: StepRecord | None) -> str | None:
-    """"heparin, 20 mL" from the harvest record; None (a blank) before the harvest."""
+    """"heparin, 20 ml" from the harvest record (the volume in the registry's one format);
+    None (a blank) before the harvest."""
     if harvest is None:
         return None
     name = str(harvest.values.get("anticoagulant") or "").strip()
@@ -91,5 +93,5 @@ def anticoagulant(harvest: StepRecord | None) -> str | None:
     if not name:
         return None
     if isinstance(volume, int | float) and not isinstance(volume, bool):
-        return f"{name}, {volume:g} mL"
+        return f"{name}, {format_figure('harvest', 'anticoagulant_volume_ml', volume)}"
     return name

@@ -7,6 +7,12 @@ its stage calls for (in-process until QA release, final after it, issue after is
 other print of it is superseded: an earlier print of the same kind (a reprint supersedes it)
 or a label of an earlier stage (the in-process label once the product is released).
 
+A correction of a step record (lims.services.corrections) can change what a printed label
+says (a volume, the dose, the expiry from a corrected harvest end): each such print is
+superseded in the correction's transaction (a `label_superseded` event naming the print),
+its scan-back is reset, and the label is due again. A superseded print is refused like any
+other superseded label, even while it is still the latest print of its kind.
+
 Where the generation matters (scan-back, issue, administration) only a read of the square
 code tells which print is on the container: a linear Code 128 read or a typed DIN carries
 no serial and is refused. The callers record a refused scan like any other.
@@ -14,13 +20,20 @@ no serial and is refused. The callers record a refused scan like any other.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
+from datetime import datetime
+
 from sqlalchemy import Table, update
 from sqlmodel import Session, col, func, select
 
-from labels import LabelKind
+from labels import Label, LabelKind
 from labels.timefmt import local_text
+from lims.audit import PendingEvent, append
+from lims.audit_actions import AuditAction
 from lims.config import get_settings
-from lims.models import Container, PrintJob, Product
+from lims.models import AuditEvent, Container, PrintJob, Product, User
+from lims.services.label_content import issued_by, label_of, load_containers, load_subject
 from workflows.errors import ErrorCode, IdentityMismatch
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
@@ -29,6 +42,11 @@ from workflows.words import label_kind_words
 _C: Table = Container.__table__  # type: ignore[attr-defined]
 # The scan names what the person at the bench must do; these words say what was read.
 _SQUARE = "scan the square (2-D) code on the label"
+
+
+def container_ref(din: str, container: Container) -> str:
+    """The audit entity id of a container: DIN/product code/flags."""
+    return f"{din}/{container.product_code}/{container.flags}"
 
 
 def next_serial(session: Session, container_id: int) -> int:
@@ -73,6 +91,13 @@ def check_generation(session: Session, *, product: Product, container: Container
                        f"the laboratory: remove this label and {_SQUARE} of the current one",
                        raw, want)
     current = next((job for job in reversed(prints) if job.label_kind == due.value), None)
+    superseded = superseded_prints(session, product.din, container)
+    if scanned.id in superseded:
+        raise _refusal(ErrorCode.COI_SUPERSEDED_LABEL,
+                       f"SUPERSEDED LABEL: this is the {_described(scanned)}, which no longer "
+                       f"says what the records say ({superseded[scanned.id]}); remove it from "
+                       f"the {what}, print its {label_kind_words(due)} again and scan the "
+                       f"new one", raw, want)
     if current is None or current.id != scanned.id:
         raise _refusal(ErrorCode.COI_SUPERSEDED_LABEL,
                        f"SUPERSEDED LABEL: this is the {_described(scanned)}; remove it from "
@@ -116,3 +141,110 @@ def _use(current: PrintJob | None, due: LabelKind) -> str:
 
 def _refusal(code: ErrorCode, detail: str, raw: str, want: str) -> IdentityMismatch:
     return IdentityMismatch(code, detail, scanned=raw, expected=want[:200])
+
+
+# --- labels superseded by a correction ---------------------------------------------------------
+
+def superseded_prints(session: Session, din: str, container: Container) -> dict[int, str]:
+    """Print job id -> why it was superseded, for the container's prints a correction
+    superseded (read from the audit trail, where the supersession is recorded)."""
+    rows = session.exec(select(AuditEvent.old_value, AuditEvent.reason).where(
+        AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
+        AuditEvent.entity_id == container_ref(din, container)))
+    found = {}
+    for old, reason in rows:
+        job = json.loads(old or "{}").get("print_job")
+        if isinstance(job, int):
+            found[job] = reason or ""
+    return found
+
+
+def supersession_texts(session: Session, product: Product) -> list[str]:
+    """Each print a correction superseded, as QA's review names it (oldest first)."""
+    rows = session.exec(select(AuditEvent).where(
+        AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
+        col(AuditEvent.entity_id).startswith(f"{product.din}/")).order_by(col(AuditEvent.seq)))
+    texts = []
+    for event in rows:
+        job = session.get(PrintJob, json.loads(event.old_value or "{}").get("print_job") or 0)
+        if job is None:
+            continue
+        container = session.get(Container, job.container_id)
+        what = KIND_LABELS[ContainerKind(container.kind)] if container else "container"
+        texts.append(f"SUPERSEDED LABEL: the {_described(job)} of the {what} no longer says "
+                     f"what the records say and must not be used ({event.reason}); "
+                     f"{_reprinted(session, job)}")
+    return texts
+
+
+def _reprinted(session: Session, job: PrintJob) -> str:
+    later = [j for j in prints_of(session, job.container_id)
+             if j.label_kind == job.label_kind and (j.id or 0) > (job.id or 0)]
+    if not later:
+        return "NOT YET PRINTED AGAIN"
+    return f"printed again as \"Print {later[0].serial}\""
+
+
+def is_superseded(session: Session, din: str, container: Container, job: PrintJob) -> bool:
+    return job.id in superseded_prints(session, din, container)
+
+
+def scanned_superseded(session: Session, *, din: str, container: Container, raw: str) -> bool:
+    """Is `raw` a read of a print of the container that a correction superseded?"""
+    try:
+        serial = parse_scan(raw).print_serial
+    except ScanError:
+        return False
+    if serial is None or container.id is None:
+        return False
+    gone = superseded_prints(session, din, container)
+    return any(job.serial == serial and job.id in gone for job in prints_of(session, container.id))
+
+
+def labels_in_use(session: Session, din: str, product_id: int) -> dict[int, Label]:
+    """Print job id -> the label it would print now, for the latest print of each kind of
+    each container in use that no correction has superseded yet (what the lab relies on)."""
+    found: dict[int, Label] = {}
+    for container in load_containers(session, product_id):
+        if container.status != "in_use" or container.id is None:
+            continue
+        latest = {job.label_kind: job for job in prints_of(session, container.id)}
+        gone = superseded_prints(session, din, container)
+        subject = load_subject(session, din=din, container_id=container.id)
+        for job in latest.values():
+            if job.id is None or job.id in gone:
+                continue
+            kind = LabelKind(job.label_kind)
+            found[job.id] = label_of(subject, kind, reprint=job.reprint, print_serial=job.serial,
+                                     issued_by=issued_by(session, subject, kind))
+    return found
+
+
+def stage_superseded_labels(session: Session, *, product: Product, before: Mapping[int, Label],
+                            actor: User, reason: str, now: datetime) -> list[PrintJob]:
+    """Supersede each print whose label, rebuilt from the corrected records, no longer says
+    what it said (`before`, taken before the correction); reset its container's scan-back.
+    Staged in the caller's transaction (never commits)."""
+    assert product.id is not None and actor.id is not None
+    after = labels_in_use(session, product.din, product.id)
+    changed = [job_id for job_id, label in before.items() if after.get(job_id) != label]
+    jobs = [job for job in (session.get(PrintJob, job_id) for job_id in changed) if job]
+    events: list[PendingEvent] = []
+    for job in jobs:
+        [container] = load_containers(session, product.id, container_id=job.container_id)
+        ref = container_ref(product.din, container)
+        events.append(PendingEvent(
+            AuditAction.LABEL_SUPERSEDED, "container", ref, "label",
+            {"print_job": job.id, "serial": job.serial, "kind": job.label_kind,
+             "content_hash": job.content_hash}, None, reason=reason))
+        worn = container.label_serial in (job.serial, None)
+        if worn and container.label_verified_at is not None:
+            events.append(PendingEvent(AuditAction.LABEL_VERIFICATION_RESET, "container", ref,
+                                       "label_verified_at",
+                                       container.label_verified_at.isoformat(), None,
+                                       reason=f"label superseded: {reason}"))
+            session.connection().execute(update(_C).where(_C.c.id == container.id)
+                                         .values(label_verified_at=None))
+    if events:
+        append(session, events, user_id=actor.id, username=actor.username)
+    return jobs

@@ -46,7 +46,15 @@ from lims.services.label_content import (
     load_subject,
     resolve_kind,
 )
-from lims.services.label_generations import check_generation, next_serial, wear
+from lims.services.label_generations import (
+    check_generation,
+    container_ref,
+    current_print,
+    is_superseded,
+    next_serial,
+    superseded_prints,
+    wear,
+)
 from workflows.errors import DomainError, ErrorCode, Forbidden, IdentityMismatch, InvalidInput
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
@@ -77,11 +85,6 @@ class PendingLabel:
     container: Container
     kind: LabelKind
     printed: bool
-
-
-def container_ref(din: str, container: Container) -> str:
-    """The audit entity id of a container: DIN/product code/flags."""
-    return f"{din}/{container.product_code}/{container.flags}"
 
 
 def print_label(session: Session, *, actor: User, din: str, container_id: int,
@@ -129,6 +132,8 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
     session.connection().execute(select(_C.c.id).where(_C.c.id == container.id)
                                  .with_for_update())
     earlier = _count_prints(session, container.id, chosen)
+    if earlier and reason is None:  # a label a correction superseded: that is the reason
+        reason = _superseded_reason(session, product, container, chosen)
     if earlier and reason is None:
         raise DomainError(ErrorCode.REASON_REQUIRED,
                           f"the {chosen.value} label of this {_what(container)} was printed "
@@ -231,7 +236,10 @@ def pending_labels(session: Session, din: str) -> list[PendingLabel]:
         container_id = container.id
         subject = load_subject(session, din=product.din, container_id=container_id)
         kind = label_kind_for(subject)
-        printed = _count_prints(session, container_id, kind) > 0
+        # A print a correction superseded no longer counts: the label is due again.
+        current = current_print(session, container_id, kind)
+        printed = current is not None and not is_superseded(session, product.din,
+                                                             subject.container, current)
         if not printed or subject.container.label_verified_at is None:
             found.append(PendingLabel(subject.container, kind, printed))
     return found
@@ -280,6 +288,18 @@ def _check_time(session: Session, product: Product, when: datetime, *, what: str
     if when < earliest:
         raise InvalidInput(f"{what} ({when.isoformat(timespec='minutes')}) is before "
                            f"{before} ({earliest.isoformat(timespec='minutes')})")
+
+
+def _superseded_reason(session: Session, product: Product, container: Container,
+                       kind: LabelKind) -> str | None:
+    """"label superseded by a correction: ..." when the current print of `kind` is one a
+    correction superseded (its reprint needs no other reason), else None."""
+    assert container.id is not None
+    current = current_print(session, container.id, kind)
+    gone = superseded_prints(session, product.din, container)
+    if current is None or current.id not in gone:
+        return None
+    return f"label superseded by a correction: {gone[current.id]}"[:500]
 
 
 def _set_verified(session: Session, container: Container, when: datetime | None) -> None:

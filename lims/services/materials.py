@@ -20,6 +20,7 @@ from lims.services.common import require_role
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.materials import (
     EQUIPMENT_NAMES,
+    MATERIAL_NAMES,
     Material,
     equipment_type_of,
     parse_material,
@@ -27,6 +28,7 @@ from workflows.materials import (
     wrong_material,
 )
 from workflows.steps import Field, StepSpec
+from workflows.typed_text import free_text_problem, identifier_problem
 
 MASTER_DATA_ROLES = frozenset({"admin", "supervisor"})
 M = TypeVar("M", ReagentLot, Equipment)
@@ -42,6 +44,8 @@ def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, 
     lot = lot.strip()
     if not lot or not reagent.strip():
         raise InvalidInput("a reagent lot needs the product name and the lot number")
+    _check_text(identifiers={"lot number": lot},
+                texts={"product name": reagent, "manufacturer": manufacturer, "grade": grade})
     if session.exec(select(ReagentLot).where(ReagentLot.lot == lot)).first():
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"reagent lot {lot} is already registered")
     row = ReagentLot(reagent=reagent.strip(), lot=lot, material=kind.value,
@@ -63,12 +67,14 @@ def record_lot_material(session: Session, *, actor: User | None, lot: str,
     if actor is not None:
         require_role(actor, MASTER_DATA_ROLES, "record the material of reagent lots")
     kind = _material(material)
+    _check_text(identifiers={"lot number": lot}, texts={})
     row = session.exec(select(ReagentLot).where(ReagentLot.lot == lot)).first()
     if row is None:
         raise DomainError(ErrorCode.NOT_FOUND, f"reagent lot {lot} is not registered")
     if row.material:
         raise DomainError(ErrorCode.CONFLICT, f"reagent lot {lot} is already recorded as "
-                                              f"{row.material}; a lot's material is not changed")
+                                              f"{_material_words(row.material)}; a lot's "
+                                              "material is not changed")
     row.material = kind.value
     session.add(row)
     append(session, [PendingEvent(AuditAction.REAGENT_LOT_MATERIAL_RECORDED, "reagent_lot", lot,
@@ -76,6 +82,24 @@ def record_lot_material(session: Session, *, actor: User | None, lot: str,
            user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
     return row
+
+
+def _material_words(material: str) -> str:
+    try:
+        return MATERIAL_NAMES[Material(material)]
+    except ValueError:
+        return material.replace("_", " ")
+
+
+def _check_text(*, identifiers: Mapping[str, str], texts: Mapping[str, str]) -> None:
+    """Refuse master data that cannot be real: an identifier (matched against labels and
+    certificates) in anything but printable ASCII, any text with a control character."""
+    problems = [f"{label}: {problem}" for label, value in identifiers.items()
+                if (problem := identifier_problem(value)) is not None]
+    problems += [f"{label}: {problem}" for label, value in texts.items()
+                 if (problem := free_text_problem(value)) is not None]
+    if problems:
+        raise InvalidInput("; ".join(problems))
 
 
 def _material(text: str) -> Material:
@@ -89,6 +113,11 @@ def register_equipment(session: Session, *, actor: User | None, code: str, kind:
                        serial: str, calibration_due: date) -> Equipment:
     if actor is not None:
         require_role(actor, MASTER_DATA_ROLES, "register equipment")
+    code = code.strip()
+    if not code:
+        raise InvalidInput("equipment needs its equipment ID")
+    _check_text(identifiers={"equipment ID": code, "serial number": serial},
+                texts={"kind": kind})
     if equipment_type_of(kind) is None:
         known = " or ".join(f"'{name}'" for name in EQUIPMENT_NAMES.values())
         raise InvalidInput(f"equipment kind {kind!r} names no known type: start it with "

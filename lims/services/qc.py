@@ -17,6 +17,7 @@ from lims.services.common import (
     require_role,
     require_trigger_role,
 )
+from lims.services.label_generations import labels_in_use, stage_superseded_labels
 from lims.services.qc_consequences import stage_discrepancy, stage_failure_after_release
 from lims.services.qc_sample import Sampling, dose_weight_kg, sampling
 from lims.services.specifications import specification_of
@@ -98,11 +99,16 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
                    needs_verification=previous is not None and correcting
                    and (previous.passed is False or not counts(previous)))
     row.content_hash = content_hash(qc_content(row))
+    # A sample drawn from the final product after its label was printed leaves less in it
+    # than the label says: what the labels say now, to supersede those that change.
+    printed = labels_in_use(session, product.din, product.id)
     if previous is not None:
         previous.superseded = True
         session.add(previous)
     session.add(row)
     session.flush()
+    stage_superseded_labels(session, product=product, before=printed, actor=actor, now=now,
+                            reason=f"{QC_TESTS[test].label} sample drawn from the product")
     action = AuditAction.QC_CORRECTED if correcting else AuditAction.QC_RESULT
     append(session, [PendingEvent(action, "qc_result",
                                   str(row.id), test, previous.value if previous else None, text,

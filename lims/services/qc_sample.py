@@ -19,6 +19,7 @@ from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.identity import ContainerKind
 from workflows.materials import EquipmentType, wrong_equipment
 from workflows.qc_methods import check_sample, drawn_from_final, instrument_problem, method_of
+from workflows.typed_text import free_text_problem, identifier_problem
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ def sampling(session: Session, *, product: Product, test: str, method: str, inst
     """The method, instrument and sample draw of a result, checked; InvalidInput naming each
     problem otherwise. A result that replaces another (a correction, a culture completed)
     was obtained from the same sample, so its draw is the earlier result's."""
+    # The method is one of the test's (their names have a '×'); the instrument is an
+    # equipment ID, matched character by character: printable ASCII only.
+    for label, problem in (("method", free_text_problem(method)),
+                           ("instrument", identifier_problem(instrument.strip()))):
+        if problem is not None:
+            raise InvalidInput(f"{label}: {problem}")
     try:
         found = method_of(test, method)
     except ValueError as error:
@@ -122,7 +129,10 @@ def _too_much(session: Session, product: Product, volume_ml: float) -> dict[str,
                                 "final product: nothing would be left to administer"}
 
 
-def _samples_at_formulation(session: Session, product: Product) -> float:
+def _samples_at_formulation(session: Session, product: Product) -> float | None:
+    """Volume of the tubes filled at formulation; None when some tube's volume was not given
+    (they were drawn before the final volume was measured: see drawn_from_final)."""
     rows = session.exec(select(Container).where(
         Container.product_id == product.id, Container.kind == ContainerKind.QC_SAMPLE.value))
-    return sum(row.volume_ml or 0.0 for row in rows)
+    volumes = [row.volume_ml for row in rows]
+    return None if any(v is None for v in volumes) else sum(v or 0.0 for v in volumes)

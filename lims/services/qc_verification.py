@@ -40,7 +40,7 @@ def verify_qc_correction(session: Session, *, actor: User, result_id: int, passw
                                  password=password)
     if signer.id == row.analyst_id:
         raise DomainError(ErrorCode.NOT_INDEPENDENT,
-                          f"{signer.full_name} ({signer.username}) made this {label} "
+                          f"{signer.full_name} made this {label} "
                           "correction and cannot verify it: a second person (QA or a "
                           "supervisor) must verify it")
     now = aware(now)

@@ -10,6 +10,7 @@ from lims.audit_actions import AuditAction as A
 from lims.models import Alert, Container, Deviation, PrintJob, Product, Signature, User
 from lims.services.audit_trail_index import Event, Trail
 from lims.services.verdicts import Problem, missing_row, unaudited_row
+from workflows.words import action_words, label_kind_words
 
 
 def _compare(where: str, source: str, pairs: list[tuple[str, Any, Any]]) -> list[Problem]:
@@ -20,10 +21,11 @@ def _compare(where: str, source: str, pairs: list[tuple[str, Any, Any]]) -> list
 def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     signed = {str(e.new_json().get("signature_id")): e for e in trail.of(A.SIGNED)}
-    users = {u.id: f"{u.full_name} ({u.username})" for u in session.exec(select(User))}
+    users = {u.id: u for u in session.exec(select(User))}
     seen = set()
     for row in session.exec(select(Signature)):
-        where = f"signature {row.id} ({row.meaning}, {row.record_type} {row.record_id})"
+        where = f"signature {row.id} ({row.meaning}, {record_words(row.record_type)} " \
+                f"{row.record_id})"
         seen.add(str(row.id))
         event = signed.get(str(row.id))
         if event is None:
@@ -32,16 +34,35 @@ def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
         recorded = event.new_json()
         problems += _compare(where, f"event {event.seq}", [
             ("meaning", recorded.get("meaning"), row.meaning),
-            ("signer", f"{recorded.get('signer')}, user {event.user_id}",
-             f"{users.get(row.user_id)}, user {row.user_id}"),
-            ("signed record", f"{event.entity} {event.entity_id}",
-             f"{row.record_type} {row.record_id}"),
+            ("signer", f"{_printed(recorded.get('signer'), users.get(event.user_id))}, "
+                       f"user {event.user_id}",
+             f"{_name(users.get(row.user_id))}, user {row.user_id}"),
+            ("signed record", f"{record_words(event.entity)} {event.entity_id}",
+             f"{record_words(row.record_type)} {row.record_id}"),
             ("product (id)", recorded.get("product_id"), row.product_id),
             ("record hash", event.reason, row.record_hash)])
-    problems += [missing_row(f"signature {key} ({e.new_json().get('meaning')}, {e.entity} "
-                             f"{e.entity_id})", e.seq, e.action)
+    problems += [missing_row(f"signature {key} ({e.new_json().get('meaning')}, "
+                             f"{record_words(e.entity)} {e.entity_id})", e.seq, e.action)
                  for key, e in signed.items() if key not in seen]
     return problems
+
+
+def _printed(recorded: object, user: User | None) -> str:
+    """The printed name a signature event recorded ("Full Name (username)" is the machine
+    record; people read the name). The account is checked by its id beside it."""
+    text = str(recorded)
+    if user is not None and text.endswith(f" ({user.username})"):
+        return text[:-len(user.username) - 3]
+    return text
+
+
+def _name(user: User | None) -> str:
+    return user.full_name if user is not None else "no such user"
+
+
+def record_words(entity: str) -> str:
+    """A kind of record as people name it: "step_record" -> "step record"."""
+    return entity.replace("_", " ")
 
 
 def reconcile_prints(session: Session, trail: Trail) -> list[Problem]:
@@ -53,7 +74,7 @@ def reconcile_prints(session: Session, trail: Trail) -> list[Problem]:
             for c in session.exec(select(Container))}
     seen = set()
     for job in session.exec(select(PrintJob)):
-        where = f"label print {job.id} ({job.label_kind} label, serial {job.serial})"
+        where = f"label print {job.id} ({label_kind_words(job.label_kind)}, serial {job.serial})"
         seen.add(str(job.id))
         event = printed.get(str(job.id))
         if event is None:
@@ -78,7 +99,7 @@ def reconcile_deviations(session: Session, trail: Trail) -> list[Problem]:
     closed = trail.latest(A.DEVIATION_CLOSED)
     seen = set()
     for row in session.exec(select(Deviation)):
-        where = f"deviation {row.id} ({row.step})"
+        where = f"deviation {row.id} ({action_words(row.step)})"
         seen.add(str(row.id))
         event = raised.get(str(row.id))
         if event is None:

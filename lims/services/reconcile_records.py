@@ -2,7 +2,8 @@
 
 Both ways: every row must match the events that wrote it, and every event's row must
 still exist. A QC result's pass/fail judgement is recomputed from the product's
-specification version and the result value, never taken from the row.
+specification version and the result value, never taken from the row (a result judged
+again after a step correction, on the formulation current when it was written).
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ def reconcile_corrections(records: list[StepRecord], trail: Trail) -> list[Probl
 
 def reconcile_qc(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
-    written = trail.first(A.QC_RESULT, A.QC_CORRECTED)
+    written = trail.first(A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED)
     verified = trail.first(A.QC_VERIFIED)
     judges = _Judges(session)
     seen = set()

@@ -26,6 +26,7 @@ from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 from workflows.qc_figures import computed_dose_problem
 from workflows.specifications import QC_TESTS
+from workflows.words import action_words
 
 # Decisions after which a signed audit checkpoint is written (invariant 7).
 _RELEASES = (Trigger.RELEASE, Trigger.EXCEPTIONAL_RELEASE, Trigger.RE_RELEASE)
@@ -70,10 +71,10 @@ def independence_problem(session: Session, product: Product, user: User) -> str 
         StepRecord.product_id == product.id,
         (col(StepRecord.operator_id) == user.id) | (col(StepRecord.witness_id) == user.id),
     ).order_by(col(StepRecord.id))).first()
-    who = f"{user.full_name} ({user.username})"
+    who = user.full_name  # the printed name: people read this refusal
     if step is not None:
         role = "performed" if step.operator_id == user.id else "witnessed"
-        return (f"{who} {role} the {step.step.replace('_', ' ')} step of this product; "
+        return (f"{who} {role} the {action_words(step.step)} step of this product; "
                 "another QA reviewer must decide")
     for row in current_results(session, product).values():
         if row.analyst_id == user.id:

@@ -4,6 +4,11 @@ Valid: a signature row that still matches the event that recorded it, of the dec
 meaning ("Released", "Re-released", "Rejected"), by a QA reviewer who performed or
 witnessed none of the product's steps and entered none of the QC results it relied on,
 over the product's content as it was at signing.
+
+A discard (issue 11) rests likewise on a "Discarded" signature, by the person who discarded
+it, of a role that may discard (a supervisor or QA; no independence rule: the supervisor
+who processed the product may destroy it). A discard made before the system ever signed
+one (old data, before migration c3e91f07ab52) is told as not signed, not as tampering.
 """
 
 from __future__ import annotations
@@ -14,29 +19,46 @@ from lims.audit import content_hash
 from lims.models import Product, QcResult, Signature, StepRecord, User
 from lims.services.audit_trail_index import Event
 from lims.services.release import product_content
-from lims.services.state_replay import Decision
+from lims.services.state_replay import Decision, Replay
 from lims.services.verdicts import Problem
+from workflows.product import TRIGGER_ROLES, Trigger
+
+DISCARDED = "Discarded"
+DISCARD_ROLES = TRIGGER_ROLES[Trigger.DISCARD]
+UNSIGNED_OLD_DISCARD = ("not signed (discarded before discards were signed decisions: "
+                        "recorded before e-signatures of discards)")
 
 
-def check_decisions(session: Session, decisions: list[Decision]) -> list[Problem]:
-    if not decisions:
+def check_decisions(session: Session, replay: Replay) -> list[Problem]:
+    if not replay.decisions:
         return []
     products = {p.din: p for p in session.exec(select(Product))}
     problems = []
-    for decision in decisions:
+    for decision in replay.decisions:
+        event = decision.event
+        where = f"event {event.seq} (product {decision.din}: {event.old} → {event.new})"
+        discard = DISCARDED in decision.meanings
+        expected = (f"a valid '{DISCARDED}' signature by the {' or '.join(sorted(DISCARD_ROLES))}"
+                    " who discarded it" if discard else
+                    f"a valid '{' or '.join(sorted(decision.meanings))}' signature by an "
+                    "independent QA reviewer")
+        if discard and not _own(decision) and not replay.signed_before(DISCARDED, event.seq):
+            problems.append(Problem(where, "signature of the discard", expected,
+                                    UNSIGNED_OLD_DISCARD, before_rule=True))
+            continue
         found = _problem(session, decision, products.get(decision.din))
         if found is not None:
-            event = decision.event
-            problems.append(Problem(
-                f"event {event.seq} (product {decision.din}: {event.old} → {event.new})",
-                "signature of the decision",
-                f"a valid '{' or '.join(sorted(decision.meanings))}' signature by an "
-                "independent QA reviewer", found))
+            what = "signature of the discard" if discard else "signature of the decision"
+            problems.append(Problem(where, what, expected, found))
     return problems
 
 
+def _own(decision: Decision) -> list[Event]:
+    return [e for e in decision.signed if e.new_json().get("meaning") in decision.meanings]
+
+
 def _problem(session: Session, decision: Decision, product: Product | None) -> str | None:
-    own = [e for e in decision.signed if e.new_json().get("meaning") in decision.meanings]
+    own = _own(decision)
     if not own:
         return "no such signature was recorded before it"
     event = own[-1]
@@ -45,9 +67,24 @@ def _problem(session: Session, decision: Decision, product: Product | None) -> s
         return f"the signature recorded by event {event.seq} no longer exists"
     if product is None:
         return "the product no longer exists"
-    return (_row_problem(signature, event, product)
-            or _signer_problem(session, signature, product)
+    signer = (_discarder_problem(session, signature, decision.event)
+              if DISCARDED in decision.meanings
+              else _signer_problem(session, signature, product))
+    return (_row_problem(signature, event, product) or signer
             or _content_problem(session, signature, product))
+
+
+def _discarder_problem(session: Session, signature: Signature, decided: Event) -> str | None:
+    """The discard is signed by the person who discarded, of a role that may discard."""
+    signer = session.get(User, signature.user_id)
+    if signer is None or signer.role not in DISCARD_ROLES:
+        role = signer.role if signer else "no user"
+        return f"signature {signature.id} was made by a {role}, who may not discard"
+    if decided.user_id != signature.user_id:
+        who = session.get(User, decided.user_id or 0)
+        return (f"signature {signature.id} is {signer.full_name}'s, but "
+                f"{who.full_name if who else 'another user'} discarded the product")
+    return None
 
 
 def _row_problem(signature: Signature, event: Event, product: Product) -> str | None:

@@ -24,6 +24,7 @@ from lims.services.alerts import open_alerts
 from lims.services.common import parameters_of, product_by_din, utcnow
 from lims.services.deviations import deviations_of
 from lims.services.identity import NEAR_MISS_CODES
+from lims.services.label_generations import supersession_texts
 from lims.services.notifications import delivery_record
 from lims.services.qc import counts, current_results, qc_status
 from lims.services.qc_consequences import formulation_figures
@@ -37,7 +38,7 @@ from workflows.qc_figures import computed_dose_problem
 from workflows.registry import QC, format_figure
 from workflows.specifications import QC_TESTS
 from workflows.steps import STEPS, late_entry_hours
-from workflows.words import action_words
+from workflows.words import action_words, label_kind_words
 
 
 @dataclass(frozen=True)
@@ -129,12 +130,15 @@ def review_summary(session: Session, din: str, reviewer_id: int | None = None) -
         add(ReviewException(kind, f"wrong scan refused at {action_words(event.step)}: "
                                   f"{event.detail}"))
     _reprints(session, product, add)
+    for text in supersession_texts(session, product):  # labels a correction made untrue
+        add(ReviewException("superseded_label", text))
     for alert in summary.open_alerts:
         add(ReviewException("alert", alert.message))
     for delivered, text in delivery_record(session, product):  # who was told; did it arrive
         add(ReviewException("notification" if delivered else "notification_undelivered", text))
     if missing:
-        add(ReviewException("pending", "missing QC results: " + ", ".join(missing)))
+        add(ReviewException("pending", "missing QC results: " + ", ".join(
+            _test_label(test) for test in missing)))
     if reviewer_id is not None:
         reviewer = session.get(User, reviewer_id)
         conflict = independence_problem(session, product, reviewer) if reviewer else None
@@ -150,13 +154,14 @@ def _deviation_exception(deviation: Deviation) -> ReviewException:
     kind = {"near_miss": "near_miss", "dose_discrepancy": "dose_discrepancy"}.get(
         deviation.kind, "deviation")
     return ReviewException(kind, f"deviation {deviation.id} ({deviation.classification}, "
-                           f"{resolution}) at {deviation.step}: {deviation.description}")
+                           f"{resolution}) at {action_words(deviation.step)}: "
+                           f"{deviation.description}")
 
 
 def _qc_exceptions(session: Session, product: Product,
                    add: Callable[[ReviewException], None]) -> None:
     for row in current_results(session, product).values():
-        label = QC_TESTS[row.test].label
+        label = _test_label(row.test)
         if row.passed is False:
             shown = _qc_text(row.test, row.value)  # the registry's one format
             add(ReviewException("out_of_spec", f"{label} {shown} is OUT OF SPEC"))
@@ -168,13 +173,15 @@ def _qc_exceptions(session: Session, product: Product,
     corrected = session.exec(select(QcResult).where(QcResult.product_id == product.id,
                                                     col(QcResult.reason).is_not(None)))
     for row in corrected:
-        add(ReviewException("correction", f"{QC_TESTS[row.test].label} corrected to {row.value}:"
-                            f" {row.reason}{_verification(session, row)}"))
+        add(ReviewException("correction", f"{_test_label(row.test)} corrected to "
+                            f"{_qc_text(row.test, row.value)}: {row.reason}"
+                            f"{_verification(session, row)}"))
     for row in current_results(session, product).values():
         if not counts(row):
-            add(ReviewException("verification", f"{QC_TESTS[row.test].label} correction to "
-                                f"{row.value} awaits verification by a second person (QA or "
-                                "supervisor, not the corrector): it does not count until then"))
+            add(ReviewException("verification", f"{_test_label(row.test)} correction to "
+                                f"{_qc_text(row.test, row.value)} awaits verification by "
+                                "a second person (QA or supervisor, not the corrector): it "
+                                "does not count until then"))
 
 
 def _verification(session: Session, row: QcResult) -> str:
@@ -225,6 +232,11 @@ def _step_exceptions(session: Session, product: Product,
         add(ReviewException("time_window", f"product expired at {_ts(product.expires_at)}"))
 
 
+def _test_label(test: str) -> str:
+    """A QC test by its name in the lab (a stored test since renamed: its code in words)."""
+    return QC_TESTS[test].label if test in QC_TESTS else test.replace("_", " ")
+
+
 def _qc_text(test: str, value: str) -> str:
     try:
         return format_figure(QC, test, float(value))
@@ -241,7 +253,7 @@ def _reprints(session: Session, product: Product,
         .order_by(col(PrintJob.id)))
     for job, kind in reprints:
         what = KIND_LABELS[ContainerKind(kind)]
-        add(ReviewException("reprint", f"{job.label_kind.replace('_', '-')} label of the "
+        add(ReviewException("reprint", f"{label_kind_words(job.label_kind)} of the "
                             f"{what} reprinted at "
                             f"{_ts(job.printed_at)}: {job.reason}"))
 

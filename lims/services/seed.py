@@ -1,4 +1,6 @@
-"""Idempotent seed: trial, arms, demo users, reagent lots and equipment, through the services."""
+"""Idempotent seed through the services: the trial's reference data (protocol, arms, release
+specifications; a lab's own file may add its reagent lots and equipment) and, in development
+only, the demo accounts, lots and equipment (seed/demo.toml)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
+from lims.config import get_settings
 from lims.models import Equipment, Protocol, ProtocolArm, ReagentLot, User
 from lims.services.materials import (
     record_lot_material,
@@ -22,20 +25,51 @@ from lims.services.users import create_user
 from workflows.isbt128 import parse_product_code
 from workflows.protocol import ProtocolParameters
 
-DEFAULT_SEED = Path(__file__).resolve().parents[2] / "seed" / "demo.toml"
+SEED_FOLDER = Path(__file__).resolve().parents[2] / "seed"
+DEFAULT_SEED = SEED_FOLDER / "reference.toml"
+DEMO_SEED = SEED_FOLDER / "demo.toml"
+DEMO_PARTS = ("users", "reagents", "equipment")
 
 
-def load_seed(path: Path = DEFAULT_SEED) -> dict[str, Any]:
+class SeedRefused(ValueError):
+    """Demo data asked for where a real lab's records are kept."""
+
+
+def load_seed(path: Path = DEFAULT_SEED, *, demo: bool = False) -> dict[str, Any]:
+    """The seed file at `path`; with `demo`, the demo accounts, lots and equipment added."""
+    data = _read(path)
+    if demo:
+        extra = _read(DEMO_SEED)
+        data = {**data, "demo": True,
+                **{part: [*data.get(part, []), *extra.get(part, [])] for part in DEMO_PARTS}}
+    return data
+
+
+def _read(path: Path) -> dict[str, Any]:
     with path.open("rb") as handle:
         return tomllib.load(handle)
 
 
+def refuse_demo_in_production(what: str) -> None:
+    """Demo accounts (their passwords are public) and fictitious data never enter a
+    production database: SeedRefused unless LIMS_ENVIRONMENT=development."""
+    if get_settings().environment != "development":
+        raise SeedRefused(
+            f"{what} is refused in production (LIMS_ENVIRONMENT=production): demo accounts "
+            "have published passwords and demo data are fictitious. Create the first "
+            "administrator with `lims users create-admin`; for a demo database set "
+            "LIMS_ENVIRONMENT=development.")
+
+
 def seed(session: Session, data: dict[str, Any], progress: Callable[[str], None] = print) -> int:
-    """Create what is missing; return how many records were created (0 on a second run)."""
+    """Create what is missing; return how many records were created (0 on a second run).
+    Accounts (`users`) and demo data are refused outside development, before any write."""
+    if data.get("demo") or data.get("users"):
+        refuse_demo_in_production("seeding demo data or accounts")
     created = _protocol(session, data["protocol"], data.get("arms", []), progress)
     for user in data.get("users", []):
         if session.exec(select(User).where(User.username == user["username"])).first() is None:
-            create_user(session, actor=None, **user)
+            create_user(session, actor=None, demo=True, **user)  # published passwords
             progress(f"user {user['username']} ({user['role']})")
             created += 1
     created += _lots(session, data.get("reagents", []), progress)

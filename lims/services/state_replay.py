@@ -6,7 +6,10 @@ transition the process allows. Where a hold or a release suspension came from is
 tracked as the services track it, so the replayed state, `held_from` and
 `suspended_from` are what the product row must say. QA decisions (release, exceptional
 release, re-release, rejection) are collected with the signatures made just before
-them, for the signature checks in `release_signatures`.
+them, for the signature checks in `release_signatures`; so is a discard (a signed
+decision since issue 11). Administrations are collected for the physician's signature
+check in `bedside_signatures`, and where each signature meaning first appears in the
+trail (before it, the system made no such signature: old data, not tampering).
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ from workflows.product import MACHINE, ProductState, Trigger
 
 # The signature meaning a QA decision rests on (Part 11 §11.50: the meaning of signing).
 DECISION_MEANINGS = {Trigger.RELEASE: "Released", Trigger.EXCEPTIONAL_RELEASE: "Released",
-                     Trigger.RE_RELEASE: "Re-released", Trigger.REJECT: "Rejected"}
+                     Trigger.RE_RELEASE: "Re-released", Trigger.REJECT: "Rejected",
+                     Trigger.DISCARD: "Discarded"}
 _STATE_GUARDS = ("held_from_matches", "suspended_from_matches", "held_after_release")
 
 
@@ -49,7 +53,14 @@ class Decision:
 class Replay:
     products: dict[str, Replayed] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
+    administrations: list[Event] = field(default_factory=list)  # their state changes
+    # Signature meaning -> seq of the first signature of that meaning anywhere in the trail.
+    first_signed: dict[str, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+
+    def signed_before(self, meaning: str, seq: int) -> bool:
+        """Had the system made any signature of `meaning` before event `seq`?"""
+        return self.first_signed.get(meaning, seq) < seq
 
 
 def replay_histories(trail: Trail) -> Replay:
@@ -63,6 +74,7 @@ def replay_histories(trail: Trail) -> Replay:
     signed: dict[str, list[Event]] = {}
     for event in trail.of(A.STATE_CHANGED, A.SIGNED):
         if event.action == A.SIGNED:
+            replay.first_signed.setdefault(str(event.new_json().get("meaning")), event.seq)
             if event.entity == "product":
                 signed.setdefault(event.entity_id, []).append(event)
             continue
@@ -94,6 +106,8 @@ def _step(replay: Replay, event: Event, signed: tuple[Event, ...]) -> None:
         meanings = frozenset(DECISION_MEANINGS[t] for t in triggers if t in DECISION_MEANINGS)
         if meanings:
             replay.decisions.append(Decision(din, event, meanings, signed))
+        if Trigger.ADMINISTER in triggers:
+            replay.administrations.append(event)
     now.state = new
 
 

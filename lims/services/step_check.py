@@ -21,7 +21,7 @@ from lims.services import step_store as store
 from lims.services.common import aware, din_text, utcnow
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import current_label_kind, last_printed_kind
-from lims.services.label_generations import check_generation
+from lims.services.label_generations import check_generation, scanned_superseded
 from lims.services.materials import expired_reagents, uncalibrated_equipment
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch, InvalidInput, NotFound
 from workflows.identity import (
@@ -206,7 +206,9 @@ def _identity(session: Session, trigger: Trigger, ctx: store.StepContextRow, *,
         if check.container is not None and scan and scan.strip():
             check_scan(session, product=product, subject_id=ctx.subject_id,
                        container=check.container, raw=scan)
-            if trigger in GENERATION_STEPS and not check.label_problem:
+            # A label a correction superseded is refused as such, scanned back or not.
+            if trigger in GENERATION_STEPS and (not check.label_problem or scanned_superseded(
+                    session, din=product.din, container=check.container, raw=scan)):
                 check_generation(session, product=product, container=check.container,
                                  due=current_label_kind(ContainerKind(check.container.kind),
                                                         product.state, ctx.params), raw=scan)

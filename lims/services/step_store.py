@@ -152,8 +152,11 @@ def drawn_volumes(conn: Connection, product_id: int) -> dict[ContainerKind, floa
     # QC results' samples come out of those drawn at formulation first, then the product.
     results = [v for (v,) in conn.execute(_QC_DRAWS, {"pid": product_id}) if v]
     final = ContainerKind.FINAL_PRODUCT
+    unmeasured = any(row.kind == ContainerKind.QC_SAMPLE.value and row.volume_ml is None
+                     for row in rows)
     if results:
-        drawn[final] = drawn_from_final(drawn.get(final, 0.0), results)
+        drawn[final] = drawn_from_final(None if unmeasured else drawn.get(final, 0.0),
+                                        results)
     return drawn
 
 

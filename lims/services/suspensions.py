@@ -9,31 +9,44 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from lims.audit_actions import AuditAction
-from lims.models import AuditEvent, Product
+from lims.models import AuditEvent, Product, User
 from workflows.product import ProductState
+from workflows.words import TRIGGERS, action_words, state_words
 
 S = ProductState
 
 
 def suspension_history(session: Session, product: Product) -> list[str]:
-    """One line per suspension and per decision that ended one, oldest first."""
-    events = session.exec(select(AuditEvent).where(
+    """One line per suspension and per decision that ended one, oldest first; people by
+    their printed names, states in words (the events keep the user name and the codes)."""
+    events = list(session.exec(select(AuditEvent).where(
         AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity_id == product.din,
         (col(AuditEvent.old_value) == S.RELEASE_SUSPENDED.value)
         | (col(AuditEvent.new_value) == S.RELEASE_SUSPENDED.value),
-    ).order_by(col(AuditEvent.seq)))
+    ).order_by(col(AuditEvent.seq))))
+    names = printed_names(session, {e.user_id for e in events})
     lines = []
     for event in events:
         when = f"{event.at:%Y-%m-%d %H:%M} UTC"
+        who = names.get(event.user_id, "the system") if event.user_id is not None \
+            else "the system"
+        reason = action_words(event.reason) if event.reason in TRIGGERS else event.reason
         if event.new_value == S.RELEASE_SUSPENDED:
-            came_from = "on hold" if event.old_value == S.ON_HOLD else event.old_value
+            came_from = state_words(event.old_value).lower()
             lines.append(f"release suspended at {when} (was {came_from}), recorded by "
-                         f"{event.username}: {event.reason}")
+                         f"{who}: {reason}")
         elif event.new_value != S.ON_HOLD:
-            now_state = (event.new_value or "").replace("_", " ")
-            lines.append(f"suspension ended at {when}: now {now_state}, by {event.username}"
-                         f" ({event.reason})")
+            now_state = state_words(event.new_value).lower()
+            lines.append(f"suspension ended at {when}: now {now_state}, by {who} ({reason})")
     return lines
+
+
+def printed_names(session: Session, ids: set[int | None]) -> dict[int | None, str]:
+    """The printed (full) names of the users with these ids."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {u.id: u.full_name for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
 
 
 def is_suspended(product: Product) -> bool:

@@ -1,10 +1,12 @@
-"""Users, roles, sign-in with lockout, and re-authentication for signatures and witnessing."""
+"""Users, roles, sign-in with back-off, and re-authentication for signatures and witnessing."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import lru_cache
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from lims.audit import PendingEvent, append
@@ -12,31 +14,48 @@ from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import User
 from lims.security import hash_password, password_matches
+from lims.services import signin
 from lims.services.common import require_role, utcnow
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from workflows.passwords import PasswordRefused, check_password, normalised
+from workflows.throttle import Rule, in_words
+from workflows.usernames import (
+    NameRefused,
+    checked_full_name,
+    checked_username,
+    lookup_key,
+    same_printed_name,
+)
 
 ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 def create_user(session: Session, *, actor: User | None, username: str, full_name: str,
-                role: str, password: str, email: str = "") -> User:
-    """Create a user (admin only, or the seed when `actor` is None)."""
+                role: str, password: str, email: str = "", demo: bool = False) -> User:
+    """Create a user (admin only, or the seed and `lims users create-admin` when `actor` is
+    None). An administrator knows the password given, so that person must change it at
+    their first sign-in. `demo`: an account of the demo database, whose password is
+    published anyway: the policy is not applied, and it is refused outside development."""
     if actor is not None:
         require_role(actor, {"admin"}, "create users")
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(sorted(ROLES))}")
-    if not username.strip() or not full_name.strip():
-        raise InvalidInput("username and full name are required")
-    email = checked_email(email)
-    if session.exec(select(User).where(User.username == username)).first() is not None:
-        raise DomainError(ErrorCode.ALREADY_EXISTS, f"user {username} already exists")
     try:
-        password_hash = hash_password(password)
-    except ValueError as error:
-        raise InvalidInput(str(error)) from error
+        username, full_name = checked_username(username), checked_full_name(full_name)
+    except NameRefused as error:
+        raise InvalidInput(str(error)) from None
+    email = checked_email(email)
+    if name_taken(session, username):
+        raise DomainError(ErrorCode.ALREADY_EXISTS, f"user {username} already exists")
+    refuse_same_printed_name(session, full_name)
+    if demo and get_settings().environment != "development":
+        raise DomainError(ErrorCode.FORBIDDEN, "demo accounts exist in development only")
+    password_hash = (hash_password(normalised(password)) if demo else
+                     new_password_hash(password, username=username, full_name=full_name))
     user = User(username=username, full_name=full_name, role=role, password_hash=password_hash,
-                email=email)
+                email=email, password_changed_at=utcnow(),
+                must_change_password=actor is not None)
     session.add(user)
     session.flush()
     events = [PendingEvent(AuditAction.USER_CREATED, "user", username, "role", None, role)]
@@ -66,9 +85,12 @@ def update_user(session: Session, *, actor: User, username: str, full_name: str 
         raise NotFound(f"no user {username}")
     changes: dict[str, str] = {}
     if full_name is not None:
-        if not full_name.strip():
-            raise InvalidInput("the full name cannot be empty")
-        changes["full_name"] = full_name.strip()
+        try:
+            changes["full_name"] = checked_full_name(full_name)
+        except NameRefused as error:
+            raise InvalidInput(str(error)) from None
+        if same_printed_name(changes["full_name"]) != same_printed_name(user.full_name):
+            refuse_same_printed_name(session, changes["full_name"])
     if email is not None:
         changes["email"] = checked_email(email)
     events = [PendingEvent(AuditAction.USER_UPDATED, "user", username, name, getattr(user, name),
@@ -82,52 +104,124 @@ def update_user(session: Session, *, actor: User, username: str, full_name: str 
     return user
 
 
+def user_named(session: Session, username: str) -> User | None:
+    """The account of exactly this user name, if any: a name in another case or with a
+    look-alike character is no account's (names are stored lower case, unique whatever
+    the case, so no two accounts differ only by it)."""
+    return session.exec(select(User).where(User.username == username)).first()
+
+
+def name_taken(session: Session, username: str) -> bool:
+    return session.exec(select(User.id).where(
+        func.lower(User.username) == lookup_key(username))).first() is not None
+
+
+def refuse_same_printed_name(session: Session, full_name: str) -> None:
+    """Two people with one printed name would make their signatures ambiguous."""
+    key = same_printed_name(full_name)
+    taken = [name for name, full in session.execute(select(User.username, User.full_name))
+             if same_printed_name(full) == key]
+    if taken:
+        raise DomainError(ErrorCode.ALREADY_EXISTS,
+                          f"{full_name!r} is already the full name of user {taken[0]}: "
+                          "signatures print the full name, so it must tell people apart "
+                          "(add a middle initial, for example)")
+
+
+def password_context(username: str, full_name: str) -> list[str]:
+    """Words an attacker tries first against this person's password."""
+    return [username, full_name, "lims", get_settings().facility_name]
+
+
+def new_password_hash(password: str, *, username: str, full_name: str) -> str:
+    """The hash of a password the policy accepts (workflows/passwords.py)."""
+    try:
+        accepted = check_password(password, context=password_context(username, full_name))
+    except PasswordRefused as error:
+        raise DomainError(ErrorCode.PASSWORD_REFUSED, f"password refused: {error}") from None
+    return hash_password(accepted)
+
+
 @lru_cache(maxsize=1)
 def _dummy_hash() -> str:
     return hash_password("no user has this password")
 
 
-def check_credentials(session: Session, *, username: str, password: str) -> User:
-    """Verify a password without committing; the caller commits (with the failure count)."""
-    user = session.exec(select(User).where(User.username == username)).first()
+def check_credentials(session: Session, *, username: str, password: str,
+                      source: str | None = None, pending_change_ok: bool = False) -> User:
+    """Verify a password without committing a success; a failure is committed (with its
+    back-off) before it is raised. `source`: the network address of a sign-in (None: a
+    password re-entered within a session). An account whose password an administrator
+    reset may only sign in (`pending_change_ok`) to choose a new one: it can witness or
+    sign nothing with a password someone else knows."""
+    name, now = lookup_key(username), utcnow()
+    keys = signin.throttle_keys(name, source)
+    signin.refuse_if_throttled(session, keys, now)  # before any hash: the same for all names
+    user = user_named(session, username)
     # One message for unknown user and wrong password: no user enumeration.
     failed = DomainError(ErrorCode.AUTHENTICATION_FAILED, "user name or password is incorrect")
     if user is None or not user.active:
         password_matches(_dummy_hash(), password)  # same time as a real check: no enumeration
+        signin.record_failure(session, keys, now)
+        session.commit()
         raise failed
-    if user.locked_at is not None:
+    if user.locked_at is not None:  # locked before back-off replaced locks: unlock clears it
         password_matches(_dummy_hash(), password)
         raise DomainError(ErrorCode.ACCOUNT_LOCKED,
-                          "this account is locked after repeated failures; ask an administrator")
-    if not password_matches(user.password_hash, password):
-        user.failed_logins += 1
-        events = [PendingEvent(AuditAction.SIGNIN_FAILED, "user", username, "failed_logins",
-                               user.failed_logins - 1, user.failed_logins)]
-        if user.failed_logins >= get_settings().max_failed_logins:
-            user.locked_at = utcnow()
-            events.append(PendingEvent(AuditAction.ACCOUNT_LOCKED, "user", username))
-        session.add(user)
-        append(session, events, user_id=user.id, username=username)
-        session.commit()  # the failure must be recorded even though the action is refused
+                          "this account is locked; ask an administrator to unlock it")
+    if not _matches(user.password_hash, password):
+        _record_failure(session, user, keys, now)
         raise failed
+    if user.must_change_password and not pending_change_ok:
+        raise DomainError(ErrorCode.PASSWORD_CHANGE_REQUIRED,
+                          f"{user.full_name} has a temporary password from an administrator: "
+                          "they sign in and choose their own before anything else")
     if user.failed_logins:
         user.failed_logins = 0
         session.add(user)
+    signin.clear_after_success(session, keys)
     return user
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    # Hashes are of the NFKC form; one made before (of the password as typed) still verifies.
+    typed = normalised(password)
+    return password_matches(password_hash, typed) or (
+        typed != password and password_matches(password_hash, password))
+
+
+def _record_failure(session: Session, user: User, keys: list[tuple[str, Rule]],
+                    now: datetime) -> None:
+    user.failed_logins += 1
+    events = [PendingEvent(AuditAction.SIGNIN_FAILED, "user", user.username, "failed_logins",
+                           user.failed_logins - 1, user.failed_logins)]
+    wait = signin.record_failure(session, keys, now)
+    if wait:
+        events.append(PendingEvent(AuditAction.SIGNIN_THROTTLED, "user", user.username,
+                                   "wait", None, in_words(wait)))
+    session.add(user)
+    append(session, events, user_id=user.id, username=user.username)
+    session.commit()  # the failure must be recorded even though the action is refused
 
 
 def check_second_person(session: Session, *, username: str, password: str, refusal: ErrorCode,
                         who: str) -> User:
     """Re-authenticate someone other than the signed-in caller (a witness, an approving
-    physician). A failure is recorded and counts toward their lockout as usual, but answers
+    physician). A failure is recorded and counts toward their back-off as usual, but answers
     `refusal` (403), never the sign-in failure (401): a client reads that as its own session
     ending, while only the other person's password was wrong."""
     try:
         return check_credentials(session, username=username, password=password)
     except DomainError as error:
         if error.code == ErrorCode.ACCOUNT_LOCKED:
-            raise DomainError(refusal, f"{who}'s account is locked after repeated failures; "
-                                       "ask an administrator, or ask someone else") from None
+            raise DomainError(refusal, f"{who}'s account is locked; ask an administrator, "
+                                       "or ask someone else") from None
+        if error.code == ErrorCode.SIGNIN_THROTTLED:
+            raise DomainError(refusal, f"{who}'s password was refused too often: "
+                                       f"{error.detail[0].lower()}{error.detail[1:]} Or ask "
+                                       "someone else; nothing was recorded") from None
+        if error.code == ErrorCode.PASSWORD_CHANGE_REQUIRED:
+            raise DomainError(refusal, error.detail) from None
         if error.code == ErrorCode.AUTHENTICATION_FAILED:
             raise DomainError(refusal, f"{who}'s user name or password is incorrect: {who} "
                                        "enters their own user name and password again; "
@@ -135,23 +229,31 @@ def check_second_person(session: Session, *, username: str, password: str, refus
         raise
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User:
-    """Sign in: the password is checked and a success resets the failure count."""
-    user = check_credentials(session, username=username, password=password)
+def authenticate(session: Session, *, username: str, password: str,
+                 source: str | None = None) -> User:
+    """Sign in: the password is checked and a success resets the failure count. An account
+    with a temporary password signs in, to change it (`must_change_password`)."""
+    user = check_credentials(session, username=username, password=password, source=source,
+                             pending_change_ok=True)
     session.commit()
     return user
 
 
-def unlock_user(session: Session, *, actor: User, username: str, reason: str) -> User:
-    require_role(actor, {"admin"}, "unlock accounts")
-    user = session.exec(select(User).where(User.username == username)).first()
+def unlock_user(session: Session, *, actor: User | None, username: str, reason: str) -> User:
+    """Clear every sign-in wait of an account (and a lock from before back-off): an
+    administrator, or the server's command line when `actor` is None."""
+    if actor is not None:
+        require_role(actor, {"admin"}, "unlock accounts")
+    user = user_named(session, username)
     if user is None:
         raise InvalidInput(f"no user {username}")
     if not reason.strip():
         raise DomainError(ErrorCode.REASON_REQUIRED, "unlocking an account needs a reason")
     user.locked_at, user.failed_logins = None, 0
+    signin.clear_name(session, user.username)
     session.add(user)
-    append(session, [PendingEvent(AuditAction.ACCOUNT_UNLOCKED, "user", username, reason=reason)],
-           user_id=actor.id, username=actor.username)
+    append(session, [PendingEvent(AuditAction.ACCOUNT_UNLOCKED, "user", user.username,
+                                  reason=reason)],
+           user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
     return user

@@ -22,7 +22,9 @@ from starlette.datastructures import FormData
 from lims.config import get_settings
 from lims.db import session_scope
 from lims.models import User
-from lims.security import TokenError, read_token
+from lims.security import TokenClaims, TokenError, read_claims
+from workflows.errors import InvalidInput
+from workflows.typed_text import free_text_problem
 
 SESSION_COOKIE = "lims_session"
 CSRF_COOKIE = "lims_csrf"
@@ -53,6 +55,10 @@ class LoginRequired(Exception):
         self.expired = expired
 
 
+class PasswordChangeRequired(Exception):
+    """An administrator set a temporary password: the person is sent to choose their own."""
+
+
 class PageForbidden(Exception):
     """The user's role may not open this page, or a form's CSRF token is wrong."""
 
@@ -78,30 +84,49 @@ def get_db(request: Request) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def session_user_id(request: Request) -> int | None:
-    """The user id in a valid, unexpired session cookie, or None."""
+def session_claims(request: Request) -> TokenClaims | None:
+    """The claims of a valid session cookie, neither idle too long nor past its absolute
+    lifetime, or None. Whether its version is still the account's needs the database
+    (`current_user`)."""
     token = request.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     settings = get_settings()
     try:
-        return read_token(settings.secret_key, token, SESSION_PURPOSE,
-                          settings.session_minutes * 60)
+        return read_claims(settings.secret_key, token, SESSION_PURPOSE,
+                           settings.session_minutes * 60,
+                           lifetime_seconds=settings.session_hours * 3600)
     except TokenError:
         return None
 
 
-def current_user(request: Request, db: DbSession) -> User:
+def session_user_id(request: Request) -> int | None:
+    """The user id in a valid, unexpired session cookie, or None."""
+    claims = session_claims(request)
+    return claims.user_id if claims is not None else None
+
+
+def signed_in_anyway(request: Request, db: DbSession) -> User:
+    """The signed-in user, even one who must still change a temporary password."""
     next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    user_id = session_user_id(request)
-    if user_id is None:
+    claims = session_claims(request)
+    if claims is None:
         raise LoginRequired(next_url, expired=SESSION_COOKIE in request.cookies)
-    user = db.get(User, user_id)
-    if user is None or not user.active or user.locked_at is not None:
+    user = db.get(User, claims.user_id)
+    # A version raised since the cookie was issued: signed out elsewhere, password changed.
+    if (user is None or not user.active or user.locked_at is not None
+            or user.token_version != claims.version):
         raise LoginRequired(next_url)
     assert user.id is not None
     # The pages see a detached copy: the database session ends before an error page renders.
     request.state.user = SignedIn(user.id, user.username, user.full_name, user.role)
+    return user
+
+
+def current_user(request: Request,
+                 user: Annotated[User, Depends(signed_in_anyway)]) -> User:
+    if user.must_change_password:
+        raise PasswordChangeRequired()
     return user
 
 
@@ -152,7 +177,23 @@ async def checked_form(request: Request) -> FormData:
     if not isinstance(sent, str) or expected is None or not hmac.compare_digest(sent, expected):
         raise PageForbidden("This form has expired or did not come from this site. "
                             "Go back, reload the page and submit it again.")
+    _refuse_control_characters(form)
     return form
+
+
+# Scans go on to the scan reader, which names what it cannot read and records the refusal.
+_SCAN_FIELDS = ("scan", "wristband", "code")
+
+
+def _refuse_control_characters(form: FormData) -> None:
+    """No typed field carries a control character or a direction override (a NUL would even
+    fail on PostgreSQL): the whole form is refused before any of it is read."""
+    for name, value in form.multi_items():
+        if not isinstance(value, str) or any(part in name for part in _SCAN_FIELDS):
+            continue
+        problem = free_text_problem(value, lines=True)
+        if problem is not None:
+            raise InvalidInput(f"{name.replace('_', ' ')}: {problem}")
 
 
 Form = Annotated[FormData, Depends(checked_form)]

@@ -13,13 +13,20 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lims.api.errors import status_of
 from lims.api.limits import BodyLimit
 from lims.config import get_settings
-from lims.security import issue_token
-from lims.web.deps import SESSION_COOKIE, SESSION_PURPOSE, LoginRequired, PageForbidden
-from lims.web.deps import session_user_id as _session_user_id
-from lims.web.render import render
-from workflows.errors import DomainError, ErrorCode
+from lims.security import TokenClaims, issue_token
+from lims.web.deps import (
+    SESSION_COOKIE,
+    SESSION_PURPOSE,
+    LoginRequired,
+    PageForbidden,
+    PasswordChangeRequired,
+    session_claims,
+)
+from lims.web.render import render, secure_cookie
+from workflows.errors import DomainError
 
 # The API and its generated documentation set their own headers (Swagger UI needs a CDN).
 NOT_WEB = ("/api", "/docs", "/redoc", "/openapi.json")
@@ -43,11 +50,14 @@ def is_web(path: str) -> bool:
     return not any(path == p or path.startswith(p + "/") for p in NOT_WEB)
 
 
-def set_session_cookie(request: Request, response: Response, user_id: int) -> None:
+def set_session_cookie(request: Request, response: Response, claims: TokenClaims) -> None:
+    """The session cookie of `claims`, issued now: its version and start stay the same."""
     settings = get_settings()
-    response.set_cookie(SESSION_COOKIE, issue_token(settings.secret_key, user_id, SESSION_PURPOSE),
+    token = issue_token(settings.secret_key, claims.user_id, SESSION_PURPOSE,
+                        version=claims.version, started=claims.started)
+    response.set_cookie(SESSION_COOKIE, token,
                         max_age=settings.session_minutes * 60, httponly=True,
-                        samesite="strict", secure=request.url.scheme == "https", path="/")
+                        samesite="strict", secure=secure_cookie(request), path="/")
 
 
 class WebHeaders:
@@ -68,15 +78,15 @@ class WebHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in SECURITY_HEADERS.items():
                     headers[name] = value  # the pages' own, stricter than the API's
-                if request.url.scheme == "https":
+                if secure_cookie(request):  # production is on https, if only at the proxy
                     headers.setdefault("Strict-Transport-Security", "max-age=31536000")
                 # Sliding expiry: activity renews the session; an idle one lapses after the
                 # limit.
-                user_id = _session_user_id(request)
-                if (user_id is not None and message["status"] < 400
+                claims = session_claims(request)
+                if (claims is not None and message["status"] < 400
                         and not _sets_session(headers)):
                     renewed = Response()
-                    set_session_cookie(request, renewed, user_id)
+                    set_session_cookie(request, renewed, claims)
                     headers.append("set-cookie", renewed.headers["set-cookie"])
             await send(message)
 
@@ -101,6 +111,10 @@ def install(app: FastAPI) -> None:
         response = RedirectResponse(target, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def to_password(request: Request, exc: PasswordChangeRequired) -> Response:
+        return RedirectResponse("/account/password", status_code=303)
 
     @app.exception_handler(PageForbidden)
     async def forbidden(request: Request, exc: PageForbidden) -> Response:
@@ -129,8 +143,10 @@ def _pages_first(app: FastAPI, error: type[Exception], page: Handler) -> None:
 
 
 def _domain_page(request: Request, exc: DomainError) -> Response:
-    status = 404 if exc.code == ErrorCode.NOT_FOUND else 403 if exc.code == ErrorCode.FORBIDDEN \
-        else 409
+    # The API's one status map: a refused value is 422 on a page as in the API, not 409.
+    status = status_of(exc.code)
+    if status == 401:  # the signed-in session is good: a second person's check failed
+        status = 403
     return render(request, "error.html", {"title": "Not possible", "message": exc.detail},
                   status_code=status)
 

@@ -147,7 +147,13 @@ def render(request: Request, name: str, context: dict[str, Any],
 def set_csrf_cookie(request: Request, response: HTMLResponse | RedirectResponse,
                     nonce: str) -> None:
     response.set_cookie(CSRF_COOKIE, nonce, httponly=True, samesite="strict",
-                        secure=request.url.scheme == "https", path="/")
+                        secure=secure_cookie(request), path="/")
+
+
+def secure_cookie(request: Request) -> bool:
+    """`Secure` in production always (a TLS proxy may speak plain http to the application),
+    in development when the request came by https."""
+    return get_settings().secure_cookies or request.url.scheme == "https"
 
 
 def redirect(url: str, message: str = "") -> RedirectResponse:

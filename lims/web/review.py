@@ -12,7 +12,7 @@ SEVERITY: dict[str, str] = {
     "warning": "minor", "correction": "minor", "late_entry": "minor", "coi_refusal": "minor",
     "reprint": "minor", "pending": "info",
     "suspension": "major", "dose_discrepancy": "major", "computed_figure": "major",
-    "verification": "major",
+    "verification": "major", "superseded_label": "major",
     "notification_undelivered": "major", "notification": "info",
 }
 KIND_WORDS: dict[str, str] = {
@@ -24,6 +24,7 @@ KIND_WORDS: dict[str, str] = {
     "dose_discrepancy": "Dose discrepancy (typed vs computed)",
     "computed_figure": "Computed dose out of specification",
     "verification": "Correction awaiting verification (four eyes)",
+    "superseded_label": "Label superseded by a correction",
     "near_miss": "Near miss (wrong patient or product)",
     "notification_undelivered": "Notification NOT delivered", "notification": "Notification",
 }

@@ -101,8 +101,10 @@ ACTIONS: dict[str, str] = {
     "label_reprinted": "Label REPRINTED",
     "label_verified": "Label scanned back",
     "label_verification_reset": "Label to be scanned back again",
+    "label_superseded": "Label SUPERSEDED by a correction",
     "qc_result": "QC result",
     "qc_corrected": "QC result corrected",
     "qc_verified": "QC correction verified (four eyes)",
+    "qc_rejudged": "QC result judged again after a correction",
     "signed": "Signed",
 }

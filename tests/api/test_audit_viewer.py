@@ -13,6 +13,7 @@ from lims.models import Product
 from lims.services.common import utcnow
 from tests.api.conftest import Api, product_in, refusal
 from tests.factories import PASSWORDS
+from workflows.isbt128 import parse_din
 
 
 def two_products(api: Api) -> tuple[Product, Product]:
@@ -121,8 +122,12 @@ def test_the_audit_page_shows_the_filtered_rows_to_qa_with_a_link_in_the_nav(api
     assert '<a href="/audit">Audit trail</a>' in page.text
     rows = re.findall(r'<tr class="audit-event">(.*?)</tr>', page.text, re.S)
     assert len(rows) == 2
-    assert all(first.din in row and "product state changed" in row for row in rows)
-    assert "collected → received" in rows[-1] and "UTC" in rows[-1]
+    # the record, the states and the step in the lab's words, not the stored codes
+    shown = f"DIN {parse_din(first.din).eye_readable()}"
+    assert all("Product" in row and shown in row and "product state changed" in row
+               for row in rows)
+    assert "Collected → Received in the lab" in rows[-1] and "UTC" in rows[-1]
+    assert "Transport and receipt" in rows[-1]
     assert second.din not in page.text
     assert "2 events." in page.text
 

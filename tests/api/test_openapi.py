@@ -76,7 +76,7 @@ def test_every_route_but_sign_in_and_out_checks_the_callers_role():
 
 def test_every_error_code_has_an_http_status():
     assert set(ErrorCode) - set(STATUS) == set()
-    assert set(STATUS.values()) <= {401, 403, 404, 409, 413, 422, 502}
+    assert set(STATUS.values()) <= {401, 403, 404, 409, 413, 422, 429, 502}
 
 
 def test_the_security_schemes_are_the_bearer_token_and_the_session_cookie():

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from lims.models import CoiEvent
+from lims.models import CoiEvent, Product
 from lims.services.common import utcnow
 from tests.api.web_client import browser
 from tests.factories import make_product
@@ -70,3 +70,22 @@ def test_a_10000_character_scan_on_a_step_form_is_recorded_bounded(api_engine, l
     [event] = [e for e in _events(session) if e.product_id == product.id]
     assert (event.step, event.code) == ("receive", "coi_bad_scan")
     assert len(event.scanned) <= 500 and event.scanned.endswith("… [10000 characters]")
+
+
+def test_a_nul_in_a_web_hold_reason_is_refused_named_and_nothing_is_stored(api_engine, lab):
+    # given a received product and a supervisor's browser
+    session, run = lab
+    product, _ = make_product(run, arm="CD133", until="received")
+    din, state = product.din, product.state
+    session.commit()
+    supervisor, token = browser(api_engine, "super1")
+
+    # when the hold reason carries a NUL (PostgreSQL cannot even store one)
+    page = supervisor.post(f"/products/{din}/disposition/hold",
+                           data={"csrf_token": token, "reason": "bag\x00 leaking"})
+
+    # then the form is refused with the character named, and the product is not held
+    assert page.status_code == 422, page.status_code
+    assert "NUL control character" in page.text and "position 4" in page.text
+    session.commit()
+    assert session.exec(select(Product.state).where(Product.din == din)).one() == state

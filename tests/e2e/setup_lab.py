@@ -1,7 +1,7 @@
-"""The lab the browser tests start from, built through the services as `lims init`, `lims
-seed` and earlier work would leave it: a history of products (for the QC trends and the
-QA queue), an enrolled CD133 patient for the browser to take through the whole path, and
-another patient whose collection bag is the "wrong" container scanned by mistake."""
+"""The lab the browser tests start from (development), built through the services as `lims
+init`, `lims seed --demo` and earlier work would leave it: a history of products (for the QC
+trends and the QA queue), an enrolled CD133 patient for the browser to take through the whole
+path, and another patient whose collection bag is the "wrong" container scanned by mistake."""
 
 from __future__ import annotations
 
@@ -54,7 +54,7 @@ def prepare(database_url: str) -> Cast:
     upgrade(database_url)
     engine = make_engine(database_url)
     with Session(engine, expire_on_commit=False) as session:
-        seed(session, load_seed(), progress=lambda _m: None)
+        seed(session, load_seed(demo=True), progress=lambda _m: None)
         run = DemoRun(session, say=lambda _m: None)
         for days, cells, purity, viability, dose in CD133_HISTORY:
             _cd133(run, days, cells, purity, {"viability": viability, "viable_dose": dose,

@@ -28,7 +28,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
     upgrade(url)
     eng = make_engine(url)
     with Session(eng, expire_on_commit=False) as session:
-        seed(session, load_seed(), progress=lambda _m: None)
+        seed(session, load_seed(demo=True), progress=lambda _m: None)
         run = DemoRun(session, say=lambda _m: None)
         patient = run.enrol("CD133", 70.0)
         schedule_harvest(session, actor=run.user("tech1"), subject_id=patient.subject_id)

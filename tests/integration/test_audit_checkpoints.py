@@ -127,7 +127,7 @@ def test_an_edited_or_removed_checkpoint_line_is_named(lab):
 
 def _add_user(session: Session, username: str) -> None:
     create_user(session, actor=None, username=username, full_name=f"User {username}",
-                role="technician", password=f"{username}-password")
+                role="technician", password=f"{username} keeps the bench tidy")
     session.close()
 
 

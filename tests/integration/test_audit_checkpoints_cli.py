@@ -43,7 +43,7 @@ def _ok(args: list[str], db: Path, cwd: Path) -> str:
 def test_checkpoints_through_the_command_line(tmp_path: Path):
     # given the demo, run by the real CLI (its releases and batch records write checkpoints)
     db = tmp_path / "cli.db"
-    for args in (["init"], ["seed"], ["demo", "--out", str(tmp_path / "out")]):
+    for args in (["init"], ["seed", "--demo"], ["demo", "--out", str(tmp_path / "out")]):
         _ok(args, db, tmp_path)
     path = Path(get_settings().audit_checkpoint_path)
     reasons = [json.loads(line)["reason"] for line in read_lines(path)]

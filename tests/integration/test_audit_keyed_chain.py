@@ -13,6 +13,7 @@ from lims.audit import stored_time_text
 from lims.audit_keys import AuditKey, current_key, key_id_of
 from lims.config import Settings, get_settings
 from lims.models import AuditEvent
+from lims.secret_keys import new_secret_key
 from lims.services.checkpoints import write_checkpoint
 from tests.factories import make_product, seeded
 from tests.integration.audit_attacks import broken, forge_event, intact
@@ -113,16 +114,17 @@ def test_after_a_key_rotation_events_before_and_after_it_verify(
 def test_outside_development_the_default_audit_key_is_refused(tmp_path):
     signing = tmp_path / "signing.pem"
     signing.write_text("placeholder")
-    production = {"environment": "production", "secret_key": "a-real-secret-from-the-vault",
+    production = {"environment": "production", "secret_key": new_secret_key(),
                   "password_hashing": "standard", "audit_signing_key_file": str(signing)}
+    audit_key = new_secret_key()
     with pytest.raises(RuntimeError, match="LIMS_AUDIT_KEY must be set"):
         Settings(**production).check_production_ready()
     with pytest.raises(RuntimeError, match="LIMS_AUDIT_KEY must be set"):
         current_key(Settings(**production))
-    Settings(**production, audit_key=ROTATED_KEY).check_production_ready()
+    Settings(**production, audit_key=audit_key).check_production_ready()
     with pytest.raises(RuntimeError, match="no audit signing key"):
         Settings(**{**production, "audit_signing_key_file": str(tmp_path / "none.pem")},
-                 audit_key=ROTATED_KEY).check_production_ready()
+                 audit_key=audit_key).check_production_ready()
 
 
 @pytest.mark.parametrize("at", [datetime(2026, 11, 30, 6, 1, 2, 345678, tzinfo=UTC),

@@ -246,7 +246,7 @@ def test_the_lims_audit_verify_command_passes_an_intact_trail_and_names_a_broken
         tmp_path):
     # given a database made by the real CLI: init, seed and the demo products
     db = tmp_path / "cli.db"
-    for args in (["init"], ["seed"], ["demo", "--out", str(tmp_path / "out")]):
+    for args in (["init"], ["seed", "--demo"], ["demo", "--out", str(tmp_path / "out")]):
         done = _lims(args, db, tmp_path)
         assert done.returncode == 0, (args, done.stdout, done.stderr)
 

@@ -242,7 +242,7 @@ def test_after_the_harvest_the_bag_is_relabelled_with_its_facts_before_receipt(s
                           container_id=bag.id, format="pdf")
     assert relabel.label.kind == "harvest" and relabel.print_job.serial == 2
     assert relabel.label.collection_at is not None
-    assert relabel.label.volume_ml == 205 and relabel.label.anticoagulant == "heparin, 20 mL"
+    assert relabel.label.volume_ml == 205 and relabel.label.anticoagulant == "heparin, 20 ml"
     assert relabel.label.product_description == "HPC, MARROW"
     with pytest.raises(DomainError) as superseded:  # the blank label is the old generation
         verify_label(session, actor=run.user("doc1"), din=product.din, scan=blank)

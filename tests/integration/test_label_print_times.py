@@ -101,7 +101,7 @@ def test_a_label_cannot_be_scanned_back_before_it_was_printed(session):
 def test_the_demo_prints_each_label_when_its_step_needed_it_and_writes_them_all(
         session, tmp_path: Path):
     # given the seeded lab
-    seed(session, load_seed(), progress=lambda _m: None)
+    seed(session, load_seed(demo=True), progress=lambda _m: None)
 
     # when the demo runs
     products = run_demo(session, tmp_path, say=lambda _m: None)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from labels import Label, LabelKind, render_zpl
 from lims.config import get_settings
-from lims.models import Container, Patient, Product
+from lims.models import Container, Patient, Product, StepRecord
 from tests.factories import make_product, seeded
 from tests.integration.labels_support import (
     KINDS_OF,
@@ -22,6 +22,7 @@ from tests.integration.labels_support import (
     printed_kinds,
 )
 from tests.unit.label_support import code128_scan, datamatrix_scan, zpl_fields
+from workflows.numbers import format_number
 
 ARMS = ["CD133", "BM-MNC"]
 
@@ -106,3 +107,24 @@ def test_the_bench_printed_and_scanned_back_every_label_the_product_needed(sessi
     assert len(run.printed[product.din]) == sum(
         len(KINDS_OF[c]) for c in ("marrow_bag", "rbc_reduced", "mnc", "final_product")
     ) + 1 + 2 + (2 if arm == "CD133" else 0)  # + the blank collection label before harvest
+
+
+@pytest.mark.parametrize("arm", ARMS)
+def test_the_final_label_states_the_volume_and_dose_left_after_the_qc_samples(session, arm):
+    # given a released product whose formulation drew 2 × 0.5 ml QC samples from the syringe
+    run = seeded(session)
+    product, _ = make_product(run, arm=arm, until="released")
+    formulate = next(r for r in session.exec(select(StepRecord).where(
+        StepRecord.product_id == product.id, StepRecord.step == "formulate")))
+    filled = float(formulate.values["final_volume_ml"])
+    drawn = formulate.values["qc_samples"] * formulate.values["qc_sample_volume_ml"]
+    assert drawn > 0
+
+    # when its final label is built
+    [(_, label)] = [(c, lab) for c, lab in every_label(session, product)
+                    if lab.kind is LabelKind.FINAL]
+
+    # then it states what the syringe holds now, and the dose in it, not what was formulated
+    assert label.volume_ml == pytest.approx(filled - drawn)
+    left = format_number(formulate.computed["viable_dose"] * (filled - drawn) / filled, "cells")
+    assert label.dose_text is not None and label.dose_text.startswith(left)

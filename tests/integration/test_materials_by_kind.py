@@ -160,8 +160,8 @@ def test_the_seed_gives_every_lot_its_material_and_records_one_a_lot_was_missing
     session.commit()
 
     # when the seed runs again, then it records that one and creates nothing else
-    assert seed(session, load_seed(), progress=lambda _m: None) == 1
+    assert seed(session, load_seed(demo=True), progress=lambda _m: None) == 1
     session.refresh(old)
     assert old.material == "sedimentation_agent"
-    assert seed(session, load_seed(), progress=lambda _m: None) == 0
+    assert seed(session, load_seed(demo=True), progress=lambda _m: None) == 0
     assert verify_all(session).ok

@@ -111,6 +111,9 @@ def test_qc_draws_beyond_the_formulation_samples_leave_less_to_administer(sessio
     assert ctx is not None
     held = store.step_context(session.connection(), ctx).holdings[ContainerKind.FINAL_PRODUCT]
     assert held.volume_ml == pytest.approx(3.0)
+    # and its final label, which said 4 ml, is printed again saying 3 ml
+    [label] = run.label_all(product)
+    assert label.volume_ml == pytest.approx(3.0) and label.reprint
 
     # and 4 ml cannot be injected from it; left empty, the volume injected is the 3 ml
     product = advance(run, product, "issued")

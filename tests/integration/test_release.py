@@ -8,6 +8,7 @@ from sqlmodel import select
 from lims import demo_data as data
 from lims.models import AuditEvent, QcResult, Signature, User
 from lims.services.common import utcnow
+from lims.services.passwords import change_password
 from lims.services.qc import complete_qc, record_qc_result
 from lims.services.qc_verification import verify_qc_correction
 from lims.services.release import record_hash, reject_product, release_product
@@ -199,9 +200,12 @@ def test_a_reviewer_who_witnessed_a_step_cannot_release_the_product(session):
     run = seeded(session)
     admin = session.exec(select(User).where(User.username == "admin")).one()
     qa2 = create_user(session, actor=admin, username="qa2", full_name="Second QA Reviewer",
-                      role="qa", password="qa2-password")
+                      role="qa", password="qa2-temporary-long")
+    # who chose their own password at their first sign-in
+    qa2 = change_password(session, user_id=qa2.id, current_password="qa2-temporary-long",
+                          new_password="qa2-password-long")
     run.users["qa2"] = qa2
-    qa2_password = "qa2-password"
+    qa2_password = "qa2-password-long"
     product, _ = make_product(run, arm="BM-MNC", until="received")
     product = perform(run, product, "sediment", witness="qa2",
                       witness_password=qa2_password).product

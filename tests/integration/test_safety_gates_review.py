@@ -99,7 +99,7 @@ def test_a_dose_discrepancy_and_the_computed_dose_show_in_the_review(session):
 def test_the_review_tells_a_qa_reviewer_who_entered_qc_that_they_cannot_decide(session):
     run = seeded(session)
     qa2 = create_user(session, actor=None, username="qa2", full_name="Second QA Reviewer",
-                      role="qa", password="qa2-password")
+                      role="qa", password="qa2-password-long")
     product, _ = make_product(run, arm="BM-MNC", until="formulated",
                               t0=utcnow() - timedelta(hours=8))
     record_qc_result(session, actor=qa2, din=product.din, test="endotoxin", value="0.1",

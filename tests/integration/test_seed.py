@@ -7,6 +7,7 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import func, select
 
+from lims.config import get_settings
 from lims.models import (
     AuditEvent,
     Equipment,
@@ -18,7 +19,7 @@ from lims.models import (
 )
 from lims.services.common import utcnow
 from lims.services.enrolment import enrol_patient
-from lims.services.seed import load_seed, seed
+from lims.services.seed import SeedRefused, load_seed, seed
 from lims.services.verification import verify_all
 from tests.factories import PASSWORDS, seeded
 from workflows.eligibility import complete_checklist
@@ -33,9 +34,10 @@ def counts(session) -> dict[str, int]:
     return {t.__name__: session.exec(select(func.count()).select_from(t)).one() for t in TABLES}
 
 
-def test_seeding_twice_creates_nothing_the_second_time(session):
+@pytest.mark.parametrize("demo", [False, True], ids=["reference data", "with the demo"])
+def test_seeding_twice_creates_nothing_the_second_time(session, demo):
     # given a seeded database
-    data = load_seed()
+    data = load_seed(demo=demo)
     first = seed(session, data, progress=lambda _m: None)
     after_first = counts(session)
 
@@ -47,14 +49,50 @@ def test_seeding_twice_creates_nothing_the_second_time(session):
     assert first >= sum(after_first[t.__name__] for t in TABLES if t is not AuditEvent)
     assert (second, messages) == (0, [])
     assert counts(session) == after_first
-    assert after_first["User"] == len(data["users"])
-    assert after_first["ReagentLot"] == len(data["reagents"])
-    assert after_first["Equipment"] == len(data["equipment"])
+    assert after_first["User"] == len(data.get("users", []))
+    assert after_first["ReagentLot"] == len(data.get("reagents", []))
+    assert after_first["Equipment"] == len(data.get("equipment", []))
     assert verify_all(session).ok
 
 
+def test_the_reference_seed_creates_the_trial_and_no_account_lot_or_equipment(session):
+    created = seed(session, load_seed(), progress=lambda _m: None)
+
+    tally = counts(session)
+    assert (tally["Protocol"], tally["ProtocolArm"]) == (1, 2)
+    assert (tally["User"], tally["ReagentLot"], tally["Equipment"]) == (0, 0, 0)
+    assert created == 1 + 2 + 2  # the protocol, its arms, a release specification for each
+
+
+def test_the_demo_seed_adds_the_seven_demo_accounts_to_a_reference_seeded_database(session):
+    seed(session, load_seed(), progress=lambda _m: None)
+
+    created = seed(session, load_seed(demo=True), progress=lambda _m: None)
+
+    names = set(session.exec(select(User.username)))
+    assert names == {"tech1", "tech2", "super1", "qa1", "doc1", "doc2", "admin"}
+    assert created == 7 + len(load_seed(demo=True)["reagents"]) + len(
+        load_seed(demo=True)["equipment"])
+
+
+@pytest.mark.parametrize("data", [
+    pytest.param(lambda: load_seed(demo=True), id="the demo seed"),
+    pytest.param(lambda: {**load_seed(), "users": load_seed(demo=True)["users"][:1]},
+                 id="a seed file with an account"),
+])
+def test_in_production_demo_data_and_accounts_are_refused_before_anything_is_written(
+        session, monkeypatch, data):
+    monkeypatch.setenv("LIMS_ENVIRONMENT", "production")
+    get_settings.cache_clear()
+
+    with pytest.raises(SeedRefused, match="refused in production"):
+        seed(session, data(), progress=lambda _m: None)
+
+    assert set(counts(session).values()) == {0}
+
+
 def test_a_seed_run_after_a_partial_seed_only_adds_what_is_missing(session):
-    data = load_seed()
+    data = load_seed(demo=True)
     seed(session, {**data, "users": data["users"][:2], "reagents": []},
          progress=lambda _m: None)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lims.audit_actions import WORDS, AuditAction, action_words
+from lims.audit_actions import LEGACY, WORDS, AuditAction, action_words
 
 LIMS = Path(__file__).resolve().parents[2] / "lims"
 
@@ -44,7 +44,8 @@ def test_every_member_of_the_enumeration_is_written_somewhere():
     source = "\n".join(p.read_text(encoding="utf-8") for p in LIMS.rglob("*.py")
                        if p.name != "audit_actions.py")
 
-    assert [a.name for a in AuditAction if f"AuditAction.{a.name}" not in source] == []
+    assert [a.name for a in AuditAction
+            if a not in LEGACY and f"AuditAction.{a.name}" not in source] == []
 
 
 def test_every_action_has_words_for_the_inspector_and_unknown_ones_say_so():

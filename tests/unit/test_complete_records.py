@@ -154,3 +154,11 @@ def test_qc_results_use_the_samples_drawn_at_formulation_first():
     assert drawn_from_final(1.0, [0.1, 0.2]) == 1.0  # within the two 0.5 ml tubes
     assert drawn_from_final(1.0, [0.5, 0.5, 0.5]) == 1.5  # 0.5 ml more from the product
     assert drawn_from_final(0.0, [0.2, 0.3]) == pytest.approx(0.5)
+
+
+def test_results_from_tubes_of_unmeasured_volume_took_nothing_more_from_the_final_product():
+    # tubes filled before the final volume was measured: the results came out of them
+    assert drawn_from_final(None, [0.1, 0.1, 0.4]) == 0.0
+    # tubes of 1 ml in all: results beyond them were drawn from the syringe later
+    assert drawn_from_final(1.0, [0.5, 0.4]) == 1.0
+    assert drawn_from_final(1.0, [0.5, 0.9]) == pytest.approx(1.4)

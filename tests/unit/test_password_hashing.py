@@ -6,6 +6,7 @@ import pytest
 from argon2 import extract_parameters
 
 from lims.config import Settings, get_settings
+from lims.secret_keys import new_secret_key
 from lims.security import hash_password, password_matches
 
 
@@ -43,11 +44,11 @@ def test_an_unknown_profile_is_refused_with_a_clear_error(profile):
 
 
 def test_production_refuses_the_test_profile(tmp_path):
-    settings = Settings(environment="production", secret_key="a-real-secret-from-the-vault",
+    settings = Settings(environment="production", secret_key=new_secret_key(),
                         password_hashing="fast-for-tests")
     with pytest.raises(RuntimeError, match="LIMS_PASSWORD_HASHING"):
         settings.check_production_ready()
     (tmp_path / "signing.pem").write_text("the audit signing key")
-    Settings(environment="production", secret_key="a-real-secret-from-the-vault",
-             password_hashing="standard", audit_key="an-audit-key-from-the-vault-0123456789",
+    Settings(environment="production", secret_key=new_secret_key(),
+             password_hashing="standard", audit_key=new_secret_key(),
              audit_signing_key_file=str(tmp_path / "signing.pem")).check_production_ready()

@@ -11,6 +11,7 @@ import pytest
 from workflows.diagram import markdown
 from workflows.errors import ErrorCode, TransitionRefused
 from workflows.product import MACHINE, ProductFacts, ProductState, Trigger, fire
+from workflows.words import action_words
 
 S, T = ProductState, Trigger
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -228,4 +229,6 @@ def test_issue_and_administration_of_a_suspended_product_say_release_suspended()
     for trigger in (T.ISSUE, T.ADMINISTER):
         with pytest.raises(TransitionRefused) as refused:
             fire(trigger, facts)
-        assert refused.value.detail.startswith(f"'{trigger}' refused: release suspended")
+        # the step in words, never its code ('issue')
+        assert refused.value.detail.startswith(
+            f"{action_words(trigger)} refused: release suspended")

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from lims.audit_actions import AuditAction
 from lims.models import User
 from lims.services.audit_query import AUDIT_READERS, AuditFilter, AuditPage, audit_events
+from lims.services.audit_words import line_words
 from lims.web.deps import DbSession, require
 from lims.web.render import render
 from workflows.errors import DomainError
@@ -56,8 +57,9 @@ def audit_viewer(request: Request, user: AuditReader, db: DbSession, page: int =
                              per_page=PER_PAGE)
     except (BadFilter, DomainError) as refused:
         error = refused.detail if isinstance(refused, DomainError) else str(refused)
+    words = line_words(db, found.lines) if found else {}
     return render(request, "audit.html", {
-        "query": query, "found": found, "error": error,
+        "query": query, "found": found, "error": error, "words": words,
         "actions": [(a.value, a.words) for a in AuditAction],
         "page_link": lambda n: _page_link(query, n)})
 

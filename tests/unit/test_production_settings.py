@@ -1,0 +1,157 @@
+"""Production is the default, and it refuses to start on weak keys, naming how to make one."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import string
+from pathlib import Path
+
+import pytest
+
+from lims.config import (
+    DEVELOPMENT_AUDIT_KEY,
+    Settings,
+    UnsafeSettings,
+    get_settings,
+    startup_settings,
+)
+from lims.secret_keys import HOW_TO_MAKE_ONE, new_secret_key, secret_key_problem
+
+HOW = ["lims secret-key", "secrets.token_urlsafe(32)"]
+
+
+@pytest.fixture
+def signing_key(tmp_path: Path) -> Path:
+    path = tmp_path / "signing.pem"
+    path.write_text("the audit signing key (its presence is what start-up checks)")
+    return path
+
+
+def production(signing_key: Path, **changes: str) -> Settings:
+    values = {"environment": "production", "secret_key": new_secret_key(),
+              "audit_key": new_secret_key(), "password_hashing": "standard",
+              "audit_signing_key_file": str(signing_key), **changes}
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_without_lims_environment_the_settings_are_production(monkeypatch):
+    monkeypatch.delenv("LIMS_ENVIRONMENT", raising=False)
+
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+
+    assert settings.environment == "production"
+    with pytest.raises(UnsafeSettings, match="LIMS_SECRET_KEY is not set"):
+        settings.check_production_ready()
+
+
+def test_a_forgotten_environment_with_default_keys_does_not_start(monkeypatch):
+    monkeypatch.delenv("LIMS_ENVIRONMENT", raising=False)
+    get_settings.cache_clear()
+
+    with pytest.raises(UnsafeSettings) as refused:
+        startup_settings()
+
+    assert "LIMS_SECRET_KEY" in str(refused.value) and "LIMS_AUDIT_KEY" in str(refused.value)
+
+
+@pytest.mark.parametrize("name", ["prod", "dev", "test", "Production"])
+def test_an_unknown_environment_name_is_refused_at_start_up(monkeypatch, name):
+    monkeypatch.setenv("LIMS_ENVIRONMENT", name)
+    get_settings.cache_clear()
+
+    with pytest.raises(UnsafeSettings, match="LIMS_ENVIRONMENT: Input should be 'development' "
+                                             "or 'production'"):
+        startup_settings()
+
+
+def test_a_strong_production_configuration_starts(signing_key):
+    production(signing_key).check_production_ready()
+
+
+@pytest.mark.parametrize("make", [
+    pytest.param(new_secret_key, id="lims secret-key"),
+    pytest.param(lambda: secrets.token_urlsafe(48), id="a longer URL-safe key"),
+    pytest.param(lambda: secrets.token_hex(32), id="openssl rand -hex 32"),
+    pytest.param(lambda: base64.urlsafe_b64encode(os.urandom(32)).decode(), id="padded"),
+])
+def test_generated_keys_are_accepted(make):
+    for _ in range(2000):
+        key = make()
+        assert secret_key_problem("LIMS_SECRET_KEY", key) is None, key
+
+
+WEAK = {
+    "empty": ("", "is not set"),
+    "a vault-looking phrase": ("a-real-secret-from-the-vault-0123456789abcdefXYZ",
+                               "is a placeholder"),
+    "a README-style placeholder": ("replace-with-the-output-of-lims-secret-key-0000",
+                                   "is a placeholder"),
+    "one character": ("a" * 64, "is not random enough"),
+    "a repeated block": ("Xy3_" * 16, "is not random enough"),
+    "a run of the alphabet": (string.ascii_uppercase[6:] + string.ascii_lowercase[6:]
+                              + "56789", "is not random enough"),
+    "one short of 256 bits": (secrets.token_urlsafe(32)[:42], "is too short"),
+    "a 128-bit key": (secrets.token_urlsafe(16), "is too short"),
+    "160 bits of hex": (secrets.token_hex(20), "is too short"),
+    "48 hex digits": (secrets.token_hex(24), "is not random enough"),
+    "lower-case letters only": ("".join(secrets.choice(string.ascii_lowercase)
+                                        for _ in range(50)), "is not random enough"),
+    "digits only": ("".join(secrets.choice(string.digits) for _ in range(70)),
+                    "is not random enough"),
+    "with spaces": ("correct horse battery staple " * 2, "may hold only URL-safe base64"),
+    "with punctuation": (secrets.token_urlsafe(32) + "!", "may hold only URL-safe base64"),
+}
+
+
+@pytest.mark.parametrize(("key", "why"), WEAK.values(), ids=WEAK.keys())
+def test_a_weak_session_key_is_refused_with_how_to_make_one(signing_key, key, why):
+    with pytest.raises(UnsafeSettings) as refused:
+        production(signing_key, secret_key=key).check_production_ready()
+
+    message = str(refused.value)
+    assert f"LIMS_SECRET_KEY {why}" in message
+    assert all(words in message for words in HOW)
+    assert "LIMS_AUDIT_KEY" not in message  # only what is wrong is named
+
+
+@pytest.mark.parametrize(("key", "why"), WEAK.values(), ids=WEAK.keys())
+def test_a_weak_audit_key_is_refused_with_how_to_make_one(signing_key, key, why):
+    with pytest.raises(UnsafeSettings) as refused:
+        production(signing_key, audit_key=key).check_production_ready()
+
+    assert f"LIMS_AUDIT_KEY {why}" in str(refused.value)
+    assert HOW_TO_MAKE_ONE in str(refused.value)
+
+
+def test_the_development_audit_key_and_a_copy_of_the_session_key_are_refused(signing_key):
+    with pytest.raises(UnsafeSettings, match="LIMS_AUDIT_KEY must be set outside development"):
+        production(signing_key, audit_key=DEVELOPMENT_AUDIT_KEY).check_production_ready()
+    key = new_secret_key()
+    with pytest.raises(UnsafeSettings, match="LIMS_AUDIT_KEY must differ from LIMS_SECRET_KEY"):
+        production(signing_key, secret_key=key, audit_key=key).check_production_ready()
+
+
+def test_every_problem_is_named_at_once(tmp_path):
+    with pytest.raises(UnsafeSettings) as refused:
+        Settings(_env_file=None, environment="production",  # type: ignore[call-arg]
+                 password_hashing="fast-for-tests",
+                 audit_signing_key_file=str(tmp_path / "none.pem")).check_production_ready()
+
+    lines = str(refused.value).splitlines()
+    assert lines[0].startswith("the LIMS refuses to start in production")
+    assert [line.split()[0] for line in lines[1:]] == [
+        "LIMS_SECRET_KEY", "LIMS_AUDIT_KEY", "LIMS_PASSWORD_HASHING", "no"]
+
+
+def test_development_starts_on_its_marked_defaults(tmp_path):
+    settings = Settings(_env_file=None, environment="development",  # type: ignore[call-arg]
+                        audit_signing_key_file=str(tmp_path / "none.pem"))
+
+    settings.check_production_ready()
+    assert not settings.secure_cookies
+
+
+def test_cookies_are_secure_in_production_whatever_the_scheme(signing_key):
+    assert production(signing_key).secure_cookies
