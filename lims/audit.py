@@ -30,6 +30,8 @@ from sqlmodel import Session
 from lims.audit_actions import AuditAction
 from lims.audit_keys import AuditKey, current_key, keyring
 from lims.models import AuditEvent, AuditHead
+from workflows.errors import InvalidInput
+from workflows.typed_text import free_text_problem
 
 GENESIS = "0" * 64
 
@@ -94,6 +96,16 @@ _INSERT = insert(_EVENTS)
 _MOVE_HEAD = update(_HEAD).where(_HEAD.c.id == 1)
 
 
+def _refuse_unreadable_reasons(events: list[PendingEvent]) -> None:
+    """Every reason a person gives reaches the trail here: one place refuses a control
+    character (a NUL, an escape) or a direction override in it, whichever form or client
+    sent it, before anything is written (the caller's transaction rolls back)."""
+    for event in events:
+        problem = free_text_problem(event.reason, lines=True) if event.reason else None
+        if problem:
+            raise InvalidInput(f"the reason given: {problem}")
+
+
 def append(session: Session, events: list[PendingEvent], *, user_id: int | None,
            username: str) -> None:
     """Append `events` to the chain inside the caller's transaction (never commits).
@@ -103,6 +115,7 @@ def append(session: Session, events: list[PendingEvent], *, user_id: int | None,
     """
     if not events:
         return
+    _refuse_unreadable_reasons(events)
     at = datetime.now(UTC)
     conn = session.connection()
     head = conn.execute(_LOCK_HEAD).one_or_none()

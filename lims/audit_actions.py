@@ -21,6 +21,8 @@ class AuditAction(StrEnum):
     PASSWORD_CHANGED = "password_changed"
     PASSWORD_RESET = "password_reset"
     SIGNED_OUT = "signed_out"
+    ACCOUNT_DEACTIVATED = "account_deactivated"
+    ACCOUNT_REACTIVATED = "account_reactivated"
     # trial set-up and master data
     PROTOCOL_CREATED = "protocol_created"
     SPECIFICATION_CREATED = "specification_created"
@@ -82,6 +84,8 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.PASSWORD_CHANGED: "password changed by its owner (every session ended)",
     AuditAction.PASSWORD_RESET: "temporary password set by an administrator",
     AuditAction.SIGNED_OUT: "signed out (every session ended)",
+    AuditAction.ACCOUNT_DEACTIVATED: "account deactivated (every session ended)",
+    AuditAction.ACCOUNT_REACTIVATED: "account reactivated",
     AuditAction.PROTOCOL_CREATED: "trial protocol created",
     AuditAction.SPECIFICATION_CREATED: "specification created",
     AuditAction.SPECIFICATION_CHANGED: "specification changed",

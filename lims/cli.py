@@ -123,24 +123,60 @@ def show(din: str) -> None:
                        f"{event.action:<16} {event.field} {change}{why}"[:200])
 
 
+# X-Forwarded-For and X-Forwarded-Proto are believed from these addresses only (the TLS
+# proxy's): sign-in throttling counts failures per client address, which a client could
+# otherwise choose for itself by sending the header.
+PROXY_ADDRESSES = "127.0.0.1,::1"
+
+
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="port to listen on")] = 8000) -> None:
+          port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+          workers: Annotated[int, typer.Option(
+              min=1, help="server processes (more than one on PostgreSQL only)")] = 1,
+          forwarded_allow_ips: Annotated[str, typer.Option(
+              help="addresses (or networks) of the TLS reverse proxy whose X-Forwarded-For "
+                   "names the client, comma-separated")] = PROXY_ADDRESSES) -> None:
     """Serve the REST API (/api/v1) and the web UI, and run the background jobs (unless
-    LIMS_JOBS_ENABLED=false)."""
+    LIMS_JOBS_ENABLED=false). docs/deploy.md: proxy, workers, environment."""
     import uvicorn
 
-    from lims.app import create_app
     from lims.config import UnsafeSettings, startup_settings
 
     try:  # refused here, before anything listens, not at the first request
-        startup_settings()
+        settings = startup_settings()
+        _check_serving(settings.database_url, settings.environment, workers,
+                       forwarded_allow_ips)
     except UnsafeSettings as unsafe:
         typer.echo(str(unsafe), err=True)
         raise typer.Exit(code=2) from None
     _schedule_checkpoints()
-    typer.echo(f"serving on http://{host}:{port} (API docs: /api/v1/docs)")
-    uvicorn.run(create_app(), host=host, port=port, log_level="info", server_header=False)
+    typer.echo(f"serving on http://{host}:{port} with {workers} worker process"
+               f"{'es' if workers > 1 else ''} (API docs: /api/v1/docs)")
+    # An import string and a factory: each worker process builds its own application, and
+    # create_app checks the settings again there (a worker never runs on weak settings).
+    uvicorn.run("lims.app:create_app", factory=True, host=host, port=port, workers=workers,
+                proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
+                log_level="info", server_header=False)
+
+
+def _check_serving(database_url: str, environment: str, workers: int,
+                   forwarded_allow_ips: str) -> None:
+    """UnsafeSettings for a way of serving that would lose data or trust any client."""
+    from lims.config import UnsafeSettings
+
+    if workers > 1 and database_url.startswith("sqlite"):
+        # SQLite has one writer at a time: several processes would queue on its lock and
+        # time out under load. PostgreSQL is the production database.
+        raise UnsafeSettings(
+            f"--workers {workers} needs PostgreSQL: SQLite ({_safe(database_url)}) lets one "
+            "process write at a time. Serve SQLite with one worker, or set "
+            "LIMS_DATABASE_URL to a PostgreSQL database (docs/deploy.md).")
+    if environment != "development" and "*" in [
+            address.strip() for address in forwarded_allow_ips.split(",")]:
+        raise UnsafeSettings(
+            "--forwarded-allow-ips '*' lets any client choose the address sign-in "
+            "throttling counts: name the TLS proxy's addresses instead (docs/deploy.md)")
 
 
 @app.command("secret-key")
@@ -187,11 +223,14 @@ def audit_verify() -> None:
 
 
 def _schedule_checkpoints() -> None:
-    """The periodic signed audit checkpoint runs with the background jobs (queued once)."""
+    """The periodic signed audit checkpoint and expiry check run with the background jobs
+    (each queued once)."""
     from lims.services.checkpoints import schedule_checkpoints
+    from lims.services.expiry import schedule_expiry
 
     with session_scope() as session:
         schedule_checkpoints(session)
+        schedule_expiry(session)
 
 
 def _safe(url: str) -> str:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
+from workflows.roles import Role
+
 if TYPE_CHECKING:
     from sqlmodel import Session
 
@@ -51,7 +53,7 @@ def create_admin(
         try:
             password = read_new_password()
             user = create_user(session, actor=None, username=username, full_name=full_name,
-                               role="admin", password=password, email=email)
+                               role=Role.ADMIN.value, password=password, email=email)
         except PasswordNotRead as unread:
             _fail(str(unread))
         except DomainError as error:
@@ -66,7 +68,7 @@ def active_admins(session: Session) -> list[str]:
     from lims.models import User
 
     rows = session.exec(select(User.username).where(
-        User.role == "admin", col(User.active).is_(True)).order_by(col(User.username)))
+        User.role == Role.ADMIN.value, col(User.active).is_(True)).order_by(col(User.username)))
     return list(rows)
 
 
@@ -122,6 +124,37 @@ def reset_password_command(
             _fail(f"{error.code.value}: {error.detail}")
         typer.echo(f"temporary password set for {user.username}: they choose their own at "
                    "the next sign-in")
+
+
+@users_app.command("deactivate")
+def deactivate(username: Annotated[str, typer.Argument(help="whose account")],
+               reason: Annotated[str, typer.Option("--reason",
+                                                   help="why (recorded in the audit)")]) -> None:
+    """Deactivate an account: every session and token of it ends at once (not the last
+    active administrator). Audited as done by "system" at the server."""
+    _activity(username, reason, active=False)
+
+
+@users_app.command("reactivate")
+def reactivate(username: Annotated[str, typer.Argument(help="whose account")],
+               reason: Annotated[str, typer.Option("--reason",
+                                                   help="why (recorded in the audit)")]) -> None:
+    """Reactivate a deactivated account; the person signs in again."""
+    _activity(username, reason, active=True)
+
+
+def _activity(username: str, reason: str, *, active: bool) -> None:
+    from lims.db import session_scope
+    from lims.services.users import deactivate_user, reactivate_user
+    from workflows.errors import DomainError
+
+    change = reactivate_user if active else deactivate_user
+    with session_scope() as session:
+        try:
+            user = change(session, actor=None, username=username, reason=reason)
+        except DomainError as error:
+            _fail(f"{error.code.value}: {error.detail}")
+        typer.echo(f"{user.username} {'reactivated' if active else 'deactivated'}")
 
 
 def _fail(message: str) -> NoReturn:

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     audit_public_key_file: str = ""
     audit_checkpoint_path: str = "audit-checkpoints.jsonl"
     audit_checkpoint_interval_seconds: float = 3600.0
+    # How often the system marks expired the products whose expiry has passed.
+    expiry_check_interval_seconds: float = 300.0
 
     @property
     def secure_cookies(self) -> bool:

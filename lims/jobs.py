@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 import lims.services.checkpoints  # registers the periodic audit checkpoint
+import lims.services.expiry  # registers the periodic expiry check
 import lims.services.notifications  # noqa: F401  (registers the delivery of notifications)
 from lims.db import session_scope
 from lims.services.jobs import RunSummary, run_due, worker_name

@@ -17,6 +17,7 @@ from typing import Any
 from transitions import EventData, Machine
 
 from workflows.errors import ErrorCode, TransitionRefused
+from workflows.roles import Role
 from workflows.words import action_words, state_words
 
 
@@ -150,25 +151,27 @@ TRANSITIONS: list[dict[str, Any]] = [
 # Who may fire each trigger. Segregation of duties beyond the role (QA may not release
 # what they processed, a witness must be someone else) is a guard, not a role.
 TRIGGER_ROLES: Mapping[Trigger, frozenset[str]] = {
-    T.HARVEST: frozenset({"technician", "supervisor", "physician"}),
-    T.RECEIVE: frozenset({"technician", "supervisor"}),
-    T.SEDIMENT: frozenset({"technician", "supervisor"}),
-    T.ISOLATE_MNC: frozenset({"technician", "supervisor"}),
-    T.ENRICH: frozenset({"technician", "supervisor"}),
-    T.FORMULATE: frozenset({"technician", "supervisor"}),
-    T.COMPLETE_QC: frozenset({"technician", "supervisor", "qa"}),
-    T.RELEASE: frozenset({"qa"}),
-    T.EXCEPTIONAL_RELEASE: frozenset({"qa"}),
-    T.REJECT: frozenset({"qa"}),
+    T.HARVEST: frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.PHYSICIAN}),
+    T.RECEIVE: frozenset({Role.TECHNICIAN, Role.SUPERVISOR}),
+    T.SEDIMENT: frozenset({Role.TECHNICIAN, Role.SUPERVISOR}),
+    T.ISOLATE_MNC: frozenset({Role.TECHNICIAN, Role.SUPERVISOR}),
+    T.ENRICH: frozenset({Role.TECHNICIAN, Role.SUPERVISOR}),
+    T.FORMULATE: frozenset({Role.TECHNICIAN, Role.SUPERVISOR}),
+    T.COMPLETE_QC: frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA}),
+    T.RELEASE: frozenset({Role.QA}),
+    T.EXCEPTIONAL_RELEASE: frozenset({Role.QA}),
+    T.REJECT: frozenset({Role.QA}),
     # Fired by the QC service when a result recorded after release fails.
-    T.SUSPEND_RELEASE: frozenset({"technician", "supervisor", "qa"}),
-    T.RE_RELEASE: frozenset({"qa"}),
-    T.ISSUE: frozenset({"technician", "supervisor"}),
-    T.ADMINISTER: frozenset({"physician"}),
-    T.HOLD: frozenset({"technician", "supervisor", "qa"}),
-    T.RESUME: frozenset({"supervisor", "qa"}),
-    T.DISCARD: frozenset({"supervisor", "qa"}),
-    T.EXPIRE: frozenset({"technician", "supervisor", "qa", "physician", "admin"}),
+    T.SUSPEND_RELEASE: frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA}),
+    T.RE_RELEASE: frozenset({Role.QA}),
+    T.ISSUE: frozenset({Role.TECHNICIAN, Role.SUPERVISOR}),
+    T.ADMINISTER: frozenset({Role.PHYSICIAN}),
+    T.HOLD: frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA}),
+    T.RESUME: frozenset({Role.SUPERVISOR, Role.QA}),
+    T.DISCARD: frozenset({Role.SUPERVISOR, Role.QA}),
+    # The administrator manages users and master data only: no product trigger. The
+    # scheduled expiry runs as the system (no role), not as an administrator.
+    T.EXPIRE: frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA, Role.PHYSICIAN}),
 }
 
 GUARD_ERRORS: Mapping[str, tuple[ErrorCode, str]] = {

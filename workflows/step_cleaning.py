@@ -123,11 +123,21 @@ def _integer(value: object) -> int:
     return int(number)
 
 
+# The smallest amount a pipette, counter, scale or clock at the bench reads: a value that must
+# be above zero yet is below this (1e-320 ml) is a slip, and would print as 0.
+_SMALLEST_READING = {"ml": 0.01, "min": 0.1, "cells/µL": 1.0, "cells": 1.0, "g": 0.1,
+                     "kg": 0.1}
+
+
 def _in_range(f: Field, number: float) -> float:
     unit = f" {f.unit}" if f.unit else ""
     if f.min is not None and f.above_min and number <= f.min:
         raise _Invalid(f"must be above {f.min:g}{unit} (a container holds something), "
                        f"got {number:g}")
+    smallest = _SMALLEST_READING.get(f.unit or "")
+    if f.above_min and smallest is not None and number < smallest:
+        raise _Invalid(f"{number:g}{unit} is less than the smallest reading of "
+                       f"{smallest:g}{unit}: a slipped digit?")
     if f.min is not None and number < f.min:
         raise _Invalid(f"must be at least {f.min:g}{unit}, got {number:g}")
     if f.max is not None and number > f.max:

@@ -22,6 +22,7 @@ from lims.models import User
 from lims.security import TokenClaims, TokenError, issue_token, read_claims
 from lims.services.common import require_role
 from workflows.errors import DomainError, ErrorCode
+from workflows.roles import LAB_ROLES
 
 SESSION_COOKIE = "lims_session"
 API_PURPOSE, SESSION_PURPOSE = "api", "session"
@@ -214,5 +215,4 @@ def require_roles(*roles: str, action: str = "do this") -> RoleCheck:
 
 
 # Everyone who works with products reads them; the administrator manages users only.
-LAB_ROLES = frozenset({"technician", "supervisor", "qa", "physician"})
 Reader = Annotated[User, Depends(require_roles(*LAB_ROLES, action="read lab records"))]

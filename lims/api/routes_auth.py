@@ -33,14 +33,24 @@ from lims.config import Settings
 from lims.models import User
 from lims.security import TokenError, issue_token
 from lims.services.passwords import change_password, reset_password, sign_out
-from lims.services.users import ROLES, authenticate, create_user, unlock_user, update_user
+from lims.services.users import (
+    ROLES,
+    all_users,
+    authenticate,
+    create_user,
+    deactivate_user,
+    reactivate_user,
+    unlock_user,
+    update_user,
+)
 from workflows.errors import DomainError, ErrorCode
+from workflows.roles import Role
 
 router = APIRouter(tags=["auth"])
 # Anyone signed in, even with a temporary password still to change (for /auth/me and
 # /auth/password only).
 SignedInAnyway = Annotated[User, Depends(PendingChangeCheck(ROLES, "use the system"))]
-Admin = Annotated[User, Depends(require_roles("admin", action="administer users"))]
+Admin = Annotated[User, Depends(require_roles(Role.ADMIN, action="administer users"))]
 
 # One message whatever went wrong, so sign-in never tells whether a user name exists
 # (an account that exists and is locked answers the same as one that does not).
@@ -145,3 +155,24 @@ def change_user(username: Name, body: UserChangeIn, actor: Admin, session: Sessi
     """Change a user's full name or e-mail address (admin)."""
     return UserOut.model_validate(update_user(session, actor=actor, username=username,
                                               **body.model_dump(exclude_unset=True)))
+
+
+@router.get("/users", responses=errors(401, 403))
+def list_users(_actor: Admin, session: SessionDep) -> list[UserOut]:
+    """Every account, active or not, by user name (admin)."""
+    return [UserOut.model_validate(user) for user in all_users(session)]
+
+
+@router.post("/users/{username}/deactivate", responses=errors(401, 403, 404, 409, 422))
+def deactivate(username: Name, body: ReasonIn, actor: Admin, session: SessionDep) -> UserOut:
+    """Deactivate an account (admin): every session and token of it ends at once. Refused
+    for your own account and for the last active administrator."""
+    return UserOut.model_validate(deactivate_user(session, actor=actor, username=username,
+                                                  reason=body.reason))
+
+
+@router.post("/users/{username}/reactivate", responses=errors(401, 403, 404, 409, 422))
+def reactivate(username: Name, body: ReasonIn, actor: Admin, session: SessionDep) -> UserOut:
+    """Reactivate a deactivated account (admin); the person signs in again."""
+    return UserOut.model_validate(reactivate_user(session, actor=actor, username=username,
+                                                  reason=body.reason))

@@ -13,10 +13,11 @@ from lims.api.schemas_quality import DeviationCloseIn, DeviationIn, DeviationOut
 from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.deviations import RAISE_ROLES, close_deviation, deviations_of, raise_deviation
+from workflows.roles import Role
 
 router = APIRouter(tags=["deviations"])
 Raiser = Annotated[User, Depends(require_roles(*RAISE_ROLES, action="record deviations"))]
-Closer = Annotated[User, Depends(require_roles("qa", action="close deviations"))]
+Closer = Annotated[User, Depends(require_roles(Role.QA, action="close deviations"))]
 
 
 @router.post("/products/{din}/deviations", status_code=status.HTTP_201_CREATED,

@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from lims.api.deps import Reader, SessionDep, require_roles
+from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.schemas import In
+from lims.api.schemas import Day, In
 from lims.models import User
 from lims.services.materials import (
     MASTER_DATA_ROLES,
@@ -20,10 +20,14 @@ from lims.services.materials import (
     register_reagent_lot,
 )
 from workflows.materials import EquipmentType, Material
+from workflows.roles import LAB_ROLES
 
 router = APIRouter(tags=["materials"])
 Keeper = Annotated[User, Depends(require_roles(*MASTER_DATA_ROLES,
                                                action="register master data"))]
+# The lab uses the master data, the administrator keeps it: both read it.
+Reader = Annotated[User, Depends(require_roles(*(LAB_ROLES | MASTER_DATA_ROLES),
+                                               action="read master data"))]
 
 
 class ReagentLotIn(In):
@@ -33,7 +37,7 @@ class ReagentLotIn(In):
     lot: str = Field(min_length=1, max_length=60, examples=["FP2404"])
     material: Material = Field(description="The kind of material; a step's lot field takes "
                                            "only its own")
-    expires_on: date
+    expires_on: Day
     manufacturer: str = Field(default="", max_length=120)
     grade: str = Field(default="GMP", max_length=20)
 
@@ -54,7 +58,7 @@ class EquipmentIn(In):
                       description="Its first word names the type: "
                                   + ", ".join(t.value for t in EquipmentType))
     serial: str = Field(min_length=1, max_length=60)
-    calibration_due: date
+    calibration_due: Day
 
 
 class EquipmentOut(BaseModel):

@@ -14,9 +14,10 @@ from lims.models import User
 from lims.services.batch_record import batch_record_pdf
 from lims.services.queries import coi_events, history
 from lims.services.verification import verify_all
+from workflows.roles import Role
 
 router = APIRouter(tags=["records"])
-Auditor = Annotated[User, Depends(require_roles("qa", "supervisor", "admin",
+Auditor = Annotated[User, Depends(require_roles(Role.QA, Role.SUPERVISOR, Role.ADMIN,
                                                 action="verify the audit trail"))]
 
 

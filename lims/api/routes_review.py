@@ -12,9 +12,10 @@ from lims.api.schemas import Din
 from lims.api.schemas_quality import QueueItemOut, ReviewSummaryOut
 from lims.models import User
 from lims.services.review import qa_queue, review_summary
+from workflows.roles import Role
 
 router = APIRouter(tags=["qa"])
-Reviewer = Annotated[User, Depends(require_roles("qa", "supervisor", "physician",
+Reviewer = Annotated[User, Depends(require_roles(Role.QA, Role.SUPERVISOR, Role.PHYSICIAN,
                                                  action="review products"))]
 
 

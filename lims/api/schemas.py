@@ -11,6 +11,7 @@ from fastapi import Path, Query
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -95,6 +96,19 @@ def _shown(value: object) -> str:
     return "a list" if isinstance(value, list) else "an object"
 
 
+# A calendar day in a request: "YYYY-MM-DD" and nothing else (a time of day or a number such
+# as 0 would otherwise be read as some day, silently).
+def _day_only(value: object) -> object:
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        raise ValueError(f"a day is written YYYY-MM-DD, not {_shown(value)}")
+    if not isinstance(value, str | date) or isinstance(value, datetime):
+        raise ValueError(f"a day is written YYYY-MM-DD, not {_shown(value)}")
+    return value
+
+
+Day = Annotated[date, BeforeValidator(_day_only)]
+
+
 class In(BaseModel):
     """A request body: unknown fields are refused rather than silently ignored, and no text
     may carry a NUL character (PostgreSQL cannot store one)."""
@@ -167,6 +181,7 @@ class UserOut(Out):
     full_name: str
     role: str
     email: str = Field(description="Where notifications reach this person; empty: none")
+    active: bool = Field(description="False: deactivated, it can neither sign in nor sign")
 
 
 class UserIn(In):
@@ -193,11 +208,11 @@ class ReasonIn(In):
 class PatientIn(In):
     subject_id: str = Field(min_length=1, max_length=40)
     mrn: str = Field(min_length=1, max_length=40, description="Medical record number")
-    date_of_birth: date
+    date_of_birth: Day
     name: str = Field(min_length=1, max_length=200)
     sex: Literal["F", "M", "X"]
     weight_kg: float = Field(gt=0, le=1000, allow_inf_nan=False)
-    consent_date: date
+    consent_date: Day
     arm: Arm = Field(description="Randomised arm")
     eligibility: dict[Marker, bool] = Field(
         max_length=50, description="Inclusion/exclusion checklist answers (at most 50)")

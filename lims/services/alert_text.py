@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lims.models import Alert, Product
+from workflows.roles import Role
 from workflows.specifications import QC_TESTS
 from workflows.words import state_words
 
@@ -50,13 +51,13 @@ def alert_body(alert: Alert, product: Product, facts: AlertFacts, subject_id: st
 
 
 def _what_to_do(alert: Alert, role: str) -> str:
-    if alert.severity == "clinical" and role == "physician":
+    if alert.severity == "clinical" and role == Role.PHYSICIAN:
         return ("The product has already been administered: assess the patient now and "
                 "decide on treatment (e.g. cultures, antibiotics), then record your actions.")
     if alert.severity == "clinical":
         return ("The product has already been administered: make sure the treating physician "
                 "has been reached and open a deviation for the investigation.")
-    if role == "physician":
+    if role == Role.PHYSICIAN:
         return ("QA must decide on the product before it may be issued or given; do not "
                 "administer it until QA has released it again.")
     return ("Decide on the product before it is issued or given: it may not be used until "

@@ -14,9 +14,10 @@ from lims.services.common import aware, get_or_404, require_role
 from lims.services.notifications import stage_notification
 from lims.services.signatures import add_signature, authenticate_signer
 from workflows.errors import DomainError, ErrorCode
+from workflows.roles import Role
 from workflows.words import state_words
 
-ACK_ROLES = frozenset({"qa", "physician"})
+ACK_ROLES = frozenset({Role.QA, Role.PHYSICIAN})
 
 
 def physician_to_notify(session: Session, product: Product) -> int | None:
@@ -63,9 +64,10 @@ def _notify(session: Session, alert: Alert, product: Product, physician: User | 
     """Queue the alert's e-mails: the treating physician and every active QA user with an
     address; a clinical alert goes to the physician first, a release alert to QA first."""
     qa_users = list(session.exec(select(User).where(
-        User.role == "qa", col(User.active).is_(True), User.email != "").order_by(col(User.id))))
-    doctor = [(physician, "physician")] if physician is not None else []
-    qa = [(user, "qa") for user in qa_users if user.id != alert.notify_physician_id]
+        User.role == Role.QA.value, col(User.active).is_(True), User.email != "")
+        .order_by(col(User.id))))
+    doctor = [(physician, Role.PHYSICIAN)] if physician is not None else []
+    qa = [(user, Role.QA) for user in qa_users if user.id != alert.notify_physician_id]
     people = doctor + qa if alert.severity == "clinical" else qa + doctor
     patient = session.get(Patient, product.patient_id)
     subject_id = patient.subject_id if patient else "?"

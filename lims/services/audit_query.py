@@ -30,8 +30,9 @@ from lims.models import (
 )
 from lims.services.common import product_by_din, require_role
 from workflows.errors import InvalidInput
+from workflows.roles import Role
 
-AUDIT_READERS = frozenset({"qa", "admin"})
+AUDIT_READERS = frozenset({Role.QA, Role.ADMIN})
 MAX_PER_PAGE = 500
 # Rows of these kinds belong to a product through their product_id (entity, model).
 _PRODUCT_RECORDS: tuple[tuple[str, Any], ...] = (

@@ -44,7 +44,8 @@ RECORD_ACTIONS = (A.PRODUCT_CREATED, A.STATE_CHANGED, A.CONTAINER_CREATED, A.STE
                   A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED, A.QC_VERIFIED, A.SIGNED,
                   A.LABEL_PRINTED,
                   A.LABEL_REPRINTED, A.DEVIATION_RAISED, A.DEVIATION_CLOSED, A.ALERT_RAISED,
-                  A.USER_CREATED, A.USER_UPDATED, A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED)
+                  A.USER_CREATED, A.USER_UPDATED, A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED,
+                  A.ACCOUNT_DEACTIVATED, A.ACCOUNT_REACTIVATED)
 _READ = select(_EVENTS.c.seq, _EVENTS.c.user_id, _EVENTS.c.action, _EVENTS.c.entity,
                _EVENTS.c.entity_id, _EVENTS.c.field, _EVENTS.c.old_value, _EVENTS.c.new_value,
                _EVENTS.c.reason).where(_EVENTS.c.action.in_([a.value for a in RECORD_ACTIONS])

@@ -19,6 +19,7 @@ from lims.services.audit_trail_index import Event, Trail
 from lims.services.state_replay import Replay
 from lims.services.steps import step_content
 from lims.services.verdicts import Problem
+from workflows.roles import Role
 
 ADMINISTERED = "Administered"
 EXPECTED = ("a valid 'Administered' signature of the physician who administered it, over "
@@ -87,7 +88,7 @@ def _row_problem(signature: Signature, event: Event, record: StepRecord) -> str 
 
 def _signer_problem(session: Session, signature: Signature, record: StepRecord) -> str | None:
     signer = session.get(User, signature.user_id)
-    if signer is None or signer.role != "physician":
+    if signer is None or signer.role != Role.PHYSICIAN:
         role = signer.role if signer else "no user"
         return f"signature {signature.id} was made by a {role}, not a physician"
     if signer.id != record.operator_id:

@@ -51,6 +51,7 @@ from workflows.errors import Conflict, DomainError, ErrorCode, InvalidInput, Not
 from workflows.fields import Quantity
 from workflows.identity import STEP_OUTPUTS, ContainerKind
 from workflows.product import TRIGGER_ROLES, Trigger
+from workflows.roles import Role
 from workflows.step_times import (
     PROCESS_ORDER,
     ReportedTime,
@@ -62,7 +63,7 @@ from workflows.steps import STEPS, StepDataError, StepOutcome, evaluate_step
 from workflows.words import state_words
 
 # Anyone who may perform the step may correct it, and a supervisor any step.
-CORRECTING_ROLES = frozenset({"supervisor"})
+CORRECTING_ROLES = frozenset({Role.SUPERVISOR})
 # Values that made containers (the number of QC sample tubes, each labelled): a wrong one is
 # a deviation, not a correction of the record.
 NOT_CORRECTABLE = {"formulate": frozenset({"qc_samples"})}

@@ -13,10 +13,11 @@ from lims.services.common import aware, get_or_404, product_by_din, require_role
 from lims.services.signatures import add_signature, authenticate_signer
 from workflows.characters import escaped
 from workflows.errors import DomainError, ErrorCode, InvalidInput
+from workflows.roles import Role
 from workflows.words import TRIGGERS
 
 CLASSIFICATIONS = ("minor", "major", "critical")
-RAISE_ROLES = frozenset({"technician", "supervisor", "qa", "physician"})
+RAISE_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA, Role.PHYSICIAN})
 BLOCKING = ("major", "critical")
 # Where a deviation happened: a step or decision of the product, or its QC testing.
 DEVIATION_STEPS = (*TRIGGERS, "qc")
@@ -52,7 +53,7 @@ def close_deviation(session: Session, *, actor: User, deviation_id: int, disposi
                     password: str, impact_assessment: str | None = None,
                     now: datetime | None = None) -> Deviation:
     """QA closes with a disposition, signed (meaning "Closed")."""
-    require_role(actor, {"qa"}, "close deviations")
+    require_role(actor, {Role.QA}, "close deviations")
     deviation = get_or_404(session, Deviation, deviation_id, "deviation")
     if deviation.status == "closed":
         raise DomainError(ErrorCode.CONFLICT, f"deviation {deviation_id} is already closed")
@@ -125,7 +126,8 @@ def open_automatic_deviation(session: Session, *, product: Product, kind: str, s
 
 def _system_user(session: Session) -> int:
     # raised_by_id is NOT NULL; system-opened deviations name the first admin account.
-    row = session.exec(select(User.id).where(User.role == "admin").order_by(col(User.id))).first()
+    row = session.exec(select(User.id).where(User.role == Role.ADMIN.value)
+                       .order_by(col(User.id))).first()
     if row is None:
         raise DomainError(ErrorCode.CONFLICT, "no admin account to record a system deviation")
     return row

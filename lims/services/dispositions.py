@@ -74,17 +74,22 @@ def _reason(reason: str | None, trigger: Trigger) -> str:
     return reason
 
 
-def expire_product(session: Session, *, actor: User, din: str,
+def expire_product(session: Session, *, actor: User | None, din: str,
                    now: datetime | None = None) -> Product:
-    """Mark a product expired; refused before its expiry time."""
-    require_trigger_role(actor, Trigger.EXPIRE)
+    """Mark a product expired; refused before its expiry time. `actor` None: the system
+    (the scheduled expiry), which needs no role; a person needs a lab role that may."""
+    if actor is not None:
+        require_trigger_role(actor, Trigger.EXPIRE)
     product = product_by_din(session, din)
     return advance(session, product=product, trigger=Trigger.EXPIRE, actor=actor,
                    now=aware(now), facts={}, reason="expiry reached")
 
 
-def expire_due(session: Session, *, actor: User, now: datetime | None = None) -> list[str]:
-    """Expire every product past its expiry (run by the scheduler or `lims expire`)."""
+def expire_due(session: Session, *, actor: User | None = None,
+               now: datetime | None = None) -> list[str]:
+    """Expire every product past its expiry. Run by the system (`actor` None, audited as
+    "system"): expiry is a fact of the clock, not any person's decision, so it needs no
+    role (the administrator, who has no product role, never expires products)."""
     now = aware(now)
     due = session.exec(select(Product.din).where(Product.expires_at <= now)).all()  # type: ignore[operator]
     expired = []

@@ -14,11 +14,12 @@ from lims.services.common import require_role, utcnow
 from lims.services.users import check_second_person
 from workflows.eligibility import assess
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from workflows.roles import Role
 from workflows.typed_text import free_text_problem, identifier_problem
 from workflows.words import role_words
 
-ENROLLERS = frozenset({"physician", "supervisor"})
-ELIGIBILITY_CHECKERS = frozenset({"physician"})
+ENROLLERS = frozenset({Role.PHYSICIAN, Role.SUPERVISOR})
+ELIGIBILITY_CHECKERS = frozenset({Role.PHYSICIAN})
 
 
 def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_id: str,
@@ -94,9 +95,9 @@ def _treating_physician(session: Session, username: str | None) -> User | None:
     if username is None:
         return None
     user = session.exec(select(User).where(User.username == username.strip())).first()
-    if user is None or user.role != "physician" or not user.active:
+    if user is None or user.role != Role.PHYSICIAN or not user.active:
         what = "no user" if user is None else (
-            _a(role_words(user.role)) if user.role != "physician" else "a deactivated account")
+            _a(role_words(user.role)) if user.role != Role.PHYSICIAN else "a deactivated account")
         raise DomainError(ErrorCode.TREATING_PHYSICIAN_INVALID,
                           f"the treating physician must be an active physician; "
                           f"{user.full_name if user else repr(username)} is {what}: "

@@ -20,8 +20,9 @@ from workflows.errors import NotFound
 from workflows.identity import ContainerKind, product_code_key
 from workflows.isbt128 import make_din
 from workflows.product import ProductState
+from workflows.roles import Role
 
-SCHEDULERS = frozenset({"technician", "supervisor", "physician"})
+SCHEDULERS = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.PHYSICIAN})
 _SEQUENCE: Table = DinSequence.__table__  # type: ignore[attr-defined]
 _UPSERT: dict[str, Callable[[Table], Any]] = {"postgresql": postgresql.insert,
                                                "sqlite": sqlite.insert}

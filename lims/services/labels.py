@@ -59,6 +59,7 @@ from workflows.errors import DomainError, ErrorCode, Forbidden, IdentityMismatch
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.product import FINAL_STATES
+from workflows.roles import Role
 from workflows.words import container_status_words, label_kind_words, state_words
 
 __all__ = ["LABELLERS", "PendingLabel", "PrintResult", "build_label", "container_ref",
@@ -66,7 +67,7 @@ __all__ = ["LABELLERS", "PendingLabel", "PrintResult", "build_label", "container
 
 Format = Literal["pdf", "zpl"]
 # Physicians print and check the collection label in the operating room, nothing else.
-LABELLERS = frozenset({"technician", "supervisor", "physician"})
+LABELLERS = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.PHYSICIAN})
 VERIFY_STEP = "label_verification"  # the CoiEvent step of a refused scan-back
 _C: Table = Container.__table__  # type: ignore[attr-defined]
 
@@ -207,7 +208,7 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
         record_mismatch(session, error=error, product=product, step=VERIFY_STEP, actor=actor,
                         at=now)
         raise
-    if actor.role == "physician" and target.kind != ContainerKind.MARROW_BAG:
+    if actor.role == Role.PHYSICIAN and target.kind != ContainerKind.MARROW_BAG:
         raise Forbidden(f"physician {actor.username} may verify only the collection label")
     if target.label_verified_at is not None:
         return target  # scanned back before: nothing new to record
@@ -249,7 +250,7 @@ def pending_labels(session: Session, din: str) -> list[PendingLabel]:
 
 def _may_print(actor: User, subject: LabelSubject, kind: LabelKind) -> None:
     product, container = subject.product, subject.container
-    if actor.role == "physician" and kind not in (LabelKind.COLLECTION, LabelKind.HARVEST):
+    if actor.role == Role.PHYSICIAN and kind not in (LabelKind.COLLECTION, LabelKind.HARVEST):
         raise Forbidden(f"physician {actor.username} may print only the collection label")
     if product.state in FINAL_STATES:
         raise DomainError(ErrorCode.INVALID_TRANSITION,

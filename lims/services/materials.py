@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.models import Equipment, ReagentLot, User
-from lims.services.common import require_role
+from lims.services.common import require_role, utcnow
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.materials import (
     EQUIPMENT_NAMES,
@@ -27,11 +27,24 @@ from workflows.materials import (
     wrong_equipment,
     wrong_material,
 )
+from workflows.roles import Role
 from workflows.steps import Field, StepSpec
 from workflows.typed_text import free_text_problem, identifier_problem
 
-MASTER_DATA_ROLES = frozenset({"admin", "supervisor"})
+MASTER_DATA_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 M = TypeVar("M", ReagentLot, Equipment)
+
+
+# A date outside these years is a typing slip (1900, 9999), never a real lot or calibration.
+_EARLIEST_YEAR = 2000
+_YEARS_AHEAD = 30
+
+
+def _plausible_day(what: str, day: date) -> None:
+    latest = utcnow().year + _YEARS_AHEAD
+    if not _EARLIEST_YEAR <= day.year <= latest:
+        raise InvalidInput(f"{what} {day.isoformat()} cannot be right: it must lie between "
+                           f"{_EARLIEST_YEAR} and {latest}")
 
 
 def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, lot: str,
@@ -46,6 +59,7 @@ def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, 
         raise InvalidInput("a reagent lot needs the product name and the lot number")
     _check_text(identifiers={"lot number": lot},
                 texts={"product name": reagent, "manufacturer": manufacturer, "grade": grade})
+    _plausible_day("expiry date", expires_on)
     if session.exec(select(ReagentLot).where(ReagentLot.lot == lot)).first():
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"reagent lot {lot} is already registered")
     row = ReagentLot(reagent=reagent.strip(), lot=lot, material=kind.value,
@@ -118,6 +132,7 @@ def register_equipment(session: Session, *, actor: User | None, code: str, kind:
         raise InvalidInput("equipment needs its equipment ID")
     _check_text(identifiers={"equipment ID": code, "serial number": serial},
                 texts={"kind": kind})
+    _plausible_day("calibration due date", calibration_due)
     if equipment_type_of(kind) is None:
         known = " or ".join(f"'{name}'" for name in EQUIPMENT_NAMES.values())
         raise InvalidInput(f"equipment kind {kind!r} names no known type: start it with "

@@ -25,10 +25,11 @@ from lims.services.common import aware, get_or_404, require_role
 from lims.services.jobs import ClaimedJob, enqueue, register_job_kind
 from lims.services.mail import DeliveryError, build_message, send
 from workflows.errors import DomainError, ErrorCode
+from workflows.roles import Role
 
 DELIVER = "deliver_notification"
-READERS = frozenset({"qa", "admin", "physician"})
-RESENDERS = frozenset({"qa", "admin"})
+READERS = frozenset({Role.QA, Role.ADMIN, Role.PHYSICIAN})
+RESENDERS = frozenset({Role.QA, Role.ADMIN})
 GRACE = timedelta(minutes=5)  # a notification unsent for longer is overdue
 
 

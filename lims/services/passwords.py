@@ -18,6 +18,7 @@ from lims.services.signin import clear_name
 from lims.services.users import check_credentials, new_password_hash, user_named
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.passwords import normalised
+from workflows.roles import Role
 
 
 def change_password(session: Session, *, user_id: int, current_password: str,
@@ -56,7 +57,7 @@ def reset_password(session: Session, *, actor: User | None, username: str,
     password the person must replace at their next sign-in; their sessions end and their
     sign-in waits are cleared."""
     if actor is not None:
-        require_role(actor, {"admin"}, "reset passwords")
+        require_role(actor, {Role.ADMIN}, "reset passwords")
     user = user_named(session, username)
     if user is None:
         raise InvalidInput(f"no user {username}")

@@ -24,10 +24,11 @@ from lims.services.specifications import specification_of
 from lims.services.transitions import advance
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.product import ProductState, Trigger
+from workflows.roles import Role
 from workflows.specifications import QC_TESTS, allowed_tests, judge, parse_result, required_tests
 from workflows.words import state_words
 
-QC_ROLES = frozenset({"technician", "supervisor", "qa"})
+QC_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA})
 # Results may be entered once the final product exists; cultures report after release.
 QC_STATES = frozenset({ProductState.FORMULATED, ProductState.AWAITING_RELEASE,
                        ProductState.RELEASED, ProductState.ISSUED, ProductState.ADMINISTERED,

@@ -17,9 +17,10 @@ from lims.services.common import aware, get_or_404, require_role
 from lims.services.qc import qc_content
 from lims.services.signatures import add_signature, authenticate_signer
 from workflows.errors import Conflict, DomainError, ErrorCode
+from workflows.roles import Role
 from workflows.specifications import QC_TESTS
 
-VERIFY_ROLES = frozenset({"qa", "supervisor"})
+VERIFY_ROLES = frozenset({Role.QA, Role.SUPERVISOR})
 
 
 def verify_qc_correction(session: Session, *, actor: User, result_id: int, password: str,

@@ -146,10 +146,11 @@ def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
 def reconcile_users(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     created = trail.first(A.USER_CREATED)
-    # No service changes a role or deactivates an account: the role is the one created,
-    # and every account is active. Locks come and go only by these two events.
+    # No service changes a role: the role is the one created. Locks come and go only by
+    # these two events, and an account is active unless its last of the other two says not.
     roles = trail.latest(A.USER_CREATED, field="role")
     locks = trail.latest(A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED)
+    uses = trail.latest(A.ACCOUNT_DEACTIVATED, A.ACCOUNT_REACTIVATED)
     updates = {name: trail.latest(A.USER_UPDATED, field=name) for name in ("full_name", "email")}
     seen = set()
     for user in session.exec(select(User)):
@@ -158,7 +159,8 @@ def reconcile_users(session: Session, trail: Trail) -> list[Problem]:
         if user.username not in created:
             problems.append(unaudited_row(where, A.USER_CREATED))
             continue
-        problems += _user_problems(user, where, roles[user.username], locks.get(user.username))
+        problems += _user_problems(user, where, roles[user.username], locks.get(user.username),
+                                   uses.get(user.username))
         for name, latest in updates.items():
             event = latest.get(user.username)
             if event is not None:
@@ -169,12 +171,16 @@ def reconcile_users(session: Session, trail: Trail) -> list[Problem]:
     return problems
 
 
-def _user_problems(user: User, where: str, role: Event, lock: Event | None) -> list[Problem]:
+def _user_problems(user: User, where: str, role: Event, lock: Event | None,
+                   use: Event | None) -> list[Problem]:
     locked = lock is not None and lock.action == A.ACCOUNT_LOCKED
+    deactivated = use is not None and use.action == A.ACCOUNT_DEACTIVATED
     return [
         *_compare(where, f"event {role.seq}", [("role", role.new, user.role)]),
         *_compare(where, f"event {lock.seq}" if lock else "never locked",
                   [("account", "locked" if locked else "not locked",
                     "locked" if user.locked_at is not None else "not locked")]),
-        *_compare(where, "no event deactivates an account", [("active", True, user.active)]),
+        *_compare(where, f"event {use.seq}" if use else "never deactivated",
+                  [("account", "deactivated" if deactivated else "active",
+                    "active" if user.active else "deactivated")]),
     ]

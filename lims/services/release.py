@@ -25,6 +25,7 @@ from lims.services.users import check_second_person
 from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 from workflows.qc_figures import computed_dose_problem
+from workflows.roles import Role
 from workflows.specifications import QC_TESTS
 from workflows.words import action_words
 
@@ -127,7 +128,7 @@ def exceptional_release(session: Session, *, actor: User, din: str, password: st
     approver = check_second_person(session, username=physician, password=physician_password,
                                    refusal=ErrorCode.SIGNATURE_NOT_AUTHENTICATED,
                                    who="the approving physician")
-    if approver.role != "physician":
+    if approver.role != Role.PHYSICIAN:
         raise DomainError(ErrorCode.PHYSICIAN_APPROVAL_REQUIRED,
                           f"{approver.full_name} is not a physician / medical director")
     return _decide(session, actor=actor, din=din, username=username or actor.username,

@@ -22,6 +22,7 @@ from lims.services.release import product_content
 from lims.services.state_replay import Decision, Replay
 from lims.services.verdicts import Problem
 from workflows.product import TRIGGER_ROLES, Trigger
+from workflows.roles import Role
 
 DISCARDED = "Discarded"
 DISCARD_ROLES = TRIGGER_ROLES[Trigger.DISCARD]
@@ -103,7 +104,7 @@ def _row_problem(signature: Signature, event: Event, product: Product) -> str | 
 
 def _signer_problem(session: Session, signature: Signature, product: Product) -> str | None:
     signer = session.get(User, signature.user_id)
-    if signer is None or signer.role != "qa":
+    if signer is None or signer.role != Role.QA:
         role = signer.role if signer else "no user"
         return f"signature {signature.id} was made by a {role}, not QA"
     step = session.exec(select(StepRecord.step).where(

@@ -12,9 +12,10 @@ from lims.models import Product, Protocol, SpecificationSet, User
 from lims.services.common import get_or_404, require_role
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.protocol import ProtocolParameters
+from workflows.roles import Role
 from workflows.specifications import Specification, default_specification
 
-SPEC_ROLES = frozenset({"admin", "qa"})
+SPEC_ROLES = frozenset({Role.ADMIN, Role.QA})
 
 
 def current_specification_set(session: Session, protocol_id: int, arm: str) -> SpecificationSet:

@@ -32,6 +32,7 @@ from workflows.identity import (
     input_kind,
 )
 from workflows.product import ProductFacts, Trigger, fire
+from workflows.roles import Role
 from workflows.step_times import future_problems, order_problems, recorded_not_future
 from workflows.steps import STEPS, StepDataError, StepOutcome, evaluate_step
 from workflows.words import label_kind_words
@@ -161,7 +162,7 @@ def _harvesting_physician(session: Session, trigger: Trigger, actor: User | None
         return values, {}
     name = str(values.get("harvesting_physician") or "").strip()
     if not name:
-        if actor is not None and actor.role == "physician":
+        if actor is not None and actor.role == Role.PHYSICIAN:
             return {**values, "harvesting_physician": actor.username}, {}
         return values, {"harvesting_physician": "is required: enter the user name of the "
                                                 "physician who harvested the marrow"}
@@ -169,7 +170,7 @@ def _harvesting_physician(session: Session, trigger: Trigger, actor: User | None
     if user is None or not user.active:
         return values, {"harvesting_physician": f"there is no active user {name!r}: enter "
                                                 "the user name of the harvesting physician"}
-    if user.role != "physician":
+    if user.role != Role.PHYSICIAN:
         return values, {"harvesting_physician": f"{user.full_name} ({name}) is a {user.role}, "
                                                 "not a physician: enter the physician who "
                                                 "harvested the marrow"}

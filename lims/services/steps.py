@@ -48,7 +48,7 @@ from workflows.product import (
     requires_witness,
 )
 from workflows.steps import STEPS, StepOutcome
-from workflows.words import state_words
+from workflows.words import action_words, state_words
 
 __all__ = ["StepCheck", "StepDataInvalid", "StepResult", "check_step", "label_problem",
            "perform_step", "step_content"]
@@ -109,6 +109,10 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
 def _witness(session: Session, trigger: Trigger, actor: User, witness: str | None,
              password: str | None) -> User | None:
     if not requires_witness(trigger):
+        if witness or password:
+            # Never dropped in silence: the sender believes someone witnessed this step.
+            raise InvalidInput(f"{action_words(trigger.value)} needs no witness: send no "
+                               "witness, and nothing is recorded as witnessed")
         return None
     return confirm_witness(session, actor=actor, witness=witness, password=password)
 

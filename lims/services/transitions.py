@@ -16,7 +16,7 @@ from workflows.errors import Conflict, DomainError
 from workflows.product import ProductFacts, ProductState, Trigger, fire
 
 
-def advance(session: Session, *, product: Product, trigger: Trigger, actor: User,
+def advance(session: Session, *, product: Product, trigger: Trigger, actor: User | None,
             now: datetime, facts: Mapping[str, Any], explain: Mapping[str, str] | None = None,
             reason: str | None = None, extra: list[PendingEvent] | None = None,
             expected_version: int | None = None) -> Product:
@@ -33,13 +33,15 @@ def advance(session: Session, *, product: Product, trigger: Trigger, actor: User
     return product
 
 
-def stage_transition(session: Session, *, product: Product, trigger: Trigger, actor: User,
+def stage_transition(session: Session, *, product: Product, trigger: Trigger,
+                     actor: User | None,
                      now: datetime, facts: Mapping[str, Any],
                      explain: Mapping[str, str] | None = None, reason: str | None = None,
                      extra: list[PendingEvent] | None = None,
                      expected_version: int | None = None) -> ProductState:
     """Fire `trigger` and stage the new state and its audit events; the caller commits
-    (with whatever else belongs to the same change) or rolls back on a refusal."""
+    (with whatever else belongs to the same change) or rolls back on a refusal. `actor`
+    None: the system itself (expiry), recorded as "system"."""
     if expected_version is not None and product.version != expected_version:
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
     state_facts = ProductFacts(state=product.state, arm=product.arm, now=now,
@@ -57,7 +59,8 @@ def stage_transition(session: Session, *, product: Product, trigger: Trigger, ac
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
     events = [PendingEvent(AuditAction.STATE_CHANGED, "product", product.din, "state", old_state,
                            new_state.value, reason=reason or trigger.value), *(extra or [])]
-    append(session, events, user_id=actor.id, username=actor.username)
+    append(session, events, user_id=actor.id if actor else None,
+           username=actor.username if actor else "system")
     return new_state
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from functools import lru_cache
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
@@ -18,6 +18,7 @@ from lims.services import signin
 from lims.services.common import require_role, utcnow
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.passwords import PasswordRefused, check_password, normalised
+from workflows.roles import ALL_ROLES, Role
 from workflows.throttle import Rule, in_words
 from workflows.usernames import (
     NameRefused,
@@ -27,7 +28,7 @@ from workflows.usernames import (
     same_printed_name,
 )
 
-ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
+ROLES = ALL_ROLES
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -38,7 +39,7 @@ def create_user(session: Session, *, actor: User | None, username: str, full_nam
     their first sign-in. `demo`: an account of the demo database, whose password is
     published anyway: the policy is not applied, and it is refused outside development."""
     if actor is not None:
-        require_role(actor, {"admin"}, "create users")
+        require_role(actor, {Role.ADMIN}, "create users")
     if role not in ROLES:
         raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(sorted(ROLES))}")
     try:
@@ -79,7 +80,7 @@ def checked_email(email: str) -> str:
 def update_user(session: Session, *, actor: User, username: str, full_name: str | None = None,
                 email: str | None = None) -> User:
     """Change a user's name or e-mail address (admin); each change is audited."""
-    require_role(actor, {"admin"}, "change users")
+    require_role(actor, {Role.ADMIN}, "change users")
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None:
         raise NotFound(f"no user {username}")
@@ -109,6 +110,10 @@ def user_named(session: Session, username: str) -> User | None:
     look-alike character is no account's (names are stored lower case, unique whatever
     the case, so no two accounts differ only by it)."""
     return session.exec(select(User).where(User.username == username)).first()
+
+
+def all_users(session: Session) -> list[User]:
+    return list(session.exec(select(User).order_by(col(User.username))))
 
 
 def name_taken(session: Session, username: str) -> bool:
@@ -243,7 +248,7 @@ def unlock_user(session: Session, *, actor: User | None, username: str, reason: 
     """Clear every sign-in wait of an account (and a lock from before back-off): an
     administrator, or the server's command line when `actor` is None."""
     if actor is not None:
-        require_role(actor, {"admin"}, "unlock accounts")
+        require_role(actor, {Role.ADMIN}, "unlock accounts")
     user = user_named(session, username)
     if user is None:
         raise InvalidInput(f"no user {username}")
@@ -254,6 +259,68 @@ def unlock_user(session: Session, *, actor: User | None, username: str, reason: 
     session.add(user)
     append(session, [PendingEvent(AuditAction.ACCOUNT_UNLOCKED, "user", user.username,
                                   reason=reason)],
+           user_id=actor.id if actor else None, username=actor.username if actor else "system")
+    session.commit()
+    return user
+
+
+def deactivate_user(session: Session, *, actor: User | None, username: str,
+                    reason: str) -> User:
+    """Take an account out of use (someone left, or their account is misused): every session
+    and token of it ends at once, and it can sign in, witness or sign nothing. The account
+    and everything it did stay: people are never deleted from a trail. An administrator, or
+    the server's command line (`actor` None). Refused for your own account and for the last
+    active administrator: nobody could manage the accounts any more."""
+    # Every active administrator's row is locked first, in one order (PostgreSQL): two
+    # administrators deactivating each other at once are taken one after the other, and
+    # the second sees the first's change (no deadlock, never no administrator left).
+    admins = session.exec(select(User.id).where(
+        User.role == Role.ADMIN.value, col(User.active).is_(True))
+        .order_by(col(User.id)).with_for_update()).all()
+    user = _account_to_change(session, actor, username, reason, "deactivate accounts")
+    if not user.active:
+        raise DomainError(ErrorCode.CONFLICT, f"user {user.username} is already deactivated")
+    if actor is not None and actor.id == user.id:
+        raise DomainError(ErrorCode.FORBIDDEN, "you may not deactivate your own account: "
+                                               "another administrator does it")
+    if user.role == Role.ADMIN and not [other for other in admins if other != user.id]:
+        raise DomainError(ErrorCode.CONFLICT, f"{user.username} is the last active "
+                                              "administrator: make another one first")
+    user.active = False
+    user.token_version += 1  # a later reactivation does not revive the old sessions
+    return _record_activity(session, actor, user, AuditAction.ACCOUNT_DEACTIVATED, reason)
+
+
+def reactivate_user(session: Session, *, actor: User | None, username: str,
+                    reason: str) -> User:
+    """Put a deactivated account back into use (an administrator, or the command line);
+    its sessions from before stay ended: the person signs in again."""
+    user = _account_to_change(session, actor, username, reason, "reactivate accounts")
+    if user.active:
+        raise DomainError(ErrorCode.CONFLICT, f"user {user.username} is active already")
+    user.active = True
+    return _record_activity(session, actor, user, AuditAction.ACCOUNT_REACTIVATED, reason)
+
+
+def _account_to_change(session: Session, actor: User | None, username: str, reason: str,
+                       action: str) -> User:
+    if actor is not None:
+        require_role(actor, {Role.ADMIN}, action)
+    if not reason.strip():
+        raise DomainError(ErrorCode.REASON_REQUIRED,
+                          f"a reason is required to {action.split()[0]} an account")
+    user = session.exec(select(User).where(User.username == username)
+                        .with_for_update()).first()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    return user
+
+
+def _record_activity(session: Session, actor: User | None, user: User, action: AuditAction,
+                     reason: str) -> User:
+    session.add(user)
+    append(session, [PendingEvent(action, "user", user.username, "active", not user.active,
+                                  user.active, reason=reason.strip())],
            user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
     return user

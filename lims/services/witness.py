@@ -9,8 +9,9 @@ from lims.models import User
 from lims.services.signatures import authenticate_signer
 from lims.services.users import check_second_person
 from workflows.errors import DomainError, ErrorCode
+from workflows.roles import Role
 
-WITNESS_ROLES = frozenset({"technician", "supervisor", "qa", "physician"})
+WITNESS_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA, Role.PHYSICIAN})
 
 
 def confirm_witness(session: Session, *, actor: User, witness: str | None,
@@ -47,7 +48,7 @@ def confirm_physician(session: Session, *, actor: User, physician: str | None,
                           "signed in on this screen enters their own user name and password")
     signer = authenticate_signer(session, actor=actor, username=actor.username,
                                  password=password)
-    if signer.role != "physician":
+    if signer.role != Role.PHYSICIAN:
         raise DomainError(ErrorCode.FORBIDDEN,
                           f"a {signer.role} cannot sign an administration: a physician does")
     return signer

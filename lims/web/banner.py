@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from lims.db import session_scope
 from lims.services.notifications import Attention, attention
+from workflows.roles import Role
 
-BANNER_ROLES = frozenset({"qa", "physician"})
+BANNER_ROLES = frozenset({Role.QA, Role.PHYSICIAN})
 log = logging.getLogger("lims.web")
 
 

@@ -24,16 +24,16 @@ from lims.db import session_scope
 from lims.models import User
 from lims.security import TokenClaims, TokenError, read_claims
 from workflows.errors import InvalidInput
+from workflows.roles import ALL_ROLES, LAB_ROLES, Role
 from workflows.typed_text import free_text_problem
 
 SESSION_COOKIE = "lims_session"
 CSRF_COOKIE = "lims_csrf"
 SESSION_PURPOSE = "session"
 
-ALL_ROLES = frozenset({"technician", "supervisor", "qa", "physician", "admin"})
-STAFF = frozenset({"technician", "supervisor", "qa", "physician"})
-QA = frozenset({"qa"})
-REVIEWERS = frozenset({"supervisor", "qa", "physician", "admin"})
+STAFF = LAB_ROLES
+QA = frozenset({Role.QA})
+REVIEWERS = frozenset({Role.SUPERVISOR, Role.QA, Role.PHYSICIAN})  # not the admin: no QC
 
 
 @dataclass(frozen=True)

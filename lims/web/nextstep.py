@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workflows.product import TRIGGER_ROLES, Arm, ProductState, Trigger
+from workflows.roles import Role
 from workflows.steps import STEPS
 
 S = ProductState
@@ -41,7 +42,7 @@ _STEP_FROM: dict[str, str] = {
     S.RELEASED: Trigger.ISSUE, S.ISSUED: Trigger.ADMINISTER,
 }
 
-QC_ROLES = frozenset({"technician", "supervisor", "qa"})
+QC_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA})
 
 
 @dataclass(frozen=True)

@@ -102,3 +102,51 @@ def test_a_body_that_is_not_a_json_object_is_refused_saying_what_to_send(
     assert set(response.json().get("fields", {"body": ""})) == {"body"}  # no "body.24"
     assert snapshot(api.session, product.din) == before
 
+
+
+@pytest.mark.parametrize(("reason", "named"), [
+    ("bag\x1b[31m leaking", "ESC control character"),
+    ("bag \u202eleaking", "RIGHT-TO-LEFT OVERRIDE"),
+])
+def test_a_hold_reason_with_a_control_character_or_override_is_refused_naming_it(
+        api, reason, named):
+    # given a received product
+    product = product_in(api, "received", "CD133")
+    before = snapshot(api.session, product.din)
+
+    # when a client puts it on hold with a reason no keyboard types
+    response = api.post(f"/products/{product.din}/hold", user="super1",
+                        json={"reason": reason})
+
+    # then the hold is refused with the character named, and nothing moved
+    assert refusal(response, 422) == "invalid_input"
+    assert named.lower() in response.json()["detail"].lower()
+    assert snapshot(api.session, product.din) == before
+
+
+@pytest.mark.parametrize("expires_on", ["1900-01-01", "9999-12-31"])
+def test_a_lot_expiring_in_an_impossible_year_is_refused_and_not_registered(api, expires_on):
+    before = _count(api, ReagentLot)
+
+    response = api.post("/reagent-lots", user="super1", json={
+        "reagent": "Ficoll-Paque PREMIUM", "lot": "FP-YEAR", "material": "density_gradient_medium",
+        "expires_on": expires_on})
+
+    assert refusal(response, 422) == "invalid_input"
+    assert "cannot be right" in response.json()["detail"]
+    assert _count(api, ReagentLot) == before
+
+
+def test_a_witness_sent_for_a_step_that_needs_none_is_refused_not_dropped(api):
+    # given a collected product: its receipt needs no witness
+    product = product_in(api, "collected", "BM-MNC")
+    before = snapshot(api.session, product.din)
+
+    # when a client sends one anyway (here a look-alike of tech2)
+    payload = body(api, product, "receive", witness="t\u0435ch2", witness_password="x")
+    response = api.post(f"/products/{product.din}/steps/receive", user="tech1", json=payload)
+
+    # then it is refused in words, and nothing is recorded as witnessed or otherwise
+    assert refusal(response, 422) == "invalid_input"
+    assert "needs no witness" in response.json()["detail"]
+    assert snapshot(api.session, product.din) == before

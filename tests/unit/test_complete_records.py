@@ -16,6 +16,7 @@ from workflows.qc_methods import (
     method_of,
 )
 from workflows.specifications import QC_TESTS
+from workflows.step_cleaning import clean_values
 from workflows.step_times import order_problems
 from workflows.steps import STEPS, StepDataError
 
@@ -162,3 +163,11 @@ def test_results_from_tubes_of_unmeasured_volume_took_nothing_more_from_the_fina
     # tubes of 1 ml in all: results beyond them were drawn from the syringe later
     assert drawn_from_final(1.0, [0.5, 0.4]) == 1.0
     assert drawn_from_final(1.0, [0.5, 0.9]) == pytest.approx(1.4)
+
+
+def test_a_volume_that_must_be_above_zero_is_refused_below_the_smallest_reading():
+    spec = STEPS["sediment"]
+    field = spec.field("volume_out_ml")
+    with pytest.raises(StepDataError) as refused:
+        clean_values(spec, {field.name: 1e-320})
+    assert "smallest reading of 0.01 ml" in refused.value.errors[field.name]

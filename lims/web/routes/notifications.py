@@ -17,6 +17,7 @@ from lims.services.notifications import (
 from lims.web.deps import DbSession, Form, require
 from lims.web.render import now, redirect, render
 from workflows.errors import DomainError
+from workflows.roles import Role
 
 router = APIRouter()
 Reader = Annotated[User, Depends(require(READERS, "the notifications"))]
@@ -29,7 +30,7 @@ def notifications(request: Request, user: Reader, db: DbSession,
     views = list_notifications(db, actor=user, undelivered_only=undelivered)
     return render(request, "notifications.html", {
         "views": views, "undelivered_only": undelivered, "now": now(),
-        "can_resend": user.role in RESENDERS, "can_open_products": user.role != "admin"})
+        "can_resend": user.role in RESENDERS, "can_open_products": user.role != Role.ADMIN})
 
 
 @router.post("/notifications/{notification_id}/resend")
