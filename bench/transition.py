@@ -75,7 +75,7 @@ def prepare(session: Session, n: int) -> list[tuple[str, str, int]]:
         patient = make_patient(run, "BM-MNC")
         product = schedule_harvest(session, actor=run.user("tech1"),
                                    subject_id=patient.subject_id, now=t0 - timedelta(minutes=30))
-        run.label_all(product)  # print and scan back the collection label
+        run.label_all(product, at=t0 - timedelta(minutes=30))  # the collection label
         product = run.step(product, "harvest", "marrow_bag", data.harvest(t0), t0, witness="doc1",
                            wristband=wristband_of(patient))
         bag = next(c for c in containers(session, product.din) if c.kind == "marrow_bag")
