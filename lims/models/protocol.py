@@ -39,6 +39,13 @@ class ReagentLot(SQLModel, table=True):
     manufacturer: str = Field(default="", max_length=120)
     grade: str = Field(default="GMP", max_length=20)
     expires_on: date
+    # quarantine on receipt, released for use by QA after incoming inspection, or rejected
+    # (workflows.materials.LotStatus); a step takes only a released lot.
+    status: str = Field(default="quarantine", max_length=20)
+    received_on: date | None = None
+    status_changed_by_id: int | None = None
+    status_changed_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    status_reason: str = Field(default="", max_length=500)
 
 
 class Equipment(SQLModel, table=True):

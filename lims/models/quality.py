@@ -23,6 +23,14 @@ class SpecificationSet(SQLModel, table=True):
     reason: str = Field(default="", max_length=500)
     created_by_id: int | None = Field(default=None, foreign_key="user.id")
     created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    # draft -> approved (QA's signature over the limits' hash) -> effective from its time;
+    # withdrawn drafts are kept (workflows.specifications.SpecificationStatus).
+    status: str = Field(default="draft", max_length=20)
+    effective_from: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    approved_by_id: int | None = None
+    approved_printed_name: str = Field(default="", max_length=200)
+    approved_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+    approved_hash: str = Field(default="", max_length=64)
 
 
 class Deviation(SQLModel, table=True):

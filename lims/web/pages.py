@@ -3,9 +3,12 @@
 from fastapi import APIRouter
 
 from lims.web.routes import (
+    admin_materials,
+    admin_users,
     audit,
     auth,
     corrections,
+    enrolment,
     home,
     labels,
     notifications,
@@ -13,11 +16,12 @@ from lims.web.routes import (
     qa,
     qc,
     records,
+    specifications,
     steps,
     trends,
 )
 
 router = APIRouter(include_in_schema=False)
 for _module in (auth, home, product, labels, records, steps, corrections, qc, qa, trends,
-                notifications, audit):
+                notifications, audit, admin_users, admin_materials, specifications, enrolment):
     router.include_router(_module.router)
