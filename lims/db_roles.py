@@ -4,7 +4,8 @@ The owner (LIMS_MIGRATION_DATABASE_URL) creates the tables and the triggers that
 audit trail append-only. The application (LIMS_DATABASE_URL) connects as a role that owns
 nothing, so it cannot alter, disable or drop a trigger or a table; on the audit events it
 may only add and read, on the audit head only move it. No record is ever deleted by the
-application, so the role may delete nothing anywhere. SQLite has no roles: there the file's
+application, so the role may delete nothing except what is not a record: unsaved form
+drafts and sign-in back-off counts. SQLite has no roles: there the file's
 permissions are the only boundary.
 """
 
@@ -20,6 +21,10 @@ PRIVILEGES: dict[str, str] = {
     "alembic_version": "SELECT",
     "signature": "SELECT, INSERT",
     "coi_event": "SELECT, INSERT",
+    "review_acknowledgement": "SELECT, INSERT",
+    # Kept only while they matter: a saved or abandoned draft and a back-off long over go.
+    "form_draft": "SELECT, INSERT, UPDATE, DELETE",
+    "signin_throttle": "SELECT, INSERT, UPDATE, DELETE",
 }
 DEFAULT_PRIVILEGES = "SELECT, INSERT, UPDATE"
 # Rights on the audit events the application role must never hold.

@@ -83,6 +83,8 @@ class PrintJob(SQLModel, table=True):
     serial: int | None = Field(default=None, index=True)
     printed_by_id: int = Field(foreign_key="user.id")
     printed_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+    # The registered printer it went to (Printer); None for a PDF download.
+    printer_id: int | None = None
 
 
 class Notification(SQLModel, table=True):
@@ -118,3 +120,47 @@ class Job(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
     finished_at: datetime | None = Field(default=None, sa_column=utc_column(nullable=True))
+
+
+class Printer(SQLModel, table=True):
+    """A label printer of the lab (master data): ZPL over raw TCP to host:port."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=60, unique=True)
+    location: str = Field(default="", max_length=120)
+    host: str = Field(max_length=255)
+    port: int = 9100
+    # The label stock loaded (workflows label stock code); a label prints only on its stock.
+    stock: str = Field(max_length=40)
+    active: bool = True
+    created_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+
+
+class FormDraft(SQLModel, table=True):
+    """What a person had typed into a step or QC form, kept when their session ended so it
+    comes back after signing in again; never a password or a signature."""
+
+    __tablename__ = "form_draft"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    key: str = Field(max_length=200)  # the form's page, e.g. /products/{din}/steps/{step}
+    values: dict[str, Any] = Field(default_factory=dict, sa_column=json_column())
+    saved_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
+
+
+class ReviewAcknowledgement(SQLModel, table=True):
+    """QA acknowledged one exception of a product's review (with a comment where needed);
+    the release signature covers every acknowledgement."""
+
+    __tablename__ = "review_acknowledgement"
+    __table_args__ = (UniqueConstraint("product_id", "exception_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    product_id: int = Field(foreign_key="product.id", index=True)
+    exception_key: str = Field(max_length=64)  # hash of the exception's kind and text
+    kind: str = Field(max_length=40)
+    text: str = Field(max_length=2000)
+    comment: str = Field(default="", max_length=2000)
+    user_id: int = Field(foreign_key="user.id")
+    printed_name: str = Field(max_length=200)
+    acknowledged_at: datetime = Field(default_factory=now_utc, sa_column=utc_column())
