@@ -37,15 +37,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session
 
+from bench.report import Figure
 from lims.audit import event_hash, verify_chain
 from lims.audit_actions import AuditAction
-from lims.audit_keys import current_key
+from lims.audit_keys import AuditKey, current_key
 from lims.audit_merkle import tree_head, verify_and_build
 from lims.db import make_engine
 from lims.migrate import upgrade
+from lims.progress import progress
 from lims.services.verification import reconcile_records
 from tests.factories import make_product, seeded
 
+GOAL = 3.0  # verify within this many times the bare read and hash
 COLUMNS = ("seq, at, user_id, username, action, entity, entity_id, field, old_value, "
            "new_value, reason, prev_hash, hash, key_id")
 
@@ -72,29 +75,39 @@ def refused_scans(path: Path, total: int) -> None:
     user_id, = conn.execute("SELECT id FROM user WHERE username = 'tech1'").fetchone()
     key, start = current_key(), datetime.now(UTC) - timedelta(days=400)
     conn.execute("BEGIN IMMEDIATE")
-    for first in range(last + 1, total + 1, 50_000):
-        events, cois = [], []
-        for seq in range(first, min(first + 50_000, total + 1)):
-            at = start + timedelta(seconds=seq, microseconds=seq % 997)
-            row: dict[str, Any] = {
-                "seq": seq, "at": at, "user_id": user_id, "username": "tech1",
-                "action": AuditAction.COI_MISMATCH.value, "entity": "product",
-                "entity_id": "-", "field": "scan", "old_value": "container label",
-                "new_value": f"]C1unreadable-{seq}",
-                "reason": "coi_bad_scan: the scan could not be read; scan the label again"}
-            digest = event_hash(prev, row, key)
-            events.append((*row.values(), prev, digest, key.key_id))
-            events[-1] = (seq, sqlite_time(at), *events[-1][2:])
-            prev = digest
-            cois.append(("receive", "coi_bad_scan", "the scan could not be read",
-                         row["new_value"], "container label", user_id, sqlite_time(at)))
-        conn.executemany(f"INSERT INTO audit_event ({COLUMNS}) VALUES "
-                         "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
-        conn.executemany("INSERT INTO coi_event (product_id, step, code, detail, scanned, "
-                         "expected, user_id, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?)", cois)
+    with progress("refused scans added", total - last, unit="events") as advance:
+        for first in range(last + 1, total + 1, 50_000):
+            prev = _padding(conn, first, min(first + 50_000, total + 1), prev, user_id, key,
+                            start)
+            advance(min(50_000, total + 1 - first))
     conn.execute("UPDATE audit_head SET last_seq = ?, last_hash = ? WHERE id = 1", (total, prev))
     conn.execute("COMMIT")
     conn.close()
+
+
+def _padding(conn: sqlite3.Connection, first: int, end: int, prev: str, user_id: int,
+             key: AuditKey, start: datetime) -> str:
+    """Refused scans first..end-1 chained after `prev`; returns the last one's hash."""
+    events, cois = [], []
+    for seq in range(first, end):
+        at = start + timedelta(seconds=seq, microseconds=seq % 997)
+        row: dict[str, Any] = {
+            "seq": seq, "at": at, "user_id": user_id, "username": "tech1",
+            "action": AuditAction.COI_MISMATCH.value, "entity": "product",
+            "entity_id": "-", "field": "scan", "old_value": "container label",
+            "new_value": f"]C1unreadable-{seq}",
+            "reason": "coi_bad_scan: the scan could not be read; scan the label again"}
+        digest = event_hash(prev, row, key)
+        events.append((*row.values(), prev, digest, key.key_id))
+        events[-1] = (seq, sqlite_time(at), *events[-1][2:])
+        prev = digest
+        cois.append(("receive", "coi_bad_scan", "the scan could not be read",
+                     row["new_value"], "container label", user_id, sqlite_time(at)))
+    conn.executemany(f"INSERT INTO audit_event ({COLUMNS}) VALUES "
+                     "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", events)
+    conn.executemany("INSERT INTO coi_event (product_id, step, code, detail, scanned, "
+                     "expected, user_id, at) VALUES (NULL, ?, ?, ?, ?, ?, ?, ?)", cois)
+    return prev
 
 
 def prepare(path: Path, events: int, products: int) -> None:
@@ -161,13 +174,14 @@ def apart(session: Session) -> tuple[float, float]:
     return middle - start, time.perf_counter() - middle
 
 
-def main() -> None:
+def figures(argv: list[str] | None = None) -> list[Figure]:
+    """Measure, print the lines main() prints, and return the figures (bench/report.py)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--products", type=int, default=20,
                         help="products run through the services to release first")
     parser.add_argument("--db", type=Path, default=Path("/tmp/lims-bench-audit.db"))
-    args = parser.parse_args()
+    args = parser.parse_args([] if argv is None else argv)
     # The bench's own checkpoint file and signing key (releases write checkpoints), and
     # the cheapest password hashing for its throw-away users.
     os.environ.setdefault("LIMS_AUDIT_CHECKPOINT_PATH", f"{args.db}.checkpoints.jsonl")
@@ -188,6 +202,14 @@ def main() -> None:
         reconcile = time.perf_counter() - start
     engine.dispose()
     report(size, both, chain, tree, base, reconcile, problems, lab_size(args.db))
+    return [Figure(f"audit verify: keyed chain + Merkle tree ({size:,} events)", both, "s",
+                   base, f"≤ {GOAL:g}× sqlite3 read + hashlib", both <= GOAL * base),
+            Figure("audit reconciliation + state replay", reconcile, "s", None,
+                   "records match", not problems)]
+
+
+def main() -> None:
+    figures(sys.argv[1:])
 
 
 def report(size: int, both: float, chain: float, tree: float, base: float, reconcile: float,
@@ -196,7 +218,7 @@ def report(size: int, both: float, chain: float, tree: float, base: float, recon
     print(f"{'verify: keyed chain + Merkle tree':<44}{both:>10.2f}   (one read; apart: "
           f"chain {chain:.2f} + tree {tree:.2f})")
     print(f"{'bare: sqlite3 read + hashlib.sha256':<44}{base:>10.2f}")
-    print(f"{'ratio verify/bare':<44}{both / base:>10.2f}   (goal: ≤ 3)")
+    print(f"{'ratio verify/bare':<44}{both / base:>10.2f}   (goal: ≤ {GOAL:g})")
     verdict = "records match" if not problems else f"{len(problems)} problem(s)"
     print(f"{'reconciliation + state replay':<44}{reconcile:>10.2f}   ({verdict}; "
           f"{lab[0]} products, {lab[1]:,} events of lab work, the rest refused scans)")

@@ -38,7 +38,8 @@ from http.client import HTTPConnection  # after the path fix: this file is http.
 import httpx
 from sqlmodel import Session
 
-from bench.transition import bare_commits, prepare, report
+from bench.report import Figure
+from bench.transition import bare_commits, prepare, report, scan_figures
 from lims import demo_data as data
 from lims.db import make_engine
 from lims.demo import PASSWORDS
@@ -114,10 +115,11 @@ def http_advances(base: str, ready: list[tuple[str, str, int]]) -> list[float]:
     return samples[WARM_UP:]
 
 
-def main() -> None:
+def figures(argv: list[str] | None = None) -> list[Figure]:
+    """Measure, print the lines main() prints, and return the figures (bench/report.py)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=150, help="advances to time")
-    args = parser.parse_args()
+    args = parser.parse_args([] if argv is None else argv)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         ready = prepared_database(url, args.n + WARM_UP)
@@ -133,6 +135,12 @@ def main() -> None:
             server.wait(timeout=30)
         bare += bare_commits(Path(tmp) / "bare-after.db", args.n - args.n // 2)
     report("http scan-and-advance", http, bare, setting="uvicorn + SQLite, same disk", goal=10)
+    return scan_figures("scan-and-advance (HTTP)", http, bare, goal=10)
+
+
+def main() -> None:
+    figures(sys.argv[1:])
+
 
 if __name__ == "__main__":
     main()

@@ -30,8 +30,10 @@ os.environ["LIMS_ENVIRONMENT"] = "development"
 
 from sqlmodel import Session
 
+from bench.report import Figure
 from lims import demo_data as data
 from lims.db import make_engine
+from lims.demo import DemoRun
 from lims.migrate import upgrade
 from lims.services.common import utcnow
 from lims.services.harvests import schedule_harvest
@@ -67,8 +69,8 @@ def bare_commits(path: Path, n: int) -> list[float]:
     return samples
 
 
-def prepare(session: Session, n: int) -> list[tuple[str, str, int]]:
-    run = seeded(session)
+def prepare(session: Session, n: int, run: DemoRun | None = None) -> list[tuple[str, str, int]]:
+    run = run or seeded(session)
     t0 = utcnow() - timedelta(hours=1)
     ready = []
     for _ in range(n):
@@ -100,10 +102,11 @@ def service_advances(url: str, n: int) -> list[float]:
     return samples
 
 
-def main() -> None:
+def figures(argv: list[str] | None = None) -> list[Figure]:
+    """Measure, print the lines main() prints, and return the figures (bench/report.py)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=150, help="advances to time")
-    args = parser.parse_args()
+    args = parser.parse_args([] if argv is None else argv)
     with tempfile.TemporaryDirectory() as tmp:
         # Half the bare commits before and half after, so that a change in the machine's
         # load during the run weighs on both sides of the ratio alike.
@@ -111,6 +114,11 @@ def main() -> None:
         service = service_advances(f"sqlite:///{tmp}/bench.db", args.n)
         bare += bare_commits(Path(tmp) / "bare-after.db", args.n - args.n // 2)
     report("service scan-and-advance", service, bare, setting="SQLite, same disk", goal=4)
+    return scan_figures("scan-and-advance (service)", service, bare, goal=4)
+
+
+def main() -> None:
+    figures(sys.argv[1:])
 
 
 def report(name: str, samples: list[float], bare: list[float], *, setting: str,
@@ -124,6 +132,16 @@ def report(name: str, samples: list[float], bare: list[float], *, setting: str,
     ratio99 = percentile(samples, 99) / percentile(bare, 99)
     print(f"{'ratio ' + name.split()[0] + '/bare':<30}{ratio50:>10.2f}{ratio99:>10.2f}"
           f"   (goal: ≤ {goal:g} at p50)")
+
+
+def scan_figures(name: str, samples: list[float], bare: list[float], *,
+                 goal: float) -> list[Figure]:
+    """p50 (against the goal) and p99 of `samples`, each beside the bare commit's."""
+    p50, bare50 = statistics.median(samples) * 1e3, statistics.median(bare) * 1e3
+    p99, bare99 = percentile(samples, 99) * 1e3, percentile(bare, 99) * 1e3
+    return [Figure(f"{name} p50", p50, "ms", bare50, f"≤ {goal:g}× bare commit",
+                   p50 <= goal * bare50),
+            Figure(f"{name} p99", p99, "ms", bare99, "", None)]
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,8 @@ corrections of step data (old → new, reason, who, when); reagent lots and
 equipment; container lineage and label prints; the chain of custody of each
 container; QC results against the specification with a chart of the key values;
 deviations; and every electronic signature with its manifestation (printed
-name, date/time UTC, meaning; 21 CFR 11.50). Every page shows the product,
+name, date/time UTC, meaning; 21 CFR 11.50), after QA's acknowledgement of each
+exception (comment, printed name, time) on the first page. Every page shows the product,
 "Page n of N" and the record's content hash (`content_hash`), so a page cannot
 be moved to another record unnoticed.
 
@@ -38,6 +39,7 @@ from reportlab.platypus import (
 
 from labels.batch_record_chart import key_value_charts
 from labels.batch_record_model import (
+    AcknowledgementLine,
     BatchRecord,
     ChartSeries,
     ContainerLine,
@@ -82,6 +84,7 @@ from labels.batch_record_text import utc_stamp
 from labels.fonts import MONO, SANS, SANS_BOLD, text_width
 
 __all__ = [
+    "AcknowledgementLine",
     "BatchRecord",
     "ChartSeries",
     "ContainerLine",

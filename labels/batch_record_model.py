@@ -201,6 +201,18 @@ class ReviewException:
 
 
 @dataclass(frozen=True)
+class AcknowledgementLine:
+    """QA acknowledged one exception of the review before deciding: with its comment, the
+    reviewer's printed name and the time (covered by the release signature)."""
+
+    kind: str
+    text: str
+    comment: str
+    printed_name: str
+    acknowledged_at: datetime
+
+
+@dataclass(frozen=True)
 class BatchRecord:
     din_text: str  # eye-readable, e.g. "X9999 26 000001"
     check_character: str
@@ -231,6 +243,7 @@ class BatchRecord:
     custody: tuple[CustodyLine, ...] = ()
     corrections: tuple[CorrectionLine, ...] = ()
     expiry_checks: tuple[ExpiryCheck, ...] = ()
+    acknowledgements: tuple[AcknowledgementLine, ...] = ()
     # The signed audit checkpoint written just before printing (its number, sequence and
     # Merkle tree head), repeated on every page; like generated_at, outside the hash.
     audit_checkpoint: str = ""

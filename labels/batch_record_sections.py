@@ -122,6 +122,18 @@ def exceptions_block(record: BatchRecord) -> list[Flowable]:
     return [gap(2), heading, table(("#", "Kind", "Detail"), rows, (8, 44, 128), fills)]
 
 
+def acknowledgements_block(record: BatchRecord) -> list[Flowable]:
+    """QA's acknowledgement of each exception, as the release signature covers them."""
+    if not record.acknowledgements:
+        return []
+    heading = subsection(f"Exceptions acknowledged by QA ({len(record.acknowledgements)})")
+    rows = [[str(n), f"{a.kind.replace('_', ' ')}: {a.text}", a.comment or NONE_TEXT,
+             f"{a.printed_name}, {utc_stamp(a.acknowledged_at)}"]
+            for n, a in enumerate(record.acknowledgements, start=1)]
+    return [gap(2), heading, table(("#", "Exception", "Comment", "Acknowledged by, at"), rows,
+                                   (8, 72, 54, 46))]
+
+
 def coi_block(record: BatchRecord) -> list[Flowable]:
     heading = subsection(f"Chain-of-identity events ({len(record.coi_events)})")
     if not record.coi_events:
@@ -138,6 +150,7 @@ def first_page(record: BatchRecord) -> list[Flowable]:
         *expiry_block(record),
         *decisions_block(record),
         *exceptions_block(record),
+        *acknowledgements_block(record),
         *coi_block(record),
         gap(3),
         para(f"Generated {utc_stamp(record.generated_at)}. Times are local "

@@ -23,13 +23,23 @@ class AuditAction(StrEnum):
     SIGNED_OUT = "signed_out"
     ACCOUNT_DEACTIVATED = "account_deactivated"
     ACCOUNT_REACTIVATED = "account_reactivated"
+    USER_ROLE_CHANGED = "user_role_changed"  # old → new role, with reason
     # trial set-up and master data
     PROTOCOL_CREATED = "protocol_created"
     SPECIFICATION_CREATED = "specification_created"
     SPECIFICATION_CHANGED = "specification_changed"
+    SPECIFICATION_DRAFTED = "specification_drafted"  # a new version, not in force
+    SPECIFICATION_APPROVED = "specification_approved"  # QA's signature; effective from
+    SPECIFICATION_WITHDRAWN = "specification_withdrawn"  # a draft never to take effect
     REAGENT_LOT_REGISTERED = "reagent_lot_registered"
     REAGENT_LOT_MATERIAL_RECORDED = "reagent_lot_material_recorded"
     EQUIPMENT_REGISTERED = "equipment_registered"
+    REAGENT_LOT_STATUS_CHANGED = "reagent_lot_status_changed"  # released or rejected by QA
+    EQUIPMENT_CALIBRATION_RECORDED = "equipment_calibration_recorded"  # new due date
+    PRINTER_REGISTERED = "printer_registered"  # a label printer: host, port, stock
+    PRINTER_CHANGED = "printer_changed"  # its place, address or label stock
+    PRINTER_DEACTIVATED = "printer_deactivated"  # no longer offered for printing
+    PRINTER_REACTIVATED = "printer_reactivated"
     # patients, products and containers
     PATIENT_ENROLLED = "patient_enrolled"
     PRODUCT_CREATED = "product_created"
@@ -56,6 +66,7 @@ class AuditAction(StrEnum):
     DEVIATION_RAISED = "deviation_raised"
     DEVIATION_CLOSED = "deviation_closed"
     ALERT_RAISED = "alert_raised"
+    REVIEW_EXCEPTION_ACKNOWLEDGED = "review_exception_acknowledged"  # by QA, before release
     # notifications
     NOTIFICATION_QUEUED = "notification_queued"
     NOTIFICATION_SENT = "notification_sent"
@@ -69,9 +80,11 @@ class AuditAction(StrEnum):
         return WORDS[self]
 
 
-# Written only by earlier versions (accounts were locked before sign-in throttling); kept so
-# trails that hold them still read and reconcile.
-LEGACY: frozenset[AuditAction] = frozenset({AuditAction.ACCOUNT_LOCKED})
+# Written only by earlier versions (accounts were locked before sign-in throttling; a
+# specification change took effect at once before drafts were approved); kept so trails
+# that hold them still read and reconcile.
+LEGACY: frozenset[AuditAction] = frozenset({AuditAction.ACCOUNT_LOCKED,
+                                            AuditAction.SPECIFICATION_CHANGED})
 
 
 WORDS: dict[AuditAction, str] = {
@@ -86,12 +99,23 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.SIGNED_OUT: "signed out (every session ended)",
     AuditAction.ACCOUNT_DEACTIVATED: "account deactivated (every session ended)",
     AuditAction.ACCOUNT_REACTIVATED: "account reactivated",
+    AuditAction.USER_ROLE_CHANGED: "role of a user account changed (every session ended)",
     AuditAction.PROTOCOL_CREATED: "trial protocol created",
     AuditAction.SPECIFICATION_CREATED: "specification created",
     AuditAction.SPECIFICATION_CHANGED: "specification changed",
+    AuditAction.SPECIFICATION_DRAFTED: "specification version drafted (no effect until QA "
+                                       "approves it)",
+    AuditAction.SPECIFICATION_APPROVED: "specification version approved by QA's signature",
+    AuditAction.SPECIFICATION_WITHDRAWN: "draft specification version withdrawn",
     AuditAction.REAGENT_LOT_REGISTERED: "reagent lot registered",
     AuditAction.REAGENT_LOT_MATERIAL_RECORDED: "material of a reagent lot recorded",
     AuditAction.EQUIPMENT_REGISTERED: "equipment registered",
+    AuditAction.REAGENT_LOT_STATUS_CHANGED: "reagent lot released or rejected by QA",
+    AuditAction.EQUIPMENT_CALIBRATION_RECORDED: "equipment calibration recorded (new due date)",
+    AuditAction.PRINTER_REGISTERED: "label printer registered",
+    AuditAction.PRINTER_CHANGED: "label printer changed (place, address or label stock)",
+    AuditAction.PRINTER_DEACTIVATED: "label printer taken out of use",
+    AuditAction.PRINTER_REACTIVATED: "label printer back in use",
     AuditAction.PATIENT_ENROLLED: "patient enrolled",
     AuditAction.PRODUCT_CREATED: "product created (harvest scheduled)",
     AuditAction.CONTAINER_CREATED: "container created",
@@ -115,6 +139,7 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.DEVIATION_RAISED: "deviation raised",
     AuditAction.DEVIATION_CLOSED: "deviation closed",
     AuditAction.ALERT_RAISED: "alert raised",
+    AuditAction.REVIEW_EXCEPTION_ACKNOWLEDGED: "exception of the QA review acknowledged",
     AuditAction.NOTIFICATION_QUEUED: "notification queued",
     AuditAction.NOTIFICATION_SENT: "notification sent",
     AuditAction.NOTIFICATION_RETRY: "notification not delivered, retry scheduled",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lims.config import DEVELOPMENT_AUDIT_KEY, Settings, get_settings
 
@@ -31,6 +32,7 @@ def key_id_of(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()[:8]
 
 
+@lru_cache(maxsize=16)  # a key id is a SHA-256 of the secret: once per key, not per event
 def _key(secret: str) -> AuditKey:
     return AuditKey(key_id_of(secret), secret.encode())
 

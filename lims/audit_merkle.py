@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as _string
 from typing import Any
@@ -157,12 +158,14 @@ class AuditTree(BaseMerkleTree):  # type: ignore[misc]
 
 
 def leaf_hashes(conn: Connection | Session, upto_seq: int | None = None,
-                batch: int = 20000, after: int = 0) -> list[bytes]:
-    """Leaf hashes of events after+1..upto_seq (to the last if None), refusing any gap."""
+                batch: int = 20000, after: int = 0,
+                advance: Callable[[int], None] | None = None) -> list[bytes]:
+    """Leaf hashes of events after+1..upto_seq (to the last if None), refusing any gap;
+    `advance` told of each batch read (progress)."""
     leaves: list[bytes] = []
     append, sha256, text, time_text = leaves.append, hashlib.sha256, _canonical_text, \
         stored_time_text
-    for row in event_rows(conn, after, batch, upto_seq):
+    for row in event_rows(conn, after, batch, upto_seq, advance=advance):
         if row[0] != after + len(leaves) + 1:
             raise AuditTreeError(f"audit event {after + len(leaves) + 1} is missing "
                                  f"(next present is {row[0]})", after + len(leaves) + 1)
@@ -173,7 +176,8 @@ def leaf_hashes(conn: Connection | Session, upto_seq: int | None = None,
     return leaves
 
 
-def verify_and_build(session: Session) -> tuple[ChainReport, AuditTree | None]:
+def verify_and_build(session: Session, advance: Callable[[int], None] | None = None
+                     ) -> tuple[ChainReport, AuditTree | None]:
     """The keyed chain verified and the tree of the same events built, in one read.
 
     The tree is None when the chain does not verify (the report says where)."""
@@ -183,18 +187,20 @@ def verify_and_build(session: Session) -> tuple[ChainReport, AuditTree | None]:
     def visit(fields: tuple[Any, ...]) -> None:
         append(sha256(b"\x00" + text(*fields).encode()).digest())
 
-    report = verify_chain(session, visit=visit)
+    report = verify_chain(session, visit=visit, advance=advance)
     return report, AuditTree(leaves).warm() if report.ok else None
 
 
-def build_tree(conn: Connection | Session, upto_seq: int | None = None) -> AuditTree:
-    return AuditTree(leaf_hashes(conn, upto_seq)).warm()
+def build_tree(conn: Connection | Session, upto_seq: int | None = None,
+               advance: Callable[[int], None] | None = None) -> AuditTree:
+    return AuditTree(leaf_hashes(conn, upto_seq, advance=advance)).warm()
 
 
-def tree_head(conn: Connection | Session, upto_seq: int | None = None) -> tuple[int, str]:
+def tree_head(conn: Connection | Session, upto_seq: int | None = None,
+              advance: Callable[[int], None] | None = None) -> tuple[int, str]:
     """(size, root hex) of the tree over events 1..upto_seq (all events if None), every
     event read from the database: what verification compares with a checkpoint."""
-    tree = build_tree(conn, upto_seq)
+    tree = build_tree(conn, upto_seq, advance)
     remember(tree)
     return tree.get_size(), tree.get_root().hex()
 

@@ -3,6 +3,7 @@ users, secret-key."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -19,7 +20,9 @@ from lims.cli_db import db_app, grant_configured_role, owner_url
 from lims.cli_jobs import jobs_app
 from lims.cli_labels import label_app
 from lims.cli_materials import lot_app
+from lims.cli_printers import printers_app
 from lims.cli_users import users_app
+from lims.config import Settings
 from lims.db import get_engine, session_scope
 from workflows.words import state_words
 
@@ -33,6 +36,7 @@ audit_app.command("checkpoint")(audit_checkpoint)
 audit_app.command("restore-checkpoint")(audit_restore_checkpoint)
 app.add_typer(label_app, name="label")
 app.add_typer(lot_app, name="lot")
+app.add_typer(printers_app, name="printers")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
@@ -43,6 +47,7 @@ def init() -> None:
     """Create or upgrade the database schema (Alembic migrations)."""
     from lims.migrate import upgrade
 
+    _checked_settings()
     url = owner_url()
     upgrade(url)
     typer.echo(f"database at {_safe(url)} is at the latest schema")
@@ -60,6 +65,7 @@ def seed(file: Annotated[Path | None, typer.Option(help="seed TOML file")] = Non
     from lims.services.seed import DEFAULT_SEED, SeedRefused, load_seed, refuse_demo_in_production
     from lims.services.seed import seed as run_seed
 
+    _checked_settings()
     try:
         if demo:
             refuse_demo_in_production("`lims seed --demo`")
@@ -78,6 +84,7 @@ def demo(out: Annotated[Path, typer.Option(help="where labels and batch records 
     """Run a CD133 and a BM-MNC product from enrolment to administration (development only,
     after `lims seed --demo`)."""
     from lims.demo import run_demo
+    from lims.progress import progress
     from lims.services.seed import SeedRefused, refuse_demo_in_production
 
     try:
@@ -86,7 +93,7 @@ def demo(out: Annotated[Path, typer.Option(help="where labels and batch records 
         typer.echo(str(refused), err=True)
         raise typer.Exit(code=2) from None
     with session_scope() as session:
-        products = run_demo(session, out, say=typer.echo)
+        products = run_demo(session, out, say=typer.echo, progress=progress)
         summary = ", ".join(f"{p.din} ({p.arm}, {state_words(p.state)})" for p in products)
     typer.echo(f"demo products: {summary}")
 
@@ -132,8 +139,9 @@ PROXY_ADDRESSES = "127.0.0.1,::1"
 @app.command()
 def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
           port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
-          workers: Annotated[int, typer.Option(
-              min=1, help="server processes (more than one on PostgreSQL only)")] = 1,
+          workers: Annotated[int | None, typer.Option(
+              min=1, help="server processes (default: one per CPU on PostgreSQL, one on "
+                          "SQLite, which allows no more)")] = None,
           forwarded_allow_ips: Annotated[str, typer.Option(
               help="addresses (or networks) of the TLS reverse proxy whose X-Forwarded-For "
                    "names the client, comma-separated")] = PROXY_ADDRESSES) -> None:
@@ -141,10 +149,12 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
     LIMS_JOBS_ENABLED=false). docs/deploy.md: proxy, workers, environment."""
     import uvicorn
 
-    from lims.config import UnsafeSettings, startup_settings
+    from lims.config import UnsafeSettings
 
-    try:  # refused here, before anything listens, not at the first request
-        settings = startup_settings()
+    settings = _checked_settings()  # refused here, before anything listens
+    if workers is None:
+        workers = default_workers(settings.database_url)
+    try:
         _check_serving(settings.database_url, settings.environment, workers,
                        forwarded_allow_ips)
     except UnsafeSettings as unsafe:
@@ -158,6 +168,25 @@ def serve(host: Annotated[str, typer.Option(help="address to listen on")] = "127
     uvicorn.run("lims.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True, forwarded_allow_ips=forwarded_allow_ips,
                 log_level="info", server_header=False)
+
+
+def _checked_settings() -> Settings:
+    """The settings, checked as at start-up: exit 2 naming every problem when production
+    would be weak or not real (lims/config.py, check_production_ready). `lims serve`, `lims
+    init` and `lims seed` refuse alike, before they touch the database."""
+    from lims.config import UnsafeSettings, startup_settings
+
+    try:
+        return startup_settings()
+    except UnsafeSettings as unsafe:
+        typer.echo(str(unsafe), err=True)
+        raise typer.Exit(code=2) from None
+
+
+def default_workers(database_url: str) -> int:
+    """One process per CPU on PostgreSQL (each with its own pool, prepared once: settings,
+    engine, templates); one on SQLite, which lets one process write at a time."""
+    return 1 if database_url.startswith("sqlite") else max(os.cpu_count() or 1, 1)
 
 
 def _check_serving(database_url: str, environment: str, workers: int,
@@ -211,11 +240,13 @@ def diagram(out: Annotated[Path, typer.Option()] = Path("docs/state-machine.md")
 
 @audit_app.command("verify")
 def audit_verify() -> None:
-    """Recompute the audit hash chain and reconcile it with the records."""
+    """Recompute the audit hash chain and reconcile it with the records (progress on
+    standard error: a bar on a terminal, plain lines otherwise)."""
+    from lims.progress import progress
     from lims.services.verification import verify_all
 
     with session_scope() as session:
-        report = verify_all(session)
+        report = verify_all(session, progress)
     for line in report.lines:
         typer.echo(line)
     if not report.ok:
@@ -223,14 +254,16 @@ def audit_verify() -> None:
 
 
 def _schedule_checkpoints() -> None:
-    """The periodic signed audit checkpoint and expiry check run with the background jobs
-    (each queued once)."""
+    """The periodic signed audit checkpoint, expiry check and sign-in back-off clean-up run
+    with the background jobs (each queued once)."""
     from lims.services.checkpoints import schedule_checkpoints
     from lims.services.expiry import schedule_expiry
+    from lims.services.signin_cleanup import schedule_signin_cleanup
 
     with session_scope() as session:
         schedule_checkpoints(session)
         schedule_expiry(session)
+        schedule_signin_cleanup(session)
 
 
 def _safe(url: str) -> str:

@@ -15,7 +15,14 @@ import typer
 
 from lims.audit_actions import AuditAction
 from lims.db import session_scope
-from lims.services.audit_query import EXPORT_FIELDS, AuditFilter, AuditLine, export_events
+from lims.progress import progress, quiet, tracked
+from lims.services.audit_query import (
+    EXPORT_FIELDS,
+    AuditFilter,
+    AuditLine,
+    count_events,
+    export_events,
+)
 from workflows.errors import DomainError
 
 
@@ -37,7 +44,8 @@ def audit_export(
     action: Annotated[AuditAction | None, typer.Option(help="only this action")] = None,
 ) -> None:
     """Export the audit trail of a period: times in UTC and local, user's full name, action
-    in words, what changed (old → new) and why."""
+    in words, what changed (old → new) and why. Progress on standard error (a bar on a
+    terminal, plain lines otherwise), none when the export itself scrolls on the terminal."""
     filters = AuditFilter(din=din, username=user, action=action, start=start.date(),
                           end=end.date())
     with session_scope() as session:
@@ -47,11 +55,16 @@ def audit_export(
             typer.echo(f"refused: {refused.detail}", err=True)
             raise typer.Exit(code=1) from None
         write = _csv if format is ExportFormat.CSV else _json
-        if out is None:
-            count = write(lines, sys.stdout)
-        else:
-            with out.open("w", encoding="utf-8", newline="") as stream:
-                count = write(lines, stream)
+        stdout = sys.stdout  # the real one: a bar on a terminal must not take the data
+        total = count_events(session, filters)
+        shown = (progress("audit export", total, unit="events", redirect=False)
+                 if out is not None or not stdout.isatty() else quiet("audit export", total))
+        with shown as advance:
+            if out is None:
+                count = write(tracked(lines, advance), stdout)
+            else:
+                with out.open("w", encoding="utf-8", newline="") as stream:
+                    count = write(tracked(lines, advance), stream)
     typer.echo(f"exported {count} event(s) from {start.date()} to {end.date()}"
                + (f" to {out}" if out else ""), err=True)
 

@@ -143,6 +143,26 @@ def reactivate(username: Annotated[str, typer.Argument(help="whose account")],
     _activity(username, reason, active=True)
 
 
+@users_app.command("set-role")
+def set_role(username: Annotated[str, typer.Argument(help="whose account")],
+             role: Annotated[Role, typer.Argument(help="the new role")],
+             reason: Annotated[str, typer.Option("--reason",
+                                                 help="why (recorded in the audit)")]) -> None:
+    """Give an account another role: every session and token of it ends at once (not the
+    last active administrator's). Audited as done by "system" at the server."""
+    from lims.db import session_scope
+    from lims.services.users import change_role
+    from workflows.errors import DomainError
+
+    with session_scope() as session:
+        try:
+            user = change_role(session, actor=None, username=username, role=role.value,
+                               reason=reason)
+        except DomainError as error:
+            _fail(f"{error.code.value}: {error.detail}")
+        typer.echo(f"{user.username} is now {user.role}; their sessions have ended")
+
+
 def _activity(username: str, reason: str, *, active: bool) -> None:
     from lims.db import session_scope
     from lims.services.users import deactivate_user, reactivate_user

@@ -10,12 +10,19 @@ from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lims.secret_keys import secret_key_problem
+from workflows.isbt128_core import make_din
 
 # Keys the audit chain in development and tests only: anyone can read it here, so outside
 # development the application refuses to start with it (set LIMS_AUDIT_KEY).
 DEVELOPMENT_AUDIT_KEY = "development-only-audit-key-change-me"
 # Signs sessions and tokens in development only (refused in production as a placeholder).
 DEVELOPMENT_SECRET_KEY = "development-only-secret-change-me"
+# The demo's facility identification number, fictitious (never ICCBBA-registered), and the
+# example FIN of the ISBT 128 standard (ST-001 figure 2): placeholders, refused in production.
+DEMO_FIN = "X9999"
+PLACEHOLDER_FINS = frozenset({DEMO_FIN, "A9999"})
+# What production's database URL looks like (README "Database roles", docs/deploy.md).
+POSTGRESQL_URL_FORM = "postgresql+psycopg://lims_app:PASSWORD@dbhost/lims"
 
 
 class UnsafeSettings(RuntimeError):
@@ -30,9 +37,17 @@ class Settings(BaseSettings):
     # of the tables (empty: database_url), the application as LIMS_APP_ROLE, which
     # `lims init` then grants the application's rights (lims/db_roles.py).
     migration_database_url: str = ""
+    # PostgreSQL connections per server process (each `lims serve` worker has its own
+    # pool): `db_pool_size` kept open, up to `db_max_overflow` more under a burst; a request
+    # waits at most `db_pool_timeout_seconds` for one. Every process of every host counts
+    # against the server's max_connections (docs/deploy.md "Several workers and hosts").
+    db_pool_size: int = 8
+    db_max_overflow: int = 8
+    db_pool_timeout_seconds: float = 30.0
     app_role: str = ""
-    # Fictitious facility identification number: never a real ICCBBA-registered FIN.
-    facility_fin: str = "X9999"
+    # Fictitious facility identification number: never a real ICCBBA-registered FIN. In
+    # production the lab's own (ICCBBA-assigned) is required: it begins every DIN.
+    facility_fin: str = DEMO_FIN
     facility_name: str = "Cell Processing Laboratory (demo, fictitious)"
     facility_address: str = "1 Example Street, Tehran"
     time_zone: str = "Asia/Tehran"
@@ -44,6 +59,12 @@ class Settings(BaseSettings):
     # each further failure makes it wait 2, 4, 8 … seconds, at most signin_max_wait_seconds.
     max_failed_logins: int = 5
     signin_max_wait_seconds: int = 900
+    # A failure older than this no longer counts (its key starts again from nothing); every
+    # `signin_cleanup_interval_seconds` the background jobs delete the rows of keys whose
+    # last failure is older than this and than the longest wait, so the table does not grow
+    # with every mistyped or made-up name (lims/services/signin_cleanup.py).
+    signin_forget_after_seconds: int = 3600
+    signin_cleanup_interval_seconds: float = 3600.0
     protocol_code: str = "NCT00713934"
     # Production unless said otherwise: a forgotten LIMS_ENVIRONMENT must never run a real
     # lab on development settings (`make demo`, the tests and the benches say development).
@@ -114,7 +135,9 @@ class Settings(BaseSettings):
             else "LIMS_PASSWORD_HASHING must be 'standard' outside development",
             None if Path(self.audit_signing_key_file).is_file()
             else f"no audit signing key at {self.audit_signing_key_file}: run `lims audit "
-                 "keygen` (LIMS_AUDIT_SIGNING_KEY_FILE)") if problem]
+                 "keygen` (LIMS_AUDIT_SIGNING_KEY_FILE)",
+            *_database_problems(self),
+            _facility_problem(self.facility_fin)) if problem]
         if problems:
             raise UnsafeSettings("\n".join(["the LIMS refuses to start in production "
                                             "(LIMS_ENVIRONMENT=production):", *problems]))
@@ -129,6 +152,32 @@ def _audit_key_problem(settings: Settings) -> str | None:
         # One leaked key must not give both the sessions and the audit chain away.
         problem = "LIMS_AUDIT_KEY must differ from LIMS_SECRET_KEY: make another one"
     return problem
+
+
+def _database_problems(settings: Settings) -> list[str]:
+    """Production runs on PostgreSQL: a SQLite URL (the default among them) is refused."""
+    urls = (("LIMS_DATABASE_URL", settings.database_url),
+            ("LIMS_MIGRATION_DATABASE_URL", settings.migration_database_url))
+    return [f"{name} is a SQLite database ({url}): production runs on PostgreSQL; set "
+            f"{name}={POSTGRESQL_URL_FORM} (docs/deploy.md)"
+            for name, url in urls if url.strip().lower().startswith("sqlite")]
+
+
+def _facility_problem(fin: str) -> str | None:
+    """The lab's own facility identification number begins every DIN: refused when it is
+    missing, a placeholder or not in the FIN's form."""
+    wanted = ("set it to the facility identification number (FIN) that ICCBBA assigned to "
+              "the lab (5 characters, as in the lab's ICCBBA registration)")
+    if not fin.strip():
+        return f"LIMS_FACILITY_FIN is not set: {wanted}"
+    if fin.strip().upper() in PLACEHOLDER_FINS:
+        return f"LIMS_FACILITY_FIN {fin} is a fictitious placeholder, not the lab's: {wanted}"
+    try:
+        make_din(fin, 0, 0)
+    except ValueError as malformed:
+        return f"LIMS_FACILITY_FIN is not a facility identification number ({malformed}): " \
+               f"{wanted}"
+    return None
 
 
 def startup_settings() -> Settings:

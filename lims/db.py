@@ -21,7 +21,10 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
         _configure_sqlite(engine)
         return engine
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+    settings = get_settings()
+    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
+                         max_overflow=settings.db_max_overflow,
+                         pool_timeout=settings.db_pool_timeout_seconds,
                          connect_args=connect_args)
 
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, func, select
 from labels import Label, barcodes, render_pdf, render_zpl
 from lims import demo_data as data
 from lims.models import Container, Patient, Product, User
+from lims.progress import Phases, quiet
 from lims.services.common import user_by_name, utcnow
 from lims.services.enrolment import enrol_patient
 from lims.services.harvests import schedule_harvest
@@ -19,6 +20,7 @@ from lims.services.labels import pending_labels, print_label, verify_label
 from lims.services.qc import complete_qc, record_qc_result
 from lims.services.queries import container_scan_text
 from lims.services.release import release_product
+from lims.services.review_acknowledgements import acknowledge_exception, unacknowledged
 from lims.services.steps import perform_step
 from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.eligibility import complete_checklist
@@ -83,8 +85,8 @@ class DemoRun:
             witness=witness, witness_password=PASSWORDS[witness] if witness else None,
             wristband=wristband, expected_version=product.version, now=at,
             # At the bedside the administering physician (the operator) signs as well.
-            **({"physician": operator, "physician_password": PASSWORDS[operator]}
-               if step in PHYSICIAN_SIGNED_STEPS else {}))
+            physician=operator if step in PHYSICIAN_SIGNED_STEPS else None,
+            physician_password=PASSWORDS[operator] if step in PHYSICIAN_SIGNED_STEPS else None)
         warn = f"  warnings: {'; '.join(result.warnings)}" if result.warnings else ""
         self.say(f"  {product.din} {step:<12} -> {result.product.state}{warn}")
         self.label_all(result.product, at=at)
@@ -150,6 +152,14 @@ class DemoRun:
             return product
         return self.release_and_administer(product, at, patient)
 
+    def acknowledge_exceptions(self, product: Product, at: datetime,
+                               reviewer: str = "qa1") -> None:
+        """QA reads the review and acknowledges each of its exceptions, one by one."""
+        for item in unacknowledged(self.session, product):
+            acknowledge_exception(self.session, actor=self.user(reviewer), din=product.din,
+                                  key=item.key, now=at,
+                                  comment="Reviewed: it does not affect the release")
+
     def release_and_administer(self, product: Product, at: datetime,
                                patient: Patient) -> Product:
         for test, value in data.qc_results(product.arm).items():
@@ -158,6 +168,7 @@ class DemoRun:
                              value=value, now=at, **data.qc_sample(test, drawn_at=at))
         product = complete_qc(self.session, actor=self.user("tech2"), din=product.din, now=at)
         self.say(f"  {product.din} QC complete  -> {product.state}")
+        self.acknowledge_exceptions(product, at + timedelta(minutes=14))
         at += timedelta(minutes=15)
         product = release_product(self.session, actor=self.user("qa1"), din=product.din,
                                   password=PASSWORDS["qa1"], now=at)
@@ -174,22 +185,31 @@ class DemoRun:
                          wristband=encode_patient_id(patient.mrn))
 
 
-def run_demo(session: Session, out: Path | None = None, say: Say = print) -> list[Product]:
-    """Run both arms end to end and leave one product mid-process; return the products."""
+def run_demo(session: Session, out: Path | None = None, say: Say = print,
+             progress: Phases = quiet) -> list[Product]:
+    """Run both arms end to end and leave one product mid-process; return the products.
+    `progress` counts the products run, then the products whose files are written."""
     run = DemoRun(session, say)
     t0 = utcnow() - timedelta(hours=7)
     products = []
-    for arm, weight in (("CD133", 72.0), ("BM-MNC", 81.5)):
-        patient = run.enrol(arm, weight)
-        products.append(run.process(patient, t0))
-    waiting = run.enrol("CD133", 64.0)
-    products.append(run.process(waiting, utcnow() - timedelta(hours=1), until="received"))
+    with progress("demo products run", 3, unit="products") as advance:
+        for arm, weight in (("CD133", 72.0), ("BM-MNC", 81.5)):
+            patient = run.enrol(arm, weight)
+            products.append(run.process(patient, t0))
+            advance()
+        waiting = run.enrol("CD133", 64.0)
+        products.append(run.process(waiting, utcnow() - timedelta(hours=1), until="received"))
+        advance()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        for product in products:  # the product left mid-process has its labels too
-            write_labels(out / "labels" / product.din, run.printed.get(product.din, {}), say)
-            if product.state == "administered":
-                write_batch_record(session, out / "batch-records", product, say)
+        with progress("labels and batch records written", len(products),
+                      unit="products") as advance:
+            for product in products:  # the product left mid-process has its labels too
+                write_labels(out / "labels" / product.din, run.printed.get(product.din, {}),
+                             say)
+                if product.state == "administered":
+                    write_batch_record(session, out / "batch-records", product, say)
+                advance()
     return products
 
 

@@ -2,7 +2,8 @@
 seconds in a thread of `lims serve` (started and stopped with the application).
 
 The job kinds are registered by the modules imported here; a new kind of background work
-(audit checkpoints, expiry) registers itself in its module and is imported below.
+(audit checkpoints, expiry, the sign-in back-off clean-up) registers itself in its module
+and is imported below.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from sqlalchemy import Engine
 
 import lims.services.checkpoints  # registers the periodic audit checkpoint
 import lims.services.expiry  # registers the periodic expiry check
-import lims.services.notifications  # noqa: F401  (registers the delivery of notifications)
+import lims.services.notifications  # registers the delivery of notifications
+import lims.services.signin_cleanup  # noqa: F401  (registers forgetting old sign-in failures)
 from lims.db import session_scope
 from lims.services.jobs import RunSummary, run_due, worker_name
 

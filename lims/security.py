@@ -62,6 +62,7 @@ class TokenClaims:
     user_id: int
     version: int
     started: int  # when the person signed in (unix time)
+    issued: int = 0  # when this token was issued (unix time): the last activity
 
 
 def issue_token(secret: str, user_id: int, purpose: str, now: float | None = None, *,
@@ -72,11 +73,14 @@ def issue_token(secret: str, user_id: int, purpose: str, now: float | None = Non
 
 
 def read_claims(secret: str, token: str, purpose: str, max_age_seconds: int,
-                now: float | None = None, *, lifetime_seconds: int | None = None) -> TokenClaims:
+                now: float | None = None, *, lifetime_seconds: int | None = None,
+                expired_too: bool = False) -> TokenClaims:
     """The claims of a valid, unexpired token of `purpose`; TokenError otherwise.
 
     `max_age_seconds` bounds the time since the token was issued (idle), `lifetime_seconds`
-    the time since the session started (absolute)."""
+    the time since the session started (absolute). `expired_too` reads a genuine token
+    whatever its age (only to tell whose session it was once it has ended: such claims
+    never admit anyone); its signature, purpose and form are checked all the same."""
     parts = token.split(".")
     if len(parts) != 6:
         raise TokenError("malformed token")
@@ -87,13 +91,15 @@ def read_claims(secret: str, token: str, purpose: str, max_age_seconds: int,
     if not all(field.isdigit() for field in fields):
         raise TokenError("malformed token")
     user_id, version, started, issued = (int(field) for field in fields)
+    if expired_too:
+        return TokenClaims(user_id, version, started, issued)
     current = now if now is not None else time.time()
     if current - issued > max_age_seconds:
         raise TokenError("session expired; sign in again")
     if lifetime_seconds is not None and current - started > lifetime_seconds:
         raise TokenError(f"the session reached its {lifetime_seconds // 3600}-hour limit; "
                          "sign in again")
-    return TokenClaims(user_id, version, started)
+    return TokenClaims(user_id, version, started, issued)
 
 
 def read_token(secret: str, token: str, purpose: str, max_age_seconds: int,

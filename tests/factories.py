@@ -220,6 +220,7 @@ def advance(run: DemoRun, product: Product, until: str) -> Product:
             enter_qc(run, product)
             product = complete_qc(run.session, actor=run.user("tech2"), din=product.din, now=at)
         elif step == "release":
+            acknowledge_all(run, product, at=at - timedelta(minutes=1))
             product = release_product(run.session, actor=run.user("qa1"), din=product.din,
                                       password=PASSWORDS["qa1"], now=at)
             run.label_all(product)  # the final label, once QA has released
@@ -227,6 +228,13 @@ def advance(run: DemoRun, product: Product, until: str) -> Product:
             product = perform(run, product, step, at=at).product
         assert product.state == STATE_AFTER[step], (step, product.state)
     return product
+
+
+def acknowledge_all(run: DemoRun, product: Product, *, at: datetime | None = None,
+                    reviewer: str = "qa1") -> None:
+    """QA acknowledges every current exception of the product's review (with a comment),
+    as it must before signing a release."""
+    run.acknowledge_exceptions(product, at or utcnow(), reviewer)
 
 
 def schedule(run: DemoRun, patient: Patient, t0: datetime) -> Product:

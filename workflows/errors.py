@@ -40,10 +40,16 @@ class ErrorCode(StrEnum):
     LABEL_NOT_VERIFIED = "label_not_verified"
     LABEL_REQUIRES_RELEASE = "label_requires_release"
     PRINTER_ERROR = "printer_error"
+    PRINTER_WRONG_STOCK = "printer_wrong_stock"  # the label is not for the stock loaded
     RELEASE_SUSPENDED = "release_suspended"
     MATERIAL_WRONG_KIND = "material_wrong_kind"  # a lot of another material than the field's
     EQUIPMENT_WRONG_KIND = "equipment_wrong_kind"  # an instrument of another type
+    REAGENT_NOT_RELEASED = "reagent_not_released"  # a lot in quarantine or rejected by QA
     TIME_IN_FUTURE = "time_in_future"  # ahead of the server's clock beyond the clock skew
+    # QA review by exception (issue 13): each exception acknowledged before a release
+    EXCEPTIONS_NOT_ACKNOWLEDGED = "exceptions_not_acknowledged"  # a release signed too early
+    EXCEPTION_NOT_CURRENT = "exception_not_current"  # changed or resolved since it was shown
+    COMMENT_REQUIRED = "comment_required"  # this kind of exception is acknowledged with one
     # chain of identity
     COI_BAD_SCAN = "coi_bad_scan"
     COI_UNKNOWN_DIN = "coi_unknown_din"

@@ -4,7 +4,8 @@ Every lot field of a step form declares the material it takes and every equipmen
 field its equipment type (workflows.steps). A reagent lot in the master data holds
 its material (`reagentlot.material`); an instrument's type is read from its kind as
 registered ("Centrifuge", "CliniMACS Plus"). A lot or instrument of another kind
-is refused with a message that names both.
+is refused with a message that names both. A lot is received into quarantine and
+released for use (or rejected) by QA (LotStatus); a step takes only a released lot.
 """
 
 from __future__ import annotations
@@ -37,6 +38,69 @@ MATERIAL_NAMES: Mapping[Material, str] = MappingProxyType({
     Material.TUBING_SET: "CliniMACS tubing set",
     Material.DILUENT: "diluent",
 })
+
+
+class LotStatus(StrEnum):
+    """Where a lot stands between receipt and use; a step takes only a released lot."""
+
+    QUARANTINE = "quarantine"  # received, awaiting QA's incoming inspection
+    RELEASED = "released"  # released for use by QA after incoming inspection
+    REJECTED = "rejected"  # refused by QA (inspection failed, damaged, recalled): never used
+
+
+LOT_STATUS_NAMES: Mapping[LotStatus, str] = MappingProxyType({
+    LotStatus.QUARANTINE: "in quarantine",
+    LotStatus.RELEASED: "released for use",
+    LotStatus.REJECTED: "rejected",
+})
+
+# The changes QA may make, as data: a quarantined lot is released or rejected; a released
+# lot may still be rejected (a supplier's recall, a defect found in use); a rejected lot is
+# final. Every change is a QA decision; a rejection needs its reason.
+LOT_CHANGES: Mapping[LotStatus, frozenset[LotStatus]] = MappingProxyType({
+    LotStatus.QUARANTINE: frozenset({LotStatus.RELEASED, LotStatus.REJECTED}),
+    LotStatus.RELEASED: frozenset({LotStatus.REJECTED}),
+    LotStatus.REJECTED: frozenset(),
+})
+REASON_REQUIRED_FOR: frozenset[LotStatus] = frozenset({LotStatus.REJECTED})
+
+
+def lot_status_words(status: str) -> str:
+    """A stored lot status in words; an unknown one as it is."""
+    try:
+        return LOT_STATUS_NAMES[LotStatus(status)]
+    except ValueError:
+        return status
+
+
+def lot_change_problem(lot: str, current: str, wanted: LotStatus) -> str | None:
+    """Why lot `lot`, now `current`, may not become `wanted`, or None."""
+    try:
+        now = LotStatus(current)
+    except ValueError:
+        return f"lot {lot} has an unknown status {current!r}"
+    if wanted in LOT_CHANGES[now]:
+        return None
+    if now == wanted:
+        return f"lot {lot} is already {LOT_STATUS_NAMES[now]}"
+    return f"lot {lot} is {LOT_STATUS_NAMES[now]}: it cannot be {_verb(wanted)} now"
+
+
+def not_released(lot: str, reagent: str, status: str) -> str | None:
+    """Why lot `lot` may not be used in a step because of its status, or None."""
+    if status == LotStatus.RELEASED:
+        return None
+    if status == LotStatus.QUARANTINE:
+        return (f"{reagent} lot {lot} is in quarantine: QA has not released it for use; "
+                f"use a released lot, or ask QA to inspect and release this one")
+    if status == LotStatus.REJECTED:
+        return f"{reagent} lot {lot} was rejected by QA: it may not be used; use a released lot"
+    return f"{reagent} lot {lot} has an unknown status {status!r}: it may not be used"
+
+
+def _verb(status: LotStatus) -> str:
+    return {LotStatus.QUARANTINE: "put in quarantine", LotStatus.RELEASED: "released",
+            LotStatus.REJECTED: "rejected"}[status]
 
 
 class EquipmentType(StrEnum):

@@ -97,13 +97,16 @@ TRANSITIONS: list[dict[str, Any]] = [
      "conditions": ["is_cd133_arm", *WITNESSED]},
     {"trigger": T.COMPLETE_QC, "source": S.FORMULATED, "dest": S.AWAITING_RELEASE,
      "conditions": ["product_in_date", "qc_complete"]},
+    # Every release is signed only once QA has acknowledged each exception of the review
+    # (last, so a more fundamental refusal is named first); a rejection never waits for it.
     {"trigger": T.RELEASE, "source": S.AWAITING_RELEASE, "dest": S.RELEASED,
      "conditions": ["product_in_date", "reviewer_independent", "deviations_closed",
-                    "qc_passed"]},
+                    "qc_passed", "exceptions_acknowledged"]},
     # FACT: a non-conforming product only with the medical director's signed approval.
     {"trigger": T.EXCEPTIONAL_RELEASE, "source": S.AWAITING_RELEASE, "dest": S.RELEASED,
      "conditions": ["product_in_date", "reviewer_independent", "deviations_closed",
-                    "has_failed_criterion", "physician_approved", "reason_given"]},
+                    "has_failed_criterion", "physician_approved", "reason_given",
+                    "exceptions_acknowledged"]},
     {"trigger": T.REJECT, "source": S.AWAITING_RELEASE, "dest": S.REJECTED,
      "conditions": ["reviewer_independent", "reason_given"]},
     # A QC result failed after release: suspended from released or issued, or from a hold
@@ -117,14 +120,14 @@ TRANSITIONS: list[dict[str, Any]] = [
     *[
         {"trigger": T.RE_RELEASE, "source": S.RELEASE_SUSPENDED, "dest": state,
          "conditions": ["suspended_from_matches", "product_in_date", "reviewer_independent",
-                        "deviations_closed", "qc_passed"]}
+                        "deviations_closed", "qc_passed", "exceptions_acknowledged"]}
         for state in RELEASED_STATES
     ],
     *[
         {"trigger": T.EXCEPTIONAL_RELEASE, "source": S.RELEASE_SUSPENDED, "dest": state,
          "conditions": ["suspended_from_matches", "product_in_date", "reviewer_independent",
                         "deviations_closed", "has_failed_criterion", "physician_approved",
-                        "reason_given"]}
+                        "reason_given", "exceptions_acknowledged"]}
         for state in RELEASED_STATES
     ],
     {"trigger": T.REJECT, "source": S.RELEASE_SUSPENDED, "dest": S.REJECTED,
@@ -198,6 +201,8 @@ GUARD_ERRORS: Mapping[str, tuple[ErrorCode, str]] = {
     "reviewer_independent": (ErrorCode.NOT_INDEPENDENT,
                              "the reviewer performed or witnessed a step of this product"),
     "reason_given": (ErrorCode.REASON_REQUIRED, "a reason is required"),
+    "exceptions_acknowledged": (ErrorCode.EXCEPTIONS_NOT_ACKNOWLEDGED,
+                                "QA has not acknowledged every exception of the review"),
     "held_from_matches": (ErrorCode.NOT_HELD_FROM, "the product was held from another state"),
     "expiry_reached": (ErrorCode.PRODUCT_NOT_EXPIRED, "the product has not reached its expiry"),
     "failed_after_release": (ErrorCode.INVALID_TRANSITION,
@@ -255,6 +260,7 @@ class ProductFacts:
     reviewer_independent: bool = False
     reason_given: bool = False
     failed_after_release: bool = False
+    exceptions_acknowledged: bool = False
 
     @property
     def is_cd133_arm(self) -> bool:

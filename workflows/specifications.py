@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from workflows.characters import name_odd_characters
@@ -42,7 +44,9 @@ class Specification:
         return spec
 
     def check(self) -> None:
-        problems = []
+        problems = _type_problems(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         if not 0 <= self.viability_min_pct <= 100:
             problems.append("viability minimum must be 0–100 %")
         if not 0 < self.dose_min_cells <= self.dose_max_cells:
@@ -53,6 +57,69 @@ class Specification:
             problems.append("endotoxin basis must be per_kg or per_ml")
         if problems:
             raise ValueError("; ".join(problems))
+
+
+_NUMBERS = ("viability_min_pct", "dose_min_cells", "dose_max_cells", "endotoxin_k_eu_per_kg",
+            "endotoxin_eu_per_ml")
+
+
+def _type_problems(spec: Specification) -> list[str]:
+    """Numbers that are real finite numbers, a yes/no that is one (JSON may carry anything)."""
+    problems = []
+    for name in (*_NUMBERS, "cd133_purity_min_pct"):
+        value = getattr(spec, name)
+        if value is None and name == "cd133_purity_min_pct":
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not math.isfinite(value):
+            problems.append(f"{name.replace('_', ' ')} must be a number")
+        elif value < 0:
+            problems.append(f"{name.replace('_', ' ')} cannot be negative")
+    if not isinstance(spec.mycoplasma_required, bool):
+        problems.append("mycoplasma required must be yes or no")
+    return problems
+
+
+class SpecificationStatus(StrEnum):
+    """Where a version of an arm's release specification stands (the column holds the value).
+
+    A change is drafted, approved by QA's electronic signature over the limits' hash and is
+    in force from its `effective_from`; a draft never approved is withdrawn and kept."""
+
+    DRAFT = "draft"
+    APPROVED = "approved"
+    WITHDRAWN = "withdrawn"
+
+    @property
+    def words(self) -> str:
+        return _STATUS_WORDS[self]
+
+
+_STATUS_WORDS: Mapping[SpecificationStatus, str] = {
+    SpecificationStatus.DRAFT: "draft: awaiting QA approval, not in force",
+    SpecificationStatus.APPROVED: "approved by QA",
+    SpecificationStatus.WITHDRAWN: "withdrawn: never in force",
+}
+APPROVAL_MEANING = "Approved"  # the meaning of QA's signature on a specification version
+SYSTEM_APPROVER = "system (protocol defaults)"  # the printed name of the seeded version 1
+
+
+def standing(status: str, effective_from: datetime | None, *, in_force: bool,
+             now: datetime) -> str:
+    """A version's standing in words: "in force", "approved, takes effect ...", ..."""
+    if status != SpecificationStatus.APPROVED:
+        return SpecificationStatus(status).words
+    if in_force:
+        return "in force"
+    if effective_from is not None and effective_from > now:
+        return "approved, not yet in force"
+    return "superseded by a later version"
+
+
+def changed_limits(before: Mapping[str, Any], after: Mapping[str, Any]) -> tuple[str, ...]:
+    """The names of the limits that differ between two versions (in the field order)."""
+    names = [f.name for f in fields(Specification)]
+    return tuple(n for n in names if before.get(n) != after.get(n))
 
 
 def default_specification(params: ProtocolParameters, arm: str) -> Specification:

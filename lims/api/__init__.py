@@ -16,11 +16,13 @@ from lims.api import (
     routes_materials,
     routes_notifications,
     routes_patients,
+    routes_printers,
     routes_products,
     routes_qa,
     routes_qc,
     routes_records,
     routes_review,
+    routes_specifications,
     routes_steps,
 )
 from lims.api.deps import RoleRule
@@ -55,7 +57,7 @@ def _document(router: APIRouter) -> None:
 ROUTERS = tuple(module.router for module in (
     routes_auth, routes_patients, routes_products, routes_steps, routes_dispositions, routes_qc,
     routes_review, routes_qa, routes_deviations, routes_alerts, routes_notifications, routes_labels,
-    routes_records, routes_audit, routes_materials))
+    routes_records, routes_audit, routes_materials, routes_specifications, routes_printers))
 api_router = APIRouter(prefix=PREFIX)
 for router in ROUTERS:
     _document(router)

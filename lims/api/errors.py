@@ -51,6 +51,7 @@ STATUS: dict[ErrorCode, int] = {
     E.DIN_INVALID: 422,
     E.REAGENT_UNKNOWN: 422, E.EQUIPMENT_UNKNOWN: 422,
     E.MATERIAL_WRONG_KIND: 422, E.EQUIPMENT_WRONG_KIND: 422, E.PHYSICIAN_APPROVAL_REQUIRED: 422,
+    E.REAGENT_NOT_RELEASED: 422,  # a lot in quarantine or rejected: choose a released one
     E.COI_BAD_SCAN: 422, E.COI_UNKNOWN_DIN: 422, E.COI_WRONG_DIN: 422,
     E.COI_WRONG_PATIENT: 422, E.COI_WRONG_CONTAINER: 422, E.COI_WRONG_STAGE: 422,
     E.COI_CONTAINER_REQUIRED: 422, E.COI_SQUARE_CODE_REQUIRED: 422,
@@ -63,8 +64,14 @@ STATUS: dict[ErrorCode, int] = {
     E.CONFLICT: 409, E.ALREADY_EXISTS: 409, E.DEVIATION_OPEN: 409, E.NOTHING_TO_EXCEPT: 409,
     E.ALERT_ACKNOWLEDGED: 409, E.LABEL_REQUIRES_RELEASE: 409,
     E.RELEASE_SUSPENDED: 409,
+    # QA review (issue 13): a release before every exception is acknowledged; an exception
+    # changed or resolved since it was shown (read the review again)
+    E.EXCEPTIONS_NOT_ACKNOWLEDGED: 409, E.EXCEPTION_NOT_CURRENT: 409,
+    E.COMMENT_REQUIRED: 422,
     # the label printer did not take the job (nothing was recorded)
     E.PRINTER_ERROR: 502,
+    # the printer holds another label stock than the label is laid out for
+    E.PRINTER_WRONG_STOCK: 409,
     # the request body is over the configured size (LIMS_MAX_REQUEST_BYTES)
     E.REQUEST_TOO_LARGE: 413,
 }

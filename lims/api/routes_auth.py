@@ -24,6 +24,7 @@ from lims.api.schemas import (
     PasswordChangeIn,
     PasswordResetIn,
     ReasonIn,
+    RoleChangeIn,
     TokenOut,
     UserChangeIn,
     UserIn,
@@ -37,6 +38,7 @@ from lims.services.users import (
     ROLES,
     all_users,
     authenticate,
+    change_role,
     create_user,
     deactivate_user,
     reactivate_user,
@@ -155,6 +157,14 @@ def change_user(username: Name, body: UserChangeIn, actor: Admin, session: Sessi
     """Change a user's full name or e-mail address (admin)."""
     return UserOut.model_validate(update_user(session, actor=actor, username=username,
                                               **body.model_dump(exclude_unset=True)))
+
+
+@router.post("/users/{username}/role", responses=errors(401, 403, 404, 409, 422))
+def set_role(username: Name, body: RoleChangeIn, actor: Admin, session: SessionDep) -> UserOut:
+    """Give a user another role (admin), with a reason: every session and token of the
+    account ends. Refused for your own role and for the last active administrator."""
+    return UserOut.model_validate(change_role(session, actor=actor, username=username,
+                                              role=body.role, reason=body.reason))
 
 
 @router.get("/users", responses=errors(401, 403))

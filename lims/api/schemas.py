@@ -203,6 +203,11 @@ class ReasonIn(In):
     reason: str = Field(min_length=1, max_length=500, description="Why (recorded in the audit)")
 
 
+class RoleChangeIn(In):
+    role: Literal["technician", "supervisor", "qa", "physician", "admin"]
+    reason: str = Field(min_length=1, max_length=500, description="Why (recorded in the audit)")
+
+
 # --- patients and products -------------------------------------------------------------------
 
 class PatientIn(In):

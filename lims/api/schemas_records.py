@@ -54,7 +54,11 @@ class PrintIn(In):
     kind: LabelKind | None = Field(default=None,
                                    description="Default: the label the container carries now")
     printer: str = Field(default="", max_length=120,
-                         description="Printer name; empty: the configured one")
+                         description="A registered printer's name (ZPL is sent to it), or "
+                                     "the configured printer's host; any other name is "
+                                     "only recorded (e.g. a PDF printed at the bench)")
+    printer_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
+                                   description="A registered printer, by id (format zpl)")
     reason: str | None = Field(default=None, max_length=500,
                                description="Required for a reprint")
 

@@ -22,9 +22,11 @@ from lims.config import get_settings
 from lims.models import (
     Alert,
     AuditEvent,
+    AuditHead,
     Deviation,
     Notification,
     QcResult,
+    ReviewAcknowledgement,
     StepRecord,
     User,
 )
@@ -37,7 +39,8 @@ MAX_PER_PAGE = 500
 # Rows of these kinds belong to a product through their product_id (entity, model).
 _PRODUCT_RECORDS: tuple[tuple[str, Any], ...] = (
     ("step_record", StepRecord), ("qc_result", QcResult), ("deviation", Deviation),
-    ("alert", Alert), ("notification", Notification))
+    ("alert", Alert), ("notification", Notification),
+    ("review_acknowledgement", ReviewAcknowledgement))
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,29 @@ def audit_events(session: Session, *, actor: User, filters: AuditFilter, page: i
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidInput(f"page must be 1 or more and page size 1 to {MAX_PER_PAGE}")
     conditions = _conditions(session, filters)
-    total = session.exec(select(func.count()).select_from(AuditEvent)
-                         .where(*conditions)).one()
-    rows = session.exec(select(AuditEvent).where(*conditions).order_by(col(AuditEvent.seq))
-                        .offset((page - 1) * per_page).limit(per_page)).all()
+    if conditions:
+        total = session.exec(select(func.count()).select_from(AuditEvent)
+                             .where(*conditions)).one()
+        rows = session.exec(select(AuditEvent).where(*conditions)
+                            .order_by(col(AuditEvent.seq))
+                            .offset((page - 1) * per_page).limit(per_page)).all()
+    else:
+        # The whole trail: its events are numbered 1..head without a gap (the chain's
+        # order), so the head counts them and a page is a range of sequence numbers,
+        # not a count and an offset over millions of rows.
+        head = session.get(AuditHead, 1)
+        total = head.last_seq if head is not None else 0
+        first = (page - 1) * per_page
+        rows = session.exec(select(AuditEvent).where(
+            col(AuditEvent.seq) > first, col(AuditEvent.seq) <= first + per_page)
+            .order_by(col(AuditEvent.seq))).all()
     return AuditPage(_readable(session, list(rows)), int(total), page, per_page)
+
+
+def count_events(session: Session, filters: AuditFilter) -> int:
+    """How many events match (what an export will write: its progress)."""
+    return int(session.exec(select(func.count()).select_from(AuditEvent)
+                            .where(*_conditions(session, filters))).one())
 
 
 def export_events(session: Session, filters: AuditFilter, batch: int = 2000

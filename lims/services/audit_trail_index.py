@@ -13,6 +13,7 @@ from sqlmodel import Session
 
 from lims.audit_actions import AuditAction
 from lims.models import AuditEvent
+from lims.progress import Advance, tracked
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +46,10 @@ RECORD_ACTIONS = (A.PRODUCT_CREATED, A.STATE_CHANGED, A.CONTAINER_CREATED, A.STE
                   A.LABEL_PRINTED,
                   A.LABEL_REPRINTED, A.DEVIATION_RAISED, A.DEVIATION_CLOSED, A.ALERT_RAISED,
                   A.USER_CREATED, A.USER_UPDATED, A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED,
-                  A.ACCOUNT_DEACTIVATED, A.ACCOUNT_REACTIVATED)
+                  A.ACCOUNT_DEACTIVATED, A.ACCOUNT_REACTIVATED, A.USER_ROLE_CHANGED,
+                  A.SPECIFICATION_CREATED, A.SPECIFICATION_CHANGED, A.SPECIFICATION_DRAFTED,
+                  A.SPECIFICATION_APPROVED, A.SPECIFICATION_WITHDRAWN,
+                  A.REVIEW_EXCEPTION_ACKNOWLEDGED)
 _READ = select(_EVENTS.c.seq, _EVENTS.c.user_id, _EVENTS.c.action, _EVENTS.c.entity,
                _EVENTS.c.entity_id, _EVENTS.c.field, _EVENTS.c.old_value, _EVENTS.c.new_value,
                _EVENTS.c.reason).where(_EVENTS.c.action.in_([a.value for a in RECORD_ACTIONS])
@@ -61,8 +65,11 @@ class Trail:
             self._by_action[event.action].append(event)
 
     @classmethod
-    def load(cls, session: Session, batch: int = 20000) -> Trail:
+    def load(cls, session: Session, batch: int = 20000, advance: Advance | None = None
+             ) -> Trail:
         rows = session.connection().execute(_READ.execution_options(yield_per=batch))
+        if advance is not None:  # progress, counted a batch at a time
+            return cls(Event(*row) for row in tracked(rows, advance, batch))
         return cls(Event(*row) for row in rows)
 
     def of(self, *actions: str) -> list[Event]:

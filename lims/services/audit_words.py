@@ -27,7 +27,8 @@ _NOUNS: Mapping[str, str] = {
     "notification": "Notification", "equipment": "Equipment", "reagent_lot": "Reagent lot",
     "protocol": "Protocol", "specification_set": "Specification set",
     "signature": "Signature", "qc_result": "QC result", "step_record": "Step record",
-    "container": "Container", "user": "User account"}
+    "container": "Container", "user": "User account",
+    "review_acknowledgement": "QA review acknowledgement"}
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ from lims.services.deviations import deviations_of
 from lims.services.qc import current_results, final_volume
 from lims.services.qc_sample import dose_weight_kg
 from lims.services.review import review_summary
+from lims.services.review_acknowledgements import acknowledgements_of
 from lims.services.specifications import specification_of
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din
@@ -113,7 +114,10 @@ def batch_record(session: Session, din: str) -> br.BatchRecord:
         state_changes=state_changes(session, product, users),
         custody=custody(session, product, records, users),
         corrections=corrections(every, users, context),
-        expiry_checks=_expiry_checks(product, records))
+        expiry_checks=_expiry_checks(product, records),
+        acknowledgements=tuple(br.AcknowledgementLine(a.kind, a.text, a.comment,
+                                                      a.printed_name, a.acknowledged_at)
+                               for a in acknowledgements_of(session, product)))
 
 
 def batch_record_pdf(session: Session, din: str) -> bytes:

@@ -32,8 +32,9 @@ from lims.audit_checkpoints import (
 )
 from lims.audit_merkle import extend_tree_head, tree_head
 from lims.config import Settings, get_settings
-from lims.models import AuditEvent, AuditHead, Job
-from lims.services.jobs import ClaimedJob, JobStatus, enqueue, register_job_kind
+from lims.models import AuditEvent, AuditHead
+from lims.progress import Phases, quiet
+from lims.services.jobs import ClaimedJob, enqueue, queue_unless_waiting, register_job_kind
 
 log = logging.getLogger("lims.audit")
 JOB_KIND = "audit_checkpoint"
@@ -154,9 +155,10 @@ class AnchorReport:
         return not self.problems
 
 
-def check_against_checkpoints(session: Session,
-                              settings: Settings | None = None) -> AnchorReport:
-    """Every checkpoint's signature, then the database against those still in force."""
+def check_against_checkpoints(session: Session, settings: Settings | None = None,
+                              progress: Phases = quiet) -> AnchorReport:
+    """Every checkpoint's signature, then the database against those still in force
+    (`progress`: the Merkle tree's, read event by event)."""
     settings = settings or get_settings()
     report = AnchorReport()
     lines = read_lines(Path(settings.audit_checkpoint_path))
@@ -169,11 +171,12 @@ def check_against_checkpoints(session: Session,
         report.lines.append(f"{restore.describe()}: {restore.reason}")
     active = in_force(good)
     if active:
-        _check_active(session, active, report)
+        _check_active(session, active, report, progress)
     return report
 
 
-def _check_active(session: Session, active: list[Checkpoint], report: AnchorReport) -> None:
+def _check_active(session: Session, active: list[Checkpoint], report: AnchorReport,
+                  progress: Phases = quiet) -> None:
     last = _last_seq(session)
     beyond = [c for c in active if c.seq > last]
     if beyond:  # the newest events were deleted: name the furthest checkpoint they reached
@@ -190,7 +193,9 @@ def _check_active(session: Session, active: list[Checkpoint], report: AnchorRepo
             return
         matched = checkpoint
     assert matched is not None
-    size, root = tree_head(session.connection(), matched.seq)
+    with progress(f"Merkle tree of events 1 to {matched.seq:,}", matched.seq,
+                  unit="events") as advance:
+        size, root = tree_head(session.connection(), matched.seq, advance)
     if (size, root) != (matched.tree_size, matched.tree_head):
         report.problems.append(f"the Merkle tree head of events 1 to {matched.seq} differs "
                                f"from {matched.describe()}")
@@ -237,12 +242,7 @@ def checkpoint_for_print(session: Session, *, din: str) -> str:
 
 def schedule_checkpoints(session: Session, *, now: datetime | None = None) -> None:
     """Queue the periodic checkpoint job unless one is already waiting (commits)."""
-    waiting = session.exec(select(Job.id).where(
-        col(Job.kind) == JOB_KIND, col(Job.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]),
-    )).first()
-    if waiting is None:
-        enqueue(session, kind=JOB_KIND, payload={"reason": "scheduled"}, run_at=now)
-        session.commit()
+    queue_unless_waiting(session, kind=JOB_KIND, payload={"reason": "scheduled"}, run_at=now)
 
 
 def _run(session: Session, job: ClaimedJob, now: datetime) -> None:

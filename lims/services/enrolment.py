@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
+from labels.statements import SCREENING_KEY, TESTING_KEY, required_markers
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.models import Patient, Protocol, ProtocolArm, User
-from lims.services.common import require_role, utcnow
+from lims.services.common import parameters_of, require_role, utcnow
 from lims.services.users import check_second_person
-from workflows.eligibility import assess
+from workflows.eligibility import MARKERS, assess
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.roles import Role
 from workflows.typed_text import free_text_problem, identifier_problem
@@ -20,6 +23,83 @@ from workflows.words import role_words
 
 ENROLLERS = frozenset({Role.PHYSICIAN, Role.SUPERVISOR})
 ELIGIBILITY_CHECKERS = frozenset({Role.PHYSICIAN})
+SUBJECT_ID_MAX, MRN_MAX, NAME_MAX = 40, 40, 200  # as the patient table's columns
+
+
+@dataclass(frozen=True)
+class Choice:
+    """One option of a choice the enrolment asks for: the value stored and its words."""
+
+    value: str
+    words: str
+
+
+SEXES = (Choice("F", "F — female"), Choice("M", "M — male"),
+         Choice("X", "X — neither, or not stated"))
+# A marker's result as recorded; the labels read "negative" and "reactive"
+# (labels.statements), and anything else as not evaluated.
+MARKER_RESULTS = (Choice("negative", "negative (non-reactive)"),
+                  Choice("reactive", "reactive (positive)"), Choice("not tested", "not tested"))
+SCREENING_RESULTS = (Choice("done", "done"), Choice("not done", "not done"))
+# The donor screening and testing records 21 CFR 1271.75 and 1271.80 ask for (the final
+# label says NOT EVALUATED FOR INFECTIOUS SUBSTANCES until both are done).
+SCREENINGS = (Choice(SCREENING_KEY, "Donor screening: medical history and risk factors "
+                                    "(21 CFR 1271.75)"),
+              Choice(TESTING_KEY, "Donor testing: specimen timing, licensed tests, certified "
+                                  "laboratory (21 CFR 1271.80)"))
+
+
+class NotEligible(DomainError):
+    """The checklist or the markers exclude the patient: each reason in words."""
+
+    def __init__(self, reasons: Sequence[str]) -> None:
+        super().__init__(ErrorCode.PATIENT_NOT_ELIGIBLE, "; ".join(reasons))
+        self.reasons = tuple(reasons)
+
+
+@dataclass(frozen=True)
+class MarkerQuestion:
+    """One infectious-disease marker (or screening record) and the results it may have."""
+
+    key: str
+    label: str
+    options: tuple[Choice, ...]
+
+
+@dataclass(frozen=True)
+class EnrolmentChoices:
+    """What the enrolment form offers: the protocol's arms, the active physicians and the
+    markers the protocol requires (HIV, HBV and HCV always, as eligibility needs them)."""
+
+    arms: tuple[Choice, ...]
+    physicians: tuple[Choice, ...]
+    markers: tuple[MarkerQuestion, ...]
+
+
+def enrolment_choices(session: Session, protocol_code: str) -> EnrolmentChoices:
+    """The arms, physicians and markers of an enrolment into `protocol_code`."""
+    protocol = _protocol(session, protocol_code)
+    arms = session.exec(select(ProtocolArm).where(ProtocolArm.protocol_id == protocol.id)
+                        .order_by(col(ProtocolArm.id))).all()
+    physicians = session.exec(select(User).where(User.role == Role.PHYSICIAN,
+                                                 col(User.active).is_(True))
+                              .order_by(col(User.full_name))).all()
+    assert protocol.id is not None
+    listed = parameters_of(session, protocol.id).infectious_markers_required
+    names = dict.fromkeys([*MARKERS, *required_markers(listed)])
+    markers = [MarkerQuestion(name, name, MARKER_RESULTS) for name in names]
+    markers += [MarkerQuestion(c.value, c.words, SCREENING_RESULTS) for c in SCREENINGS]
+    return EnrolmentChoices(
+        arms=tuple(Choice(arm.code, f"{arm.code} — {arm.name}") for arm in arms),
+        physicians=tuple(Choice(u.username, u.full_name) for u in physicians),
+        markers=tuple(markers))
+
+
+def _protocol(session: Session, protocol_code: str) -> Protocol:
+    protocol = session.exec(select(Protocol).where(Protocol.code == protocol_code)).first()
+    if protocol is None:
+        raise NotFound(f"protocol {protocol_code} not found")
+    return protocol
 
 
 def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_id: str,
@@ -35,20 +115,21 @@ def enrol_patient(session: Session, *, actor: User, protocol_code: str, subject_
     after release; without one, alerts go to the administering or enrolling physician.
     """
     require_role(actor, ENROLLERS, "enrol patients")
-    protocol = session.exec(select(Protocol).where(Protocol.code == protocol_code)).first()
-    if protocol is None:
-        raise NotFound(f"protocol {protocol_code} not found")
+    protocol = _protocol(session, protocol_code)
     arms = session.exec(select(ProtocolArm.code).where(ProtocolArm.protocol_id == protocol.id))
     if arm not in set(arms):
         raise InvalidInput(f"arm {arm!r} is not an arm of {protocol_code}")
     _check_demographics(subject_id, mrn, name, sex, weight_kg, date_of_birth, consent_date)
     result = assess(eligibility, infectious_markers)
     if not result.eligible:
-        raise DomainError(ErrorCode.PATIENT_NOT_ELIGIBLE, "; ".join(result.reasons))
+        raise NotEligible(result.reasons)
     physician = _treating_physician(session, treating_physician)
-    for column, value in (("subject_id", subject_id), ("mrn", mrn)):
-        if session.exec(select(Patient).where(getattr(Patient, column) == value)).first():
-            raise DomainError(ErrorCode.ALREADY_EXISTS, f"a patient with {column} {value} exists")
+    for column, label, value in (("subject_id", "subject ID", subject_id), ("mrn", "MRN", mrn)):
+        found = session.exec(select(Patient).where(getattr(Patient, column) == value)).first()
+        if found is not None:
+            raise DomainError(ErrorCode.ALREADY_EXISTS,
+                              f"{label} {value} is already enrolled (subject {found.subject_id}):"
+                              " a patient is enrolled once; check the identifiers")
     # Last before writing: a failed password is recorded (and committed) by itself.
     checker = _eligibility_checker(session, checked_by, checked_by_password)
     checked_at = utcnow()
@@ -120,6 +201,10 @@ def _check_demographics(subject_id: str, mrn: str, name: str, sex: str, weight_k
         problems.append("subject ID, MRN and name are required")
     # The subject ID and the MRN are matched on wristbands, labels and the hospital's
     # records character by character; a name is written in the patient's own script.
+    for label, value, longest in (("subject ID", subject_id, SUBJECT_ID_MAX),
+                                  ("MRN", mrn, MRN_MAX), ("name", name, NAME_MAX)):
+        if len(value) > longest:  # the columns' widths: PostgreSQL would refuse the row
+            problems.append(f"{label} has {len(value)} characters, more than {longest}")
     for label, value in (("subject ID", subject_id), ("MRN", mrn)):
         problem = identifier_problem(value)
         if problem is not None:
@@ -127,7 +212,7 @@ def _check_demographics(subject_id: str, mrn: str, name: str, sex: str, weight_k
     problem = free_text_problem(name)
     if problem is not None:
         problems.append(f"name: {problem}")
-    if sex not in ("F", "M", "X"):
+    if sex not in {c.value for c in SEXES}:
         problems.append("sex must be F, M or X")
     if not 20 <= weight_kg <= 250:
         problems.append(f"weight {weight_kg} kg is outside 20–250 kg")

@@ -7,12 +7,11 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from lims.config import get_settings
-from lims.models import Job
 from lims.services.dispositions import expire_due
-from lims.services.jobs import ClaimedJob, JobStatus, enqueue, register_job_kind
+from lims.services.jobs import ClaimedJob, enqueue, queue_unless_waiting, register_job_kind
 
 log = logging.getLogger("lims.expiry")
 
@@ -21,12 +20,7 @@ JOB_KIND = "expire_due"
 
 def schedule_expiry(session: Session, *, now: datetime | None = None) -> None:
     """Queue the periodic expiry check unless one is already waiting (commits)."""
-    waiting = session.exec(select(Job.id).where(
-        col(Job.kind) == JOB_KIND, col(Job.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]),
-    )).first()
-    if waiting is None:
-        enqueue(session, kind=JOB_KIND, payload={}, run_at=now)
-        session.commit()
+    queue_unless_waiting(session, kind=JOB_KIND, payload={}, run_at=now)
 
 
 def _run(session: Session, job: ClaimedJob, now: datetime) -> None:

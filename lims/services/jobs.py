@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import os
 import socket
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, or_, text
 from sqlmodel import Session, col, select
 
 from lims.config import Settings, get_settings
@@ -91,6 +92,35 @@ def enqueue(session: Session, *, kind: str, payload: dict[str, Any],
     session.add(job)
     session.flush()
     return job
+
+
+def queue_unless_waiting(session: Session, *, kind: str, payload: dict[str, Any],
+                         run_at: datetime | None = None) -> bool:
+    """Queue a periodic job of `kind` unless one is already queued or running (commits).
+
+    Every `lims serve` and `lims init` does this at start, on any number of hosts at once:
+    on PostgreSQL a transaction-scoped advisory lock per kind makes the look and the
+    insert one step, so two starts never queue the schedule twice (SQLite's write lock,
+    taken by every transaction, does the same there). True when a job was queued."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:space, :key)"),
+                        {"space": _LOCK_SPACE, "key": _signed32(zlib.crc32(kind.encode()))})
+    waiting = session.exec(select(Job.id).where(
+        col(Job.kind) == kind, col(Job.status).in_([JobStatus.QUEUED, JobStatus.RUNNING]),
+    )).first()
+    if waiting is not None:
+        session.rollback()  # ends the transaction, and with it the advisory lock
+        return False
+    enqueue(session, kind=kind, payload=payload, run_at=run_at)
+    session.commit()
+    return True
+
+
+_LOCK_SPACE = 0x4C494D53  # "LIMS": the first key of the job runner's advisory locks
+
+
+def _signed32(value: int) -> int:
+    return value - (1 << 32) if value >= 1 << 31 else value
 
 
 def worker_name() -> str:

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
-from sqlalchemy import Table
+from sqlalchemy import Table, bindparam
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from labels import DEFAULT_TEXTS, IssueRecord, Label, LabelKind, LabelTexts
 from lims.config import get_settings
 from lims.models import Container, Patient, PrintJob, Product, Protocol, StepRecord, User
+from lims.prepared import Prepared
 from lims.services import label_facts as facts
 from lims.services.common import din_text, get_or_404, parameters_of, patient_of
 from lims.services.step_store import drawn_volumes
@@ -182,10 +183,13 @@ def current_label_kind(kind: ContainerKind, state: str,
 
 def last_printed_kind(session: Session, container_id: int) -> LabelKind | None:
     """The kind of the label printed last for the container, or None if none was."""
-    kind = session.connection().execute(
-        core_select(_J.c.label_kind).where(_J.c.container_id == container_id)
-        .order_by(_J.c.id.desc()).limit(1)).scalar()
+    kind = _LAST_PRINTED.scalar(session.connection(), {"cid": container_id})
     return LabelKind(kind) if kind is not None else None
+
+
+# Built once: a step's identity check asks it on every scan of a bag or final product.
+_LAST_PRINTED = Prepared(core_select(_J.c.label_kind).where(_J.c.container_id == bindparam("cid"))
+                         .order_by(_J.c.id.desc()).limit(1))
 
 
 def allowed_kinds(subject: LabelSubject) -> frozenset[LabelKind]:

@@ -27,6 +27,7 @@ from labels import (
     render_pdf,
     render_zpl,
 )
+from labels.stock import STOCK_NAMES, stock_for
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
@@ -55,7 +56,15 @@ from lims.services.label_generations import (
     superseded_prints,
     wear,
 )
-from workflows.errors import DomainError, ErrorCode, Forbidden, IdentityMismatch, InvalidInput
+from lims.services.printers import printer_by_id, printer_named, stock_words
+from workflows.errors import (
+    DomainError,
+    ErrorCode,
+    Forbidden,
+    IdentityMismatch,
+    InvalidInput,
+    NotFound,
+)
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.product import FINAL_STATES
@@ -63,7 +72,7 @@ from workflows.roles import Role
 from workflows.words import container_status_words, label_kind_words, state_words
 
 __all__ = ["LABELLERS", "PendingLabel", "PrintResult", "build_label", "container_ref",
-           "pending_labels", "print_label", "verify_label"]
+           "pending_labels", "print_job_document", "print_label", "verify_label"]
 
 Format = Literal["pdf", "zpl"]
 # Physicians print and check the collection label in the operating room, nothing else.
@@ -90,9 +99,13 @@ class PendingLabel:
 
 def print_label(session: Session, *, actor: User, din: str, container_id: int,
                 format: Format = "pdf", printer: str = "", reason: str | None = None,
-                kind: LabelKind | str | None = None, now: datetime | None = None) -> PrintResult:
-    """Render the container's label, record the print and, for the Zebra, send it (port 9100).
+                kind: LabelKind | str | None = None, now: datetime | None = None,
+                printer_id: int | None = None) -> PrintResult:
+    """Render the container's label, record the print and, for a Zebra, send it over raw TCP.
 
+    `printer` (a registered printer's name) or `printer_id` sends ZPL to that printer,
+    which must be in use and hold the label's stock; the legacy configured printer is
+    named by its address. Any other name is only recorded (a PDF printed at the bench).
     `kind` None prints the label the container carries now (see `label_kind_for`).
     """
     require_role(actor, LABELLERS, "print labels")
@@ -101,28 +114,69 @@ def print_label(session: Session, *, actor: User, din: str, container_id: int,
     printer, reason = printer.strip(), (reason or "").strip() or None
     if len(printer) > 120 or (reason is not None and len(reason) > 500):
         raise InvalidInput("printer name (120) or reason (500 characters) too long")
-    zebra = _zebra(printer)
-    if zebra is not None and format != "zpl":
-        raise InvalidInput(f"printer {printer} is the Zebra: it prints ZPL, not {format}")
-    if zebra is None:
+    target = _printer_target(session, printer, printer_id)
+    if target is None:
         return _record_print(session, actor=actor, din=din, container_id=container_id,
                              format=format, printer=printer, reason=reason, kind=kind,
                              now=aware(now), connection=None)
+    if format != "zpl":
+        raise InvalidInput(f"printer {target.name} is a Zebra: it prints ZPL, not {format}")
+    if target.printer_id is not None:
+        _check_stock(target, resolve_kind(
+            load_subject(session, din=din, container_id=container_id), kind))
+        session.rollback()  # end those reads: SQLite holds its write lock from BEGIN on
     # Connect before anything is locked: a printer that is off must not hold up the lab.
     try:
-        connection = PrinterConnection(*zebra)
+        connection = PrinterConnection(target.host, target.port)
     except PrinterError as error:
         raise DomainError(ErrorCode.PRINTER_ERROR, str(error)) from error
     with connection:
         return _record_print(session, actor=actor, din=din, container_id=container_id,
-                             format=format, printer=printer, reason=reason, kind=kind,
-                             now=aware(now), connection=connection)
+                             format=format, printer=target.name, reason=reason, kind=kind,
+                             now=aware(now), connection=connection,
+                             printer_id=target.printer_id)
+
+
+@dataclass(frozen=True)
+class _Target:
+    name: str  # what the print job records
+    host: str
+    port: int
+    printer_id: int | None = None  # None: the legacy printer of the settings
+    stock: str = ""
+
+
+def _printer_target(session: Session, name: str, printer_id: int | None) -> _Target | None:
+    """The printer to send to: a registered one (by id or name), the configured one (by
+    its address), or None (the print is only recorded under `name`)."""
+    if printer_id is None and (zebra := _zebra(name)) is not None:
+        return _Target(name, *zebra)  # the configured address: no database read at all
+    row = printer_by_id(session, printer_id) if printer_id is not None else (
+        printer_named(session, name) if name else None)
+    if row is None:
+        return None
+    if name and name != row.name:
+        raise InvalidInput(f"printer {printer_id} is {row.name}, not {name}")
+    if not row.active:
+        raise DomainError(ErrorCode.CONFLICT, f"printer {row.name} is out of use: "
+                                              "choose another printer")
+    return _Target(row.name, row.host, row.port, row.id, row.stock)
+
+
+def _check_stock(row: _Target, kind: LabelKind) -> None:
+    wanted = stock_for(kind)
+    if row.stock != wanted.value:
+        raise DomainError(ErrorCode.PRINTER_WRONG_STOCK,
+                          f"the {label_kind_words(kind)} is printed on {STOCK_NAMES[wanted]} "
+                          f"labels, but printer {row.name} holds {stock_words(row.stock)}: "
+                          "choose a printer with that stock (nothing was printed)")
 
 
 def _record_print(session: Session, *, actor: User, din: str, container_id: int,
                   format: Format, printer: str, reason: str | None,
                   kind: LabelKind | str | None, now: datetime,
-                  connection: PrinterConnection | None) -> PrintResult:
+                  connection: PrinterConnection | None,
+                  printer_id: int | None = None) -> PrintResult:
     subject = load_subject(session, din=din, container_id=container_id)
     chosen = resolve_kind(subject, kind)
     _may_print(actor, subject, chosen)
@@ -148,7 +202,8 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
         raise InvalidInput(f"the label content does not fit the label: {error}") from error
     data = output if isinstance(output, bytes) else output.encode("utf-8")
     job = PrintJob(product_id=product.id, container_id=container.id, label_kind=chosen.value,
-                   format=format, printer=printer, reprint=bool(earlier), reason=reason,
+                   format=format, printer=printer, printer_id=printer_id,
+                   reprint=bool(earlier), reason=reason,
                    content_hash=hashlib.sha256(data).hexdigest(), serial=serial,
                    printed_by_id=actor.id, printed_at=now)
     session.add(job)
@@ -165,7 +220,8 @@ def _record_print(session: Session, *, actor: User, din: str, container_id: int,
         AuditAction.LABEL_REPRINTED if earlier else AuditAction.LABEL_PRINTED, "container", ref,
         "label", None,
         {"print_job": job.id, "serial": serial, "kind": chosen.value, "format": format,
-         "printer": printer, "content_hash": job.content_hash}, reason=reason))
+         "printer": printer, "content_hash": job.content_hash,
+         **({"printer_id": printer_id} if printer_id is not None else {})}, reason=reason))
     append(session, events, user_id=actor.id, username=actor.username)
     if connection is not None:
         assert isinstance(output, str)
@@ -223,6 +279,37 @@ def verify_label(session: Session, *, actor: User, din: str, scan: str,
            user_id=actor.id, username=actor.username)
     session.commit()
     return target
+
+
+def print_job_document(session: Session, *, actor: User, din: str,
+                       job_id: int) -> PrintResult:
+    """The PDF of a recorded print, rendered again exactly as it was: no new print.
+
+    Only the container's latest print, while it waits for its scan-back, and only when
+    what renders now hashes to what was recorded; a further copy is a reprint.
+    """
+    require_role(actor, LABELLERS, "print labels")
+    product = load_product(session, din)
+    job = session.get(PrintJob, job_id)
+    if job is None or job.product_id != product.id:
+        raise NotFound(f"product {product.din} has no print job {job_id}")
+    if job.format != "pdf":
+        raise InvalidInput(f"print job {job_id} went to printer {job.printer}: it has no PDF")
+    subject = load_subject(session, din=product.din, container_id=job.container_id)
+    latest = _last_prints(session, product.id or 0).get(job.container_id)
+    if latest != job.id or subject.container.label_verified_at is not None:
+        raise DomainError(ErrorCode.CONFLICT,
+                          f"print job {job_id} is no longer the label waiting to be scanned "
+                          "back: another copy is a reprint (print it again, with its reason)")
+    kind = LabelKind(job.label_kind)
+    label = label_of(subject, kind, reprint=job.reprint,
+                     issued_by=issued_by(session, subject, kind), print_serial=job.serial)
+    output = render_pdf(label)
+    if hashlib.sha256(output).hexdigest() != job.content_hash:
+        raise DomainError(ErrorCode.CONFLICT,
+                          f"the product's records changed since print job {job_id}: its label "
+                          "would not come out the same; print the label again")
+    return PrintResult(output=output, print_job=job, label=label)
 
 
 def pending_labels(session: Session, din: str) -> list[PendingLabel]:

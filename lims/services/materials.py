@@ -2,7 +2,10 @@
 
 A lot is registered with its material (workflows.materials.Material) and an instrument
 with a kind whose first word names its type; a step's lot or equipment field takes
-only its own kind, in date and in calibration.
+only its own kind, in date and in calibration. A lot a person registers is received into
+quarantine and QA releases it for use after incoming inspection, or rejects it
+(workflows.materials.LotStatus); a step takes only a released lot. Reference and demo lots
+(the seed, no person) are registered released.
 """
 
 from __future__ import annotations
@@ -10,19 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
-from lims.models import Equipment, ReagentLot, User
+from lims.config import get_settings
+from lims.models import AuditEvent, Equipment, ReagentLot, User
 from lims.services.common import require_role, utcnow
-from workflows.errors import DomainError, ErrorCode, InvalidInput
+from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.materials import (
     EQUIPMENT_NAMES,
+    LOT_STATUS_NAMES,
     MATERIAL_NAMES,
+    REASON_REQUIRED_FOR,
+    LotStatus,
     Material,
     equipment_type_of,
+    lot_change_problem,
+    not_released,
     parse_material,
     wrong_equipment,
     wrong_material,
@@ -32,6 +42,8 @@ from workflows.steps import Field, StepSpec
 from workflows.typed_text import free_text_problem, identifier_problem
 
 MASTER_DATA_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
+# Releasing a lot for use, or rejecting it, is QA's decision after incoming inspection.
+LOT_DECIDERS = frozenset({Role.QA})
 M = TypeVar("M", ReagentLot, Equipment)
 
 
@@ -47,10 +59,17 @@ def _plausible_day(what: str, day: date) -> None:
                            f"{_EARLIEST_YEAR} and {latest}")
 
 
+def site_today() -> date:
+    """Today in the site's time zone (the date on the lab's calendar)."""
+    return utcnow().astimezone(ZoneInfo(get_settings().time_zone)).date()
+
+
 def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, lot: str,
                          material: str, expires_on: date, manufacturer: str = "",
-                         grade: str = "GMP") -> ReagentLot:
-    """Register a lot of `material` (a Material code, e.g. "density_gradient_medium")."""
+                         grade: str = "GMP", received_on: date | None = None) -> ReagentLot:
+    """Register a lot of `material` (a Material code, e.g. "density_gradient_medium"),
+    received on `received_on` (today by default): into quarantine when a person registers
+    it, released when the seed registers reference data (`actor` None)."""
     if actor is not None:
         require_role(actor, MASTER_DATA_ROLES, "register reagent lots")
     kind = _material(material)
@@ -60,19 +79,97 @@ def register_reagent_lot(session: Session, *, actor: User | None, reagent: str, 
     _check_text(identifiers={"lot number": lot},
                 texts={"product name": reagent, "manufacturer": manufacturer, "grade": grade})
     _plausible_day("expiry date", expires_on)
+    received = _received_on(received_on, expires_on)
     if session.exec(select(ReagentLot).where(ReagentLot.lot == lot)).first():
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"reagent lot {lot} is already registered")
+    status = LotStatus.QUARANTINE if actor is not None else LotStatus.RELEASED
     row = ReagentLot(reagent=reagent.strip(), lot=lot, material=kind.value,
-                     expires_on=expires_on, manufacturer=manufacturer, grade=grade)
+                     expires_on=expires_on, manufacturer=manufacturer, grade=grade,
+                     received_on=received, status=status.value,
+                     status_changed_at=utcnow() if actor is None else None)
     session.add(row)
     append(session, [
-        PendingEvent(AuditAction.REAGENT_LOT_REGISTERED, "reagent_lot", lot, "expires_on", None,
-                     expires_on.isoformat()),
-        PendingEvent(AuditAction.REAGENT_LOT_REGISTERED, "reagent_lot", lot, "material", None,
-                     kind.value),
+        PendingEvent(AuditAction.REAGENT_LOT_REGISTERED, "reagent_lot", lot, name, None, value)
+        for name, value in (("expires_on", expires_on.isoformat()), ("material", kind.value),
+                            ("received_on", received.isoformat()), ("status", status.value))
     ], user_id=actor.id if actor else None, username=actor.username if actor else "system")
     session.commit()
     return row
+
+
+def _received_on(received_on: date | None, expires_on: date) -> date:
+    """The day a lot was received: today by default, never ahead of today or its expiry."""
+    today = site_today()
+    received = received_on or today
+    _plausible_day("date received", received)
+    if received > today:
+        raise InvalidInput(f"date received {received.isoformat()} is in the future: a lot is "
+                           f"registered on or after the day it arrives (today is "
+                           f"{today.isoformat()})")
+    if received > expires_on:
+        raise InvalidInput(f"date received {received.isoformat()} is after the expiry date "
+                           f"{expires_on.isoformat()}: check both dates on the delivery")
+    return received
+
+
+def release_reagent_lot(session: Session, *, actor: User, lot: str,
+                        reason: str = "") -> ReagentLot:
+    """QA releases a lot in quarantine for use after incoming inspection (four eyes: not
+    the person who registered it)."""
+    return _decide(session, actor, lot, LotStatus.RELEASED, reason)
+
+
+def reject_reagent_lot(session: Session, *, actor: User, lot: str, reason: str) -> ReagentLot:
+    """QA rejects a lot (inspection failed, damaged, recalled), with the reason."""
+    return _decide(session, actor, lot, LotStatus.REJECTED, reason)
+
+
+def _decide(session: Session, actor: User, lot: str, wanted: LotStatus,
+            reason: str) -> ReagentLot:
+    verb = "release" if wanted == LotStatus.RELEASED else "reject"
+    require_role(actor, LOT_DECIDERS, f"{verb} reagent lots")
+    lot, reason = lot.strip(), reason.strip()
+    _check_text(identifiers={"lot number": lot}, texts={"reason": reason})
+    if len(reason) > 500:
+        raise InvalidInput(f"the reason is {len(reason)} characters long; at most 500")
+    row = session.exec(select(ReagentLot).where(ReagentLot.lot == lot)
+                       .with_for_update()).first()
+    if row is None:
+        raise NotFound(f"reagent lot {lot} is not registered")
+    problem = lot_change_problem(row.lot, row.status, wanted)
+    if problem is not None:
+        raise DomainError(ErrorCode.CONFLICT, problem)
+    if wanted in REASON_REQUIRED_FOR and not reason:
+        raise DomainError(ErrorCode.REASON_REQUIRED,
+                          f"say why lot {row.lot} is {LOT_STATUS_NAMES[wanted]}")
+    if wanted == LotStatus.RELEASED:
+        _check_releasable(session, actor, row)
+    old = row.status
+    row.status, row.status_reason = wanted.value, reason
+    row.status_changed_by_id, row.status_changed_at = actor.id, utcnow()
+    session.add(row)
+    append(session, [PendingEvent(AuditAction.REAGENT_LOT_STATUS_CHANGED, "reagent_lot",
+                                  row.lot, "status", old, wanted.value, reason or None)],
+           user_id=actor.id, username=actor.username)
+    session.commit()
+    return row
+
+
+def _check_releasable(session: Session, actor: User, row: ReagentLot) -> None:
+    """An expired lot is not released; nor by the person who registered it (four eyes: the
+    registering user is the one the audit trail names)."""
+    if row.expires_on < site_today():
+        raise DomainError(ErrorCode.REAGENT_EXPIRED,
+                          f"{row.reagent} lot {row.lot} expired on "
+                          f"{row.expires_on.isoformat()}: an expired lot is not released; "
+                          f"reject it")
+    registered_by = session.exec(select(AuditEvent.user_id).where(
+        AuditEvent.action == AuditAction.REAGENT_LOT_REGISTERED,
+        AuditEvent.entity == "reagent_lot", AuditEvent.entity_id == row.lot)).first()
+    if registered_by is not None and registered_by == actor.id:
+        raise DomainError(ErrorCode.NOT_INDEPENDENT,
+                          f"{actor.username} registered lot {row.lot}: another QA person "
+                          f"inspects and releases it")
 
 
 def record_lot_material(session: Session, *, actor: User | None, lot: str,
@@ -148,9 +245,43 @@ def register_equipment(session: Session, *, actor: User | None, code: str, kind:
     return row
 
 
-def reagent_lots(session: Session) -> list[ReagentLot]:
-    """Every registered lot, by lot number."""
-    return list(session.exec(select(ReagentLot).order_by(col(ReagentLot.lot))))
+def record_calibration(session: Session, *, actor: User, code: str, calibration_due: date,
+                       reason: str) -> Equipment:
+    """Record an instrument's calibration: its new due date, later than today, and why."""
+    require_role(actor, MASTER_DATA_ROLES, "record equipment calibration")
+    code, reason = code.strip(), reason.strip()
+    _check_text(identifiers={"equipment ID": code}, texts={"reason": reason})
+    if not reason:
+        raise DomainError(ErrorCode.REASON_REQUIRED,
+                          "say what was done (e.g. the calibration certificate number)")
+    if len(reason) > 500:
+        raise InvalidInput(f"the reason is {len(reason)} characters long; at most 500")
+    _plausible_day("calibration due date", calibration_due)
+    today = site_today()
+    if calibration_due <= today:
+        raise InvalidInput(f"the new calibration due date {calibration_due.isoformat()} must "
+                           f"be later than today ({today.isoformat()})")
+    row = session.exec(select(Equipment).where(Equipment.code == code)
+                       .with_for_update()).first()
+    if row is None:
+        raise NotFound(f"equipment {code} is not registered")
+    old = row.calibration_due
+    row.calibration_due = calibration_due
+    session.add(row)
+    append(session, [PendingEvent(AuditAction.EQUIPMENT_CALIBRATION_RECORDED, "equipment", code,
+                                  "calibration_due", old.isoformat(),
+                                  calibration_due.isoformat(), reason)],
+           user_id=actor.id, username=actor.username)
+    session.commit()
+    return row
+
+
+def reagent_lots(session: Session, status: LotStatus | None = None) -> list[ReagentLot]:
+    """Every registered lot (or those of `status`), by lot number."""
+    query = select(ReagentLot).order_by(col(ReagentLot.lot))
+    if status is not None:
+        query = query.where(ReagentLot.status == status.value)
+    return list(session.exec(query))
 
 
 def equipment_list(session: Session) -> list[Equipment]:
@@ -160,13 +291,16 @@ def equipment_list(session: Session) -> list[Equipment]:
 
 def expired_reagents(session: Session, spec: StepSpec, values: Mapping[str, object],
                      today: date) -> list[str]:
-    """Problems with the step's reagent lots; an unregistered lot, or a lot of another
-    material than the field takes, is refused outright."""
+    """Problems with the step's reagent lots; an unregistered lot, a lot of another
+    material than the field takes, or a lot QA has not released, is refused outright."""
     def problem(field: Field, row: ReagentLot) -> str | None:
         assert field.material is not None  # a reagent field declares its material
         wrong = wrong_material(row.lot, row.reagent, row.material, field.material)
         if wrong is not None:
             raise DomainError(ErrorCode.MATERIAL_WRONG_KIND, f"{field.label}: {wrong}")
+        held = not_released(row.lot, row.reagent, row.status)
+        if held is not None:
+            raise DomainError(ErrorCode.REAGENT_NOT_RELEASED, f"{field.label}: {held}")
         if row.expires_on >= today:
             return None
         return f"{row.reagent} lot {row.lot} expired on {row.expires_on.isoformat()}"

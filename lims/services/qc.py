@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
@@ -25,7 +26,14 @@ from lims.services.transitions import advance
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.product import ProductState, Trigger
 from workflows.roles import Role
-from workflows.specifications import QC_TESTS, allowed_tests, judge, parse_result, required_tests
+from workflows.specifications import (
+    QC_TESTS,
+    allowed_tests,
+    judge,
+    limit_text,
+    parse_result,
+    required_tests,
+)
 from workflows.words import state_words
 
 QC_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA})
@@ -126,6 +134,53 @@ def record_qc_result(session: Session, *, actor: User, din: str, test: str, valu
     session.commit()
     session.refresh(row)
     return row
+
+
+@dataclass(frozen=True)
+class QcJudgement:
+    """What saving a typed result would record: its value as stored, the specification and
+    the verdict, and the result it would replace (a correction). Nothing is written."""
+
+    test: str
+    value: str
+    unit: str
+    limit: str
+    passed: bool | None
+    previous: QcResult | None
+
+
+def judge_typed(session: Session, *, din: str, test: str, value: str,
+                reason: str = "") -> QcJudgement:
+    """The check of one typed result before it is saved (InvalidInput when it cannot be read,
+    DomainError when a correction gives no reason): the same reading and judgement as
+    record_qc_result, which checks again as it saves."""
+    product = product_by_din(session, din)
+    spec, _ = specification_of(session, product)
+    if test not in allowed_tests(spec):
+        raise InvalidInput(f"{test!r} is not a QC test of the {product.arm} arm")
+    try:
+        result = parse_result(test, value)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from error
+    weight, volume = dose_weight_kg(session, product), final_volume(session, product)
+    previous = current_results(session, product).get(test)
+    if previous is not None and previous.value != "pending" and not reason.strip():
+        raise DomainError(ErrorCode.REASON_REQUIRED,
+                          f"{QC_TESTS[test].label} already has a result; a correction needs a "
+                          "reason")
+    return QcJudgement(test=test, value=result if isinstance(result, str) else f"{result:g}",
+                       unit=QC_TESTS[test].unit,
+                       limit=limit_text(test, spec, weight_kg=weight, volume_ml=volume),
+                       passed=judge(test, result, spec, weight_kg=weight, volume_ml=volume),
+                       previous=previous)
+
+
+def replaced_result(session: Session, row: QcResult) -> QcResult | None:
+    """The result a correction (or a re-judgement) replaced: the same test's latest earlier
+    row of the product."""
+    return session.exec(select(QcResult).where(
+        QcResult.product_id == row.product_id, QcResult.test == row.test,
+        col(QcResult.id) < row.id).order_by(col(QcResult.id).desc())).first()
 
 
 def _sampling(session: Session, product: Product, test: str, previous: QcResult | None, *,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -12,6 +14,10 @@ from lims.services.common import product_by_din
 from workflows.errors import NotFound
 from workflows.identity import container_code
 from workflows.product import FINAL_STATES, ProductState
+
+# Every state but the final ones, named (an IN list the state index answers, where NOT IN
+# the few final states would read every product the lab ever made).
+IN_PROCESS_STATES = sorted(s.value for s in ProductState if s not in FINAL_STATES)
 
 
 @dataclass(frozen=True)
@@ -29,13 +35,52 @@ def worklist(session: Session, *, include_final: bool = False) -> dict[str, list
     """Products grouped by state, in process order, oldest harvest first."""
     query = select(Product, Patient.subject_id).join(Patient, col(Patient.id) == Product.patient_id)
     if not include_final:
-        query = query.where(col(Product.state).not_in([s.value for s in FINAL_STATES]))
+        query = query.where(col(Product.state).in_(IN_PROCESS_STATES))
     grouped: dict[str, list[WorklistItem]] = {s.value: [] for s in ProductState}
     for product, subject in session.exec(query.order_by(col(Product.id))):
         grouped[product.state].append(WorklistItem(product.din, subject, product.arm,
                                                    product.state, product.version,
                                                    product.harvest_end, product.expires_at))
     return {state: items for state, items in grouped.items() if items}
+
+
+# How the worklist page orders its products: by the step they wait for (process order,
+# oldest harvest first in each), or in one list by harvest, by expiry (due) or by DIN.
+WORKLIST_SORTS = ("step", "harvest", "due", "din")
+_PROCESS_ORDER = {state.value: index for index, state in enumerate(ProductState)}
+
+
+def worklist_items(session: Session, *, sort: str = "step", state: str | None = None,
+                   arm: str | None = None) -> list[WorklistItem]:
+    """Products in process (or in one state), of one arm or both, in the order `sort`
+    names (WORKLIST_SORTS); an unknown sort is the default, by step."""
+    query = select(Product, Patient.subject_id).join(Patient, col(Patient.id) == Product.patient_id)
+    if state is not None:
+        query = query.where(Product.state == state)
+    else:
+        query = query.where(col(Product.state).in_(IN_PROCESS_STATES))
+    if arm is not None:
+        query = query.where(Product.arm == arm)
+    items = [WorklistItem(product.din, subject, product.arm, product.state, product.version,
+                          product.harvest_end, product.expires_at)
+             for product, subject in session.exec(query.order_by(col(Product.id)))]
+    return sorted(items, key=_sort_key(sort))
+
+
+def _sort_key(sort: str) -> Callable[[WorklistItem], tuple[Any, ...]]:
+    never = datetime.max.replace(tzinfo=UTC)
+
+    def harvest(item: WorklistItem) -> tuple[Any, ...]:
+        # Not yet harvested (scheduled) last: no clock runs for them yet.
+        return (item.harvest_end or never,)
+
+    if sort == "harvest":
+        return harvest
+    if sort == "due":
+        return lambda item: (item.expires_at or never, *harvest(item))
+    if sort == "din":
+        return lambda item: (item.din,)
+    return lambda item: (_PROCESS_ORDER.get(item.state, 99), *harvest(item))
 
 
 def history(session: Session, din: str) -> list[AuditEvent]:

@@ -146,9 +146,10 @@ def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
 def reconcile_users(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     created = trail.first(A.USER_CREATED)
-    # No service changes a role: the role is the one created. Locks come and go only by
-    # these two events, and an account is active unless its last of the other two says not.
-    roles = trail.latest(A.USER_CREATED, field="role")
+    # The role is the one created or, after an administrator's change, the last one given.
+    # Locks come and go only by these two events, and an account is active unless its last
+    # of the other two says not.
+    roles = trail.latest(A.USER_CREATED, A.USER_ROLE_CHANGED, field="role")
     locks = trail.latest(A.ACCOUNT_LOCKED, A.ACCOUNT_UNLOCKED)
     uses = trail.latest(A.ACCOUNT_DEACTIVATED, A.ACCOUNT_REACTIVATED)
     updates = {name: trail.latest(A.USER_UPDATED, field=name) for name in ("full_name", "email")}

@@ -16,8 +16,10 @@ from lims.models import Product, QcResult, StepRecord, User
 from lims.services.checkpoints import checkpoint_after_commit
 from lims.services.common import aware, product_by_din, require_trigger_role
 from lims.services.deviations import open_blocking
-from lims.services.qc import current_results, qc_status
+from lims.services.independence import independence_problem
+from lims.services.qc import qc_status
 from lims.services.qc_consequences import formulation_figures
+from lims.services.review_acknowledgements import signed_acknowledgements, unacknowledged
 from lims.services.signatures import add_signature, authenticate_signer
 from lims.services.specifications import specification_of
 from lims.services.transitions import advance
@@ -25,9 +27,8 @@ from lims.services.users import check_second_person
 from workflows.errors import DomainError, ErrorCode
 from workflows.product import Trigger
 from workflows.qc_figures import computed_dose_problem
+from workflows.review_acknowledgements import remaining_words
 from workflows.roles import Role
-from workflows.specifications import QC_TESTS
-from workflows.words import action_words
 
 # Decisions after which a signed audit checkpoint is written (invariant 7).
 _RELEASES = (Trigger.RELEASE, Trigger.EXCEPTIONAL_RELEASE, Trigger.RE_RELEASE)
@@ -37,8 +38,9 @@ _PROCESSING = ("harvest", "receive", "sediment", "isolate_mnc", "enrich", "formu
 
 def product_content(session: Session, product: Product,
                     as_of: datetime | None = None) -> dict[str, object]:
-    """What a reviewer signs: identity, the processing records and the QC results known
-    at signing time. A later correction of one of those results (it becomes superseded)
+    """What a reviewer signs: identity, the processing records, the QC results known
+    at signing time and QA's acknowledgement of each exception of the review (kind, text,
+    comment, who and when). A later correction of one of those results (it becomes superseded)
     changes this content; completing a culture that was pending does not. The processing
     records are all of them, corrections included (each keeps its content hash): a step
     corrected after signing adds a record the signature does not cover, and suspends the
@@ -54,36 +56,16 @@ def product_content(session: Session, product: Product,
     if as_of is not None:
         query = query.where(col(QcResult.entered_at) <= as_of)
     results = [(row.content_hash, row.superseded) for row in session.exec(query)]
-    return {"din": product.din, "arm": product.arm, "steps": list(steps), "qc": results}
+    content: dict[str, object] = {"din": product.din, "arm": product.arm,
+                                  "steps": list(steps), "qc": results}
+    acknowledged = signed_acknowledgements(session, product, as_of)
+    if acknowledged:  # absent, not empty, before QA acknowledged: older signatures still match
+        content["acknowledgements"] = acknowledged
+    return content
 
 
 def record_hash(session: Session, product: Product) -> str:
     return content_hash(product_content(session, product))
-
-
-def is_independent(session: Session, product: Product, user: User) -> bool:
-    return independence_problem(session, product, user) is None
-
-
-def independence_problem(session: Session, product: Product, user: User) -> str | None:
-    """Why `user` may not decide on the product: they performed or witnessed one of its
-    steps, or entered or corrected a QC result the decision relies on (four eyes)."""
-    step = session.exec(select(StepRecord).where(
-        StepRecord.product_id == product.id,
-        (col(StepRecord.operator_id) == user.id) | (col(StepRecord.witness_id) == user.id),
-    ).order_by(col(StepRecord.id))).first()
-    who = user.full_name  # the printed name: people read this refusal
-    if step is not None:
-        role = "performed" if step.operator_id == user.id else "witnessed"
-        return (f"{who} {role} the {action_words(step.step)} step of this product; "
-                "another QA reviewer must decide")
-    for row in current_results(session, product).values():
-        if row.analyst_id == user.id:
-            what = "corrected" if row.reason else "entered"
-            label = QC_TESTS[row.test].label if row.test in QC_TESTS else row.test
-            return (f"{who} {what} the {label} result of this product and cannot also "
-                    "decide on it (four eyes): another QA reviewer must decide")
-    return None
 
 
 def release_problems(session: Session, product: Product) -> tuple[list[str], list[str]]:
@@ -146,6 +128,7 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
     blocking = open_blocking(session, product)
     assert product.id is not None
     conflict = independence_problem(session, product, signer)
+    waiting = unacknowledged(session, product) if trigger in _RELEASES else []
     content = product_content(session, product, as_of=now)
     justification = reason if trigger == Trigger.EXCEPTIONAL_RELEASE else None
     if approver is not None:
@@ -161,12 +144,16 @@ def _decide(session: Session, *, actor: User, din: str, username: str, password:
                "qc_complete": not missing, "qc_passed": not missing and not failed,
                "deviations_closed": not blocking,
                "physician_approved": approver is not None,
-               "reason_given": bool(reason and reason.strip())},
+               "reason_given": bool(reason and reason.strip()),
+               "exceptions_acknowledged": not waiting},
         explain={"reviewer_independent": conflict or "",
                  "qc_passed": "out of specification, awaiting verification or missing: "
                               + ", ".join(failed + missing),
                  "deviations_closed": "open: " + ", ".join(
-                     f"deviation {d.id} ({d.classification})" for d in blocking)})
+                     f"deviation {d.id} ({d.classification})" for d in blocking),
+                 "exceptions_acknowledged": f"{remaining_words(len(waiting))} in the QA "
+                 "review; acknowledge each one (with a comment where it needs one), then "
+                 "sign"})
     if trigger in _RELEASES:  # committed: anchor the trail outside the database
         checkpoint_after_commit(session, reason=f"{meaning.lower()} {decided.din}")
         session.refresh(decided)

@@ -24,11 +24,11 @@ from lims.services.alerts import open_alerts
 from lims.services.common import parameters_of, product_by_din, utcnow
 from lims.services.deviations import deviations_of
 from lims.services.identity import NEAR_MISS_CODES
+from lims.services.independence import independence_problem
 from lims.services.label_generations import supersession_texts
 from lims.services.notifications import delivery_record
-from lims.services.qc import counts, current_results, qc_status
+from lims.services.qc import counts, current_results, qc_status, replaced_result
 from lims.services.qc_consequences import formulation_figures
-from lims.services.release import independence_problem
 from lims.services.specifications import specification_of
 from lims.services.suspensions import is_suspended, suspension_history
 from workflows.identity import KIND_LABELS, ContainerKind
@@ -173,8 +173,10 @@ def _qc_exceptions(session: Session, product: Product,
     corrected = session.exec(select(QcResult).where(QcResult.product_id == product.id,
                                                     col(QcResult.reason).is_not(None)))
     for row in corrected:
-        add(ReviewException("correction", f"{_test_label(row.test)} corrected to "
-                            f"{_qc_text(row.test, row.value)}: {row.reason}"
+        replaced = replaced_result(session, row)
+        before = _qc_text(row.test, replaced.value) if replaced is not None else "?"
+        add(ReviewException("correction", f"{_test_label(row.test)} corrected: {before} → "
+                            f"{_qc_text(row.test, row.value)}, reason: {row.reason}"
                             f"{_verification(session, row)}"))
     for row in current_results(session, product).values():
         if not counts(row):

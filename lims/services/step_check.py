@@ -187,7 +187,9 @@ def _time_problems(session: Session, trigger: Trigger, ctx: store.StepContextRow
         problems["performed_at"] = (f"the step is recorded as done at {now.isoformat()}, "
                                     "which is in the future by the server's clock")
     assert ctx.product.id is not None
-    earlier = store.earlier_times(session.connection(), ctx.product.id, trigger.value, STEPS)
+    conn = session.connection()
+    earlier = store.earlier_times(conn, ctx.product.id, trigger.value, STEPS,
+                                  records=store.records_of(conn, ctx))
     for name, message in order_problems(spec, outcome.values, earlier).items():
         problems.setdefault(name, message)
     return problems
@@ -236,8 +238,10 @@ def _identity(session: Session, trigger: Trigger, ctx: store.StepContextRow, *,
 def _find_container(session: Session, check: StepCheck, kind: ContainerKind) -> None:
     product = check.context.product
     assert product.id is not None
-    in_use = store.containers_in_use(session.connection(), product.id)
-    check.container = next((c for c in in_use if c.kind == kind.value), None)
+    # Every container of the product, read once: the balance takes them too (step_store).
+    family = store.family_of(session.connection(), check.context)
+    check.container = next((c for c in family if c.status == "in_use" and c.kind == kind.value),
+                           None)
     check.container_label = KIND_LABELS[kind]
     check.scan = "missing"
     if check.container is None:

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from lims.audit import PendingEvent, append, content_hash
 from lims.audit_actions import AuditAction
 from lims.models import Container, Product, StepRecord, User
+from lims.prepared import new, row_of
 from lims.services import step_store as store
 from lims.services.balance import carried_events, stage_recovery_deviations
 from lims.services.common import aware, require_trigger_role, utcnow
@@ -27,6 +28,7 @@ from lims.services.step_check import (
     check_step,
     label_problem,
 )
+from lims.services.submissions import Submission, stage_saved
 from lims.services.witness import PHYSICIAN_SIGNED_STEPS, confirm_physician, confirm_witness
 from workflows.balance import put_out
 from workflows.calculations import product_expiry
@@ -68,11 +70,14 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
                  witness_password: str | None = None, wristband: str | None = None,
                  expected_version: int | None = None, now: datetime | None = None,
                  physician: str | None = None,
-                 physician_password: str | None = None) -> StepResult:
+                 physician_password: str | None = None,
+                 submission: Submission | None = None) -> StepResult:
     """Perform `step` on the product `din` after checking identity, data and guards.
 
     At the bedside the administering physician (the operator) signs with `physician` and
-    `physician_password` as well, beside the witness."""
+    `physician_password` as well, beside the witness. A `submission` (the form's check that
+    this save confirms) is marked saved in the same transaction, so a second press of Save
+    is recognised (lims.services.submissions)."""
     trigger = _process_trigger(step)
     require_trigger_role(actor, trigger)
     now = aware(now)
@@ -103,7 +108,7 @@ def perform_step(session: Session, *, actor: User, din: str, step: str, scan: st
         witness_user is not None or not requires_witness(trigger))), explain=check.explain)
     return _write(session, trigger=trigger, ctx=ctx, actor=actor, witness=witness_user,
                   source=check.container, outcome=check.outcome, new_state=new_state.value,
-                  now=now, physician=signer)
+                  now=now, physician=signer, submission=submission)
 
 
 def _witness(session: Session, trigger: Trigger, actor: User, witness: str | None,
@@ -119,7 +124,8 @@ def _witness(session: Session, trigger: Trigger, actor: User, witness: str | Non
 
 def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, actor: User,
            witness: User | None, source: Container | None, outcome: StepOutcome,
-           new_state: str, now: datetime, physician: User | None = None) -> StepResult:
+           new_state: str, now: datetime, physician: User | None = None,
+           submission: Submission | None = None) -> StepResult:
     product = ctx.product
     assert product.id is not None and actor.id is not None
     conn = session.connection()
@@ -136,7 +142,7 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
         session.rollback()
         raise Conflict(f"product {product.din} was changed by someone else; reload it")
     record = _record(trigger, product, actor, witness, source, outcome, now)
-    record.id = store.insert_record(conn, record.model_dump(exclude={"id"}))
+    record.id = store.insert_record(conn, row_of(record))
     created = _containers(conn, trigger, ctx, actor, source, outcome, now)
     events = [
         PendingEvent(AuditAction.STATE_CHANGED, "product", product.din, "state", old_state,
@@ -150,6 +156,12 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
           for c in created),
         *carried_events(record, outcome),
     ]
+    if submission is not None:
+        stage_saved(session, user_id=actor.id, page=submission.page, token=submission.token,
+                    at=now)
+    # The audit head's lock, which every writer waits for, is taken as late as possible:
+    # what the step staged is written first, so it is held only until the commit.
+    session.flush()
     append(session, events, user_id=actor.id, username=actor.username)
     stage_recovery_deviations(session, product=product, step=trigger.value, outcome=outcome,
                               actor=actor, now=now)
@@ -177,11 +189,12 @@ def _record(trigger: Trigger, product: Product, actor: User, witness: User | Non
               for k, v in outcome.values.items()}
     findings = [{"field": f.field, "code": f.code, "message": f.message, "action": f.action,
                  "value": f.value, "limit": f.limit} for f in outcome.findings]
-    record = StepRecord(product_id=product.id, step=trigger.value,
-                        container_id=source.id if source else None, values=values,
-                        computed=dict(outcome.computed), findings=findings,
-                        operator_id=actor.id, witness_id=witness.id if witness else None,
-                        performed_at=now, content_hash="")
+    # new(): the model's defaults without its constructor's cost (lims.prepared)
+    record = new(StepRecord, product_id=product.id, step=trigger.value,
+                 container_id=source.id if source else None, values=values,
+                 computed=dict(outcome.computed), findings=findings,
+                 operator_id=actor.id, witness_id=witness.id if witness else None,
+                 performed_at=now, content_hash="")
     record.content_hash = content_hash(step_content(record))
     return record
 
@@ -201,10 +214,10 @@ def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: U
     if trigger == Trigger.HARVEST and source is not None and source.id is not None:
         store.set_container(conn, source.id, volume_ml=put_out(
             spec, outcome.values, ContainerKind.MARROW_BAG, Quantity.VOLUME))
-    created = [Container(product_id=product.id, parent_id=source.id if source else None,
-                         kind=kind.value, created_at=now, created_by_id=actor.id,
-                         product_code=ctx.product_codes[product_code_key(kind, product.arm)],
-                         volume_ml=put_out(spec, outcome.values, kind, Quantity.VOLUME))
+    created = [new(Container, product_id=product.id, parent_id=source.id if source else None,
+                   kind=kind.value, created_at=now, created_by_id=actor.id,
+                   product_code=ctx.product_codes[product_code_key(kind, product.arm)],
+                   volume_ml=put_out(spec, outcome.values, kind, Quantity.VOLUME))
                for kind in STEP_OUTPUTS.get(trigger, ())]
     _insert(conn, created)
     if trigger == Trigger.FORMULATE:
@@ -219,7 +232,7 @@ def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: U
 
 
 def _insert(conn: Any, containers: list[Container]) -> None:
-    ids = store.insert_containers(conn, [c.model_dump(exclude={"id"}) for c in containers])
+    ids = store.insert_containers(conn, [row_of(c) for c in containers])
     for container, new_id in zip(containers, ids, strict=True):
         container.id = new_id
 
@@ -235,8 +248,8 @@ def _qc_samples(ctx: store.StepContextRow, actor: User, outcome: StepOutcome, no
     code = ctx.product_codes[product_code_key(ContainerKind.QC_SAMPLE, product.arm)]
     volume = put_out(STEPS[Trigger.FORMULATE], outcome.values, ContainerKind.QC_SAMPLE,
                      Quantity.VOLUME)
-    return [Container(product_id=product.id, parent_id=parent,
-                      kind=ContainerKind.QC_SAMPLE.value, product_code=code,
-                      flags=QC_SAMPLE_FLAGS[i], created_at=now, created_by_id=actor.id,
-                      volume_ml=volume)
+    return [new(Container, product_id=product.id, parent_id=parent,
+                kind=ContainerKind.QC_SAMPLE.value, product_code=code,
+                flags=QC_SAMPLE_FLAGS[i], created_at=now, created_by_id=actor.id,
+                volume_ml=volume)
             for i in range(count)]

@@ -302,6 +302,46 @@ def reactivate_user(session: Session, *, actor: User | None, username: str,
     return _record_activity(session, actor, user, AuditAction.ACCOUNT_REACTIVATED, reason)
 
 
+def change_role(session: Session, *, actor: User | None, username: str, role: str,
+                reason: str) -> User:
+    """Give an account another role (an administrator, or the server's command line when
+    `actor` is None), audited old → new with the reason. Every session and token of the
+    account ends at once: what it may do changes, so the person signs in again. Refused
+    for your own role and for taking the role from the last active administrator."""
+    if actor is not None:
+        require_role(actor, {Role.ADMIN}, "change roles")
+    if role not in ROLES:
+        raise InvalidInput(f"unknown role {role!r}; roles are {', '.join(sorted(ROLES))}")
+    if not reason.strip():
+        raise DomainError(ErrorCode.REASON_REQUIRED, "changing a role needs a reason")
+    # The active administrators' rows first, in one order, as in deactivate_user: two
+    # administrators demoting each other at once are taken one after the other.
+    admins = session.exec(select(User.id).where(
+        User.role == Role.ADMIN.value, col(User.active).is_(True))
+        .order_by(col(User.id)).with_for_update()).all()
+    user = session.exec(select(User).where(User.username == username)
+                        .with_for_update()).first()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    if actor is not None and actor.id == user.id:
+        raise DomainError(ErrorCode.FORBIDDEN, "you may not change your own role: another "
+                                               "administrator does it")
+    if user.role == role:
+        raise DomainError(ErrorCode.CONFLICT, f"{user.username}'s role is {role} already")
+    if (user.role == Role.ADMIN and user.active
+            and not [other for other in admins if other != user.id]):
+        raise DomainError(ErrorCode.CONFLICT, f"{user.username} is the last active "
+                                              "administrator: make another one first")
+    old, user.role = user.role, role
+    user.token_version += 1  # the sessions of the old role end
+    session.add(user)
+    append(session, [PendingEvent(AuditAction.USER_ROLE_CHANGED, "user", user.username,
+                                  "role", old, role, reason=reason.strip())],
+           user_id=actor.id if actor else None, username=actor.username if actor else "system")
+    session.commit()
+    return user
+
+
 def _account_to_change(session: Session, actor: User | None, username: str, reason: str,
                        action: str) -> User:
     if actor is not None:

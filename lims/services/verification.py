@@ -3,21 +3,26 @@
 First the chain: if it is broken the trail cannot be trusted, so that is the verdict.
 Then the trail is read once and every product's history is replayed through the state
 machine (an illegal jump, a QA decision or a discard without a valid signature, an
-administration without the administering physician's, is reported), and
+administration without the administering physician's, an approved release specification
+whose limits no longer hash to what QA signed or that names no approver, is reported), and
 every record row is compared with the events that wrote it, and every event's row must
 still exist. Each problem names the row or event, what was expected and what was found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from lims.audit import verify_chain
+from lims.models import AuditHead
+from lims.progress import Phases, quiet
 from lims.services.audit_trail_index import Trail
 from lims.services.bedside_signatures import check_administrations
 from lims.services.checkpoints import check_against_checkpoints
+from lims.services.reconcile_acknowledgements import reconcile_acknowledgements
 from lims.services.reconcile_quality import (
     reconcile_alerts,
     reconcile_deviations,
@@ -32,7 +37,8 @@ from lims.services.reconcile_records import (
     reconcile_steps,
 )
 from lims.services.release_signatures import check_decisions
-from lims.services.state_replay import replay_histories
+from lims.services.specification_signatures import check_specifications
+from lims.services.state_replay import Replay, replay_histories
 from lims.services.verdicts import Problem
 
 
@@ -57,9 +63,11 @@ class VerifyReport:
             self.problems.append(problem)
 
 
-def verify_all(session: Session) -> VerifyReport:
+def verify_all(session: Session, progress: Phases = quiet) -> VerifyReport:
+    """The verdict; `progress` is told of each phase (chain, Merkle tree, reconciliation)."""
     report = VerifyReport()
-    chain = verify_chain(session)
+    with progress("audit chain", _events(session), unit="events") as advance:
+        chain = verify_chain(session, advance=advance)
     if not chain.ok:
         where = f"event {chain.first_broken_seq}" if chain.first_broken_seq else "audit head"
         report.problems.append(Problem(where, "audit chain", "an intact chain",
@@ -67,18 +75,24 @@ def verify_all(session: Session) -> VerifyReport:
         report.fail(f"audit chain: {chain.problem} (first broken event: {chain.first_broken_seq})")
         return report
     report.lines.append(f"audit chain intact: {chain.events} events")
-    if not _anchored(session, report):
+    if not _anchored(session, report, progress):
         return report
-    report.add(reconcile_records(session))
+    report.add(reconcile_records(session, progress))
     if report.ok:
         report.lines.append("records match the audit trail; every product's history is a "
                             "path the process allows")
     return report
 
 
-def _anchored(session: Session, report: VerifyReport) -> bool:
+def _events(session: Session) -> int | None:
+    """How many events the audit head says there are (a plain read: the chain check reads
+    the head itself afterwards)."""
+    return session.exec(select(AuditHead.last_seq).where(AuditHead.id == 1)).first()
+
+
+def _anchored(session: Session, report: VerifyReport, progress: Phases = quiet) -> bool:
     """The trail against the signed checkpoints outside the database (truncation, rewrite)."""
-    anchors = check_against_checkpoints(session)
+    anchors = check_against_checkpoints(session, progress=progress)
     report.lines.extend(anchors.lines)
     for problem in anchors.problems:
         report.problems.append(Problem("audit checkpoints", "anchor",
@@ -87,28 +101,41 @@ def _anchored(session: Session, report: VerifyReport) -> bool:
     return anchors.ok
 
 
-def reconcile_records(session: Session) -> list[Problem]:
+def reconcile_records(session: Session, progress: Phases = quiet) -> list[Problem]:
     """Every record row against its events and back, and every history replayed.
 
     Read through a session of its own on the caller's connection (same transaction, so
     no second lock on SQLite): what the database holds, never objects the caller's session
     loaded earlier and may not have refreshed."""
     with Session(bind=session.connection()) as fresh:
-        return _reconcile(fresh)
+        return _reconcile(fresh, progress)
 
 
-def _reconcile(session: Session) -> list[Problem]:
-    trail = Trail.load(session)
-    replay = replay_histories(trail)
-    return [*replay.problems,
-            *check_decisions(session, replay),
-            *check_administrations(session, trail, replay),
-            *reconcile_products(session, trail, replay.products),
-            *reconcile_containers(session, trail),
-            *reconcile_steps(session, trail),
-            *reconcile_qc(session, trail),
-            *reconcile_signatures(session, trail),
-            *reconcile_prints(session, trail),
-            *reconcile_deviations(session, trail),
-            *reconcile_alerts(session, trail),
-            *reconcile_users(session, trail)]
+# After the histories are replayed, each check in turn (one step of progress each).
+_CHECKS: tuple[Callable[[Session, Trail, Replay], list[Problem]], ...] = (
+    lambda session, _trail, replay: check_decisions(session, replay),
+    check_administrations,
+    lambda session, trail, replay: reconcile_products(session, trail, replay.products),
+    lambda session, trail, _replay: reconcile_containers(session, trail),
+    lambda session, trail, _replay: reconcile_steps(session, trail),
+    lambda session, trail, _replay: reconcile_qc(session, trail),
+    lambda session, trail, _replay: reconcile_signatures(session, trail),
+    lambda session, trail, _replay: reconcile_prints(session, trail),
+    lambda session, trail, _replay: reconcile_deviations(session, trail),
+    lambda session, trail, _replay: reconcile_alerts(session, trail),
+    lambda session, trail, _replay: reconcile_acknowledgements(session, trail),
+    lambda session, trail, _replay: reconcile_users(session, trail),
+    lambda session, trail, _replay: check_specifications(session, trail))
+
+
+def _reconcile(session: Session, progress: Phases) -> list[Problem]:
+    with progress("events read for reconciliation", None, unit="events") as advance:
+        trail = Trail.load(session, advance=advance)
+    with progress("records reconciled", 1 + len(_CHECKS), unit="checks") as advance:
+        replay = replay_histories(trail)
+        advance()
+        problems = list(replay.problems)
+        for check in _CHECKS:
+            problems.extend(check(session, trail, replay))
+            advance()
+    return problems

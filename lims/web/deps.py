@@ -47,12 +47,15 @@ class SignedIn:
 
 
 class LoginRequired(Exception):
-    """No valid session: the user is sent to the sign-in page."""
+    """No valid session: the user is sent to the sign-in page. `ended` holds the claims of
+    the genuine session that has ended (idle or at its absolute limit), if that is why."""
 
-    def __init__(self, next_url: str, *, expired: bool = False) -> None:
+    def __init__(self, next_url: str, *, expired: bool = False,
+                 ended: TokenClaims | None = None) -> None:
         super().__init__(next_url)
         self.next_url = next_url
-        self.expired = expired
+        self.expired = expired or ended is not None
+        self.ended = ended
 
 
 class PasswordChangeRequired(Exception):
@@ -100,6 +103,35 @@ def session_claims(request: Request) -> TokenClaims | None:
         return None
 
 
+def ended_session(request: Request) -> TokenClaims | None:
+    """The claims of a session cookie this server signed whose session has ended (idle too
+    long or past its absolute lifetime), or None: no cookie, a forged or tampered one, or a
+    session still running. They say whose session it was, never admit anyone."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token or session_claims(request) is not None:
+        return None
+    try:
+        return read_claims(get_settings().secret_key, token, SESSION_PURPOSE, 0,
+                           expired_too=True)
+    except TokenError:
+        return None
+
+
+def session_seconds_left(claims: TokenClaims, now: float) -> int:
+    """How long a session renewed at `now` lasts without activity: the idle limit, or less
+    when its absolute lifetime ends first."""
+    settings = get_settings()
+    return max(0, min(settings.session_minutes * 60,
+                      claims.started + settings.session_hours * 3600 - int(now)))
+
+
+def session_time_left(claims: TokenClaims, now: float) -> int:
+    """How long the session of `claims` has left as it stands (not renewed)."""
+    settings = get_settings()
+    return max(0, min(claims.issued + settings.session_minutes * 60,
+                      claims.started + settings.session_hours * 3600) - int(now))
+
+
 def session_user_id(request: Request) -> int | None:
     """The user id in a valid, unexpired session cookie, or None."""
     claims = session_claims(request)
@@ -111,7 +143,7 @@ def signed_in_anyway(request: Request, db: DbSession) -> User:
     next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     claims = session_claims(request)
     if claims is None:
-        raise LoginRequired(next_url, expired=SESSION_COOKIE in request.cookies)
+        raise LoginRequired(next_url, ended=ended_session(request))
     user = db.get(User, claims.user_id)
     # A version raised since the cookie was issued: signed out elsewhere, password changed.
     if (user is None or not user.active or user.locked_at is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -25,15 +26,17 @@ from lims.web.deps import (
     PasswordChangeRequired,
     session_claims,
 )
-from lims.web.render import render, secure_cookie
+from lims.web.drafts import KEPT_NOTICE, form_page, keep_on_ended_session
+from lims.web.render import redirect, render, secure_cookie
 from workflows.errors import DomainError
 
 # The API and its generated documentation set their own headers (Swagger UI needs a CDN).
 NOT_WEB = ("/api", "/docs", "/redoc", "/openapi.json")
 
 SECURITY_HEADERS = {
-    # Server-rendered pages with no script at all: nothing inline, nothing from elsewhere.
-    "Content-Security-Policy": ("default-src 'self'; script-src 'none'; object-src 'none'; "
+    # Server-rendered pages; the little script there is (progressive enhancement: every page
+    # works without it) comes from this server's own files: nothing inline, nothing elsewhere.
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; object-src 'none'; "
                                 "style-src 'self'; img-src 'self' data:; "
                                 "frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
     "X-Content-Type-Options": "nosniff",
@@ -46,6 +49,10 @@ SECURITY_HEADERS = {
 }
 
 
+# Asking how long the session has left is no activity: it must not renew the session.
+NOT_RENEWING = frozenset({"/session/status"})
+
+
 def is_web(path: str) -> bool:
     return not any(path == p or path.startswith(p + "/") for p in NOT_WEB)
 
@@ -55,8 +62,11 @@ def set_session_cookie(request: Request, response: Response, claims: TokenClaims
     settings = get_settings()
     token = issue_token(settings.secret_key, claims.user_id, SESSION_PURPOSE,
                         version=claims.version, started=claims.started)
+    # The browser keeps the cookie past the idle limit (the server refuses it then): a form
+    # sent after the session ended is known as that person's, so what they typed is kept
+    # and the sign-in page can say the session ended (lims.web.drafts).
     response.set_cookie(SESSION_COOKIE, token,
-                        max_age=settings.session_minutes * 60, httponly=True,
+                        max_age=settings.session_hours * 3600, httponly=True,
                         samesite="strict", secure=secure_cookie(request), path="/")
 
 
@@ -84,6 +94,7 @@ class WebHeaders:
                 # limit.
                 claims = session_claims(request)
                 if (claims is not None and message["status"] < 400
+                        and scope.get("path") not in NOT_RENEWING
                         and not _sets_session(headers)):
                     renewed = Response()
                     set_session_cookie(request, renewed, claims)
@@ -91,6 +102,12 @@ class WebHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _why_ended(claims: TokenClaims) -> str:
+    """"limit" for a session past its absolute lifetime, "1" for one idle too long."""
+    lifetime = get_settings().session_hours * 3600
+    return "limit" if time.time() - claims.started > lifetime else "1"
 
 
 def _sets_session(headers: MutableHeaders) -> bool:
@@ -105,10 +122,15 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(LoginRequired)
     async def to_login(request: Request, exc: LoginRequired) -> Response:
-        target = "/login?next=" + quote(exc.next_url, safe="")
+        # A form sent to a path of its own (a confirmation) leads back to its form page.
+        page = form_page(request.url.path) if request.method == "POST" else None
+        target = "/login?next=" + quote(page or exc.next_url, safe="")
         if exc.expired:
-            target += "&expired=1"
-        response = RedirectResponse(target, status_code=303)
+            target += "&expired=" + (_why_ended(exc.ended) if exc.ended else "1")
+        # A step or QC form sent after its session ended: what was typed is kept first.
+        kept = exc.ended is not None and await keep_on_ended_session(request, exc.ended)
+        response = redirect(target, KEPT_NOTICE) if kept else RedirectResponse(
+            target, status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 

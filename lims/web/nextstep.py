@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from workflows.product import TRIGGER_ROLES, Arm, ProductState, Trigger
 from workflows.roles import Role
 from workflows.steps import STEPS
+from workflows.words import label_kind_words
 
 S = ProductState
 
@@ -43,16 +46,30 @@ _STEP_FROM: dict[str, str] = {
 }
 
 QC_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.QA})
+# Who prints labels and scans them back (lims.services.labels.LABELLERS).
+LABEL_ROLES = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.PHYSICIAN})
+
+
+class LabelToDo(Protocol):
+    """A label still to print or to scan back (lims.services.labels.PendingLabel)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def printed(self) -> bool: ...
 
 
 @dataclass(frozen=True)
 class NextAction:
-    kind: str  # "step", "qc", "review" or "none"
+    kind: str  # "label", "step", "qc", "review" or "none"
     step: str | None
     title: str
     roles: frozenset[str]
 
     def url(self, din: str) -> str:
+        if self.kind == "label":  # no #labels: a fragment would cancel the page's autofocus
+            return f"/products/{din}"
         if self.kind == "step":
             return f"/products/{din}/steps/{self.step}"
         if self.kind == "qc":
@@ -65,8 +82,18 @@ class NextAction:
         return role in self.roles
 
 
-def next_action(state: str, arm: str) -> NextAction:
-    """The one thing the product waits for next."""
+def next_action(state: str, arm: str, labels: Sequence[LabelToDo] = ()) -> NextAction:
+    """The one thing the product waits for next: a label still to print, then a printed
+    label to scan back (`labels`, see lims.services.labels.pending_labels), then the
+    process step, QC or review its state waits for."""
+    for label in labels:
+        if not label.printed:
+            return NextAction("label", None, f"Print the {label_kind_words(label.kind)}",
+                              LABEL_ROLES)
+    if labels:
+        return NextAction("label", None,
+                          f"Scan back the printed {label_kind_words(labels[0].kind)}",
+                          LABEL_ROLES)
     step = _STEP_FROM.get(state)
     if state == S.MNC_ISOLATED:
         step = Trigger.ENRICH if arm == Arm.CD133 else Trigger.FORMULATE

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from lims.web.routes import (
     admin_materials,
+    admin_printers,
     admin_users,
     audit,
     auth,
@@ -16,6 +17,7 @@ from lims.web.routes import (
     qa,
     qc,
     records,
+    search,
     specifications,
     steps,
     trends,
@@ -23,5 +25,6 @@ from lims.web.routes import (
 
 router = APIRouter(include_in_schema=False)
 for _module in (auth, home, product, labels, records, steps, corrections, qc, qa, trends,
-                notifications, audit, admin_users, admin_materials, specifications, enrolment):
+                notifications, audit, admin_users, admin_materials, specifications, enrolment,
+                admin_printers, search):
     router.include_router(_module.router)

@@ -18,7 +18,13 @@ from markupsafe import Markup, escape
 
 from lims.config import get_settings
 from lims.web.banner import banner_for
-from lims.web.deps import CSRF_COOKIE, csrf_nonce, token_for
+from lims.web.deps import (
+    CSRF_COOKIE,
+    csrf_nonce,
+    session_claims,
+    session_seconds_left,
+    token_for,
+)
 from lims.web.vocab import FILTERS
 from workflows.identity import container_words
 from workflows.isbt128 import parse_din
@@ -104,6 +110,15 @@ def din_box(din: str) -> Markup:
         parsed.eye_readable(), parsed.check)
 
 
+def din_words(din: str) -> str:
+    """The DIN as a message says it: 'X9999 25 000001 K' (eye-readable, check character)."""
+    try:
+        parsed = parse_din(din)
+    except ValueError:
+        return din
+    return f"{parsed.eye_readable()} {parsed.check}"
+
+
 def qc_value(result: Any) -> Markup:
     """A QC result with its unit: '97.1 %', '4.46 × 10<sup>6</sup> cells', 'no growth'."""
     try:
@@ -134,9 +149,16 @@ def render(request: Request, name: str, context: dict[str, Any],
     settings = get_settings()
     context.setdefault("development", settings.environment == "development")
     context.setdefault("banner", banner_for(request))
+    context.setdefault("scan_result", scan_result(request, context))
     if context.get("user") is not None:
-        context["session_ends"] = local(now() + timedelta(minutes=settings.session_minutes),
-                                        "%H:%M")
+        # This answer renews the session (lims.web.middleware): idle from now, unless its
+        # absolute lifetime ends sooner. session.js warns before it ends.
+        claims = session_claims(request)
+        moment = now()
+        seconds = (session_seconds_left(claims, moment.timestamp()) if claims is not None
+                   else settings.session_minutes * 60)
+        context["session_seconds"] = seconds
+        context["session_ends"] = local(moment + timedelta(seconds=seconds), "%H:%M")
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     new_nonce = getattr(request.state, "new_csrf_nonce", None)
     if new_nonce and request.cookies.get(CSRF_COOKIE) != new_nonce:
@@ -156,15 +178,19 @@ def secure_cookie(request: Request) -> bool:
     return get_settings().secure_cookies or request.url.scheme == "https"
 
 
-def redirect(url: str, message: str = "") -> RedirectResponse:
+def redirect(url: str, message: str = "", *, scanned: bool = False) -> RedirectResponse:
     """303 See Other after a POST, with an optional message shown on the next page.
 
     The message travels in the URL with an HMAC, so a crafted link cannot make the
-    LIMS say something it did not say.
+    LIMS say something it did not say. `scanned`: the message answers an accepted scan
+    (the next page says so, and scan.js sounds it).
     """
     if message:
         path, hash_mark, fragment = url.partition("#")
-        path += ("&" if "?" in path else "?") + urlencode({"msg": message, "sig": _sign(message)})
+        marks = {"msg": message, "sig": _sign(message)}
+        if scanned:
+            marks["scanned"] = _sign(f"scanned.{message}")[:16]
+        path += ("&" if "?" in path else "?") + urlencode(marks)
         url = path + hash_mark + fragment
     return RedirectResponse(url, status_code=303)
 
@@ -172,6 +198,23 @@ def redirect(url: str, message: str = "") -> RedirectResponse:
 def _sign(message: str) -> str:
     secret = get_settings().secret_key.encode()
     return hmac.new(secret, f"flash.{message}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def flash_message(request: Request) -> str:
+    """The page's flash message, if this server wrote it (else nothing)."""
+    return _flash(request)
+
+
+def scan_result(request: Request, context: dict[str, Any]) -> str:
+    """"refused" on a page that shows a refused scan, "ok" on the page an accepted scan
+    led to, else "": base.html marks the page for scan.js, which sounds it."""
+    preview = context.get("preview")
+    if context.get("refusal") is not None or getattr(preview, "refusal", None) is not None:
+        return "refused"
+    message, mark = _flash(request), request.query_params.get("scanned", "")
+    if message and mark and hmac.compare_digest(mark, _sign(f"scanned.{message}")[:16]):
+        return "ok"
+    return ""
 
 
 def _flash(request: Request) -> str:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lims.models import ReviewAcknowledgement
 from lims.services.review import ReviewSummary
+from lims.services.review_acknowledgements import ReviewItem
 
 SEVERITY: dict[str, str] = {
     "out_of_spec": "major", "refusal": "major", "deviation": "major", "witness": "major",
@@ -36,9 +38,19 @@ class ShownException:
     severity: str
     kind: str
     text: str
+    key: str = ""  # what QA's acknowledgement names (the hash of the kind and text)
+    needs_comment: bool = True
+    acknowledgement: ReviewAcknowledgement | None = None
 
 
 def shown(summary: ReviewSummary) -> list[ShownException]:
     rows = [ShownException(SEVERITY.get(e.kind, "major"), KIND_WORDS.get(e.kind, e.kind), e.text)
             for e in summary.exceptions]
+    return sorted(rows, key=lambda row: _ORDER[row.severity])
+
+
+def to_acknowledge(items: list[ReviewItem]) -> list[ShownException]:
+    """The exceptions QA acknowledges one by one, most serious first."""
+    rows = [ShownException(SEVERITY.get(i.kind, "major"), KIND_WORDS.get(i.kind, i.kind),
+                           i.text, i.key, i.needs_comment, i.acknowledgement) for i in items]
     return sorted(rows, key=lambda row: _ORDER[row.severity])

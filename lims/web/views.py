@@ -13,6 +13,7 @@ from lims.services.alerts import open_alerts
 from lims.services.common import product_by_din
 from lims.services.deviations import deviations_of
 from lims.services.notifications import delivery_record
+from lims.services.qc import replaced_result
 from lims.services.queries import coi_events, container_scan_text, history, qc_results
 from lims.services.signatures import signatures_of
 from lims.web.render import local
@@ -100,13 +101,16 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
     product = product_by_din(session, din)
     assert product.id is not None
     rows = container_rows(session, product)
+    qc = qc_results(session, product.din)
     return {
         "product": product,
         "patient": session.get(Patient, product.patient_id),
         "containers": rows,
         "lineage": lineage(rows),
         "steps": step_rows(session, product),
-        "qc": qc_results(session, product.din),
+        "qc": qc,
+        # What each correction replaced, shown as old → new beside its reason.
+        "qc_replaced": {q.id: replaced_result(session, q) for q in qc if q.reason},
         "qc_tests": QC_TESTS,
         "subject_id": _subject(session, product),
         "signatures": signatures_of(session, product.id),

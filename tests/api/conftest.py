@@ -130,6 +130,19 @@ def product_in(api: Api, state: str, arm: str = "CD133") -> Product:
     return product
 
 
+def acknowledge_exceptions(api: Api, din: str, user: str = "qa1") -> int:
+    """QA acknowledges, over HTTP, each exception the review lists (with a comment), as it
+    must before signing a release; returns how many."""
+    listed = api.get(f"/products/{din}/review/exceptions", user=user)
+    assert listed.status_code == 200, listed.text
+    waiting = [e for e in listed.json()["exceptions"] if e["acknowledgement"] is None]
+    for exception in waiting:
+        done = api.post(f"/products/{din}/review/exceptions/{exception['key']}/acknowledgement",
+                        user=user, json={"comment": "Read; no impact on the release"})
+        assert done.status_code == 201, done.text
+    return len(waiting)
+
+
 @pytest.fixture
 def lab(api_engine: Engine) -> Iterator[tuple[Session, DemoRun]]:
     """A session on the API's database and a demo run to build products with."""

@@ -8,7 +8,7 @@ from datetime import timedelta
 from lims import demo_data as data
 from lims.models import Patient
 from lims.services.common import utcnow
-from tests.api.conftest import product_in, refusal
+from tests.api.conftest import acknowledge_exceptions, product_in, refusal
 from tests.factories import (
     PASSWORDS,
     make_product,
@@ -73,6 +73,7 @@ def test_a_cd133_product_goes_from_receipt_to_the_patient_over_http(api):
                         json={"test": test, "value": value,
                               **qc_json(api.session, product.din, test)}).status_code == 201
     assert api.post(f"/products/{product.din}/qc-complete", user="tech2").status_code == 200
+    assert acknowledge_exceptions(api, product.din) >= 1
     released = api.post(f"/products/{product.din}/release", user="qa1",
                         json={"password": PASSWORDS["qa1"]})
     assert released.status_code == 200, released.text

@@ -17,6 +17,7 @@ from lims.secret_keys import new_secret_key
 from lims.web.deps import CSRF_COOKIE, SESSION_COOKIE
 from tests.api.web_client import csrf_token
 from tests.factories import PASSWORDS
+from tests.production import PRODUCTION_ENV
 
 
 def configure(monkeypatch: pytest.MonkeyPatch, folder: Path, environment: str) -> None:
@@ -24,7 +25,7 @@ def configure(monkeypatch: pytest.MonkeyPatch, folder: Path, environment: str) -
     generate_signing_key(signing, folder / "signing.pem.pub")
     for name, value in {"LIMS_ENVIRONMENT": environment, "LIMS_SECRET_KEY": new_secret_key(),
                         "LIMS_AUDIT_KEY": new_secret_key(), "LIMS_PASSWORD_HASHING": "standard",
-                        "LIMS_AUDIT_SIGNING_KEY_FILE": str(signing)}.items():
+                        "LIMS_AUDIT_SIGNING_KEY_FILE": str(signing), **PRODUCTION_ENV}.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
 

@@ -6,7 +6,7 @@ from sqlmodel import select
 
 from lims import demo_data as data
 from lims.models import Alert, Signature
-from tests.api.conftest import product_in, refusal
+from tests.api.conftest import acknowledge_exceptions, product_in, refusal
 from tests.factories import PASSWORDS, audit_count, enter_qc, qc_json, snapshot
 
 SIGN = {"password": PASSWORDS["qa1"]}
@@ -100,6 +100,7 @@ def test_the_qa_queue_and_the_review_summary_show_the_product_awaiting_release(a
 
 def test_qa_releases_with_a_signature_bound_to_the_product(api):
     product = awaiting_release(api)
+    acknowledge_exceptions(api, product.din)
 
     response = api.post(f"/products/{product.din}/release", user="qa1", json=SIGN)
 
@@ -127,6 +128,7 @@ def test_release_is_refused_to_a_technician_and_twice_to_qa(api):
 
     assert refusal(api.post(f"/products/{product.din}/release", user="tech1",
                             json={"password": PASSWORDS["tech1"]}), 403) == "forbidden"
+    acknowledge_exceptions(api, product.din)
     assert api.post(f"/products/{product.din}/release", user="qa1", json=SIGN).status_code == 200
     assert refusal(api.post(f"/products/{product.din}/release", user="qa1", json=SIGN),
                    409) == "invalid_transition"
@@ -154,6 +156,7 @@ def test_a_failed_product_is_released_only_exceptionally_with_a_physicians_signa
     assert refusal(api.post(path, user="qa1", json={
         **exceptional, "physician": "tech1", "physician_password": PASSWORDS["tech1"]}),
         422) == "physician_approval_required"
+    acknowledge_exceptions(api, product.din)
     released = api.post(path, user="qa1", json=exceptional)
 
     assert released.status_code == 200, released.text

@@ -7,7 +7,7 @@ from datetime import timedelta
 from lims import demo_data as data
 from lims.models import Patient
 from lims.services.common import utcnow
-from tests.api.conftest import product_in, refusal
+from tests.api.conftest import acknowledge_exceptions, product_in, refusal
 from tests.factories import (
     PASSWORDS,
     enter_qc,
@@ -94,7 +94,8 @@ def test_endotoxin_corrected_to_500_after_release_blocks_until_a_verified_re_rel
     verified = api.post(verify, user="super1", json={"password": PASSWORDS["super1"],
                                                      "note": "raw data checked"})
     assert verified.status_code == 200 and verified.json()["verified_at"]
-    # then QA re-releases it and it can be issued
+    # then QA acknowledges each exception, re-releases it, and it can be issued
+    acknowledge_exceptions(api, product.din)
     released = api.post(path, user="qa1", json={**QA, "note": "verified correction"})
     assert released.status_code == 200, released.text
     assert (released.json()["state"], released.json()["suspended_from"]) == ("released", None)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlmodel import col, select
 
 from lims.models import QcResult, StepRecord
-from tests.api.web_client import browser
+from tests.api.web_client import browser, save_qc
 from tests.factories import make_product
 
 
@@ -73,7 +73,7 @@ def test_qc_results_are_entered_on_the_page_with_method_instrument_and_sample(ap
         "csrf_token": token, "qc_viability": "96"})
     assert missing.status_code == 422 and "sample" in missing.text
 
-    saved = client.post(f"/products/{product.din}/qc", data={
+    saved = save_qc(client, product.din, {
         "csrf_token": token, "qc_viability": "96", "method_viability": "7-AAD flow cytometry",
         "instrument_viability": "FC-01", "volume_viability": "0.2", "sample_drawn_at": "now"})
     assert saved.status_code == 303, saved.text[:500]

@@ -14,8 +14,15 @@ from lims.services.common import utcnow
 from lims.services.deviations import raise_deviation
 from lims.services.qc import complete_qc
 from lims.services.release import release_product
-from tests.api.web_client import browser
-from tests.factories import PASSWORDS, enter_qc, make_product, scan_of, step_time
+from tests.api.web_client import acknowledge_exceptions, browser
+from tests.factories import (
+    PASSWORDS,
+    acknowledge_all,
+    enter_qc,
+    make_product,
+    scan_of,
+    step_time,
+)
 
 
 def awaiting_with_a_deviation(session: Session, run: DemoRun) -> tuple[Product, int]:
@@ -63,6 +70,7 @@ def test_qa_closes_a_deviation_from_the_review_page_with_a_signature_and_then_re
                                                   Signature.record_id == str(row.id))).all()
     session.commit()
     assert [s.meaning for s in signed] == ["Closed"]
+    assert acknowledge_exceptions(qa, token, product.din) >= 1
     released = qa.post(f"/qa/{product.din}/decision", data=release)
     assert released.status_code == 303, released.text[:500]
 
@@ -92,6 +100,7 @@ def test_the_step_form_shown_after_a_scan_refused_in_the_scan_box_posts_to_its_s
     enter_qc(run, product)
     at = step_time(product, "complete_qc")
     complete_qc(session, actor=run.user("tech2"), din=product.din, now=at)
+    acknowledge_all(run, product, at=at + timedelta(minutes=14))
     product = release_product(session, actor=run.user("qa1"), din=product.din,
                               password=PASSWORDS["qa1"], now=at + timedelta(minutes=15))
     run.label_all(product)

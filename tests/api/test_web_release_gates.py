@@ -11,7 +11,7 @@ from lims.demo import DemoRun
 from lims.models import Product, QcResult
 from lims.services.common import utcnow
 from lims.services.qc import record_qc_result
-from tests.api.web_client import browser
+from tests.api.web_client import acknowledge_exceptions, browser
 from tests.factories import PASSWORDS, make_product, qc_sample_of
 
 
@@ -81,7 +81,8 @@ def test_qa_re_releases_from_the_review_page_only_after_a_verified_correction(ap
         "note": "raw data checked"})
     assert verified.status_code == 303, verified.text[:500]
     assert fresh(session, QcResult, corrected.id).verified_at is not None
-    # then QA re-releases it
+    # then QA acknowledges each exception on the review page and re-releases it
+    assert acknowledge_exceptions(qa, token, product.din) >= 1
     released = qa.post(f"/qa/{product.din}/decision", data=decision)
     assert released.status_code == 303, released.text[:500]
     assert fresh(session, Product, product.id).state == "released"

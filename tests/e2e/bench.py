@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,12 @@ class Bench:
             with self.page.expect_navigation():
                 self.page.get_by_role("button", name="Save step").press("Enter")
 
+    def confirm_qc(self) -> None:
+        """On the QC check page (after Enter in the QC form): "Confirm and save"."""
+        assert "Check the QC results" in self.page.locator("h1").inner_text(), self.flash()
+        with self.page.expect_navigation():
+            self.page.get_by_role("button", name="Confirm and save").click()
+
     # --- labels ----------------------------------------------------------------------------
     def print_label(self, container: str, reason: str | None = None, index: int = 0) -> str:
         """Print (or reprint) the container's label; return what its Data Matrix says."""
@@ -115,8 +122,12 @@ class Bench:
             has=self.page.get_by_role("button")).nth(index)
         if reason is not None:
             row.locator("input[name=reason]").fill(reason)
+        # "Download PDF" records the print and comes back to the product page, which
+        # offers that print's PDF for download (and has the cursor in the scan-back field).
+        with self.page.expect_navigation():
+            row.locator("button[value=pdf]").press("Enter")
         with self.page.expect_download() as download:
-            row.get_by_role("button").press("Enter")
+            self.page.locator("a.label-pdf").click()
         path = download.value.path()
         return datamatrix_of(Path(path).read_bytes())
 
@@ -129,16 +140,39 @@ class Bench:
         assert "confirmed by scan" in self.flash(), self.flash()
         return code
 
+    # --- QA review ---------------------------------------------------------------------------
+    def acknowledge_exceptions(self, comment: str = "Read; no impact on the release") -> int:
+        """QA acknowledges each exception of the review, one by one (Enter in its comment);
+        returns how many."""
+        count = 0
+        while (forms := self.page.locator("form.acknowledge")).count():
+            field = forms.first.locator("input[name=comment]")
+            field.fill(comment)
+            with self.page.expect_navigation():
+                field.press("Enter")
+            assert "acknowledged" in self.flash(), self.page.locator("main").inner_text()[:1500]
+            count += 1
+        return count
+
     # --- reading the page ------------------------------------------------------------------
     def flash(self) -> str:
         flash = self.page.locator(".flash")
         return flash.inner_text() if flash.count() else ""
 
     def wait_for_focus(self, element_id: str) -> None:
-        """The cursor is in `element_id` (autofocus is applied when the page first renders)."""
-        self.page.wait_for_function(
-            f"document.activeElement && document.activeElement.id === {element_id!r}",
-            timeout=10_000)
+        """The cursor is in `element_id` (autofocus is applied when the page first renders).
+
+        Polled from here: the pages' CSP (script-src 'self') forbids the string evaluation
+        that `wait_for_function` injects into the page."""
+        deadline = time.monotonic() + 10
+        while (focused := self.focused()) != element_id:
+            assert time.monotonic() < deadline, f"the cursor is in {focused!r}, not {element_id!r}"
+            time.sleep(0.05)
+
+    def focused(self) -> str:
+        """The id of the element that has the cursor ("" for none)."""
+        return str(self.page.evaluate(
+            "document.activeElement ? document.activeElement.id : ''"))
 
     def state(self) -> str:
         return self.page.locator(".product-head .state").inner_text().strip()

@@ -22,6 +22,7 @@ from lims.services.queries import container_scan_text
 from lims.services.release import reject_product, release_product
 from lims.services.seed import load_seed, seed
 from tests.factories import (
+    acknowledge_all,
     advance,
     enter_qc,
     make_patient,
@@ -97,6 +98,7 @@ def _finish(run: DemoRun, product: Product, results: dict[str, str]) -> None:
     at = step_time(product, "complete_qc")
     enter_qc(run, product, {**data.qc_results(product.arm), **results})
     product = complete_qc(run.session, actor=run.user("tech2"), din=product.din, now=at)
+    acknowledge_all(run, product, at=at + timedelta(minutes=14))
     try:
         product = release_product(run.session, actor=run.user("qa1"), din=product.din,
                                   password=PASSWORDS["qa1"], now=at + timedelta(minutes=15))
@@ -149,6 +151,7 @@ def released_wearing_its_in_process_label(database_url: str) -> Made:
         enter_qc(run, product)
         at = step_time(product, "complete_qc")
         complete_qc(session, actor=run.user("tech2"), din=product.din, now=at)
+        acknowledge_all(run, product, at=at + timedelta(minutes=14))
         release_product(session, actor=run.user("qa1"), din=product.din,
                         password=PASSWORDS["qa1"], now=at + timedelta(minutes=15))
         din, mrn = product.din, patient.mrn

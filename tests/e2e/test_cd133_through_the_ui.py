@@ -111,8 +111,11 @@ def receive_in_the_lab_with_the_keyboard_only(bench: Bench, bag: str, at: At) ->
     with page.expect_navigation():
         page.keyboard.press("Enter")  # Enter checks
     assert "Net volume" in page.content()
+    # The cursor rests on what was entered, so a stray scan's Enter saves nothing; the
+    # technician reads it and presses Save on purpose.
+    assert bench.focused() == "entered-h"
     with page.expect_navigation():
-        page.keyboard.press("Enter")  # the cursor is on Save step (no witness here)
+        page.get_by_role("button", name="Save step").press("Enter")
     # then
     assert bench.state() == "Received in the lab", bench.flash()
 
@@ -223,6 +226,7 @@ def enter_qc_and_send_to_qa(bench: Bench, lab: Lab, din: str) -> None:
     page.fill("#sample_drawn_at", "now")
     with page.expect_navigation():
         page.locator("#qc_endotoxin").press("Enter")
+    bench.confirm_qc()  # the check page lists each value judged; only this saves
     assert "result(s) saved" in bench.flash()
     with page.expect_navigation():
         page.get_by_role("button", name="QC complete: send to QA review").press("Enter")
@@ -253,7 +257,10 @@ def release_by_qa(bench: Bench, lab: Lab, din: str) -> None:
         close.locator("input[name=password]").press("Enter")
     assert "closed, signed by" in bench.flash(), bench.flash()
     assert page.locator("form.deviation-close").count() == 0
-    # when: QA signs with user ID and password
+    # when: QA acknowledges each exception, chooses the release and signs with user ID and
+    # password (nothing is chosen for them)
+    assert bench.acknowledge_exceptions() >= 2
+    page.check("input[name=decision][value=release]")
     page.fill("#sign-username", "qa1")
     page.fill("#sign-password", "demo-qa1-pass")
     with page.expect_navigation():

@@ -38,6 +38,7 @@ def test_a_sterility_culture_that_grows_after_release_stops_the_issue_in_the_bro
     qc_lab.page.select_option("#qc_sterility", "growth")
     with qc_lab.page.expect_navigation():
         qc_lab.page.locator("#reason").press("Enter")
+    qc_lab.confirm_qc()
     assert "saved" in qc_lab.flash(), qc_lab.page.locator("main").inner_text()[:1500]
     # then: the product page shows the STOP to the QC laboratory
     qc_lab.page.goto(f"{lab.url}/products/{made.din}")

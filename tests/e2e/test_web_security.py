@@ -140,7 +140,8 @@ def test_an_idle_session_expires_and_activity_renews_it(client: TestClient) -> N
 
 def test_pages_carry_security_headers(client: TestClient) -> None:
     response = client.get("/login")
-    assert "script-src 'none'" in response.headers["content-security-policy"]
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    assert "unsafe-inline" not in response.headers["content-security-policy"]
     assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
     assert response.headers["x-frame-options"] == "DENY"
     assert response.headers["x-content-type-options"] == "nosniff"

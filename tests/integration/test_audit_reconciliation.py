@@ -29,7 +29,7 @@ from lims.services.release import exceptional_release, re_release_product, rejec
 from lims.services.users import authenticate, unlock_user
 from lims.services.verification import verify_all
 from tests.conftest import TEST_URL
-from tests.factories import enter_qc, make_product, qc_sample_of, seeded
+from tests.factories import acknowledge_all, enter_qc, make_product, qc_sample_of, seeded
 from workflows.errors import DomainError
 
 PRODUCTS: Table = Product.__table__  # type: ignore[attr-defined]
@@ -284,6 +284,7 @@ def test_a_demo_like_run_with_holds_corrections_deviations_and_lockouts_reconcil
     assert failed.passed is False and corrected.needs_verification
     verify_qc_correction(session, actor=run.user("qa1"), result_id=corrected.id or 0,
                          password=PASSWORDS["qa1"])
+    acknowledge_all(run, released)
     assert re_release_product(session, actor=run.user("qa1"), din=released.din,
                               password=PASSWORDS["qa1"]).state == "released"
     [alert] = session.exec(select(Alert).where(Alert.product_id == released.id)).all()
@@ -364,6 +365,7 @@ def test_holds_a_rejection_a_discard_and_an_exceptional_release_reconcile_clean(
     for deviation in open_blocking(session, second):  # the viability disagrees with its twin
         close_deviation(session, actor=qa, deviation_id=deviation.id or 0, password=password,
                         disposition="investigated: the figure entered is the right one")
+    acknowledge_all(run, second)
     released = exceptional_release(session, actor=qa, din=second.din, password=password,
                                    justification="no alternative for this patient",
                                    physician="doc1", physician_password=PASSWORDS["doc1"])

@@ -18,6 +18,7 @@ from lims.services.review import review_summary
 from lims.services.verification import verify_all
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     advance,
     audit_count,
     coi_events,
@@ -71,6 +72,7 @@ def test_a_corrected_final_volume_supersedes_the_printed_final_label_at_issue(se
     assert any(e.kind == "superseded_label" and "NOT YET PRINTED AGAIN" in e.text
                for e in review_summary(session, product.din).exceptions)
     # the correction after release suspended it; QA re-releases
+    acknowledge_all(run, product)
     product = re_release_product(session, actor=run.user("qa1"), din=product.din,
                                  password=PASSWORDS["qa1"])
     due = [p for p in pending_labels(session, product.din) if p.container.id == final.id]
@@ -141,6 +143,7 @@ def released_with_endotoxin(run, value: str) -> Product:
     record_qc_result(session, actor=run.user("tech2"), din=product.din, test="endotoxin",
                      value=value, reason="re-read from the reader's print-out",
                      **qc_sample_of(session, product.din, "endotoxin"))
+    acknowledge_all(run, product)
     product = release_product(session, actor=run.user("qa1"), din=product.din,
                               password=PASSWORDS["qa1"], now=step_time(product, "release"))
     run.label_all(product)

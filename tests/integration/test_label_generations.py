@@ -13,6 +13,7 @@ from lims.services.queries import container_scan_text
 from lims.services.release import release_product
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     audit_count,
     coi_events,
     container_of,
@@ -44,6 +45,7 @@ def label_scan(session: Session, product: Product, container: Container, kind: s
 
 def released_wearing_the_in_process_label(run, arm: str = "CD133") -> tuple[Product, Container]:
     product, _ = make_product(run, arm=arm, until="awaiting_release")
+    acknowledge_all(run, product)
     product = release_product(run.session, actor=run.user("qa1"), din=product.din,
                               password=PASSWORDS["qa1"], now=step_time(product, "release"))
     return product, container_of(run.session, product, "final_product")

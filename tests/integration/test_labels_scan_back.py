@@ -21,6 +21,7 @@ from lims.services.release import release_product
 from lims.services.steps import StepResult, perform_step
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     audit_count,
     coi_events,
     container_of,
@@ -251,6 +252,7 @@ def test_the_right_label_scanned_back_is_verified_and_audited(session):
 def released_without_its_final_label(run: DemoRun, arm: str) -> Product:
     """Released by QA, its final product still wearing the in-process label."""
     product, _ = make_product(run, arm=arm, until="awaiting_release")
+    acknowledge_all(run, product)
     return release_product(run.session, actor=run.user("qa1"), din=product.din,
                            password=PASSWORDS["qa1"], now=step_time(product, "release"))
 

@@ -16,6 +16,7 @@ from lims.services.verification import verify_all
 from lims.web.review import shown
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     advance,
     coi_events,
     make_product,
@@ -107,6 +108,7 @@ def test_a_near_miss_blocks_release_until_qa_closes_it(session):
     close_deviation(session, actor=run.user("qa1"), deviation_id=deviation.id,
                     disposition="negative fraction set apart; retrained; no impact",
                     password=PASSWORDS["qa1"])
+    acknowledge_all(run, product)
     released = release_product(session, actor=run.user("qa1"), din=product.din,
                                password=PASSWORDS["qa1"])
     assert released.state == "released"

@@ -24,6 +24,7 @@ from lims.models import AuditEvent, Protocol, ReagentLot, User
 from lims.secret_keys import new_secret_key, secret_key_problem
 from lims.services.users import authenticate
 from lims.services.verification import verify_all
+from tests.production import PRODUCTION_ENV
 
 LIMS = [sys.executable, "-c", "from lims.cli import app; app()"]
 PASSWORD = "walnut harbour lantern 1987"
@@ -43,7 +44,7 @@ def production(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str
     generate_signing_key(signing, signing.with_name("signing.pem.pub"))
     env = {"LIMS_ENVIRONMENT": "production", "LIMS_SECRET_KEY": new_secret_key(),
            "LIMS_AUDIT_KEY": new_secret_key(), "LIMS_PASSWORD_HASHING": "standard",
-           "LIMS_AUDIT_SIGNING_KEY_FILE": str(signing)}
+           "LIMS_AUDIT_SIGNING_KEY_FILE": str(signing), **PRODUCTION_ENV}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     get_settings.cache_clear()
@@ -225,3 +226,29 @@ def test_lims_serve_refuses_weak_keys_at_start_up_before_it_listens(tmp_path, en
     assert "LIMS_SECRET_KEY is not random enough" in done.stderr
     assert "lims secret-key" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "lims.db").exists()  # refused before touching the database
+
+
+@pytest.mark.parametrize("command", [["serve", "--port", "1"], ["init"], ["seed"]],
+                         ids=["lims serve", "lims init", "lims seed"])
+def test_serve_init_and_seed_refuse_sqlite_and_the_demo_facility_number_alike(
+        tmp_path, production, command):
+    # given production with strong keys but the defaults' SQLite file and fictitious FIN
+    database = tmp_path / "lims.db"
+    env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{database}"}
+    env.pop("LIMS_FACILITY_FIN")
+
+    done = subprocess.run([*LIMS, *command], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+
+    # then the command refuses, exit 2, saying what to set, before touching the database
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.splitlines() == [
+        "the LIMS refuses to start in production (LIMS_ENVIRONMENT=production):",
+        f"LIMS_DATABASE_URL is a SQLite database (sqlite:///{database}): production runs on "
+        "PostgreSQL; set LIMS_DATABASE_URL=postgresql+psycopg://lims_app:PASSWORD@dbhost/lims "
+        "(docs/deploy.md)",
+        "LIMS_FACILITY_FIN X9999 is a fictitious placeholder, not the lab's: set it to the "
+        "facility identification number (FIN) that ICCBBA assigned to the lab (5 characters, "
+        "as in the lab's ICCBBA registration)"]
+    assert done.stdout == ""
+    assert not database.exists()

@@ -14,7 +14,7 @@ from lims.services.common import utcnow
 from lims.services.qc import complete_qc, qc_status, record_qc_result
 from lims.services.qc_verification import verify_qc_correction
 from lims.services.release import reject_product, release_product
-from tests.factories import PASSWORDS, make_product, qc_sample_of, seeded, snapshot
+from tests.factories import PASSWORDS, acknowledge_all, make_product, qc_sample_of, seeded, snapshot
 from workflows.errors import DomainError, ErrorCode
 
 E = ErrorCode
@@ -83,6 +83,7 @@ def test_a_corrected_out_of_specification_result_fails_until_a_second_person_ver
     verify_qc_correction(session, actor=run.user("qa1"), result_id=corrected.id,
                          password=PASSWORDS["qa1"], note="raw data checked")
     assert qc_status(session, product)[1] == []
+    acknowledge_all(run, product)
     assert release_product(session, actor=run.user("qa1"), din=product.din,
                            password=PASSWORDS["qa1"]).state == "released"
     session.commit()

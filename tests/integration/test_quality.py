@@ -13,7 +13,7 @@ from lims import demo_data as data
 from lims.models import Alert, AuditEvent, PrintJob, Product, Signature, User
 from lims.services.alerts import acknowledge_alert
 from lims.services.batch_record import batch_record, batch_record_pdf
-from lims.services.common import utcnow
+from lims.services.common import user_by_name, utcnow
 from lims.services.deviations import close_deviation, raise_deviation
 from lims.services.labels import print_label
 from lims.services.qc import complete_qc, record_qc_result
@@ -21,9 +21,14 @@ from lims.services.queries import containers
 from lims.services.release import exceptional_release, release_product
 from lims.services.review import qa_queue, review_summary
 from lims.services.signature_check import signature_state
-from lims.services.specifications import new_specification_version, specification_of
+from lims.services.specifications import (
+    approve_specification,
+    new_specification_version,
+    specification_of,
+)
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     make_patient,
     make_product,
     perform,
@@ -60,7 +65,9 @@ def test_a_product_with_a_failed_specification_needs_an_exceptional_release(sess
     # then it is refused and nothing is signed
     assert refused.value.code == ErrorCode.QC_FAILED
     assert session.exec(select(Signature).where(Signature.meaning == "Released")).all() == []
-    # when QA releases it exceptionally with the physician's signed approval
+    # when QA acknowledges each exception and releases it exceptionally with the
+    # physician's signed approval
+    acknowledge_all(run, product)
     released = exceptional_release(session, actor=qa, din=product.din,
                                    password=PASSWORDS["qa1"],
                                    justification="no alternative product; benefit outweighs risk",
@@ -126,6 +133,7 @@ def test_editing_a_signed_record_after_signing_is_visible(session):
     run = seeded(session)
     product, _ = formulated(run)
     enter_qc(run, product)
+    acknowledge_all(run, product)
     release_product(session, actor=run.user("qa1"), din=product.din, password=PASSWORDS["qa1"])
     signature = session.exec(select(Signature).where(Signature.meaning == "Released")).one()
     assert signature_state(session, signature) == "valid"
@@ -154,6 +162,7 @@ def test_an_open_major_deviation_blocks_release_until_qa_closes_it(session):
     close_deviation(session, actor=run.user("qa1"), deviation_id=deviation.id,
                     disposition="MNC count and viability within spec; no impact",
                     password=PASSWORDS["qa1"])
+    acknowledge_all(run, product)
     assert release_product(session, actor=run.user("qa1"), din=product.din,
                            password=PASSWORDS["qa1"]).state == "released"
     kinds = {e.kind for e in review_summary(session, product.din).exceptions}
@@ -188,9 +197,13 @@ def test_a_positive_culture_after_release_raises_an_alert_that_must_be_acknowled
 def test_a_new_specification_version_does_not_change_products_already_made(session):
     run = seeded(session)
     product, _ = formulated(run)
-    new_specification_version(session, actor=run.user("qa1"), protocol_code="NCT00713934",
-                              arm="CD133", changes={"viability_min_pct": 99.0},
+    new_specification_version(session, actor=user_by_name(session, "admin"),
+                              protocol_code="NCT00713934", arm="CD133",
+                              changes={"viability_min_pct": 99.0},
                               reason="tightened after validation")
+    approve_specification(session, actor=run.user("qa1"), username="qa1",
+                          password=PASSWORDS["qa1"], protocol_code="NCT00713934", arm="CD133",
+                          version=2)
     spec, version = specification_of(session, product)
     assert (spec.viability_min_pct, version) == (70.0, "CD133 v1")
     later, _ = formulated(run)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
@@ -16,6 +18,7 @@ from lims.services.users import create_user
 from lims.services.verification import verify_all
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     advance,
     enter_qc,
     make_product,
@@ -42,6 +45,7 @@ def awaiting_release(session, *, arm="CD133", **results):
 
 
 def release(run, product, *, user="qa1", password=None):
+    acknowledge_all(run, product, at=step_time(product, "release") - timedelta(minutes=1))
     return release_product(run.session, actor=run.user(user), din=product.din,
                            password=password or PASSWORDS[user],
                            now=step_time(product, "release"))

@@ -15,6 +15,7 @@ from lims.services.qc import complete_qc, record_qc_result
 from lims.services.release import exceptional_release, release_product
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     advance,
     enter_qc,
     make_product,
@@ -48,6 +49,7 @@ def deviations(session, product):
 
 
 def release(run, product):
+    acknowledge_all(run, product)
     return release_product(run.session, actor=run.user("qa1"), din=product.din,
                            password=PASSWORDS["qa1"])
 
@@ -77,6 +79,7 @@ def test_a_typed_dose_far_above_the_computed_dose_opens_a_deviation_and_blocks_r
         release(run, product)
     assert low.value.code == E.QC_FAILED and "computed viable dose" in low.value.detail
     # so only an exceptional release with the physician's signature is possible
+    acknowledge_all(run, product)
     released = exceptional_release(session, actor=run.user("qa1"), din=product.din,
                                    password=PASSWORDS["qa1"],
                                    justification="no second harvest possible",

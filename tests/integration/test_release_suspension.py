@@ -17,7 +17,15 @@ from lims.services.qc_verification import verify_qc_correction
 from lims.services.release import exceptional_release, re_release_product, reject_product
 from lims.services.users import create_user
 from lims.services.verification import verify_all
-from tests.factories import PASSWORDS, make_product, perform, qc_sample_of, seeded, snapshot
+from tests.factories import (
+    PASSWORDS,
+    acknowledge_all,
+    make_product,
+    perform,
+    qc_sample_of,
+    seeded,
+    snapshot,
+)
 from workflows.errors import DomainError, ErrorCode
 
 E = ErrorCode
@@ -174,6 +182,7 @@ def test_re_release_only_after_a_verified_passing_correction(session):
     qa = run.user("qa1")
 
     def re_release():
+        acknowledge_all(run, product)  # QA reads the review, each exception as it is now
         return re_release_product(session, actor=qa, din=product.din,
                                   password=PASSWORDS["qa1"], note="endotoxin re-tested")
 
@@ -225,6 +234,7 @@ def test_the_corrector_cannot_verify_even_as_supervisor(session):
 def test_a_suspended_product_may_be_released_exceptionally_back_to_where_it_was(session):
     run, product = product_at(session, "issued")
     enter(run, product, "sterility", "growth")
+    acknowledge_all(run, product)
 
     product = exceptional_release(session, actor=run.user("qa1"), din=product.din,
                                   password=PASSWORDS["qa1"],
@@ -259,6 +269,7 @@ def test_the_qa_reviewer_who_corrected_the_result_cannot_re_release(session):
     assert refused.value.code == E.NOT_INDEPENDENT
     assert "Second QA Reviewer corrected" in refused.value.detail  # the printed name
     assert "qa2" not in refused.value.detail
+    acknowledge_all(run, product)
     assert re_release_product(session, actor=run.user("qa1"), din=product.din,
                               password=PASSWORDS["qa1"]).state == "released"
 

@@ -18,6 +18,7 @@ from lims.services.review import qa_queue, review_summary
 from lims.services.users import create_user
 from tests.factories import (
     PASSWORDS,
+    acknowledge_all,
     enter_qc,
     make_product,
     perform,
@@ -62,6 +63,7 @@ def test_a_suspension_and_its_resolution_show_in_the_review_and_the_batch_record
     # when it is verified and re-released
     verify_qc_correction(session, actor=run.user("super1"), result_id=corrected.id,
                          password=PASSWORDS["super1"])
+    acknowledge_all(run, product)
     re_release_product(session, actor=run.user("qa1"), din=product.din,
                        password=PASSWORDS["qa1"], note="verified correction")
     # then the review and the batch record tell the suspension and how it ended

@@ -19,7 +19,7 @@ from lims.services.release import re_release_product
 from lims.services.review import review_summary
 from lims.services.steps import StepDataInvalid
 from lims.services.verification import verify_all
-from tests.factories import advance, make_product, perform, seeded, snapshot
+from tests.factories import acknowledge_all, advance, make_product, perform, seeded, snapshot
 from tests.integration.test_guards import refused, with_values
 from workflows.errors import DomainError, ErrorCode, Forbidden, InvalidInput
 
@@ -197,6 +197,7 @@ def test_a_correction_after_release_suspends_it_until_qa_re_releases(session):
     assert issued.code == ErrorCode.RELEASE_SUSPENDED
     assert any(e.kind == "correction" for e in review_summary(session, product.din).exceptions)
     assert verify_all(session).ok  # the first release still matches what it signed
+    acknowledge_all(run, product)
     product = re_release_product(session, actor=run.user("qa1"), din=product.din,
                                  password=PASSWORDS["qa1"])
     assert product.state == "released"

@@ -8,6 +8,7 @@ from argon2 import extract_parameters
 from lims.config import Settings, get_settings
 from lims.secret_keys import new_secret_key
 from lims.security import hash_password, password_matches
+from tests.production import LAB_FIN, PRODUCTION_DATABASE_URL
 
 
 @pytest.fixture
@@ -51,4 +52,6 @@ def test_production_refuses_the_test_profile(tmp_path):
     (tmp_path / "signing.pem").write_text("the audit signing key")
     Settings(environment="production", secret_key=new_secret_key(),
              password_hashing="standard", audit_key=new_secret_key(),
-             audit_signing_key_file=str(tmp_path / "signing.pem")).check_production_ready()
+             audit_signing_key_file=str(tmp_path / "signing.pem"),
+             database_url=PRODUCTION_DATABASE_URL,
+             facility_fin=LAB_FIN).check_production_ready()

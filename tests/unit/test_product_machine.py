@@ -58,7 +58,8 @@ def all_guards_hold(state: S, arm: str) -> ProductFacts:
                         witness_confirmed=True, qc_complete=True, qc_passed=True,
                         reviewer_independent=True, reason_given=True,
                         deviations_closed=True, physician_approved=True,
-                        suspended_from=S.RELEASED.value, failed_after_release=True)
+                        suspended_from=S.RELEASED.value, failed_after_release=True,
+                        exceptions_acknowledged=True)
 
 
 @pytest.mark.parametrize("arm", ["CD133", "BM-MNC"])
@@ -144,6 +145,26 @@ def test_release_needs_an_independent_reviewer_and_passing_qc():
         with pytest.raises(TransitionRefused) as refused:
             fire(T.RELEASE, facts)
         assert refused.value.code == code
+
+
+def test_every_release_waits_for_each_exception_acknowledged_and_a_rejection_never_does():
+    for state, trigger, failed in ((S.AWAITING_RELEASE, T.RELEASE, {}),
+                                   (S.AWAITING_RELEASE, T.EXCEPTIONAL_RELEASE,
+                                    {"qc_passed": False}),
+                                   (S.RELEASE_SUSPENDED, T.RE_RELEASE, {}),
+                                   (S.RELEASE_SUSPENDED, T.EXCEPTIONAL_RELEASE,
+                                    {"qc_passed": False})):
+        facts = replace(all_guards_hold(state, "CD133"), exceptions_acknowledged=False,
+                        **failed)
+        with pytest.raises(TransitionRefused) as refused:
+            fire(trigger, facts)
+        assert refused.value.code == ErrorCode.EXCEPTIONS_NOT_ACKNOWLEDGED
+        assert fire(T.REJECT, facts) == S.REJECTED
+    # named last: a more fundamental refusal comes first
+    with pytest.raises(TransitionRefused) as refused:
+        fire(T.RELEASE, replace(all_guards_hold(S.AWAITING_RELEASE, "CD133"),
+                                exceptions_acknowledged=False, qc_passed=False))
+    assert refused.value.code == ErrorCode.QC_FAILED
 
 
 def test_exceptional_release_needs_a_failed_criterion_and_the_physicians_approval():

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from lims.config import (
+    DEMO_FIN,
     DEVELOPMENT_AUDIT_KEY,
     Settings,
     UnsafeSettings,
@@ -18,6 +19,7 @@ from lims.config import (
     startup_settings,
 )
 from lims.secret_keys import HOW_TO_MAKE_ONE, new_secret_key, secret_key_problem
+from tests.production import LAB_FIN, PRODUCTION_DATABASE_URL
 
 HOW = ["lims secret-key", "secrets.token_urlsafe(32)"]
 
@@ -32,7 +34,8 @@ def signing_key(tmp_path: Path) -> Path:
 def production(signing_key: Path, **changes: str) -> Settings:
     values = {"environment": "production", "secret_key": new_secret_key(),
               "audit_key": new_secret_key(), "password_hashing": "standard",
-              "audit_signing_key_file": str(signing_key), **changes}
+              "audit_signing_key_file": str(signing_key),
+              "database_url": PRODUCTION_DATABASE_URL, "facility_fin": LAB_FIN, **changes}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -142,7 +145,8 @@ def test_every_problem_is_named_at_once(tmp_path):
     lines = str(refused.value).splitlines()
     assert lines[0].startswith("the LIMS refuses to start in production")
     assert [line.split()[0] for line in lines[1:]] == [
-        "LIMS_SECRET_KEY", "LIMS_AUDIT_KEY", "LIMS_PASSWORD_HASHING", "no"]
+        "LIMS_SECRET_KEY", "LIMS_AUDIT_KEY", "LIMS_PASSWORD_HASHING", "no",
+        "LIMS_DATABASE_URL", "LIMS_FACILITY_FIN"]
 
 
 def test_development_starts_on_its_marked_defaults(tmp_path):
@@ -151,7 +155,78 @@ def test_development_starts_on_its_marked_defaults(tmp_path):
 
     settings.check_production_ready()
     assert not settings.secure_cookies
+    assert (settings.database_url, settings.facility_fin) == ("sqlite:///lims.db", DEMO_FIN)
 
 
 def test_cookies_are_secure_in_production_whatever_the_scheme(signing_key):
     assert production(signing_key).secure_cookies
+
+
+# --- what is not real: a SQLite database, a placeholder facility number -------------------
+
+POSTGRESQL_FORM = "postgresql+psycopg://lims_app:PASSWORD@dbhost/lims"
+
+
+@pytest.mark.parametrize("url", ["sqlite:///lims.db", "sqlite:////srv/lims/lims.db",
+                                 "sqlite+pysqlite:///lims.db", "SQLite:///lims.db"])
+def test_a_sqlite_database_is_refused_in_production_naming_the_postgresql_form(signing_key,
+                                                                               url):
+    with pytest.raises(UnsafeSettings) as refused:
+        production(signing_key, database_url=url).check_production_ready()
+
+    assert str(refused.value).splitlines()[1:] == [
+        f"LIMS_DATABASE_URL is a SQLite database ({url}): production runs on PostgreSQL; "
+        f"set LIMS_DATABASE_URL={POSTGRESQL_FORM} (docs/deploy.md)"]
+
+
+def test_the_default_database_and_a_sqlite_migration_url_are_refused(signing_key,
+                                                                     monkeypatch):
+    monkeypatch.delenv("LIMS_DATABASE_URL", raising=False)
+    values = production(signing_key).model_dump(exclude={"database_url"})
+    settings = Settings(_env_file=None, **{**values,  # type: ignore[call-arg]
+                                           "migration_database_url": "sqlite:///owner.db"})
+
+    with pytest.raises(UnsafeSettings) as refused:
+        settings.check_production_ready()
+
+    assert [line.split(" is ")[0] for line in str(refused.value).splitlines()[1:]] == [
+        "LIMS_DATABASE_URL", "LIMS_MIGRATION_DATABASE_URL"]
+    assert f"LIMS_MIGRATION_DATABASE_URL={POSTGRESQL_FORM}" in str(refused.value)
+
+
+FINS = {
+    "not set": ("", "LIMS_FACILITY_FIN is not set"),
+    "blank": ("   ", "LIMS_FACILITY_FIN is not set"),
+    "the demo's": (DEMO_FIN, "LIMS_FACILITY_FIN X9999 is a fictitious placeholder"),
+    "the demo's in lower case": ("x9999", "LIMS_FACILITY_FIN x9999 is a fictitious "
+                                          "placeholder"),
+    "the standard's example": ("A9999", "LIMS_FACILITY_FIN A9999 is a fictitious "
+                                        "placeholder"),
+    "too short": ("K734", "LIMS_FACILITY_FIN is not a facility identification number (FIN "
+                          "'K734' has 4 characters; expected 5)"),
+    "a letter O": ("O1234", "LIMS_FACILITY_FIN is not a facility identification number (FIN "
+                            "'O1234' has 'O' at character 1"),
+}
+
+
+@pytest.mark.parametrize(("fin", "why"), FINS.values(), ids=FINS.keys())
+def test_a_missing_or_placeholder_facility_number_is_refused_saying_what_to_set(signing_key,
+                                                                                fin, why):
+    with pytest.raises(UnsafeSettings) as refused:
+        production(signing_key, facility_fin=fin).check_production_ready()
+
+    [problem] = str(refused.value).splitlines()[1:]
+    assert problem.startswith(why)
+    assert problem.endswith("set it to the facility identification number (FIN) that ICCBBA "
+                            "assigned to the lab (5 characters, as in the lab's ICCBBA "
+                            "registration)")
+
+
+def test_without_lims_facility_fin_production_refuses_the_demo_one(signing_key, monkeypatch):
+    monkeypatch.delenv("LIMS_FACILITY_FIN", raising=False)
+    values = production(signing_key).model_dump(exclude={"facility_fin"})
+    settings = Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    assert settings.facility_fin == DEMO_FIN
+    with pytest.raises(UnsafeSettings, match="LIMS_FACILITY_FIN X9999 is a fictitious"):
+        settings.check_production_ready()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from lims.config import get_settings
 from lims.models import User
 from lims.security import TokenClaims
 from lims.services.passwords import change_password, sign_out
@@ -22,13 +24,17 @@ from lims.web.deps import (
     SESSION_COOKIE,
     DbSession,
     Form,
+    ended_session,
     field,
     session_claims,
+    session_seconds_left,
+    session_time_left,
     session_user_id,
     signed_in_anyway,
 )
+from lims.web.drafts import KEPT_NOTICE
 from lims.web.middleware import set_session_cookie
-from lims.web.render import redirect, render, set_csrf_cookie
+from lims.web.render import flash_message, local, now, redirect, render, set_csrf_cookie
 from workflows.errors import DomainError, ErrorCode
 from workflows.passwords import MIN_LENGTH
 
@@ -49,11 +55,50 @@ def safe_next(target: str) -> str:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/", expired: str = "") -> Response:
-    """The sign-in form."""
+    """The sign-in form; it says so when the session ended (not when the person signed
+    out), and that what they typed is kept when it was."""
     if session_user_id(request) is not None:
         return RedirectResponse(safe_next(next), status_code=303)
-    message = "Your session expired: sign in again." if expired else ""
-    return render(request, "login.html", {"next": safe_next(next), "notice": message})
+    kept = flash_message(request)
+    notice = kept if kept == KEPT_NOTICE else ended_words(
+        expired or ("1" if ended_session(request) is not None else ""))
+    return render(request, "login.html", {"next": safe_next(next), "notice": notice,
+                                          "flash": "" if kept == KEPT_NOTICE else kept})
+
+
+def ended_words(why: str) -> str:
+    """Why the session ended, in the sign-in page's words ("" when it did not)."""
+    settings = get_settings()
+    if why == "limit":
+        return (f"Your session ended: it reached its {settings.session_hours}-hour limit. "
+                "Sign in again to go on.")
+    if why:
+        return (f"Your session ended after {settings.session_minutes} minutes without "
+                "activity. Sign in again to go on.")
+    return ""
+
+
+@router.post("/session/renew")
+def renew_session(request: Request, user: SignedInAnyway, form: Form) -> Response:
+    """Stay signed in (the warning's button): this answer renews the session, as every page
+    does. The page's script asks for JSON; without it, back to the page with a message."""
+    claims = session_claims(request)
+    seconds = session_seconds_left(claims, time.time()) if claims is not None else 0
+    ends = local(now() + timedelta(seconds=seconds), "%H:%M")
+    if "application/json" in request.headers.get("accept", ""):
+        return JSONResponse({"seconds": seconds, "ends": ends})
+    return redirect(safe_next(field(form, "next") or "/"),
+                    f"You are still signed in; without activity your session ends at {ends}.")
+
+
+@router.get("/session/status")
+def session_status(request: Request) -> JSONResponse:
+    """How long the session has left, for the page's warning (another tab may have renewed
+    it). Asking is no activity: this answer does not renew the session."""
+    claims = session_claims(request)
+    seconds = session_time_left(claims, time.time()) if claims is not None else 0
+    return JSONResponse({"seconds": seconds,
+                         "ends": local(now() + timedelta(seconds=seconds), "%H:%M")})
 
 
 @router.post("/login")
@@ -67,7 +112,8 @@ def login(request: Request, db: DbSession, form: Form) -> Response:
     except DomainError as error:
         throttled = error.code == ErrorCode.SIGNIN_THROTTLED
         return render(request, "login.html", {
-            "next": target, "error": error.detail if throttled else SIGN_IN_FAILED,
+            "next": target, "error": f"Sign-in is paused. {error.detail}" if throttled
+            else SIGN_IN_FAILED,
             "username": username}, status_code=429 if throttled else 401)
     assert user.id is not None
     response = RedirectResponse("/account/password" if user.must_change_password else target,

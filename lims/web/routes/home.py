@@ -3,6 +3,7 @@ and scheduling a harvest."""
 
 from __future__ import annotations
 
+from itertools import groupby
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
@@ -13,34 +14,56 @@ from lims.models import Patient, Product, User
 from lims.services.harvests import SCHEDULERS, schedule_harvest
 from lims.services.identity import SCAN_BOX, record_refused_entry
 from lims.services.labels import LABELLERS, pending_labels, verify_label
-from lims.services.queries import worklist
+from lims.services.queries import WORKLIST_SORTS, worklist_items
 from lims.web import stepcheck
 from lims.web.deps import AnyUser, DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, next_action
-from lims.web.render import local, now, redirect, render
+from lims.web.render import din_words, local, now, redirect, render
 from lims.web.routes.steps import render_step
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch
 from workflows.identity import container_words
 from workflows.isbt128 import Scan, ScanError, parse_scan
-from workflows.product import FINAL_STATES
+from workflows.product import FINAL_STATES, TRIGGER_ROLES, Arm, ProductState, Trigger
 from workflows.roles import Role
 
 router = APIRouter()
 
+SORT_WORDS = {"step": "Step, oldest harvest first", "harvest": "Oldest harvest first",
+              "due": "Expiry, soonest first", "din": "DIN"}
+# What the worklist can be narrowed to: a step a product waits for, an arm.
+WORKLIST_STATES = [s.value for s in ProductState if s not in FINAL_STATES]
+ARMS = [a.value for a in Arm]
+
 
 @router.get("/")
-def home(request: Request, user: AnyUser, db: DbSession) -> HTMLResponse:
-    """Products waiting at each step, oldest harvest first; for an administrator, who has
-    no part in the products, what they look after instead."""
+def home(request: Request, user: AnyUser, db: DbSession, sort: str = "step", state: str = "",
+         arm: str = "") -> HTMLResponse:
+    """Products waiting at each step, oldest harvest first (or in one list by harvest,
+    expiry or DIN; of one step or arm); for an administrator, who has no part in the
+    products, what they look after instead."""
     if user.role == Role.ADMIN:
         return render(request, "admin_home.html", {})
+    sort = sort if sort in WORKLIST_SORTS else "step"
+    state = state if state in WORKLIST_STATES else ""
+    arm = arm if arm in ARMS else ""
+    items = worklist_items(db, sort=sort, state=state or None, arm=arm or None)
+    rows = [{"item": item, "waits_for": WAITING_FOR.get(item.state, item.state),
+             "action": next_action(item.state, item.arm, pending_labels(db, item.din))}
+            for item in items]
     groups = []
-    for state, items in worklist(db).items():
-        rows = [{"item": item, "action": next_action(item.state, item.arm)} for item in items]
-        groups.append({"state": state, "title": WAITING_FOR.get(state, state), "rows": rows})
-    return render(request, "home.html", {"groups": groups, "autofocus_scan": True,
-                                         "can_schedule": user.role in SCHEDULERS,
-                                         "now_text": local(now(), "%H:%M")})
+    if sort == "step":
+        start = 0
+        for waiting, members in groupby(items, key=lambda item: item.state):
+            count = len(list(members))
+            groups.append({"state": waiting, "title": WAITING_FOR.get(waiting, waiting),
+                           "rows": rows[start:start + count]})
+            start += count
+    return render(request, "home.html", {
+        "groups": groups, "rows": rows, "autofocus_scan": True,
+        "can_schedule": user.role in SCHEDULERS, "now_text": local(now(), "%H:%M"),
+        "sort": sort, "sorts": SORT_WORDS, "state": state, "arm": arm, "arms": ARMS,
+        "states": [(s, WAITING_FOR.get(s, s)) for s in WORKLIST_STATES],
+        "filtered": bool(state or arm)})
 
 
 @router.post("/scan")
@@ -55,7 +78,7 @@ def scan(request: Request, user: StaffUser, db: DbSession, form: Form) -> Respon
         _record(db, user, code, f"unreadable scan: {error.detail}")
         return _not_understood(request, code, f"The scan could not be read: {error.detail}")
     if read.din is None and read.patient_id is not None:
-        return _wristband(request, db, code, read.patient_id)
+        return _wristband(request, db, user, code, read.patient_id)
     if read.din is None:
         _record(db, user, code, "the scan carries no DIN")
         return _not_understood(request, code, "This scan carries no DIN: scan the container's "
@@ -103,34 +126,54 @@ def _int(text: str) -> int:
 def _open(request: Request, db: DbSession, user: User, product: Product, code: str,
           has_container: bool, note: str = "") -> Response:
     action = next_action(product.state, product.arm)
+    # Every accepted scan says what it opened (the page marks it: banner and sound).
+    note = note or f"Product {din_words(product.din)} opened."
     if not action.allowed(user.role):
-        return redirect(f"/products/{product.din}", note)
+        return redirect(f"/products/{product.din}", note, scanned=True)
     if action.kind != "step" or action.step is None or not has_container:
-        return redirect(action.url(product.din), note)
+        return redirect(action.url(product.din), note, scanned=True)
     # The scan that opened the product is the step's identity scan: check it now, so a
     # wrong container is refused (and recorded) before anything is typed.
     preview = stepcheck.check(db, actor=user, din=product.din, step=action.step, scan=code,
                               wristband="", values={}, time_errors={}, now=now())
     if preview.refusal is not None:
         return render_step(request, db, preview, user=user, scan=code, status_code=409)
-    return redirect(f"{action.url(product.din)}?scan={quote(code, safe='')}", note)
+    return redirect(f"{action.url(product.din)}?scan={quote(code, safe='')}", note,
+                    scanned=True)
 
 
-def _wristband(request: Request, db: DbSession, code: str, mrn: str) -> Response:
+def _wristband(request: Request, db: DbSession, user: User, code: str,
+               mrn: str) -> Response:
+    """A wristband opens the bedside check of the patient's issued product, the wristband
+    already scanned there; else the patient's one product in process."""
     rows = db.exec(select(Product).join(Patient, col(Patient.id) == col(Product.patient_id))
                    .where(Patient.mrn == mrn, col(Product.state).not_in(
                        [s.value for s in FINAL_STATES]))).all()
+    issued = [p for p in rows if p.state == ProductState.ISSUED]
+    if len(issued) == 1:
+        product = issued[0]
+        if user.role not in TRIGGER_ROLES[Trigger.ADMINISTER]:
+            return redirect(f"/products/{product.din}",
+                            "This patient's product is issued for the bedside check, which "
+                            "the administering physician performs.")
+        return redirect(f"/products/{product.din}/steps/{Trigger.ADMINISTER.value}"
+                        f"?wristband={quote(code, safe='')}",
+                        "Wristband scanned: bedside check of this patient's product.")
     if len(rows) == 1:
-        return redirect(f"/products/{rows[0].din}")
+        return redirect(f"/products/{rows[0].din}",
+                        "Wristband scanned: no product of this patient is issued for the "
+                        "bedside yet; this is the patient's product in process.")
     message = ("No product in process for this wristband." if not rows else
-               "This patient has several products in process: open one from the worklist.")
+               "This patient has several products in process and none is issued for the "
+               "bedside: open one from the worklist.")
     return _not_understood(request, code, message, status_code=404)
 
 
 def _not_understood(request: Request, code: str, message: str,
                     status_code: int = 400) -> HTMLResponse:
     return render(request, "scan_error.html", {"code": code, "message": message,
-                                               "autofocus_scan": True}, status_code=status_code)
+                                               "autofocus_scan": True, "scan_result": "refused"},
+                  status_code=status_code)
 
 
 @router.get("/harvests/new")

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
-from lims.models import Product, User
+from lims.models import PrintJob, Product, User
 from lims.services.dispositions import discard_product, hold_product, resume_product
-from lims.services.labels import LABELLERS, pending_labels
+from lims.services.labels import LABELLERS, PendingLabel, pending_labels
 from lims.web import views
 from lims.web.deps import DbSession, Form, StaffUser, field
-from lims.web.nextstep import WAITING_FOR, next_action
+from lims.web.nextstep import WAITING_FOR, NextAction, next_action
+from lims.web.printer_choice import PrinterChoices, printer_choices
 from lims.web.render import redirect, render
 from lims.web.vocab import ACTIONS
 from workflows.errors import DomainError, IdentityMismatch
@@ -32,26 +33,60 @@ SIGNED = frozenset({"discard"})
 
 
 @router.get("/products/{din}")
-def product_page(request: Request, din: str, user: StaffUser, db: DbSession) -> HTMLResponse:
-    """Everything about one product, with what to do next."""
-    return render_product(request, db, user, din)
+def product_page(request: Request, din: str, user: StaffUser, db: DbSession,
+                 printed: int | None = None) -> HTMLResponse:
+    """Everything about one product, with what to do next (`printed`: the print job whose
+    PDF was just recorded, offered for download)."""
+    return render_product(request, db, user, din, printed=printed)
 
 
 def render_product(request: Request, db: Session, user: User, din: str, error: str = "",
-            refusal: IdentityMismatch | None = None, status_code: int = 200) -> HTMLResponse:
+            refusal: IdentityMismatch | None = None, status_code: int = 200,
+            printed: int | None = None) -> HTMLResponse:
     page = views.product_page(db, din)
     product = page["product"]
     pending = pending_labels(db, product.din)
     allowed = allowed_triggers(product.state)
     dispositions = [(name, label) for name, (trigger, _, label) in DISPOSITIONS.items()
                     if trigger in allowed and user.role in TRIGGER_ROLES[trigger]]
+    action = next_action(product.state, product.arm, pending)
+    can_label = user.role in LABELLERS
+    choices = printer_choices(db, user) if can_label else PrinterChoices([], "")
     return render(request, "product.html", {
-        **page, "action": next_action(product.state, product.arm),
+        **page, "action": action,
         "waiting_for": WAITING_FOR.get(product.state, product.state),
-        "pending": pending, "can_label": user.role in LABELLERS,
-        "verify_focus": any(p.printed for p in pending), "dispositions": dispositions,
+        "pending": pending, "can_label": can_label, "printers": choices.options,
+        "printer_chosen": choices.chosen, "pdf_job": _pdf_job(db, product, printed),
+        "focus": _focus(pending, action, user, can_label, bool(choices.options)),
+        "dispositions": dispositions,
         "action_names": ACTIONS, "error": error, "refusal": refusal, "signed": SIGNED,
     }, status_code=status_code)
+
+
+def _focus(pending: list[PendingLabel], action: NextAction, user: User, can_label: bool,
+           printers: bool) -> str:
+    """Where the cursor goes: the scan-back field while a printed label waits for it, the
+    printer of the next label to print, else the link to the next step (never a button
+    that a scanner's Enter would press)."""
+    if can_label and any(p.printed for p in pending):
+        return "verify"
+    unprinted = [p for p in pending if not p.printed]
+    if can_label and unprinted:
+        return f"printer-{unprinted[0].container.id}" if printers else ""
+    if action.kind not in ("none", "label") and action.allowed(user.role):
+        return "next"
+    return ""
+
+
+def _pdf_job(db: Session, product: Product, job_id: int | None) -> PrintJob | None:
+    """The PDF print just recorded, offered as a download link while it is the label to
+    scan back (the download itself checks again)."""
+    if job_id is None:
+        return None
+    job = db.get(PrintJob, job_id)
+    if job is None or job.product_id != product.id or job.format != "pdf":
+        return None
+    return job
 
 
 @router.post("/products/{din}/disposition/{what}")

@@ -9,26 +9,30 @@ from sqlmodel import Session
 from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.deviations import close_deviation, deviations_of
+from lims.services.independence import independence_problem
 from lims.services.queries import worklist
 from lims.services.release import (
     exceptional_release,
-    independence_problem,
     re_release_product,
     reject_product,
     release_product,
 )
 from lims.services.review import qa_queue, review_summary
+from lims.services.review_acknowledgements import (
+    DECIDABLE,
+    acknowledge_exception,
+    review_items,
+)
 from lims.web import review, views
 from lims.web.deps import DbSession, Form, QaUser, field
 from lims.web.render import redirect, render
-from workflows.errors import DomainError
+from workflows.errors import DomainError, ErrorCode
 from workflows.product import ProductState
+from workflows.review_acknowledgements import COMMENT_MAX, remaining_words
 from workflows.specifications import QC_TESTS
 from workflows.words import state_words
 
 router = APIRouter()
-# States in which a QA decision is pending: the first release, or a suspended release.
-_DECIDABLE = (ProductState.AWAITING_RELEASE, ProductState.RELEASE_SUSPENDED)
 
 
 @router.get("/qa")
@@ -41,23 +45,47 @@ def queue(request: Request, user: QaUser, db: DbSession) -> HTMLResponse:
 
 
 def _render(request: Request, db: Session, user: User, din: str, error: str = "",
-            status_code: int = 200) -> HTMLResponse:
+            status_code: int = 200, focus_next: bool = False) -> HTMLResponse:
+    """The page opens at its top, on the exceptions: nothing is focused there (nor any
+    decision chosen) unless QA just acknowledged one, when the cursor waits in the next."""
     page = views.product_page(db, din)
     product = page["product"]
-    summary = review_summary(db, product.din, reviewer_id=user.id)
+    summary = review_summary(db, product.din)
+    exceptions = review.to_acknowledge(review_items(db, product))
+    remaining = [row for row in exceptions if row.acknowledgement is None]
     return render(request, "qa_review.html", {
-        **page, "summary": summary, "exceptions": review.shown(summary),
+        **page, "summary": summary, "exceptions": exceptions,
+        "remaining": len(remaining), "remaining_words": remaining_words(len(remaining)),
+        "focus_key": remaining[0].key if focus_next and remaining else "",
+        "comment_max": COMMENT_MAX,
         "conflict": independence_problem(db, product, user),
-        "awaiting": product.state in _DECIDABLE,
+        "awaiting": product.state in DECIDABLE,
         "suspended": product.state == ProductState.RELEASE_SUSPENDED, "error": error,
         "qc_tests": QC_TESTS,
     }, status_code=status_code)
 
 
 @router.get("/qa/{din}")
-def review_page(request: Request, din: str, user: QaUser, db: DbSession) -> HTMLResponse:
-    """Exceptions first, then the whole record, then the signature."""
-    return _render(request, db, user, din)
+def review_page(request: Request, din: str, user: QaUser, db: DbSession,
+                after: str = "") -> HTMLResponse:
+    """Exceptions first, each acknowledged by QA, then the whole record, then the signature."""
+    return _render(request, db, user, din, focus_next=after == "acknowledgement")
+
+
+@router.post("/qa/{din}/exceptions/{key}/acknowledge")
+def acknowledge(request: Request, din: str, key: str, user: QaUser, db: DbSession,
+                form: Form) -> Response:
+    """Acknowledge one exception of the review, with a comment where it needs one."""
+    try:
+        acknowledge_exception(db, actor=user, din=din, key=key,
+                              comment=str(form.get("comment") or ""))
+    except DomainError as error:
+        status = 422 if error.code in (ErrorCode.COMMENT_REQUIRED,
+                                       ErrorCode.INVALID_INPUT) else 409
+        return _render(request, db, user, din, error=f"Not acknowledged: {error.detail}.",
+                       status_code=status)
+    return redirect(f"/qa/{din}?after=acknowledgement",
+                    f"Exception acknowledged by {user.full_name}.")
 
 
 @router.post("/qa/{din}/decision")
@@ -81,7 +109,8 @@ def decide(request: Request, din: str, user: QaUser, db: DbSession, form: Form) 
                 justification=field(form, "reason"), physician=field(form, "physician"),
                 physician_password=str(form.get("physician_password") or ""))
         else:
-            return _render(request, db, user, din, error="Choose a decision.", status_code=422)
+            return _render(request, db, user, din, status_code=422, error="Choose a decision: "
+                           "nothing is chosen for you. Nothing was signed.")
     except DomainError as error:
         return _render(request, db, user, din, error=error.detail, status_code=409)
     return redirect(f"/products/{product.din}",

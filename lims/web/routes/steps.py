@@ -7,6 +7,7 @@ needs a witness.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -14,12 +15,14 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
 from lims.models import Patient, User
+from lims.services import submissions
+from lims.services.common import product_by_din
 from lims.services.steps import StepDataInvalid, StepResult, perform_step
 from lims.services.witness import PHYSICIAN_SIGNED_STEPS
-from lims.web import forms, stepcheck
+from lims.web import drafts, forms, stepcheck
 from lims.web.deps import DbSession, Form, PageForbidden, StaffUser, field
 from lims.web.nextstep import STEP_TITLES, next_action
-from lims.web.render import now, redirect, render, site_zone
+from lims.web.render import local, now, redirect, render, site_zone
 from lims.web.vocab import computed_rows
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch
 from workflows.identity import WRISTBAND_STEPS
@@ -60,16 +63,44 @@ def _not_now(db: Session, din: str, step: str) -> Response | None:
 
 @router.get("/products/{din}/steps/{step}")
 def step_form(request: Request, din: str, step: str, user: StaffUser, db: DbSession,
-              scan: str = "") -> Response:
-    """The step's form; a scan carried from the scan box is checked and shown."""
+              scan: str = "", wristband: str = "", check: str = "",
+              change: str = "") -> Response:
+    """The step's form; a scan carried from the scan box is checked and shown. `check` is
+    the page of a clean check (Save confirms it), `change` its values back in the form."""
     _allowed(user, step)
+    held = _held(db, user, din, step, check or change)
+    if held is not None and held.saved_at is not None:
+        return _already_saved(db, din, step, held.saved_at)
     if (elsewhere := _not_now(db, din, step)) is not None:
         return elsewhere
+    if held is not None:
+        entered = held.entered
+        submission = forms.read_step_form(STEPS[step], _as_form(entered), site_zone(), now())
+        scan, wristband = str(entered.get("scan", "")), str(entered.get("wristband", ""))
+        if change:  # the values back in the form, the scans still confirmed
+            preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
+                                      wristband=wristband, values={}, time_errors={},
+                                      now=now(), record=False)
+            return render_step(request, db, preview, user=user, scan=scan,
+                               wristband=wristband, typed=submission.typed)
+        preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
+                                  wristband=wristband, values=submission.values,
+                                  time_errors=submission.errors, now=now(), record=False)
+        phase = "confirm" if preview.ready else "entry"
+        return render_step(request, db, preview, user=user, scan=scan, wristband=wristband,
+                           typed=submission.typed, phase=phase, token=held.token)
     preview = stepcheck.load(db, din, step)
-    if scan and preview.container is not None:
-        preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan, wristband="",
-                                  values={}, time_errors={}, now=now(), record=False)
-    return render_step(request, db, preview, user=user, scan=scan)
+    wristband = wristband if preview.wristband != "none" else ""
+    if (scan and preview.container is not None) or wristband:
+        # A scan from the scan box: a container, or the wristband at the bedside.
+        preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
+                                  wristband=wristband, values={}, time_errors={}, now=now(),
+                                  record=False)
+    # What this person typed before their session ended comes back into the fields.
+    assert user.id is not None
+    restored = drafts.restore(db, user.id, request.url.path)
+    return render_step(request, db, preview, user=user, scan=scan, wristband=wristband,
+                       typed=restored.values if restored else None, restored=restored)
 
 
 @router.post("/products/{din}/steps/{step}")
@@ -77,32 +108,71 @@ def submit_step(request: Request, din: str, step: str, user: StaffUser, db: DbSe
                 form: Form) -> Response:
     """Check the entry (Enter) or save it (the Save button after a clean check)."""
     _allowed(user, step)
+    action = field(form, "action") or "check"
+    if action == "discard":  # what came back after the session ended
+        assert user.id is not None
+        drafts.forget(db, user.id, request.url.path)
+        return redirect(request.url.path,
+                        "What you typed before your session ended was discarded.")
+    token = field(form, "submission")
+    held = _held(db, user, din, step, token) if action in ("save", "edit") else None
+    if held is not None and held.saved_at is not None:  # Save pressed again, Back and Save
+        return _already_saved(db, din, step, held.saved_at)
     if (elsewhere := _not_now(db, din, step)) is not None:
         return elsewhere
     moment = now()
     submission = forms.read_step_form(STEPS[step], form, site_zone(), moment)
     scan, wristband = field(form, "scan"), field(form, "wristband")
-    action = field(form, "action") or "check"
     if action == "save":
-        return _save(request, db, user, din, step, form, submission, scan, wristband)
+        return _save(request, db, user, din, step, form, submission, scan, wristband, token)
     if action == "edit":
+        if held is not None:
+            return redirect(f"{_page(din, step)}?change={held.token}")
         preview = stepcheck.load(db, din, step)
         return render_step(request, db, preview, user=user, scan=scan, wristband=wristband,
                            typed=submission.typed)
     preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
                               wristband=wristband, values=submission.values,
                               time_errors=submission.errors, now=moment)
-    phase = "confirm" if preview.ready else "entry"
+    if preview.ready:
+        # Post/redirect/get: the confirmation is a page of its own (Back never resubmits).
+        assert user.id is not None
+        token = submissions.hold(db, user_id=user.id, page=_page(din, step), entered={
+            "scan": scan, "wristband": wristband,
+            **{f"v_{name}": text for name, text in submission.typed.items()}})
+        return redirect(f"{_page(din, step)}?check={token}")
     return render_step(request, db, preview, user=user, scan=scan, wristband=wristband,
-                       typed=submission.typed, phase=phase,
+                       typed=submission.typed, phase="entry",
                        status_code=409 if preview.refusal else 200)
 
 
+def _page(din: str, step: str) -> str:
+    return f"/products/{din}/steps/{step}"
+
+
+def _as_form(entered: dict[str, Any]) -> dict[str, str]:
+    return {name: str(value) for name, value in entered.items()}
+
+
+def _held(db: Session, user: User, din: str, step: str,
+          token: str) -> submissions.Checked | None:
+    assert user.id is not None
+    return submissions.held(db, user_id=user.id, page=_page(din, step), token=token)
+
+
+def _already_saved(db: Session, din: str, step: str, saved_at: datetime) -> Response:
+    """The same Save a second time: it was saved once, and the page says so."""
+    product = product_by_din(db, din)
+    return redirect(f"/products/{product.din}",
+                    f"{STEPS[step].label}: already saved at {local(saved_at, '%H:%M')}. "
+                    f"The product is now: {state_words(product.state)}.")
+
+
 def _save(request: Request, db: Session, user: User, din: str, step: str, form: Any,
-          submission: forms.Submission, scan: str, wristband: str) -> Response:
+          submission: forms.Submission, scan: str, wristband: str, token: str) -> Response:
     version = field(form, "version")
     context: dict[str, Any] = {"user": user, "scan": scan, "wristband": wristband,
-                               "typed": submission.typed}
+                               "typed": submission.typed, "token": token}
     try:
         result = perform_step(
             db, actor=user, din=din, step=step, scan=scan or None, values=submission.values,
@@ -111,7 +181,8 @@ def _save(request: Request, db: Session, user: User, din: str, step: str, form: 
             wristband=wristband or None,
             expected_version=int(version) if version.isdigit() else None,
             physician=field(form, "physician_username") or None,
-            physician_password=str(form.get("physician_password") or "") or None)
+            physician_password=str(form.get("physician_password") or "") or None,
+            submission=submissions.Submission(_page(din, step), token) if token else None)
     except IdentityMismatch as error:
         preview = stepcheck.load(db, din, step)
         preview.refusal, preview.scan = error, "refused"
@@ -121,6 +192,11 @@ def _save(request: Request, db: Session, user: User, din: str, step: str, form: 
         preview.field_errors = dict(error.errors)
         return render_step(request, db, preview, status_code=422, **context)
     except DomainError as error:
+        db.rollback()
+        # Two presses of Save at once: the other one saved it while this one waited.
+        held = _held(db, user, din, step, token)
+        if held is not None and held.saved_at is not None:
+            return _already_saved(db, din, step, held.saved_at)
         moment = now()
         preview = stepcheck.check(db, actor=user, din=din, step=step, scan=scan,
                                   wristband=wristband, values=submission.values,
@@ -132,6 +208,8 @@ def _save(request: Request, db: Session, user: User, din: str, step: str, form: 
         phase = "confirm" if preview.ready else "entry"
         return render_step(request, db, preview, phase=phase, witness_error=witness_error,
                            signature_error=signature_error, status_code=409, **context)
+    assert user.id is not None
+    drafts.forget(db, user.id, request.url.path)  # saved: nothing more to bring back
     # The witness by their printed name, as the record shows it, not their user name.
     signer = db.get(User, result.record.witness_id) if result.record.witness_id else None
     witness = signer.full_name if signer is not None else ""
@@ -153,11 +231,16 @@ def _saved(result: StepResult, step: str, user: User, witness: str) -> str:
 def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, user: User,
                 scan: str = "",
                 wristband: str = "", typed: dict[str, str] | None = None, phase: str = "entry",
-                witness_error: str = "", signature_error: str = "",
+                witness_error: str = "", signature_error: str = "", token: str = "",
+                restored: drafts.Restored | None = None,
                 status_code: int = 200) -> HTMLResponse:
     ctx = preview.context
     product = ctx.product
     spec = STEPS[preview.step]
+    if preview.refusal is not None and preview.scan == "ok":
+        # A refusal (a wrong wristband at the bedside) clears the scans: the container's
+        # confirmation goes with it, so nothing shows as confirmed that must be scanned again.
+        preview.scan = "missing"
     # The bedside check (and the harvest) shows who the product is for, to compare with the
     # patient before the wristband is scanned.
     patient = db.get(Patient, product.patient_id) if preview.step in WRISTBAND_STEPS else None
@@ -174,7 +257,8 @@ def render_step(request: Request, db: Session, preview: stepcheck.Preview, *, us
         "patient": patient, "time_zone": site_zone().key,
         "time_hint": forms.TIME_HINT, "spec_names": {f.name for f in spec.fields},
         "has_times": any(f.kind == "datetime" for f in spec.fields),
-        "focus": _focus(preview, scan, wristband, typed),
+        "focus": _focus(preview, scan, wristband, typed), "token": token,
+        "restored": restored,
     }, status_code=status_code)
 
 

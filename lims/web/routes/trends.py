@@ -10,7 +10,7 @@ from lims.models import Product, Protocol, QcResult, StepRecord
 from lims.services.specifications import current_specification_set
 from lims.web.charts import Chart, Point, svg
 from lims.web.deps import DbSession, ReviewerUser
-from lims.web.render import render
+from lims.web.render import render, site_zone
 from workflows.numbers import format_value
 from workflows.protocol import ProtocolParameters
 from workflows.registry import find, label_of
@@ -18,10 +18,6 @@ from workflows.specifications import Specification
 from workflows.step_limits import bound_text, range_text
 
 router = APIRouter()
-
-
-def _short(din: str) -> str:
-    return din[-6:].lstrip("0") or "0"
 
 
 def _series(session: Session) -> tuple[list[Product], dict[tuple[int, str], float]]:
@@ -53,7 +49,8 @@ def _points(products: list[Product], values: dict[tuple[int, str], float], key: 
         if value is None:
             continue
         ok = (low is None or value >= low) and (high is None or value <= high)
-        points.append(Point(_short(product.din), value, ok, f"({product.din}, {product.arm})"))
+        points.append(Point(product.din, value, ok, f"({product.arm} arm)",
+                            when=product.harvest_end))
     return points
 
 
@@ -109,5 +106,5 @@ def charts(session: Session) -> list[Chart]:
 @router.get("/trends")
 def trends(request: Request, user: ReviewerUser, db: DbSession) -> HTMLResponse:
     """QC trend charts across products, against the current specification limits."""
-    rows = [{"chart": chart, "svg": svg(chart)} for chart in charts(db)]
+    rows = [{"chart": chart, "svg": svg(chart, site_zone())} for chart in charts(db)]
     return render(request, "trends.html", {"charts": rows})
