@@ -631,9 +631,16 @@ def run(args: list[str] | None = None) -> tuple[list[Timing], tuple[float, float
     opts = parse(args)
     products, events = SIZES["full" if opts.full else "default"]
     name = opts.url.rsplit("/", 1)[1]
-    os.environ.setdefault("LIMS_AUDIT_CHECKPOINT_PATH", f"/tmp/{name}-{products}.checkpoints.jsonl")
-    os.environ.setdefault("LIMS_AUDIT_SIGNING_KEY_FILE", f"/tmp/{name}.signing-key.pem")
+    # This database's own checkpoints and key: benches run before it in the same process
+    # (bench.report) set theirs, and another trail's checkpoints would not match this one.
+    os.environ["LIMS_AUDIT_CHECKPOINT_PATH"] = f"/tmp/{name}-{products}.checkpoints.jsonl"
+    os.environ["LIMS_AUDIT_SIGNING_KEY_FILE"] = f"/tmp/{name}.signing-key.pem"
     os.environ["LIMS_DATABASE_URL"] = opts.url
+    from lims.config import get_settings
+    from lims.db import get_engine
+
+    get_settings.cache_clear()
+    get_engine.cache_clear()
     if ensure_database(opts.url, products, events, opts.rebuild):
         say(f"reusing {name} ({products:,} products, {events:,} events)")
     else:

@@ -238,14 +238,16 @@ def _client_process(base: str, ready: list[tuple[str, str, int]], client_tokens:
     values = data.receive(utcnow() - timedelta(minutes=60))
     outcome, lock = Outcome(), threading.Lock()
     queue = iter(ready)
-    start_line = threading.Barrier(len(client_tokens) + 1)
+    connected = threading.Barrier(len(client_tokens) + 1)
+    go = threading.Barrier(len(client_tokens) + 1)
     deadline = [0.0]
 
     def client(token: str) -> None:
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
             http.get("/api/v1/auth/me")  # open the keep-alive connection before the start
-            start_line.wait()
+            connected.wait()
+            go.wait()
             while time.monotonic() < deadline[0]:
                 with lock:
                     item = next(queue, None)
@@ -272,9 +274,10 @@ def _client_process(base: str, ready: list[tuple[str, str, int]], client_tokens:
                for token in client_tokens]
     for thread in threads:
         thread.start()
-    start_line.wait()  # every client of this process is connected
+    connected.wait()  # every client of this process is connected
     process_start.wait()  # and every process's
     deadline[0] = time.monotonic() + seconds
+    go.wait()
     for thread in threads:
         thread.join()
     results.put(outcome)

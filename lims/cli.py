@@ -4,6 +4,7 @@ users, secret-key."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -40,6 +41,38 @@ app.add_typer(printers_app, name="printers")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+
+# Commands that work before (or without) a lab's configuration: making its keys, drawing the
+# state machine, reading what a scanner typed. Every other command reads or writes the lab's
+# records, so it refuses weak or unreal production settings as `lims serve` does.
+_UNCONFIGURED = frozenset({"secret-key", "diagram", "keygen", "parse"})
+
+
+def _refuse_unless_configured(ctx: typer.Context) -> None:
+    if (ctx.invoked_subcommand in _UNCONFIGURED or ctx.resilient_parsing
+            or "--help" in sys.argv[1:]):
+        return
+    if ctx.invoked_subcommand in ("audit", "label"):
+        return  # their own callbacks decide (audit keygen and label parse need no lab)
+    _checked_settings()
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    """Cell-processing LIMS (NCT00713934)."""
+    _refuse_unless_configured(ctx)
+
+
+@audit_app.callback()
+def _audit(ctx: typer.Context) -> None:
+    """Audit trail."""
+    _refuse_unless_configured(ctx)
+
+
+@label_app.callback()
+def _label(ctx: typer.Context) -> None:
+    """ISBT 128 container labels."""
+    _refuse_unless_configured(ctx)
 
 
 @app.command()

@@ -39,10 +39,12 @@ class Settings(BaseSettings):
     migration_database_url: str = ""
     # PostgreSQL connections per server process (each `lims serve` worker has its own
     # pool): `db_pool_size` kept open, up to `db_max_overflow` more under a burst; a request
-    # waits at most `db_pool_timeout_seconds` for one. Every process of every host counts
-    # against the server's max_connections (docs/deploy.md "Several workers and hosts").
-    db_pool_size: int = 8
-    db_max_overflow: int = 8
+    # waits at most `db_pool_timeout_seconds` for one. A worker is one Python process on
+    # about one core: more transactions at once in it only hold row locks (the audit
+    # head's) longer while they wait their turn to run. Every process of every host counts
+    # against the server's max_connections (docs/deploy.md §4, "Connections").
+    db_pool_size: int = 4
+    db_max_overflow: int = 2
     db_pool_timeout_seconds: float = 30.0
     app_role: str = ""
     # Fictitious facility identification number: never a real ICCBBA-registered FIN. In

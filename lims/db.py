@@ -44,7 +44,8 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Any) -> None:
         # IMMEDIATE takes the write lock up front: two writers queue instead of one of them
         # failing with "database is locked" when it upgrades a read transaction.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # On the driver's own connection: this starts every transaction (lims.prepared).
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 @lru_cache

@@ -11,7 +11,7 @@ BEGIN IMMEDIATE of lims.db).
 
 `instance` builds a table model from a complete row without SQLModel's per-attribute
 set-up: what the database holds needs no validation (SQLModel validates no table model
-anyway), and the instance is detached, as one built with the model's constructor.
+anyway), and the instance belongs to no session, as one built with the constructor.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ M = TypeVar("M")
 Processor = Callable[[Any], Any]
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     """A statement as one dialect runs it: its text, its parameters and its conversions."""
 
@@ -39,7 +39,11 @@ class _Plan:
     defaults: Mapping[str, Any]  # the values the statement itself binds (its literals)
     binds: tuple[tuple[str, Processor], ...]  # parameters to convert before sending
     columns: tuple[str, ...]  # names of what the statement returns
-    results: tuple[tuple[int, Processor], ...]  # returned columns to convert
+    types: tuple[Any, ...]  # their types as this dialect has them
+    dialect: Dialect
+    # returned columns to convert, known at the first execution (PostgreSQL's depend on
+    # the type the server names)
+    results: tuple[tuple[int, Processor], ...] | None = None
 
     @staticmethod
     def of(statement: ClauseElement, dialect: Dialect,
@@ -54,14 +58,12 @@ class _Plan:
             if process is not None:
                 binds.append((name, process))
         exported = list(getattr(statement, "exported_columns", ()))
-        results = [(i, process) for i, column in enumerate(exported)
-                   if (process := column.type.dialect_impl(dialect).result_processor(
-                       dialect, None)) is not None]
         positional = compiled.positiontup if compiled.positional else None  # type: ignore[attr-defined]
         return _Plan(sql=str(compiled), names=tuple(positional) if positional else None,
                      defaults={k: v for k, v in compiled.params.items() if v is not None},
                      binds=tuple(binds), columns=tuple(c.key for c in exported),
-                     results=tuple(results))
+                     types=tuple(c.type.dialect_impl(dialect) for c in exported),
+                     dialect=dialect)
 
     def parameters(self, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = {**self.defaults, **given} if self.defaults else dict(given)
@@ -72,13 +74,25 @@ class _Plan:
             return values
         return [values[name] for name in self.names]
 
-    def row(self, raw: Sequence[Any]) -> tuple[Any, ...]:
-        if not self.results:
-            return tuple(raw)
-        row = list(raw)
-        for i, process in self.results:
-            row[i] = process(row[i])
-        return tuple(row)
+    def converter(self, cursor: Any) -> Callable[[Sequence[Any]], tuple[Any, ...]]:
+        """How to turn the driver's rows into what SQLAlchemy would return."""
+        results = self.results
+        if results is None:
+            codes = [d[1] for d in cursor.description or ()]
+            results = self.results = tuple(
+                (i, process) for i, (kind, code) in enumerate(zip(self.types, codes,
+                                                                  strict=True))
+                if (process := kind.result_processor(self.dialect, code)) is not None)
+        if not results:
+            return tuple
+
+        def convert(raw: Sequence[Any]) -> tuple[Any, ...]:
+            row = list(raw)
+            for i, process in results:
+                row[i] = process(row[i])
+            return tuple(row)
+
+        return convert
 
 
 class Prepared:
@@ -108,22 +122,22 @@ class Prepared:
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         plan, cursor = self._run(conn, params)
-        return [plan.row(raw) for raw in cursor.fetchall()]
+        # Every row fetched: the driver's statement is done before anything else runs.
+        raws = cursor.fetchall()
+        convert = plan.converter(cursor)
+        return [convert(raw) for raw in raws]
 
     def mappings(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        plan, cursor = self._run(conn, params)
-        return [dict(zip(plan.columns, plan.row(raw), strict=True))
-                for raw in cursor.fetchall()]
+        columns = self.plan(conn).columns
+        return [dict(zip(columns, row, strict=True)) for row in self.rows(conn, params)]
 
     def first(self, conn: Connection, params: Mapping[str, Any]) -> dict[str, Any] | None:
-        plan, cursor = self._run(conn, params)
-        raw = cursor.fetchone()
-        return None if raw is None else dict(zip(plan.columns, plan.row(raw), strict=True))
+        rows = self.mappings(conn, params)
+        return rows[0] if rows else None
 
     def scalar(self, conn: Connection, params: Mapping[str, Any]) -> Any:
-        plan, cursor = self._run(conn, params)
-        raw = cursor.fetchone()
-        return None if raw is None else plan.row(raw)[0]
+        rows = self.rows(conn, params)
+        return rows[0][0] if rows else None
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an insert, update or delete; the number of rows it touched."""
@@ -156,8 +170,8 @@ class PreparedByKeys:
 
 
 def instance(model: type[M], row: Mapping[str, Any]) -> M:
-    """A detached instance of the table model `model` holding `row`, which gives every
-    field; a twentieth of the constructor's cost (no attribute events, no defaults)."""
+    """An instance of the table model `model` holding `row`, which gives every field, in
+    no session; a twentieth of the constructor's cost (no attribute events, no defaults)."""
     fields: Mapping[str, Any] = model.model_fields  # type: ignore[attr-defined]
     if len(row) != len(fields) or any(name not in row for name in fields):
         raise ValueError(f"a {model.__name__} row gives every field: {sorted(row)}")

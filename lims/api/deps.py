@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from lims.config import Settings, get_settings
 from lims.models import User
+from lims.prepared import Prepared, instance
 from lims.security import TokenClaims, TokenError, issue_token, read_claims
 from lims.services.common import require_role
 from workflows.errors import DomainError, ErrorCode
@@ -27,7 +28,8 @@ from workflows.roles import LAB_ROLES
 SESSION_COOKIE = "lims_session"
 API_PURPOSE, SESSION_PURPOSE = "api", "session"
 _U: Table = User.__table__  # type: ignore[attr-defined]
-_USER = select(_U).where(_U.c.id == bindparam("uid"))  # built once: it runs on every call
+# Compiled once and run on the driver's cursor (lims.prepared): it runs on every call.
+_USER = Prepared(select(_U).where(_U.c.id == bindparam("uid")))
 COOKIE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})  # safe methods: no change to records
 
 _bearer = HTTPBearer(auto_error=False, description="Token from POST /api/v1/auth/login")
@@ -149,8 +151,8 @@ def signed_in_user(session: Session, credentials: Credentials, *,
     reset raise it). An account with a temporary password may only change it."""
     # One Core row, not an ORM load: this runs before every API call. The user is detached
     # (services read its id, name and role; a sign-in check loads its own copy).
-    row = session.connection().execute(_USER, {"uid": credentials.user_id}).mappings().first()
-    user = User(**row) if row is not None else None
+    row = _USER.first(session.connection(), {"uid": credentials.user_id})
+    user = instance(User, row) if row is not None else None
     if user is None or not user.active or user.locked_at is not None:
         raise _signed_out("this account cannot be used; sign in again")
     if user.token_version != credentials.version:

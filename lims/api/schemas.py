@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Annotated, Literal, Self, get_args
 
 from fastapi import Path, Query
@@ -87,6 +88,15 @@ def _takes_only_yes_or_no(annotation: object) -> bool:
     return bool in options and all(option in (bool, type(None)) for option in options)
 
 
+@lru_cache(maxsize=4096)  # per model and field: the annotation is read once, not per request
+def _field_reads(model: type[BaseModel], name: str | None) -> tuple[bool, bool]:
+    """Whether the field `name` of `model` reads numbers, and whether only true/false."""
+    if name is None:
+        return False, False
+    annotation = model.model_fields[name].annotation
+    return _takes_numbers(annotation), _takes_only_yes_or_no(annotation)
+
+
 def _shown(value: object) -> str:
     """What was sent instead, in words: text ('yes'), the number 1, a list, an object."""
     if isinstance(value, str):
@@ -119,16 +129,13 @@ class In(BaseModel):
     @classmethod
     def _no_boolean_for_a_number(cls, value: object, info: ValidationInfo) -> object:
         # JSON true/false would otherwise be read as 1/0 (a temperature of 1 °C, 1 wash).
-        numeric = info.field_name is not None and _takes_numbers(
-            cls.model_fields[info.field_name].annotation)
+        numeric, yes_or_no = _field_reads(cls, info.field_name)
         if numeric and isinstance(value, bool):
             raise ValueError("a number is needed here, not true or false")
         # Nor text: "37" may be a typing slip of something else; a program sends a number.
         if numeric and isinstance(value, str):
             raise ValueError(f"a number is needed here, not text ({value[:20]!r})")
         # Nor the reverse: 1, "true" or "yes" for a yes/no answer is a guess, never stored.
-        yes_or_no = info.field_name is not None and _takes_only_yes_or_no(
-            cls.model_fields[info.field_name].annotation)
         if yes_or_no and value is not None and not isinstance(value, bool):
             raise ValueError(f"true or false is needed here, not {_shown(value)}")
         # JSON has no NaN or Infinity, but Python's reader takes them: never a measurement.

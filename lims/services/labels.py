@@ -10,12 +10,15 @@ step may use it (the gate is in `lims.services.steps`).
 from __future__ import annotations
 
 import hashlib
+import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from labels import (
@@ -31,14 +34,15 @@ from labels.stock import STOCK_NAMES, stock_for
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
-from lims.models import Container, PrintJob, Product, User
+from lims.models import AuditEvent, Container, PrintJob, Product, User
 from lims.services.clock import clock_skew_minutes, refuse_future
-from lims.services.common import aware, patient_of, require_role
+from lims.services.common import aware, parameters_of, patient_of, require_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import (
     FINAL_KINDS,
     LabelSubject,
     build_label,
+    current_label_kind,
     issued_by,
     label_kind_for,
     label_of,
@@ -51,7 +55,6 @@ from lims.services.label_generations import (
     check_generation,
     container_ref,
     current_print,
-    is_superseded,
     next_serial,
     superseded_prints,
     wear,
@@ -67,18 +70,21 @@ from workflows.errors import (
 )
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
-from workflows.product import FINAL_STATES
+from workflows.product import FINAL_STATES, ProductState
 from workflows.roles import Role
 from workflows.words import container_status_words, label_kind_words, state_words
 
 __all__ = ["LABELLERS", "PendingLabel", "PrintResult", "build_label", "container_ref",
-           "pending_labels", "print_job_document", "print_label", "verify_label"]
+           "pending_labels", "pending_labels_many", "print_job_document", "print_label",
+           "verify_label"]
 
 Format = Literal["pdf", "zpl"]
 # Physicians print and check the collection label in the operating room, nothing else.
 LABELLERS = frozenset({Role.TECHNICIAN, Role.SUPERVISOR, Role.PHYSICIAN})
 VERIFY_STEP = "label_verification"  # the CoiEvent step of a refused scan-back
 _C: Table = Container.__table__  # type: ignore[attr-defined]
+_P: Table = Product.__table__  # type: ignore[attr-defined]
+_J: Table = PrintJob.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -317,19 +323,61 @@ def pending_labels(session: Session, din: str) -> list[PendingLabel]:
     product = load_product(session, din)
     if product.state in FINAL_STATES or product.id is None:
         return []
-    found = []
-    for container in load_containers(session, product.id):
-        if container.status != "in_use" or container.id is None:
-            continue
-        container_id = container.id
-        subject = load_subject(session, din=product.din, container_id=container_id)
-        kind = label_kind_for(subject)
+    return pending_labels_many(session, [product.id]).get(product.id, [])
+
+
+def pending_labels_many(session: Session,
+                        product_ids: Collection[int]) -> dict[int, list[PendingLabel]]:
+    """`pending_labels` of many products at once (the worklist's): product id -> its
+    pending labels, in container id order; a product with none (or final) is left out.
+
+    A fixed number of statements whatever the number of products: the products, their
+    in-use containers, their prints and the prints a correction superseded."""
+    ids = sorted(set(product_ids))
+    if not ids:
+        return {}
+    conn = session.connection()
+    products = {row.id: row for row in conn.execute(
+        core_select(_P.c.id, _P.c.din, _P.c.state, _P.c.held_from, _P.c.protocol_id)
+        .where(_P.c.id.in_(ids)))
+        if row.state not in FINAL_STATES}
+    if not products:
+        return {}
+    # Rows, not instances: only the few containers with a label due become Containers.
+    containers = conn.execute(
+        core_select(_C).where(_C.c.product_id.in_(list(products)), _C.c.status == "in_use")
+        .order_by(_C.c.id)).mappings().all()
+    if not containers:
+        return {}
+    # Container id -> {label kind -> id of its latest print of that kind}.
+    latest: dict[int, dict[str, int]] = {}
+    for job_id, container_id, kind in conn.execute(
+            core_select(_J.c.id, _J.c.container_id, _J.c.label_kind)
+            .where(_J.c.container_id.in_([c["id"] for c in containers])).order_by(_J.c.id)):
+        latest.setdefault(container_id, {})[kind] = job_id
+    refs = {f"{products[c['product_id']].din}/{c['product_code']}/{c['flags']}": c["id"]
+            for c in containers}  # container_ref of each
+    superseded: dict[int, set[int]] = {}  # container id -> print job ids superseded
+    for ref, old in session.exec(select(AuditEvent.entity_id, AuditEvent.old_value).where(
+            AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
+            col(AuditEvent.entity_id).in_(list(refs)))):
+        job = json.loads(old or "{}").get("print_job")
+        if isinstance(job, int) and ref in refs:
+            superseded.setdefault(refs[ref], set()).add(job)
+    params = {pid: parameters_of(session, pid)
+              for pid in {p.protocol_id for p in products.values()}}
+    found: dict[int, list[PendingLabel]] = {}
+    for row in containers:
+        product = products[row["product_id"]]
+        # A held product keeps the label of the state it was held from (LabelSubject.state).
+        state = (product.held_from if product.state == ProductState.ON_HOLD
+                 and product.held_from else product.state)
+        kind = current_label_kind(ContainerKind(row["kind"]), state, params[product.protocol_id])
         # A print a correction superseded no longer counts: the label is due again.
-        current = current_print(session, container_id, kind)
-        printed = current is not None and not is_superseded(session, product.din,
-                                                             subject.container, current)
-        if not printed or subject.container.label_verified_at is None:
-            found.append(PendingLabel(subject.container, kind, printed))
+        current = latest.get(row["id"], {}).get(kind.value)
+        printed = current is not None and current not in superseded.get(row["id"], set())
+        if not printed or row["label_verified_at"] is None:
+            found.setdefault(product.id, []).append(PendingLabel(Container(**row), kind, printed))
     return found
 
 

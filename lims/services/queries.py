@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +29,7 @@ class WorklistItem:
     version: int
     harvest_end: datetime | None
     expires_at: datetime | None
+    product_id: int = 0
 
 
 def worklist(session: Session, *, include_final: bool = False) -> dict[str, list[WorklistItem]]:
@@ -40,8 +41,23 @@ def worklist(session: Session, *, include_final: bool = False) -> dict[str, list
     for product, subject in session.exec(query.order_by(col(Product.id))):
         grouped[product.state].append(WorklistItem(product.din, subject, product.arm,
                                                    product.state, product.version,
-                                                   product.harvest_end, product.expires_at))
+                                                   product.harvest_end, product.expires_at,
+                                                   product.id or 0))
     return {state: items for state, items in grouped.items() if items}
+
+
+def worklist_of(session: Session, dins: Collection[str]) -> dict[str, WorklistItem]:
+    """DIN -> the worklist item (with its clocks) of each of these products, in process or
+    not (the QA queue's products: only those, never every product ever made)."""
+    if not dins:
+        return {}
+    query = (select(Product, Patient.subject_id)
+             .join(Patient, col(Patient.id) == Product.patient_id)
+             .where(col(Product.din).in_(sorted(set(dins)))))
+    return {product.din: WorklistItem(product.din, subject, product.arm, product.state,
+                                      product.version, product.harvest_end, product.expires_at,
+                                      product.id or 0)
+            for product, subject in session.exec(query)}
 
 
 # How the worklist page orders its products: by the step they wait for (process order,
@@ -62,7 +78,7 @@ def worklist_items(session: Session, *, sort: str = "step", state: str | None = 
     if arm is not None:
         query = query.where(Product.arm == arm)
     items = [WorklistItem(product.din, subject, product.arm, product.state, product.version,
-                          product.harvest_end, product.expires_at)
+                          product.harvest_end, product.expires_at, product.id or 0)
              for product, subject in session.exec(query.order_by(col(Product.id)))]
     return sorted(items, key=_sort_key(sort))
 
@@ -85,7 +101,11 @@ def _sort_key(sort: str) -> Callable[[WorklistItem], tuple[Any, ...]]:
 
 def history(session: Session, din: str) -> list[AuditEvent]:
     """Every audit event about the product, its containers and its step records."""
-    product = product_by_din(session, din)
+    return history_of(session, product_by_din(session, din))
+
+
+def history_of(session: Session, product: Product) -> list[AuditEvent]:
+    """`history` of a product already read."""
     records = [str(r) for r in session.exec(select(StepRecord.id).where(
         StepRecord.product_id == product.id))]
     query = select(AuditEvent).where(
@@ -111,7 +131,10 @@ def container_scan_text(product: Product, container: Container) -> str:
 
 
 def coi_events(session: Session, din: str) -> list[CoiEvent]:
-    product = product_by_din(session, din)
+    return coi_events_of(session, product_by_din(session, din))
+
+
+def coi_events_of(session: Session, product: Product) -> list[CoiEvent]:
     return list(session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)))
 
 
@@ -125,7 +148,13 @@ def patient(session: Session, subject_id: str) -> Patient:
 def qc_results(session: Session, din: str, *, include_superseded: bool = False
                ) -> list[QcResult]:
     """The product's QC results in entry order (corrected ones only when asked)."""
-    product = product_by_din(session, din)
+    return qc_results_of(session, product_by_din(session, din),
+                         include_superseded=include_superseded)
+
+
+def qc_results_of(session: Session, product: Product, *, include_superseded: bool = False
+                  ) -> list[QcResult]:
+    """`qc_results` of a product already read."""
     query = select(QcResult).where(QcResult.product_id == product.id)
     if not include_superseded:
         query = query.where(col(QcResult.superseded).is_(False))

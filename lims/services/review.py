@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from lims.models import (
     Alert,
@@ -77,19 +77,28 @@ class ReviewSummary:
         return not self.missing_tests and not self.failed_tests and not self.failed_criteria
 
 
-def qa_queue(session: Session) -> list[QueueItem]:
+_DECISION_DUE = [ProductState.AWAITING_RELEASE.value, ProductState.RELEASE_SUSPENDED.value]
+
+
+def qa_queue(session: Session, *, limit: int | None = None) -> list[QueueItem]:
     """Products awaiting release or with a suspended release (a QA decision is due), then
-    products with unacknowledged post-release alerts."""
+    products with unacknowledged post-release alerts. `limit` keeps the first so many of
+    the products a decision is due for (`qa_queue_size` counts them all); the alerts are
+    always listed."""
     items = []
-    waiting = session.exec(select(Product, Patient.subject_id).join(
-        Patient, col(Patient.id) == col(Product.patient_id)).where(col(Product.state).in_(
-            [ProductState.AWAITING_RELEASE.value, ProductState.RELEASE_SUSPENDED.value]))
-        .order_by(col(Product.id)))
-    for product, subject in waiting:
-        summary = review_summary(session, product.din)
+    alerts = open_alerts(session)
+    query = select(Product, Patient.subject_id).join(
+        Patient, col(Patient.id) == col(Product.patient_id)).where(
+            col(Product.state).in_(_DECISION_DUE)).order_by(col(Product.id))
+    if limit is not None:
+        query = query.limit(max(limit, 0))
+    # populate_existing: the row as it is now (as review_summary's product_by_din reads it).
+    for product, subject in session.exec(query.execution_options(populate_existing=True)).all():
+        # The count shown is the review's own: the same exceptions QA acknowledges.
+        summary = _summary(session, product, subject, None, alerts)
         items.append(QueueItem(product.din, subject, product.arm, product.state,
                                len(summary.exceptions)))
-    for alert in open_alerts(session):
+    for alert in alerts:
         flagged = session.get(Product, alert.product_id)
         patient = session.get(Patient, flagged.patient_id) if flagged else None
         if flagged and patient:
@@ -98,17 +107,32 @@ def qa_queue(session: Session) -> list[QueueItem]:
     return items
 
 
-def review_summary(session: Session, din: str, reviewer_id: int | None = None) -> ReviewSummary:
+def qa_queue_size(session: Session) -> int:
+    """How many products a QA decision is due for (awaiting or suspended release)."""
+    return session.exec(select(func.count()).select_from(Product).where(
+        col(Product.state).in_(_DECISION_DUE))).one()
+
+
+def review_summary(session: Session, din: str, reviewer_id: int | None = None, *,
+                   alerts: list[Alert] | None = None) -> ReviewSummary:
+    """`alerts`: every open alert, when the caller has already read them (the queue)."""
     product = product_by_din(session, din)
     patient = session.get(Patient, product.patient_id)
     assert patient is not None
+    return _summary(session, product, patient.subject_id, reviewer_id, alerts)
+
+
+def _summary(session: Session, product: Product, subject_id: str, reviewer_id: int | None,
+             alerts: list[Alert] | None) -> ReviewSummary:
+    """`review_summary` of a product (and its patient's subject ID) already read."""
     spec, version = specification_of(session, product)
     missing, failed = qc_status(session, product)
     computed = computed_dose_problem(formulation_figures(session, product), spec)
-    summary = ReviewSummary(product.din, patient.subject_id, product.arm, product.state,
+    summary = ReviewSummary(product.din, subject_id, product.arm, product.state,
                             version, missing_tests=missing, failed_tests=failed,
                             failed_criteria=[computed] if computed else [],
-                            open_alerts=[a for a in open_alerts(session)
+                            open_alerts=[a for a in (open_alerts(session) if alerts is None
+                                                     else alerts)
                                          if a.product_id == product.id])
     add = summary.exceptions.append
     if is_suspended(product):
@@ -160,7 +184,8 @@ def _deviation_exception(deviation: Deviation) -> ReviewException:
 
 def _qc_exceptions(session: Session, product: Product,
                    add: Callable[[ReviewException], None]) -> None:
-    for row in current_results(session, product).values():
+    current = current_results(session, product)  # read once: nothing here writes
+    for row in current.values():
         label = _test_label(row.test)
         if row.passed is False:
             shown = _qc_text(row.test, row.value)  # the registry's one format
@@ -178,7 +203,7 @@ def _qc_exceptions(session: Session, product: Product,
         add(ReviewException("correction", f"{_test_label(row.test)} corrected: {before} → "
                             f"{_qc_text(row.test, row.value)}, reason: {row.reason}"
                             f"{_verification(session, row)}"))
-    for row in current_results(session, product).values():
+    for row in current.values():
         if not counts(row):
             add(ReviewException("verification", f"{_test_label(row.test)} correction to "
                                 f"{_qc_text(row.test, row.value)} awaits verification by "

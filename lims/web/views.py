@@ -14,7 +14,7 @@ from lims.services.common import product_by_din
 from lims.services.deviations import deviations_of
 from lims.services.notifications import delivery_record
 from lims.services.qc import replaced_result
-from lims.services.queries import coi_events, container_scan_text, history, qc_results
+from lims.services.queries import coi_events_of, container_scan_text, history_of, qc_results_of
 from lims.services.signatures import signatures_of
 from lims.web.render import local
 from lims.web.vocab import computed_rows
@@ -67,12 +67,15 @@ def lineage(rows: list[ContainerRow]) -> list[ContainerRow]:
     return roots
 
 
-def step_rows(session: Session, product: Product) -> list[dict[str, Any]]:
-    """Each step record with its values and computed figures in words, units and local time."""
+def step_rows(session: Session, product: Product,
+              users: dict[int, User] | None = None) -> list[dict[str, Any]]:
+    """Each step record with its values and computed figures in words, units and local time
+    (`users`: `user_names`, when the caller has read them)."""
     records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id,
                                                     col(StepRecord.superseded).is_(False))
                            .order_by(col(StepRecord.id))).all()
-    people = {u.username: u.full_name for u in user_names(session).values()}
+    people = {u.username: u.full_name
+              for u in (users if users is not None else user_names(session)).values()}
     out = []
     for record in records:
         spec = STEPS.get(record.step)
@@ -101,13 +104,14 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
     product = product_by_din(session, din)
     assert product.id is not None
     rows = container_rows(session, product)
-    qc = qc_results(session, product.din)
+    qc = qc_results_of(session, product)
+    users = user_names(session)
     return {
         "product": product,
         "patient": session.get(Patient, product.patient_id),
         "containers": rows,
         "lineage": lineage(rows),
-        "steps": step_rows(session, product),
+        "steps": step_rows(session, product, users),
         "qc": qc,
         # What each correction replaced, shown as old → new beside its reason.
         "qc_replaced": {q.id: replaced_result(session, q) for q in qc if q.reason},
@@ -115,9 +119,9 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "subject_id": _subject(session, product),
         "signatures": signatures_of(session, product.id),
         "deviations": deviations_of(session, product),
-        "coi": coi_events(session, product.din),
-        "audit": history(session, product.din),
+        "coi": coi_events_of(session, product),
+        "audit": history_of(session, product),
         "alerts": [a for a in open_alerts(session) if a.product_id == product.id],
         "notifications": delivery_record(session, product),
-        "users": user_names(session),
+        "users": users,
     }

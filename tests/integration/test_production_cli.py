@@ -185,6 +185,9 @@ def _at_a_terminal(args: list[str], env: dict[str, str], answers: list[str]) -> 
                          ids=["typed twice alike", "typed differently"])
 def test_at_a_terminal_the_password_is_asked_twice_without_echo(engine, production, session,
                                                                 second, created):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("production runs on PostgreSQL only: on SQLite the command refuses to "
+                    "start (test_every_command_refuses_production_on_sqlite)")
     env = {**os.environ, "LIMS_DATABASE_URL": _database_url(engine)}
     session.commit()
 
@@ -252,3 +255,38 @@ def test_serve_init_and_seed_refuse_sqlite_and_the_demo_facility_number_alike(
         "as in the lab's ICCBBA registration)"]
     assert done.stdout == ""
     assert not database.exists()
+
+
+@pytest.mark.parametrize("command", [["users", "create-admin", "labadmin"], ["products"],
+                                     ["jobs", "run-once"], ["lot", "list"],
+                                     ["label", "list", "X999926000011"], ["audit", "verify"],
+                                     ["printers", "list"], ["db", "check-app-role", "lims_app"]],
+                         ids=lambda command: " ".join(command[:2]))
+def test_every_command_that_touches_the_records_refuses_weak_production_settings(
+        tmp_path, production, command):
+    # given production on the default SQLite file
+    database = tmp_path / "lims.db"
+    env = {**os.environ, "LIMS_DATABASE_URL": f"sqlite:///{database}"}
+
+    done = subprocess.run([*LIMS, *command], env=env, capture_output=True, text=True,
+                          timeout=60, check=False, input="")
+
+    # then it refuses as `lims serve` does, before touching the database
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith("the LIMS refuses to start in production")
+    assert "LIMS_DATABASE_URL is a SQLite database" in done.stderr
+    assert not database.exists()
+
+
+@pytest.mark.parametrize("command", [["secret-key"], ["label", "parse", "=X99992600001100"],
+                                     ["diagram", "--out", "{tmp}/diagram.md"]],
+                         ids=lambda command: " ".join(command[:2]))
+def test_commands_that_need_no_lab_work_before_it_is_configured(tmp_path, command):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("LIMS_")}
+    env["LIMS_ENVIRONMENT"] = "production"
+
+    done = subprocess.run([*LIMS, *(part.format(tmp=tmp_path) for part in command)], env=env,
+                          capture_output=True, text=True, timeout=60, check=False)
+
+    assert "refuses to start" not in done.stderr
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -4,7 +4,9 @@ Search finds a product by any part of a subject ID, MRN, patient name or DIN: on
 PostgreSQL, trigram indexes (pg_trgm, a trusted extension the database owner may create)
 on the lower-cased columns the search compares. The audit viewer filters by action and
 period, the product history finds container events by the DIN prefix of their id, and the
-completed list is ordered by when a product was last changed.
+completed list is ordered by when a product was last changed. The product page offers
+the registered printer a person printed to last (their latest print job with a printer: a
+partial index, PDF prints having none).
 
 Revision ID: d8f3b6a1c927
 Revises: a9d3c6e2f418
@@ -13,6 +15,7 @@ Create Date: 2026-11-30 13:00:00
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = 'd8f3b6a1c927'
@@ -31,6 +34,9 @@ def upgrade() -> None:
     op.create_index('ix_audit_event_action_seq', 'audit_event', ['action', 'seq'])
     op.create_index('ix_audit_event_at', 'audit_event', ['at'])
     op.create_index('ix_product_updated_at', 'product', ['updated_at', 'id'])
+    printed = sa.text('printer_id IS NOT NULL')
+    op.create_index('ix_print_job_printer_by_user', 'print_job', ['printed_by_id', 'id'],
+                    postgresql_where=printed, sqlite_where=printed)
     if op.get_bind().dialect.name != 'postgresql':
         return  # SQLite: LIKE on entity_id prefixes and contains-searches scan (small labs)
     # In public, so that every schema (the tests' one per run) finds the operator class.
@@ -51,6 +57,7 @@ def downgrade() -> None:
         op.drop_index('ix_audit_event_entity_id_prefix', table_name='audit_event')
         for name, table, _column in TRIGRAMS:
             op.drop_index(name, table_name=table)
+    op.drop_index('ix_print_job_printer_by_user', table_name='print_job')
     op.drop_index('ix_product_updated_at', table_name='product')
     op.drop_index('ix_audit_event_at', table_name='audit_event')
     op.drop_index('ix_audit_event_action_seq', table_name='audit_event')

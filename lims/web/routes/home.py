@@ -13,8 +13,8 @@ from sqlmodel import col, select
 from lims.models import Patient, Product, User
 from lims.services.harvests import SCHEDULERS, schedule_harvest
 from lims.services.identity import SCAN_BOX, record_refused_entry
-from lims.services.labels import LABELLERS, pending_labels, verify_label
-from lims.services.queries import WORKLIST_SORTS, worklist_items
+from lims.services.labels import LABELLERS, pending_labels, pending_labels_many, verify_label
+from lims.services.queries import WORKLIST_SORTS, WorklistItem, worklist_items
 from lims.web import stepcheck
 from lims.web.deps import AnyUser, DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, next_action
@@ -33,11 +33,15 @@ SORT_WORDS = {"step": "Step, oldest harvest first", "harvest": "Oldest harvest f
 # What the worklist can be narrowed to: a step a product waits for, an arm.
 WORKLIST_STATES = [s.value for s in ProductState if s not in FINAL_STATES]
 ARMS = [a.value for a in Arm]
+# Rows shown at first: of each step's group (its "more" link opens that step alone), and
+# of a list in one order (its "more" link shows the next rows too).
+GROUP_ROWS = 25
+FLAT_ROWS = 100
 
 
 @router.get("/")
 def home(request: Request, user: AnyUser, db: DbSession, sort: str = "step", state: str = "",
-         arm: str = "") -> HTMLResponse:
+         arm: str = "", limit: int = 0) -> HTMLResponse:
     """Products waiting at each step, oldest harvest first (or in one list by harvest,
     expiry or DIN; of one step or arm); for an administrator, who has no part in the
     products, what they look after instead."""
@@ -47,23 +51,40 @@ def home(request: Request, user: AnyUser, db: DbSession, sort: str = "step", sta
     state = state if state in WORKLIST_STATES else ""
     arm = arm if arm in ARMS else ""
     items = worklist_items(db, sort=sort, state=state or None, arm=arm or None)
-    rows = [{"item": item, "waits_for": WAITING_FOR.get(item.state, item.state),
-             "action": next_action(item.state, item.arm, pending_labels(db, item.din))}
-            for item in items]
+    shown = _shown(items, sort, state, limit)
+    pending = pending_labels_many(db, [item.product_id for item in shown])
+    rows = {id(item): {"item": item, "waits_for": WAITING_FOR.get(item.state, item.state),
+                       "action": next_action(item.state, item.arm,
+                                             pending.get(item.product_id, []))}
+            for item in shown}
     groups = []
     if sort == "step":
-        start = 0
         for waiting, members in groupby(items, key=lambda item: item.state):
-            count = len(list(members))
+            group = list(members)
             groups.append({"state": waiting, "title": WAITING_FOR.get(waiting, waiting),
-                           "rows": rows[start:start + count]})
-            start += count
+                           "count": len(group),
+                           "rows": [rows[id(item)] for item in group if id(item) in rows]})
+    flat = [rows[id(item)] for item in shown]
     return render(request, "home.html", {
-        "groups": groups, "rows": rows, "autofocus_scan": True,
+        "groups": groups, "rows": flat, "total": len(items), "autofocus_scan": True,
+        "more_limit": len(shown) + FLAT_ROWS,
         "can_schedule": user.role in SCHEDULERS, "now_text": local(now(), "%H:%M"),
         "sort": sort, "sorts": SORT_WORDS, "state": state, "arm": arm, "arms": ARMS,
         "states": [(s, WAITING_FOR.get(s, s)) for s in WORKLIST_STATES],
         "filtered": bool(state or arm)})
+
+
+def _shown(items: list[WorklistItem], sort: str, state: str, limit: int) -> list[WorklistItem]:
+    """The rows the page shows: a step's group (of every step) up to GROUP_ROWS, every row
+    of the one step asked for, a list in one order up to `limit` (FLAT_ROWS at first)."""
+    if sort != "step":
+        return items[:max(limit, FLAT_ROWS)]
+    if state:
+        return items
+    shown: list[WorklistItem] = []
+    for _waiting, members in groupby(items, key=lambda item: item.state):
+        shown.extend(list(members)[:GROUP_ROWS])
+    return shown
 
 
 @router.post("/scan")

@@ -10,14 +10,14 @@ from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.deviations import close_deviation, deviations_of
 from lims.services.independence import independence_problem
-from lims.services.queries import worklist
+from lims.services.queries import worklist_of
 from lims.services.release import (
     exceptional_release,
     re_release_product,
     reject_product,
     release_product,
 )
-from lims.services.review import qa_queue, review_summary
+from lims.services.review import qa_queue, qa_queue_size, review_summary
 from lims.services.review_acknowledgements import (
     DECIDABLE,
     acknowledge_exception,
@@ -33,15 +33,21 @@ from workflows.specifications import QC_TESTS
 from workflows.words import state_words
 
 router = APIRouter()
+QUEUE_ROWS = 25  # products shown on the QA queue at first
 
 
 @router.get("/qa")
-def queue(request: Request, user: QaUser, db: DbSession) -> HTMLResponse:
-    """Products awaiting QA review, and products with a post-release alert."""
-    clocks = {item.din: item for items in worklist(db, include_final=True).values()
-              for item in items}
-    rows = [{"item": item, "clock": clocks.get(item.din)} for item in qa_queue(db)]
-    return render(request, "qa_queue.html", {"rows": rows})
+def queue(request: Request, user: QaUser, db: DbSession, limit: int = 0) -> HTMLResponse:
+    """Products awaiting QA review (the first QUEUE_ROWS, or `limit`; a "more" link shows
+    the next), and products with a post-release alert."""
+    limit = max(limit, QUEUE_ROWS)
+    items = qa_queue(db, limit=limit)
+    clocks = worklist_of(db, [item.din for item in items])
+    rows = [{"item": item, "clock": clocks.get(item.din)} for item in items]
+    waiting = qa_queue_size(db)
+    return render(request, "qa_queue.html", {
+        "rows": rows, "waiting": waiting, "more": waiting > limit,
+        "shown": min(waiting, limit), "more_limit": limit + QUEUE_ROWS})
 
 
 def _render(request: Request, db: Session, user: User, din: str, error: str = "",
