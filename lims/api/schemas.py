@@ -189,6 +189,9 @@ class UserOut(Out):
     role: str
     email: str = Field(description="Where notifications reach this person; empty: none")
     active: bool = Field(description="False: deactivated, it can neither sign in nor sign")
+    must_change_password: bool = Field(
+        description="True: the password was set by an administrator (a new account or a "
+                    "reset); the person must choose their own before doing anything else")
 
 
 class UserIn(In):

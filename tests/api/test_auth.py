@@ -26,7 +26,8 @@ def test_signing_in_returns_a_bearer_token_that_opens_the_api(api):
     me = api.client.get("/api/v1/auth/me",
                         headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json() == {"username": "tech1", "full_name": "Sara Technician",
-                         "role": "technician", "email": "tech1@lab.invalid", "active": True}
+                         "role": "technician", "email": "tech1@lab.invalid", "active": True,
+                         "must_change_password": False}
 
 
 def test_signing_in_sets_an_http_only_strict_session_cookie_that_opens_the_api(api):
@@ -150,7 +151,8 @@ def test_an_administrator_creates_a_user_who_can_then_sign_in(api):
 
     assert response.status_code == 201
     assert response.json() == {"username": "tech3", "full_name": "New Technician",
-                               "role": "technician", "email": "", "active": True}
+                               "role": "technician", "email": "", "active": True,
+                               "must_change_password": True}
     signed_in = login(api, "tech3", "quiet harbour lantern")
     assert signed_in.status_code == 200
     assert signed_in.json()["must_change_password"] is True  # the administrator knows it
