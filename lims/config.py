@@ -29,6 +29,12 @@ class UnsafeSettings(RuntimeError):
     """The configuration is not fit for a real lab: every problem found, one per line."""
 
 
+# The demo's name and address: every label and batch record prints them, so a real lab's
+# records must never carry them.
+DEMO_FACILITY_NAME = "Cell Processing Laboratory (demo, fictitious)"
+DEMO_FACILITY_ADDRESS = "1 Example Street, Tehran"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LIMS_", env_file=".env", extra="ignore")
 
@@ -50,8 +56,8 @@ class Settings(BaseSettings):
     # Fictitious facility identification number: never a real ICCBBA-registered FIN. In
     # production the lab's own (ICCBBA-assigned) is required: it begins every DIN.
     facility_fin: str = DEMO_FIN
-    facility_name: str = "Cell Processing Laboratory (demo, fictitious)"
-    facility_address: str = "1 Example Street, Tehran"
+    facility_name: str = DEMO_FACILITY_NAME
+    facility_address: str = DEMO_FACILITY_ADDRESS
     time_zone: str = "Asia/Tehran"
     # The largest request body read (bytes), declared or streamed: larger ones are refused
     # with 413 before anything reads them. No form or API call of the lab comes near it.
@@ -139,7 +145,8 @@ class Settings(BaseSettings):
             else f"no audit signing key at {self.audit_signing_key_file}: run `lims audit "
                  "keygen` (LIMS_AUDIT_SIGNING_KEY_FILE)",
             *_database_problems(self),
-            _facility_problem(self.facility_fin)) if problem]
+            _facility_problem(self.facility_fin),
+            *_facility_words_problems(self)) if problem]
         if problems:
             raise UnsafeSettings("\n".join(["the LIMS refuses to start in production "
                                             "(LIMS_ENVIRONMENT=production):", *problems]))
@@ -163,6 +170,17 @@ def _database_problems(settings: Settings) -> list[str]:
     return [f"{name} is a SQLite database ({url}): production runs on PostgreSQL; set "
             f"{name}={POSTGRESQL_URL_FORM} (docs/deploy.md)"
             for name, url in urls if url.strip().lower().startswith("sqlite")]
+
+
+def _facility_words_problems(settings: Settings) -> list[str]:
+    """The facility name and address printed on labels: refused when left at the demo's."""
+    checks = (("LIMS_FACILITY_NAME", settings.facility_name, DEMO_FACILITY_NAME,
+               "the licensed facility's name as the labels must show it"),
+              ("LIMS_FACILITY_ADDRESS", settings.facility_address, DEMO_FACILITY_ADDRESS,
+               "the facility's address as the labels must show it"))
+    return [f"{name} is the demo's ({value!r}), printed on every label: set it to {wanted}"
+            for name, value, demo, wanted in checks
+            if not value.strip() or value.strip() == demo]
 
 
 def _facility_problem(fin: str) -> str | None:

@@ -17,7 +17,7 @@ from lims.secret_keys import new_secret_key
 from lims.services.checkpoints import write_checkpoint
 from tests.factories import make_product, seeded
 from tests.integration.audit_attacks import broken, forge_event, intact
-from tests.production import LAB_FIN, PRODUCTION_DATABASE_URL
+from tests.production import LAB_SETTINGS
 
 ROTATED_KEY = "the-second-audit-key-of-the-lab-0123456789"
 
@@ -117,7 +117,7 @@ def test_outside_development_the_default_audit_key_is_refused(tmp_path):
     signing.write_text("placeholder")
     production = {"environment": "production", "secret_key": new_secret_key(),
                   "password_hashing": "standard", "audit_signing_key_file": str(signing),
-                  "database_url": PRODUCTION_DATABASE_URL, "facility_fin": LAB_FIN}
+                  **LAB_SETTINGS}
     audit_key = new_secret_key()
     with pytest.raises(RuntimeError, match="LIMS_AUDIT_KEY must be set"):
         Settings(**production).check_production_ready()

@@ -28,7 +28,7 @@ from tests.integration.deployment_support import (
     lims_env,
     serving,
 )
-from tests.production import LAB_FIN, PRODUCTION_DATABASE_URL
+from tests.production import PRODUCTION_DATABASE_URL, PRODUCTION_ENV
 
 on_postgresql = pytest.mark.skipif(not TEST_URL.startswith("postgresql"),
                                    reason="several workers and pg_dump need PostgreSQL")
@@ -81,8 +81,9 @@ def test_a_proxy_trusted_from_anywhere_is_refused_in_production(tmp_path: Path):
     # given production settings that are strong in every way
     keys = [lims(["secret-key"], lims_env(""), tmp_path).stdout.strip() for _ in range(2)]
     signing_key = tmp_path / "signing-key.pem"
+    lab = {name: value for name, value in PRODUCTION_ENV.items() if name != "LIMS_DATABASE_URL"}
     env = lims_env(PRODUCTION_DATABASE_URL, LIMS_ENVIRONMENT="production",
-                   LIMS_FACILITY_FIN=LAB_FIN, LIMS_SECRET_KEY=keys[0], LIMS_AUDIT_KEY=keys[1],
+                   **lab, LIMS_SECRET_KEY=keys[0], LIMS_AUDIT_KEY=keys[1],
                    LIMS_PASSWORD_HASHING="standard",
                    LIMS_AUDIT_SIGNING_KEY_FILE=str(signing_key))
     assert lims(["audit", "keygen"], env, tmp_path).returncode == 0

@@ -8,7 +8,7 @@ from argon2 import extract_parameters
 from lims.config import Settings, get_settings
 from lims.secret_keys import new_secret_key
 from lims.security import hash_password, password_matches
-from tests.production import LAB_FIN, PRODUCTION_DATABASE_URL
+from tests.production import LAB_SETTINGS
 
 
 @pytest.fixture
@@ -53,5 +53,4 @@ def test_production_refuses_the_test_profile(tmp_path):
     Settings(environment="production", secret_key=new_secret_key(),
              password_hashing="standard", audit_key=new_secret_key(),
              audit_signing_key_file=str(tmp_path / "signing.pem"),
-             database_url=PRODUCTION_DATABASE_URL,
-             facility_fin=LAB_FIN).check_production_ready()
+             **LAB_SETTINGS).check_production_ready()

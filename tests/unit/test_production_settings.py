@@ -19,7 +19,7 @@ from lims.config import (
     startup_settings,
 )
 from lims.secret_keys import HOW_TO_MAKE_ONE, new_secret_key, secret_key_problem
-from tests.production import LAB_FIN, PRODUCTION_DATABASE_URL
+from tests.production import LAB_SETTINGS
 
 HOW = ["lims secret-key", "secrets.token_urlsafe(32)"]
 
@@ -35,7 +35,7 @@ def production(signing_key: Path, **changes: str) -> Settings:
     values = {"environment": "production", "secret_key": new_secret_key(),
               "audit_key": new_secret_key(), "password_hashing": "standard",
               "audit_signing_key_file": str(signing_key),
-              "database_url": PRODUCTION_DATABASE_URL, "facility_fin": LAB_FIN, **changes}
+              **LAB_SETTINGS, **changes}
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
@@ -146,7 +146,22 @@ def test_every_problem_is_named_at_once(tmp_path):
     assert lines[0].startswith("the LIMS refuses to start in production")
     assert [line.split()[0] for line in lines[1:]] == [
         "LIMS_SECRET_KEY", "LIMS_AUDIT_KEY", "LIMS_PASSWORD_HASHING", "no",
-        "LIMS_DATABASE_URL", "LIMS_FACILITY_FIN"]
+        "LIMS_DATABASE_URL", "LIMS_FACILITY_FIN", "LIMS_FACILITY_NAME", "LIMS_FACILITY_ADDRESS"]
+
+
+@pytest.mark.parametrize(("field", "variable"), [("facility_name", "LIMS_FACILITY_NAME"),
+                                                 ("facility_address", "LIMS_FACILITY_ADDRESS")])
+@pytest.mark.parametrize("value", ["", "  ", None], ids=["empty", "blank", "the demo's"])
+def test_the_demo_facility_name_or_address_is_refused_in_production(signing_key, field,
+                                                                    variable, value):
+    demo = Settings(_env_file=None, environment="development")  # type: ignore[call-arg]
+    given = getattr(demo, field) if value is None else value
+
+    with pytest.raises(UnsafeSettings) as refused:
+        production(signing_key, **{field: given}).check_production_ready()
+
+    assert [line.split()[0] for line in str(refused.value).splitlines()[1:]] == [variable]
+    assert "printed on every label" in str(refused.value)
 
 
 def test_development_starts_on_its_marked_defaults(tmp_path):
