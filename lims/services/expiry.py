@@ -5,13 +5,13 @@ by the server's time; this makes the worklist, the review and the records say so
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session
 
 from lims.config import get_settings
 from lims.services.dispositions import expire_due
-from lims.services.jobs import ClaimedJob, enqueue, queue_unless_waiting, register_job_kind
+from lims.services.jobs import queue_unless_waiting, register_periodic_job
 
 log = logging.getLogger("lims.expiry")
 
@@ -23,22 +23,11 @@ def schedule_expiry(session: Session, *, now: datetime | None = None) -> None:
     queue_unless_waiting(session, kind=JOB_KIND, payload={}, run_at=now)
 
 
-def _run(session: Session, job: ClaimedJob, now: datetime) -> None:
+def _expire(session: Session, now: datetime) -> None:
     expired = expire_due(session, actor=None, now=now)  # each expiry commits with its event
     if expired:
         log.info("expired by the clock: %s", ", ".join(expired))
-    _queue_next(session, now)
 
 
-def _failed(session: Session, job: ClaimedJob, error: str, retry_at: datetime | None) -> None:
-    log.error("expiry check failed: %s", error)
-    if retry_at is None:
-        _queue_next(session, datetime.now(UTC))  # the schedule goes on after a failure
-
-
-def _queue_next(session: Session, now: datetime) -> None:
-    interval = timedelta(seconds=get_settings().expiry_check_interval_seconds)
-    enqueue(session, kind=JOB_KIND, payload={}, run_at=now + interval)
-
-
-register_job_kind(JOB_KIND, _run, _failed)
+register_periodic_job(JOB_KIND, _expire, what="expiry check",
+                      interval=lambda: get_settings().expiry_check_interval_seconds)

@@ -18,12 +18,13 @@ run exists exactly when this one is done.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -33,6 +34,8 @@ from sqlmodel import Session, col, select
 from lims.config import Settings, get_settings
 from lims.models import Job
 from lims.services.common import aware
+
+_log = logging.getLogger("lims.jobs")
 
 
 class JobStatus(StrEnum):
@@ -75,6 +78,25 @@ _KINDS: dict[str, JobKind] = {}
 def register_job_kind(kind: str, run: Handler, on_failure: FailureHook | None = None) -> None:
     """Make `kind` runnable: `run` does the work (it raises to fail the attempt)."""
     _KINDS[kind] = JobKind(run, on_failure)
+
+
+def register_periodic_job(kind: str, work: Callable[[Session, datetime], None], *,
+                          interval: Callable[[], float], what: str) -> None:
+    """A job kind that runs `work` and queues its own next run `interval()` seconds later,
+    also after its last failed attempt (the schedule goes on). `what` names it in the log."""
+    def queue_next(session: Session, now: datetime) -> None:
+        enqueue(session, kind=kind, payload={}, run_at=now + timedelta(seconds=interval()))
+
+    def run(session: Session, job: ClaimedJob, now: datetime) -> None:
+        work(session, now)
+        queue_next(session, now)
+
+    def failed(session: Session, job: ClaimedJob, error: str, retry_at: datetime | None) -> None:
+        _log.error("%s failed: %s", what, error)
+        if retry_at is None:
+            queue_next(session, datetime.now(UTC))
+
+    register_job_kind(kind, run, failed)
 
 
 def job_kinds() -> frozenset[str]:

@@ -7,12 +7,12 @@ is kept."""
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import Session
 
 from lims.config import get_settings
-from lims.services.jobs import ClaimedJob, enqueue, queue_unless_waiting, register_job_kind
+from lims.services.jobs import queue_unless_waiting, register_periodic_job
 from lims.services.signin import forget_stale
 
 log = logging.getLogger("lims.signin")
@@ -25,22 +25,11 @@ def schedule_signin_cleanup(session: Session, *, now: datetime | None = None) ->
     queue_unless_waiting(session, kind=JOB_KIND, payload={}, run_at=now)
 
 
-def _run(session: Session, job: ClaimedJob, now: datetime) -> None:
+def _forget(session: Session, now: datetime) -> None:
     deleted = forget_stale(session, now)  # its own transactions, committed there
     if deleted:
         log.info("forgot %d sign-in back-off row(s) whose failures no longer count", deleted)
-    _queue_next(session, now)
 
 
-def _failed(session: Session, job: ClaimedJob, error: str, retry_at: datetime | None) -> None:
-    log.error("sign-in back-off clean-up failed: %s", error)
-    if retry_at is None:
-        _queue_next(session, datetime.now(UTC))  # the schedule goes on after a failure
-
-
-def _queue_next(session: Session, now: datetime) -> None:
-    interval = timedelta(seconds=get_settings().signin_cleanup_interval_seconds)
-    enqueue(session, kind=JOB_KIND, payload={}, run_at=now + interval)
-
-
-register_job_kind(JOB_KIND, _run, _failed)
+register_periodic_job(JOB_KIND, _forget, what="sign-in back-off clean-up",
+                      interval=lambda: get_settings().signin_cleanup_interval_seconds)
