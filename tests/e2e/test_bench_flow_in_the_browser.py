@@ -11,6 +11,7 @@ violation on the QC check page or on the bedside step page.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -78,7 +79,7 @@ def test_a_qc_typo_is_caught_on_the_check_page_and_corrected_before_saving(
     assert "9.71 %" in row.inner_text()
     assert "OUT OF SPECIFICATION (limit ≥ 70 %)" in row.inner_text()
     assert "OUT OF SPECIFICATION" in page.get_by_role("alert").inner_text()
-    assert bench.focused() == "check-summary"  # not on Confirm: a second Enter saves nothing
+    bench.wait_for_focus("check-summary")  # not on Confirm: a second Enter saves nothing
     assert qc_results_of(lab.database_url, made.din) == []
     no_violations(bench)
     bench.shot("qc-check-page")
@@ -124,6 +125,9 @@ def test_back_after_a_step_save_is_a_get_page_and_the_cursor_is_placed(
     bench.witness_and_save(None)  # Save step (no witness here)
     assert bench.state() == "Received in the lab", bench.flash()
     # then: the cursor is on the next thing to do, never nowhere
+    deadline = time.monotonic() + 10  # autofocus lands once the page has rendered
+    while bench.focused() == "" and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert bench.focused() != "", page.locator("main").inner_text()[:1500]
     # when: Back
     response = page.go_back()

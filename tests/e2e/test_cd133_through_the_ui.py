@@ -113,7 +113,7 @@ def receive_in_the_lab_with_the_keyboard_only(bench: Bench, bag: str, at: At) ->
     assert "Net volume" in page.content()
     # The cursor rests on what was entered, so a stray scan's Enter saves nothing; the
     # technician reads it and presses Save on purpose.
-    assert bench.focused() == "entered-h"
+    bench.wait_for_focus("entered-h")
     with page.expect_navigation():
         page.get_by_role("button", name="Save step").press("Enter")
     # then
