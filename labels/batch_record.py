@@ -41,6 +41,7 @@ from labels.batch_record_chart import key_value_charts
 from labels.batch_record_model import (
     AcknowledgementLine,
     BatchRecord,
+    CertificateLine,
     ChartSeries,
     ContainerLine,
     CorrectionLine,
@@ -57,6 +58,7 @@ from labels.batch_record_model import (
     content_hash,
 )
 from labels.batch_record_sections import first_page, materials_section, steps_section
+from labels.batch_record_storage import storage_block
 from labels.batch_record_story import corrections_section, custody_section
 from labels.batch_record_style import (
     BODY,
@@ -75,17 +77,20 @@ from labels.batch_record_style import (
     section,
 )
 from labels.batch_record_tables import (
+    certificates_block,
     containers_section,
     deviations_section,
     qc_section,
     signatures_section,
 )
+from labels.batch_record_temperature import excursions_block
 from labels.batch_record_text import utc_stamp
 from labels.fonts import MONO, SANS, SANS_BOLD, text_width
 
 __all__ = [
     "AcknowledgementLine",
     "BatchRecord",
+    "CertificateLine",
     "ChartSeries",
     "ContainerLine",
     "CorrectionLine",
@@ -210,10 +215,13 @@ def story(record: BatchRecord) -> list[Flowable]:
         *materials_section(record),
         *containers_section(record),
         *custody_section(record),
+        *storage_block(record),
+        *excursions_block(record),
         *qc_section(record),
         *_chart_section(record.chart),
         *deviations_section(record),
         *signatures_section(record),
+        *certificates_block(record),
         gap(6),
         para("End of batch record.", SMALL),
     ]

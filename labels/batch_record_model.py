@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Final
 
 # Bump when the serialisation changes, so an old hash is never compared with a new one.
-HASH_SCHEME: Final = "cell-lims batch record v2"
+HASH_SCHEME: Final = "cell-lims batch record v3"
 
 
 @dataclass(frozen=True)
@@ -182,6 +182,41 @@ class LabelPrintLine:
 
 
 @dataclass(frozen=True)
+class CertificateLine:
+    """A certificate of analysis generated for the product: when, by whom, its ID."""
+
+    generated_at: datetime
+    generated_by: str  # printed full name
+    content_hash: str  # the certificate's ID (labels.certificate_model.certificate_hash)
+    specification: str  # the version it states, e.g. "CD133 v1"
+
+
+@dataclass(frozen=True)
+class StorageLine:
+    """One stay of a container in a storage position (issue 16): scanned in, and out with
+    the reason (testing, discard, return) or still there."""
+
+    container: str  # e.g. "retention sample D0006 21"
+    where: str  # "Site › Room › Freezer › Rack › Box › A1"
+    stored_at: datetime
+    stored_by: str
+    removed_at: datetime | None
+    removed_by: str | None
+    reason: str | None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ExcursionLine:
+    """A temperature excursion where a container of the product was stored (issue 16)."""
+
+    where: str  # "Site › Room › Fridge (FRIDGE-1)"
+    what: str  # "outside 2 to 8 °C from … to …, readings 9.5 to 11 °C"
+    started_at: datetime
+    acknowledged: str  # QA's name and comment, or "" while not acknowledged
+
+
+@dataclass(frozen=True)
 class ChartSeries:
     """One key value of this product against its specification limits."""
 
@@ -244,6 +279,9 @@ class BatchRecord:
     corrections: tuple[CorrectionLine, ...] = ()
     expiry_checks: tuple[ExpiryCheck, ...] = ()
     acknowledgements: tuple[AcknowledgementLine, ...] = ()
+    certificates: tuple[CertificateLine, ...] = ()  # certificates of analysis generated
+    storage: tuple[StorageLine, ...] = ()  # where its containers were kept (issue 16)
+    excursions: tuple[ExcursionLine, ...] = ()  # temperature excursions while stored
     # The signed audit checkpoint written just before printing (its number, sequence and
     # Merkle tree head), repeated on every page; like generated_at, outside the hash.
     audit_checkpoint: str = ""

@@ -50,11 +50,15 @@ def title_block(record: BatchRecord) -> list[Flowable]:
 
 
 def _din_box(record: BatchRecord) -> Table:
+    return din_box(record.din_text, record.check_character)
+
+
+def din_box(din_text: str, check_character: str) -> Table:
     """The DIN in eye-readable form with its check character boxed, as on the labels."""
-    din_width = text_width(record.din_text, MONO_BOLD, _DIN_SIZE) + 3 * mm
-    check_width = text_width(record.check_character, MONO_BOLD, _DIN_SIZE) + 3 * mm
+    din_width = text_width(din_text, MONO_BOLD, _DIN_SIZE) + 3 * mm
+    check_width = text_width(check_character, MONO_BOLD, _DIN_SIZE) + 3 * mm
     return Table(
-        [[para(record.din_text, DIN), para(record.check_character, DIN)]],
+        [[para(din_text, DIN), para(check_character, DIN)]],
         colWidths=[din_width, check_width],
         hAlign="LEFT",
         style=TableStyle([

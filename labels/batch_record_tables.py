@@ -222,3 +222,14 @@ def signatures_section(record: BatchRecord) -> list[Flowable]:
     rows = [_signature_row(s, record.time_zone) for s in record.signatures]
     header = ("Meaning", "Printed name", "Signed (UTC)", "Record signed", "Record hash (SHA-256)")
     return [*heading, note, gap(2), table(header, rows, (26, 31, 41, 34, 48))]
+
+
+def certificates_block(record: BatchRecord) -> list[Flowable]:
+    """Every certificate of analysis generated: when, by whom, which specification, its ID."""
+    heading = subsection(f"Certificates of analysis generated ({len(record.certificates)})")
+    if not record.certificates:
+        return [gap(2), heading, para("No certificate of analysis generated.", BODY)]
+    rows = [[utc_stamp(c.generated_at), c.generated_by, c.specification,
+             markup(_two_lines(c.content_hash), HASH)] for c in record.certificates]
+    header = ("Generated (UTC)", "By", "Specification", "Certificate ID (SHA-256)")
+    return [gap(2), heading, table(header, rows, (38, 40, 32, 70))]

@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from lims.api import PREFIX, api_router
+from lims.api import PREFIX, api_router, routes_fhir
 from lims.api import errors as api_errors
 from lims.api.headers import SecurityHeaders
 from lims.api.limits import BodyLimit
@@ -50,6 +50,7 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
     app.include_router(api_router)
     if web:
         include_web(app)
+    routes_fhir.install(app)  # after the pages: /fhir refusals are OperationOutcomes
     return app
 
 

@@ -51,6 +51,19 @@ class AuditAction(StrEnum):
     LIMIT_WARNING = "limit_warning"
     INPUT_CARRIED_FORWARD = "input_carried_forward"
     COI_MISMATCH = "coi_mismatch"
+    # storage (issue 16): locations, containers scanned into a position and out again
+    STORAGE_LOCATION_CREATED = "storage_location_created"  # with its range, a box its grid
+    CONTAINER_STORED = "container_stored"  # scanned into a position
+    CONTAINER_REMOVED_FROM_STORAGE = "container_removed_from_storage"  # with the reason
+    # scheduling (issue 16): resources, shifts and the calendar's bookings
+    RESOURCE_REGISTERED = "resource_registered"  # an instrument, room or staff member
+    RESOURCE_CHANGED = "resource_changed"  # qualifications, or in / out of use, with reason
+    SHIFT_ADDED = "shift_added"  # on shift (staff) or available (room, instrument)
+    SHIFT_CANCELLED = "shift_cancelled"  # with the reason
+    BOOKING_MADE = "booking_made"  # a harvest, processing or infusion slot
+    BOOKING_REFUSED = "booking_refused"  # with the rule and the reason in words
+    BOOKING_CANCELLED = "booking_cancelled"  # with the reason
+    BOOKING_DONE = "booking_done"
     # labels
     LABEL_PRINTED = "label_printed"
     LABEL_REPRINTED = "label_reprinted"
@@ -67,12 +80,34 @@ class AuditAction(StrEnum):
     DEVIATION_CLOSED = "deviation_closed"
     ALERT_RAISED = "alert_raised"
     REVIEW_EXCEPTION_ACKNOWLEDGED = "review_exception_acknowledged"  # by QA, before release
+    CERTIFICATE_ISSUED = "certificate_issued"  # a certificate of analysis generated: its hash
+    CERTIFICATE_REFUSED = "certificate_refused"  # asked for a product not (or no longer) released
     # notifications
     NOTIFICATION_QUEUED = "notification_queued"
     NOTIFICATION_SENT = "notification_sent"
     NOTIFICATION_RETRY = "notification_retry"
     NOTIFICATION_FAILED = "notification_failed"
     NOTIFICATION_RESENT = "notification_resent"
+    # clinical follow-up after administration (issue 15)
+    FOLLOW_UP_SCHEDULED = "follow_up_scheduled"  # an administration's visit schedule
+    FOLLOW_UP_VISIT_RECORDED = "follow_up_visit_recorded"  # a visit done, by the physician
+    LAB_VALUE_RECORDED = "lab_value_recorded"  # as entered and in the canonical unit
+    LAB_VALUE_CORRECTED = "lab_value_corrected"  # a new value replaces one, with reason
+    CLINICAL_FINDING_RECORDED = "clinical_finding_recorded"  # ascites, encephalopathy
+    CLINICAL_FINDING_CORRECTED = "clinical_finding_corrected"  # with reason
+    ADVERSE_EVENT_REPORTED = "adverse_event_reported"  # grade, serious, relatedness
+    ADVERSE_EVENT_UPDATED = "adverse_event_updated"  # one field old → new, with reason
+    CLINICAL_EVENT_RECORDED = "clinical_event_recorded"  # transplant, HCC or death
+    CLINICAL_EVENT_CORRECTED = "clinical_event_corrected"  # new date or withdrawn, reason
+    FOLLOW_UP_REFUSED = "follow_up_refused"  # a clinical record refused, with the reason
+    # storage temperatures (issue 16): monitoring devices, readings, excursions
+    TEMPERATURE_DEVICE_REGISTERED = "temperature_device_registered"  # probe → location
+    TEMPERATURE_FILE_IMPORTED = "temperature_file_imported"  # with the file's SHA-256
+    TEMPERATURE_FILE_REFUSED = "temperature_file_refused"  # nothing recorded; lines named
+    TEMPERATURE_READING_ENTERED = "temperature_reading_entered"  # typed by hand
+    TEMPERATURE_EXCURSION_RAISED = "temperature_excursion_raised"
+    TEMPERATURE_EXCURSION_CHANGED = "temperature_excursion_changed"  # ended, or widened
+    TEMPERATURE_EXCURSION_ACKNOWLEDGED = "temperature_excursion_acknowledged"  # QA, comment
 
     @property
     def words(self) -> str:
@@ -126,6 +161,19 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.LIMIT_WARNING: "value outside its warning limit",
     AuditAction.INPUT_CARRIED_FORWARD: "input carried forward from the previous step",
     AuditAction.COI_MISMATCH: "chain-of-identity scan refused",
+    AuditAction.STORAGE_LOCATION_CREATED: "storage location created",
+    AuditAction.CONTAINER_STORED: "container scanned into a storage position",
+    AuditAction.CONTAINER_REMOVED_FROM_STORAGE: "container taken out of storage, with the "
+                                                "reason",
+    AuditAction.RESOURCE_REGISTERED: "calendar resource registered (instrument, room or "
+                                     "staff)",
+    AuditAction.RESOURCE_CHANGED: "calendar resource changed (qualifications or in use)",
+    AuditAction.SHIFT_ADDED: "shift or availability added to the calendar",
+    AuditAction.SHIFT_CANCELLED: "shift or availability cancelled",
+    AuditAction.BOOKING_MADE: "slot booked on the calendar",
+    AuditAction.BOOKING_REFUSED: "booking refused by the calendar, with the reason",
+    AuditAction.BOOKING_CANCELLED: "booking cancelled, with the reason",
+    AuditAction.BOOKING_DONE: "booking marked done",
     AuditAction.LABEL_PRINTED: "label printed",
     AuditAction.LABEL_REPRINTED: "label reprinted",
     AuditAction.LABEL_VERIFIED: "label scanned back and verified",
@@ -140,11 +188,36 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.DEVIATION_CLOSED: "deviation closed",
     AuditAction.ALERT_RAISED: "alert raised",
     AuditAction.REVIEW_EXCEPTION_ACKNOWLEDGED: "exception of the QA review acknowledged",
+    AuditAction.CERTIFICATE_ISSUED: "certificate of analysis generated",
+    AuditAction.CERTIFICATE_REFUSED: "certificate of analysis refused (product not released)",
     AuditAction.NOTIFICATION_QUEUED: "notification queued",
     AuditAction.NOTIFICATION_SENT: "notification sent",
     AuditAction.NOTIFICATION_RETRY: "notification not delivered, retry scheduled",
     AuditAction.NOTIFICATION_FAILED: "notification given up after its last attempt",
     AuditAction.NOTIFICATION_RESENT: "notification sent again",
+    AuditAction.FOLLOW_UP_SCHEDULED: "follow-up visits scheduled after an administration",
+    AuditAction.FOLLOW_UP_VISIT_RECORDED: "follow-up visit recorded",
+    AuditAction.LAB_VALUE_RECORDED: "laboratory value recorded",
+    AuditAction.LAB_VALUE_CORRECTED: "laboratory value corrected",
+    AuditAction.CLINICAL_FINDING_RECORDED: "clinical findings recorded (ascites, "
+                                           "encephalopathy)",
+    AuditAction.CLINICAL_FINDING_CORRECTED: "clinical findings corrected",
+    AuditAction.ADVERSE_EVENT_REPORTED: "adverse event reported",
+    AuditAction.ADVERSE_EVENT_UPDATED: "adverse event updated",
+    AuditAction.CLINICAL_EVENT_RECORDED: "clinical event recorded (transplant, HCC or "
+                                         "death)",
+    AuditAction.CLINICAL_EVENT_CORRECTED: "clinical event corrected or withdrawn",
+    AuditAction.FOLLOW_UP_REFUSED: "clinical follow-up record refused",
+    AuditAction.TEMPERATURE_DEVICE_REGISTERED: "temperature probe assigned to a storage "
+                                               "location",
+    AuditAction.TEMPERATURE_FILE_IMPORTED: "temperature monitoring file imported",
+    AuditAction.TEMPERATURE_FILE_REFUSED: "temperature monitoring file refused, nothing "
+                                          "recorded",
+    AuditAction.TEMPERATURE_READING_ENTERED: "temperature reading entered by hand",
+    AuditAction.TEMPERATURE_EXCURSION_RAISED: "temperature excursion raised",
+    AuditAction.TEMPERATURE_EXCURSION_CHANGED: "temperature excursion ended or widened",
+    AuditAction.TEMPERATURE_EXCURSION_ACKNOWLEDGED: "temperature excursion acknowledged by "
+                                                    "QA",
 }
 
 

@@ -1,5 +1,5 @@
 """The `lims` command line: init, seed, serve, demo, worklist, history, audit verify, jobs,
-users, secret-key."""
+users, secret-key, temperature, expire-due."""
 
 from __future__ import annotations
 
@@ -18,10 +18,14 @@ from lims.cli_audit_checkpoints import (
 from lims.cli_audit_export import audit_export
 from lims.cli_audit_proofs import audit_prove
 from lims.cli_db import db_app, grant_configured_role, owner_url
+from lims.cli_fhir import fhir_app
+from lims.cli_follow_up import follow_up_app
 from lims.cli_jobs import jobs_app
 from lims.cli_labels import label_app
 from lims.cli_materials import lot_app
 from lims.cli_printers import printers_app
+from lims.cli_storage import storage_app
+from lims.cli_temperature import expire_due_command, temperature_app
 from lims.cli_users import users_app
 from lims.config import Settings
 from lims.db import get_engine, session_scope
@@ -38,9 +42,14 @@ audit_app.command("restore-checkpoint")(audit_restore_checkpoint)
 app.add_typer(label_app, name="label")
 app.add_typer(lot_app, name="lot")
 app.add_typer(printers_app, name="printers")
+app.add_typer(storage_app, name="storage")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(temperature_app, name="temperature")
+app.command("expire-due")(expire_due_command)
+app.add_typer(fhir_app, name="fhir")
+app.add_typer(follow_up_app, name="follow-up")
 
 # Commands that work before (or without) a lab's configuration: making its keys, drawing the
 # state machine, reading what a scanner typed. Every other command reads or writes the lab's

@@ -11,6 +11,7 @@ from sqlmodel import Session, col, func, select
 
 from labels import Label, barcodes, render_pdf, render_zpl
 from lims import demo_data as data
+from lims.demo_storage import store_demo_samples
 from lims.models import Container, Patient, Product, User
 from lims.progress import Phases, quiet
 from lims.services.common import user_by_name, utcnow
@@ -147,7 +148,8 @@ class DemoRun:
         source = "cd133_target" if product.arm == "CD133" else "mnc"
         at += timedelta(minutes=20)
         product = self.step(product, "formulate", source,
-                            data.formulate(product.arm, at, self._weight(product)), at)
+                            {**data.formulate(product.arm, at, self._weight(product)),
+                             **data.retention_samples(at)}, at)
         if until == "formulated":
             return product
         return self.release_and_administer(product, at, patient)
@@ -200,6 +202,17 @@ def run_demo(session: Session, out: Path | None = None, say: Say = print,
         waiting = run.enrol("CD133", 64.0)
         products.append(run.process(waiting, utcnow() - timedelta(hours=1), until="received"))
         advance()
+    # Retention samples and negative fractions go into storage, not "in use" forever.
+    store_demo_samples(session, products, run.users, say)
+    # The monitoring system's file of the demo fridge, with one excursion (issue 16).
+    from lims.demo_temperature import import_demo_temperatures
+    import_demo_temperatures(session, say=say)
+    # The calendar: a CliniMACS, a clean room, staff on shift, bookings (issue 16).
+    from lims.demo_scheduling import book_demo_calendar
+    book_demo_calendar(session, products, run.users, run.enrol, say)
+    # Baseline and post-infusion values, findings and scores of both given (issue 15).
+    from lims.demo_follow_up import follow_demo_patients
+    follow_demo_patients(session, products, run.users, say)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         with progress("labels and batch records written", len(products),

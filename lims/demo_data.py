@@ -79,6 +79,13 @@ def formulate(arm: str, at: datetime, weight_kg: float = 70.0) -> dict[str, Any]
             "qc_samples": 2, "qc_sample_volume_ml": 0.5}
 
 
+def retention_samples(at: datetime) -> dict[str, Any]:
+    """Two retention samples of 0.1 ml drawn at formulation, 3 minutes before `at` (issue 16);
+    the demo stores them (lims.demo_storage)."""
+    return {"retention_samples": 2, "retention_sample_volume_ml": 0.1,
+            "retention_drawn_at": (at - timedelta(minutes=3)).isoformat()}
+
+
 def qc_results(arm: str) -> dict[str, str]:
     results = {"viability": "97.1", "viable_dose": "4.46e6" if arm == "CD133" else "4.39e8",
                "gram_stain": "no organisms seen", "endotoxin": "0.12", "sterility": "pending"}

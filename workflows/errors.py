@@ -39,6 +39,7 @@ class ErrorCode(StrEnum):
     NOT_HELD_FROM = "not_held_from"
     LABEL_NOT_VERIFIED = "label_not_verified"
     LABEL_REQUIRES_RELEASE = "label_requires_release"
+    CERTIFICATE_REQUIRES_RELEASE = "certificate_requires_release"  # not (or no longer) released
     PRINTER_ERROR = "printer_error"
     PRINTER_WRONG_STOCK = "printer_wrong_stock"  # the label is not for the stock loaded
     RELEASE_SUSPENDED = "release_suspended"
@@ -79,6 +80,13 @@ class ErrorCode(StrEnum):
     PASSWORD_REFUSED = "password_refused"  # a new password breaks the policy
     PASSWORD_NOT_AUTHENTICATED = "password_not_authenticated"  # the current one, re-entered
     PASSWORD_CHANGE_REQUIRED = "password_change_required"  # after an administrator's reset
+    # scheduling (issue 16): a slot on the calendar that cannot be booked
+    BOOKING_DOUBLE_BOOKED = "booking_double_booked"  # an instrument, room or person taken
+    BOOKING_RESOURCE_UNAVAILABLE = "booking_resource_unavailable"  # room/instrument not free
+    BOOKING_NO_QUALIFIED_STAFF = "booking_no_qualified_staff"  # nobody qualified on shift
+    BOOKING_AFTER_EXPIRY = "booking_after_expiry"  # an infusion after the product expires
+    BOOKING_BEFORE_READY = "booking_before_ready"  # an infusion before it can be released
+    BOOKING_PROCESSING_WONT_FIT = "booking_processing_wont_fit"  # cannot process in time
 
 
 class DomainError(Exception):

@@ -37,6 +37,7 @@ class ContainerKind(StrEnum):
     CD133_NEGATIVE = "cd133_negative"  # CliniMACS negative fraction, kept for accountability
     FINAL_PRODUCT = "final_product"  # syringe or bag for injection
     QC_SAMPLE = "qc_sample"  # tube drawn from the final product for QC
+    RETENTION_SAMPLE = "retention_sample"  # drawn at formulation, kept in storage
 
 
 KIND_LABELS: Mapping[ContainerKind, str] = {
@@ -47,6 +48,7 @@ KIND_LABELS: Mapping[ContainerKind, str] = {
     ContainerKind.CD133_NEGATIVE: "CD133 negative fraction",
     ContainerKind.FINAL_PRODUCT: "final product",
     ContainerKind.QC_SAMPLE: "QC sample tube",
+    ContainerKind.RETENTION_SAMPLE: "retention sample",
 }
 
 def container_words(kind: str | None) -> str:
@@ -95,7 +97,7 @@ def input_kind(step: str, arm: str) -> ContainerKind | None:
 
 def product_code_key(kind: ContainerKind | str, arm: str) -> str:
     """Key of a container kind in the protocol's product-code table (final codes differ by arm)."""
-    if kind in (K.FINAL_PRODUCT, K.QC_SAMPLE):
+    if kind in (K.FINAL_PRODUCT, K.QC_SAMPLE, K.RETENTION_SAMPLE):
         return "final_cd133" if arm == Arm.CD133 else "final_bm_mnc"
     return str(kind)
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
+from workflows.roles import Role
+
 Action = Literal["warn", "refuse"]
 ACTIONS: tuple[Action, ...] = ("warn", "refuse")
 
@@ -76,6 +78,11 @@ DEFAULT_LIMIT_ACTIONS: Mapping[str, Action] = MappingProxyType(
 LIMIT_NAMES: tuple[str, ...] = (*DEFAULT_LIMIT_ACTIONS, *CAPACITY_LIMITS)
 
 EndotoxinBasis = Literal["per_kg", "per_ml"]
+
+
+def role_names(listed: str) -> tuple[str, ...]:
+    """The roles of a comma-separated parameter such as `arm_blinded_roles`."""
+    return tuple(name.strip() for name in listed.split(",") if name.strip())
 
 
 def _frozen(data: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -164,6 +171,9 @@ class ProtocolParameters:
     # A recorded time (step, QC test, signature) may be this far ahead of the server's
     # clock (bench and OR clocks drift); beyond it, it is refused as in the future.
     clock_skew_minutes: float = 5.0  # [Prop] no published figure; set by validation
+    # Storage monitoring (workflows.temperature): two readings of a location further apart
+    # than this leave its temperature unknown, reported as a "no data" excursion.
+    temperature_reading_gap_max_minutes: float = 60.0  # [Prop] monitoring logs every few min
 
     # --- cell and volume balance between containers (workflows.balance) ---------------
     # A step may take in this much more than the container it takes from holds (counting
@@ -187,6 +197,32 @@ class ProtocolParameters:
     # each has a result and screening (1271.75) and testing (1271.80) are recorded, the final
     # label says NOT EVALUATED FOR INFECTIOUS SUBSTANCES (1271.90(c)(2)).
     infectious_markers_required: str = "HIV,HBV,HCV,syphilis,HTLV,CMV"  # [UNVERIFIED] 1271.85
+
+    # --- scheduling (workflows.scheduling): how long the lab holds a clean room, staff and,
+    # for CD133, a CliniMACS per step, and how long release takes before an infusion.
+    schedule_receipt_minutes: float = 60.0  # [Prop] §5 row 2, receipt ≤ 2 h after harvest
+    schedule_sedimentation_minutes: float = 60.0  # [Prop] §5 row 3, HES sedimentation
+    schedule_ficoll_minutes: float = 90.0  # [Prop] §2.3 spin 30-40 min [V] plus washes
+    schedule_enrichment_minutes: float = 180.0  # [Prop] §2.5 CliniMACS CD133 "< 3 h" [V]
+    schedule_formulation_minutes: float = 30.0  # [Prop] no published figure
+    schedule_release_minutes: float = 60.0  # [Prop] Gram stain, endotoxin, QA release
+
+    # --- clinical follow-up after each administration (workflows.follow_up) ---------------
+    # "patients are followed up every week for 4 weeks, and laboratory data are analyzed
+    # for 24 weeks" (trial text, NCT00713934); days and weeks after the administration day.
+    follow_up_weekly_visit_days: str = "7,14,21,28"  # [V] trial text, weekly for 4 weeks
+    # Which weeks up to 24 have a laboratory visit is not published: 4-weekly after week 4,
+    # with months 3 and 6 (weeks 12, 24) where SCTM 2016 measured MELD [Prop].
+    follow_up_lab_visit_weeks: str = "8,12,16,20,24"  # [V] to week 24; the weeks [Prop]
+    follow_up_weekly_window_days: float = 2.0  # [Prop] ± days a weekly visit is on time
+    follow_up_lab_window_days: float = 7.0  # [Prop] ± days a laboratory visit is on time
+
+    # --- follow-up outcomes (workflows.blinding) -----------------------------------------
+    # Roles (comma-separated, workflows.roles values) that must not see a patient's arm on
+    # the follow-up and outcome views, e.g. "physician" when the physician who assesses MELD
+    # must stay blind. The registry says "Single Blind" (the participant) and the product
+    # brief "the lab sees the arm; the patient is blinded": no user role is blinded.
+    arm_blinded_roles: str = ""  # [V] NCT00713934 masking "Single Blind"; product.md
 
     def __post_init__(self) -> None:
         wrong = [
@@ -346,7 +382,8 @@ def _check_values(p: ProtocolParameters) -> list[str]:
     for low, high in _RANGES:
         if getattr(p, low) > getattr(p, high):
             problems.append(f"{low} ({getattr(p, low)}) is above {high} ({getattr(p, high)})")
-    for name in ("marrow_density_g_per_ml", "expiry_hours_after_harvest_end"):
+    for name in ("marrow_density_g_per_ml", "expiry_hours_after_harvest_end",
+                 "temperature_reading_gap_max_minutes"):
         if getattr(p, name) == 0:
             problems.append(f"{name} must be above zero")
     if p.capacity_check_mode not in ACTIONS:
@@ -357,7 +394,23 @@ def _check_values(p: ProtocolParameters) -> list[str]:
         problems.append(
             f"endotoxin_limit_basis must be 'per_kg' or 'per_ml', got {p.endotoxin_limit_basis!r}"
         )
+    unknown_roles = sorted(set(role_names(p.arm_blinded_roles)) - {r.value for r in Role})
+    if unknown_roles:
+        problems.append(f"arm_blinded_roles names unknown roles {unknown_roles}")
+    for name in ("follow_up_weekly_visit_days", "follow_up_lab_visit_weeks"):
+        if not _whole_numbers(getattr(p, name)):
+            problems.append(f"{name} must list whole numbers from 1 to 400 separated by "
+                            f"commas, got {getattr(p, name)!r}")
     for kind, cells in p.tubing_set_capacity_total_cells.items():
         if not math.isfinite(cells) or cells <= 0:
             problems.append(f"tubing set {kind!r} capacity must be a positive number of cells")
     return problems
+
+
+def _whole_numbers(text: str) -> bool:
+    """A follow-up schedule: "7,14,21,28" (whole days or weeks, 1 to 400, each once)."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isascii() and part.isdigit() for part in parts):
+        return False
+    numbers = [int(part) for part in parts]
+    return all(1 <= n <= 400 for n in numbers) and len(set(numbers)) == len(numbers)

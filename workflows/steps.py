@@ -315,6 +315,12 @@ _FORMULATE = StepSpec(
         # the samples' volume is no longer in the final product (workflows.balance).
         _number("qc_sample_volume_ml", "Volume of each QC sample", "ml", 0.0, 50.0,
                 required=False, where=put_into(K.QC_SAMPLE)),
+        # Retention samples (issue 16): drawn at formulation, labelled, kept in storage.
+        Field("retention_samples", "Retention samples drawn", "integer", None, False, 0, 5),
+        _number("retention_sample_volume_ml", "Volume of each retention sample", "ml", 0.0,
+                50.0, required=False, where=put_into(K.RETENTION_SAMPLE)),
+        Field("retention_drawn_at", "Time the retention samples were drawn", "datetime",
+              required=False),
         # Weighed on the day: the dose per kg and the per-kg endotoxin limit use it, not
         # the enrolment weight (which may be weeks old).
         _number("weight_kg", "Body weight at formulation", "kg", 2.0, 300.0,

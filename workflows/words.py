@@ -59,6 +59,7 @@ TRIGGERS: Mapping[str, str] = MappingProxyType({
 # Where a scan was refused outside a step (CoiEvent.step; lims.services.identity SCAN_BOX).
 SCAN_PLACES: Mapping[str, str] = MappingProxyType({
     "scan_box": "the scan box (opening a product by its label)",
+    "storage": "storage (scanning a container into or out of a position)",
 })
 
 # Label kinds by their stored value (labels.model.LabelKind: workflows may not import labels).
@@ -76,6 +77,10 @@ CONTAINER_STATUS: Mapping[str, str] = MappingProxyType({
     "consumed": "used in the next step",
     "discarded": "discarded",
     "administered": "administered",
+    # storage (workflows.storage.Disposition: the same values)
+    "stored": "stored",
+    "out_for_testing": "out of storage for testing",
+    "returned": "returned from storage",
 })
 
 ROLES: Mapping[str, str] = MappingProxyType({
@@ -103,6 +108,12 @@ REFUSALS: Mapping[str, str] = MappingProxyType({
     E.WITNESS_REQUIRED: "A second person must witness this step",
     E.WITNESS_SAME_USER: "The witness must be another person than the operator",
     E.RELEASE_SUSPENDED: "Release suspended: a QC result failed after release",
+    E.BOOKING_DOUBLE_BOOKED: "Double-booked: the instrument, room or person is taken then",
+    E.BOOKING_RESOURCE_UNAVAILABLE: "The room or instrument is not available then",
+    E.BOOKING_NO_QUALIFIED_STAFF: "No qualified staff on shift for the whole slot",
+    E.BOOKING_AFTER_EXPIRY: "The product would have expired by then",
+    E.BOOKING_BEFORE_READY: "The product cannot be processed and released by then",
+    E.BOOKING_PROCESSING_WONT_FIT: "The lab cannot process this harvest before it expires",
 })
 
 

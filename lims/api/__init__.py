@@ -10,11 +10,14 @@ from lims.api import (
     routes_alerts,
     routes_audit,
     routes_auth,
+    routes_certificate,
     routes_deviations,
     routes_dispositions,
+    routes_follow_up,
     routes_labels,
     routes_materials,
     routes_notifications,
+    routes_outcomes,
     routes_patients,
     routes_printers,
     routes_products,
@@ -22,8 +25,11 @@ from lims.api import (
     routes_qc,
     routes_records,
     routes_review,
+    routes_scheduling,
     routes_specifications,
     routes_steps,
+    routes_storage,
+    routes_temperature,
 )
 from lims.api.deps import RoleRule
 
@@ -59,7 +65,9 @@ def _document(router: APIRouter) -> None:
 ROUTERS = tuple(module.router for module in (
     routes_steps, routes_auth, routes_patients, routes_products, routes_dispositions, routes_qc,
     routes_review, routes_qa, routes_deviations, routes_alerts, routes_notifications, routes_labels,
-    routes_records, routes_audit, routes_materials, routes_specifications, routes_printers))
+    routes_records, routes_audit, routes_materials, routes_specifications, routes_printers,
+    routes_certificate, routes_storage, routes_scheduling, routes_temperature, routes_follow_up,
+    routes_outcomes))
 api_router = APIRouter(prefix=PREFIX)
 for router in ROUTERS:
     _document(router)

@@ -63,6 +63,7 @@ STATUS: dict[ErrorCode, int] = {
     E.NOT_INDEPENDENT: 409, E.NOT_HELD_FROM: 409, E.LABEL_NOT_VERIFIED: 409,
     E.CONFLICT: 409, E.ALREADY_EXISTS: 409, E.DEVIATION_OPEN: 409, E.NOTHING_TO_EXCEPT: 409,
     E.ALERT_ACKNOWLEDGED: 409, E.LABEL_REQUIRES_RELEASE: 409,
+    E.CERTIFICATE_REQUIRES_RELEASE: 409,
     E.RELEASE_SUSPENDED: 409,
     # QA review (issue 13): a release before every exception is acknowledged; an exception
     # changed or resolved since it was shown (read the review again)
@@ -72,6 +73,10 @@ STATUS: dict[ErrorCode, int] = {
     E.PRINTER_ERROR: 502,
     # the printer holds another label stock than the label is laid out for
     E.PRINTER_WRONG_STOCK: 409,
+    # the calendar refuses the slot (issue 16): taken, unstaffed, too late or too early
+    E.BOOKING_DOUBLE_BOOKED: 409, E.BOOKING_RESOURCE_UNAVAILABLE: 409,
+    E.BOOKING_NO_QUALIFIED_STAFF: 409, E.BOOKING_AFTER_EXPIRY: 409,
+    E.BOOKING_BEFORE_READY: 409, E.BOOKING_PROCESSING_WONT_FIT: 409,
     # the request body is over the configured size (LIMS_MAX_REQUEST_BYTES)
     E.REQUEST_TOO_LARGE: 413,
 }

@@ -44,7 +44,9 @@ class Container(SQLModel, table=True):
     kind: str = Field(max_length=30)
     product_code: str = Field(max_length=8)
     flags: str = Field(default="00", max_length=2)
-    status: str = Field(default="in_use", max_length=20)  # in_use, consumed, discarded
+    # Its disposition: one of workflows.storage.Disposition (in use, consumed, administered,
+    # discarded, stored, out for testing, returned).
+    status: str = Field(default="in_use", max_length=20)
     volume_ml: float | None = None
     label_verified_at: datetime | None = Field(default=None,
                                                sa_column=utc_column(nullable=True))

@@ -43,6 +43,7 @@ from lims.services.batch_record_story import (
     state_changes,
     state_words,
 )
+from lims.services.certificate import certificate_lines
 from lims.services.checkpoints import checkpoint_for_print
 from lims.services.common import parameters_of, product_by_din, utcnow
 from lims.services.deviations import deviations_of
@@ -51,6 +52,8 @@ from lims.services.qc_sample import dose_weight_kg
 from lims.services.review import review_summary
 from lims.services.review_acknowledgements import acknowledgements_of
 from lims.services.specifications import specification_of
+from lims.services.storage import storage_lines
+from lims.services.temperature_excursions import excursion_lines
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import parse_din
 from workflows.protocol import ProtocolParameters
@@ -117,7 +120,10 @@ def batch_record(session: Session, din: str) -> br.BatchRecord:
         expiry_checks=_expiry_checks(product, records),
         acknowledgements=tuple(br.AcknowledgementLine(a.kind, a.text, a.comment,
                                                       a.printed_name, a.acknowledged_at)
-                               for a in acknowledgements_of(session, product)))
+                               for a in acknowledgements_of(session, product)),
+        certificates=certificate_lines(session, product, users),
+        storage=storage_lines(session, product),
+        excursions=excursion_lines(session, product))
 
 
 def batch_record_pdf(session: Session, din: str) -> bytes:

@@ -8,19 +8,22 @@ justification) is written in the same transaction as the state change.
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.models import Product, User
 from lims.services.common import aware, product_by_din, require_trigger_role
 from lims.services.release import product_content
 from lims.services.signatures import add_signature, authenticate_signer
-from lims.services.transitions import advance, is_final
+from lims.services.transitions import advance, stage_transition
 from workflows.errors import DomainError, ErrorCode, InvalidInput
-from workflows.product import Trigger
+from workflows.product import FINAL_STATES, Trigger
+from workflows.roles import Role
 
 MAX_REASON = 500
+log = logging.getLogger("lims.expiry")
 
 
 def hold_product(session: Session, *, actor: User, din: str, reason: str,
@@ -77,25 +80,64 @@ def _reason(reason: str | None, trigger: Trigger) -> str:
 def expire_product(session: Session, *, actor: User | None, din: str,
                    now: datetime | None = None) -> Product:
     """Mark a product expired; refused before its expiry time. `actor` None: the system
-    (the scheduled expiry), which needs no role; a person needs a lab role that may."""
+    (the scheduled expiry), which needs no role; a person needs a lab role that may.
+    QA and the patient's physician are notified in the same transaction as the expiry:
+    a product that can no longer be given must not be news on the day of infusion."""
     if actor is not None:
         require_trigger_role(actor, Trigger.EXPIRE)
     product = product_by_din(session, din)
-    return advance(session, product=product, trigger=Trigger.EXPIRE, actor=actor,
-                   now=aware(now), facts={}, reason="expiry reached")
+    now = aware(now)
+    try:
+        stage_transition(session, product=product, trigger=Trigger.EXPIRE, actor=actor,
+                         now=now, facts={}, reason="expiry reached")
+        _notify_expired(session, product, now)
+    except DomainError:
+        session.rollback()
+        raise
+    session.commit()
+    session.refresh(product)
+    return product
+
+
+def _notify_expired(session: Session, product: Product, now: datetime) -> None:
+    """Stage "product expired" to every active QA user and the physician to notify."""
+    from lims.services.alerts import physician_to_notify  # alerts imports the outbox too
+    from lims.services.notifications import stage_notification
+
+    recipients = list(session.exec(select(User).where(
+        col(User.role) == Role.QA.value, col(User.active).is_(True)).order_by(col(User.id))))
+    physician_id = physician_to_notify(session, product)
+    physician = session.get(User, physician_id) if physician_id else None
+    if physician is not None and physician.active and physician not in recipients:
+        recipients.append(physician)
+    expiry = product.expires_at.isoformat(timespec="minutes") if product.expires_at else "?"
+    for user in recipients:
+        stage_notification(session, recipient=user, product=product, now=now,
+                           subject=f"Product {product.din} expired",
+                           body=f"Product {product.din} passed its expiry ({expiry} UTC) and "
+                                "is now marked expired: it must not be issued or "
+                                "administered.")
 
 
 def expire_due(session: Session, *, actor: User | None = None,
                now: datetime | None = None) -> list[str]:
     """Expire every product past its expiry. Run by the system (`actor` None, audited as
     "system"): expiry is a fact of the clock, not any person's decision, so it needs no
-    role (the administrator, who has no product role, never expires products)."""
+    role (the administrator, who has no product role, never expires products).
+
+    Only products not yet in a final state are read (in SQL: an administered product stays
+    past its expiry forever and must not be loaded on every run). Each expiry commits on
+    its own; one changed by someone at the same moment is left for the next run."""
     now = aware(now)
-    due = session.exec(select(Product.din).where(Product.expires_at <= now)).all()  # type: ignore[operator]
+    due = session.exec(select(Product.din).where(
+        col(Product.expires_at) <= now, col(Product.state).not_in(sorted(FINAL_STATES)),
+    ).order_by(col(Product.expires_at), col(Product.id))).all()
     expired = []
     for din in due:
-        product = product_by_din(session, din)
-        if not is_final(product.state):
+        try:
             expire_product(session, actor=actor, din=din, now=now)
-            expired.append(din)
+        except DomainError as error:  # a hold or a discard won the race: next run decides
+            log.warning("expiry of %s left for the next run: %s", din, error.detail)
+            continue
+        expired.append(din)
     return expired

@@ -1,6 +1,8 @@
 """Expiry by the clock as a background job: every few minutes the system marks expired each
 product whose expiry has passed (issue and administration already refuse an expired product
-by the server's time; this makes the worklist, the review and the records say so too)."""
+by the server's time; this makes the worklist, the review and the records say so too) and
+notifies QA and the patient's physician with each expiry. `lims expire-due` runs the same
+check from cron where no job runner runs."""
 
 from __future__ import annotations
 

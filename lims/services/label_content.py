@@ -67,6 +67,7 @@ _LABEL_KIND: Final[Mapping[ContainerKind, LabelKind]] = {
     K.CD133_TARGET: LabelKind.IN_PROCESS,
     K.CD133_NEGATIVE: LabelKind.IN_PROCESS,
     K.QC_SAMPLE: LabelKind.QC_SAMPLE,
+    K.RETENTION_SAMPLE: LabelKind.QC_SAMPLE,  # the same small tube label
 }
 # ISBT 128 Table 3: 07 test tube, 10 samples for bacterial testing; 21.. are local (Type 2).
 _QC_PURPOSE: Final[Mapping[str, str]] = {"07": "QC sample (test tube)",
@@ -269,7 +270,7 @@ def label_of(subject: LabelSubject, kind: LabelKind, *, reprint: bool = False,
 
 
 def _description(kind: ContainerKind, arm: str) -> str:
-    if kind in (K.FINAL_PRODUCT, K.QC_SAMPLE):
+    if kind in (K.FINAL_PRODUCT, K.QC_SAMPLE, K.RETENTION_SAMPLE):
         return _FINAL_DESCRIPTION[arm]
     return _DESCRIPTION[kind]
 
@@ -278,6 +279,8 @@ def _container_label(container: Container, formulate: StepRecord | None) -> str:
     kind = ContainerKind(container.kind)
     if kind is K.QC_SAMPLE:
         return _QC_PURPOSE.get(container.flags, f"QC sample {container.flags}")
+    if kind is K.RETENTION_SAMPLE:
+        return f"Retention sample {container.flags}"
     if kind is K.FINAL_PRODUCT and formulate is not None:
         vessel = str(formulate.values.get("container_type") or "").strip()
         if vessel:

@@ -24,7 +24,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Table, update
+from sqlalchemy import Table, or_, update
 from sqlmodel import Session, col, func, select
 
 from labels import Label, LabelKind
@@ -161,24 +161,45 @@ def superseded_prints(session: Session, din: str, container: Container) -> dict[
 
 def supersession_texts(session: Session, product: Product) -> list[str]:
     """Each print a correction superseded, as QA's review names it (oldest first)."""
-    rows = session.exec(select(AuditEvent).where(
-        AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
-        col(AuditEvent.entity_id).startswith(f"{product.din}/")).order_by(col(AuditEvent.seq)))
+    events = supersession_events(session, [product.din]).get(product.din, [])
+    return supersession_lines(session, events, {}, {})
+
+
+def supersession_events(session: Session, dins: list[str]) -> dict[str, list[AuditEvent]]:
+    """DIN -> the supersessions of its containers' prints, oldest first."""
+    if not dins:
+        return {}
+    prefixes = [col(AuditEvent.entity_id).startswith(f"{din}/") for din in dins]
+    found: dict[str, list[AuditEvent]] = {}
+    for event in session.exec(select(AuditEvent).where(
+            AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
+            or_(*prefixes)).order_by(col(AuditEvent.seq))):
+        found.setdefault(event.entity_id.split("/", 1)[0], []).append(event)
+    return found
+
+
+def supersession_lines(session: Session, events: list[AuditEvent], jobs: dict[int, PrintJob],
+                       containers: dict[int, Container]) -> list[str]:
+    """`supersession_texts` of events already read; `jobs` and `containers`: the product's
+    print jobs and containers when already read (what is not there is read here)."""
     texts = []
-    for event in rows:
-        job = session.get(PrintJob, json.loads(event.old_value or "{}").get("print_job") or 0)
+    for event in events:
+        ref = json.loads(event.old_value or "{}").get("print_job") or 0
+        job = jobs.get(ref) or session.get(PrintJob, ref)
         if job is None:
             continue
-        container = session.get(Container, job.container_id)
+        container = containers.get(job.container_id) or session.get(Container, job.container_id)
         what = KIND_LABELS[ContainerKind(container.kind)] if container else "container"
+        prints = ([j for j in jobs.values() if j.container_id == job.container_id]
+                  if ref in jobs else prints_of(session, job.container_id))
         texts.append(f"SUPERSEDED LABEL: the {_described(job)} of the {what} no longer says "
                      f"what the records say and must not be used ({event.reason}); "
-                     f"{_reprinted(session, job)}")
+                     f"{_reprinted(prints, job)}")
     return texts
 
 
-def _reprinted(session: Session, job: PrintJob) -> str:
-    later = [j for j in prints_of(session, job.container_id)
+def _reprinted(prints: list[PrintJob], job: PrintJob) -> str:
+    later = [j for j in sorted(prints, key=lambda j: j.id or 0)
              if j.label_kind == job.label_kind and (j.id or 0) > (job.id or 0)]
     if not later:
         return "NOT YET PRINTED AGAIN"

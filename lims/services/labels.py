@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, update
@@ -355,6 +355,33 @@ def pending_labels_many(session: Session,
             core_select(_J.c.id, _J.c.container_id, _J.c.label_kind)
             .where(_J.c.container_id.in_([c["id"] for c in containers])).order_by(_J.c.id)):
         latest.setdefault(container_id, {})[kind] = job_id
+    return _pending(session, products, containers, latest)
+
+
+def pending_labels_read(session: Session, product: Product, containers: Collection[Container],
+                        prints: Collection[PrintJob]) -> list[PendingLabel]:
+    """`pending_labels` of a product whose containers and print jobs the caller has just
+    read (the product page), without reading them again."""
+    if product.state in FINAL_STATES or product.id is None:
+        return []
+    rows = [c.model_dump() for c in sorted(containers, key=lambda c: c.id or 0)
+            if c.status == "in_use"]
+    if not rows:
+        return []
+    in_use = {row["id"] for row in rows}
+    latest: dict[int, dict[str, int]] = {}
+    for job in sorted(prints, key=lambda j: j.id or 0):
+        if job.container_id in in_use and job.id is not None:
+            latest.setdefault(job.container_id, {})[job.label_kind] = job.id
+    return _pending(session, {product.id: product}, rows, latest).get(product.id, [])
+
+
+def _pending(session: Session, products: Mapping[int, Any],
+             containers: Sequence[Mapping[Any, Any]],
+             latest: dict[int, dict[str, int]]) -> dict[int, list[PendingLabel]]:
+    """The pending labels of in-use `containers` (rows, container id order) of `products`
+    (id -> a row or Product) given `latest` (container id -> label kind -> its latest
+    print job id): the prints a correction superseded read here."""
     refs = {f"{products[c['product_id']].din}/{c['product_code']}/{c['flags']}": c["id"]
             for c in containers}  # container_ref of each
     superseded: dict[int, set[int]] = {}  # container id -> print job ids superseded

@@ -200,11 +200,22 @@ def attention(session: Session, *, now: datetime | None = None) -> Attention:
 def delivery_record(session: Session, product: Product) -> list[tuple[bool, str]]:
     """Each notification about `product`: (delivered, what became of it), for QA review and
     the batch record."""
-    rows = session.exec(_views().where(col(Notification.product_id) == product.id)
+    return delivery_records(session, [product.id or 0]).get(product.id or 0, [])
+
+
+def delivery_records(session: Session, product_ids: list[int]
+                     ) -> dict[int, list[tuple[bool, str]]]:
+    """`delivery_record` of many products at once: product id -> its notifications."""
+    if not product_ids:
+        return {}
+    rows = session.exec(_views().where(col(Notification.product_id).in_(product_ids))
                         .order_by(col(Notification.id)))
-    return [(note.status == NotificationStatus.SENT,
-             _delivery_text(NotificationView(note, din, user, name)))
-            for note, din, user, name in rows]
+    found: dict[int, list[tuple[bool, str]]] = {}
+    for note, din, user, name in rows:
+        found.setdefault(note.product_id or 0, []).append(
+            (note.status == NotificationStatus.SENT,
+             _delivery_text(NotificationView(note, din, user, name))))
+    return found
 
 
 def _delivery_text(view: NotificationView) -> str:

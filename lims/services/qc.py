@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -28,6 +29,7 @@ from workflows.product import ProductState, Trigger
 from workflows.roles import Role
 from workflows.specifications import (
     QC_TESTS,
+    Specification,
     allowed_tests,
     judge,
     limit_text,
@@ -183,6 +185,13 @@ def replaced_result(session: Session, row: QcResult) -> QcResult | None:
         col(QcResult.id) < row.id).order_by(col(QcResult.id).desc())).first()
 
 
+def replaced_among(rows: Iterable[QcResult], row: QcResult) -> QcResult | None:
+    """`replaced_result` among the product's rows already read (the review of many)."""
+    earlier = [r for r in rows if r.product_id == row.product_id and r.test == row.test
+               and (r.id or 0) < (row.id or 0)]
+    return max(earlier, key=lambda r: r.id or 0, default=None)
+
+
 def _sampling(session: Session, product: Product, test: str, previous: QcResult | None, *,
               method: str, instrument: str, drawn_at: datetime | None,
               volume_ml: float | None, tested_at: datetime) -> Sampling:
@@ -207,7 +216,12 @@ def _sampling(session: Session, product: Product, test: str, previous: QcResult 
 def current_results(session: Session, product: Product) -> dict[str, QcResult]:
     rows = session.exec(select(QcResult).where(QcResult.product_id == product.id,
                                                col(QcResult.superseded).is_(False)))
-    return {row.test: row for row in rows}
+    return current_among(rows)
+
+
+def current_among(rows: Iterable[QcResult]) -> dict[str, QcResult]:
+    """Test -> its current (not superseded) result, of one product's rows."""
+    return {row.test: row for row in rows if not row.superseded}
 
 
 def final_volume(session: Session, product: Product) -> float | None:
@@ -229,7 +243,12 @@ def qc_status(session: Session, product: Product) -> tuple[list[str], list[str]]
     """(missing required tests, failing tests) of the product's current results; a
     correction awaiting verification is failing, and so is a failed optional test."""
     spec, _ = specification_of(session, product)
-    results = current_results(session, product)
+    return qc_status_of(spec, current_results(session, product))
+
+
+def qc_status_of(spec: Specification, results: dict[str, QcResult]
+                 ) -> tuple[list[str], list[str]]:
+    """`qc_status` of current results already read, judged against `spec`."""
     required = required_tests(spec)
     missing = [t for t in required if t not in results]
     # An optional test that was recorded counts too: a mycoplasma found is a failure.

@@ -31,8 +31,15 @@ def formulation_figures(session: Session, product: Product) -> dict[str, float]:
         StepRecord.product_id == product.id, StepRecord.step == "formulate",
         col(StepRecord.superseded).is_(False),
     ).order_by(col(StepRecord.id).desc())).first()
-    if record is None:
+    return formulation_figures_in([record] if record is not None else [])
+
+
+def formulation_figures_in(records: list[StepRecord]) -> dict[str, float]:
+    """`formulation_figures` among the product's step records already read."""
+    current = [r for r in records if r.step == "formulate" and not r.superseded]
+    if not current:
         return {}
+    record = max(current, key=lambda r: r.id or 0)
     return computed_twins(record.values, record.computed)
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import String, cast
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, CoiEvent, Container, Patient, Product, QcResult, StepRecord
@@ -70,16 +72,20 @@ def worklist_items(session: Session, *, sort: str = "step", state: str | None = 
                    arm: str | None = None) -> list[WorklistItem]:
     """Products in process (or in one state), of one arm or both, in the order `sort`
     names (WORKLIST_SORTS); an unknown sort is the default, by step."""
-    query = select(Product, Patient.subject_id).join(Patient, col(Patient.id) == Product.patient_id)
+    # The item's columns only: no Product instances for every product in process.
+    query = core_select(col(Product.din), col(Patient.subject_id), col(Product.arm),
+                        col(Product.state), col(Product.version), col(Product.harvest_end),
+                        col(Product.expires_at), col(Product.id)).join(
+        Patient, col(Patient.id) == Product.patient_id)
     if state is not None:
-        query = query.where(Product.state == state)
+        query = query.where(col(Product.state) == state)
     else:
         query = query.where(col(Product.state).in_(IN_PROCESS_STATES))
     if arm is not None:
-        query = query.where(Product.arm == arm)
-    items = [WorklistItem(product.din, subject, product.arm, product.state, product.version,
-                          product.harvest_end, product.expires_at, product.id or 0)
-             for product, subject in session.exec(query.order_by(col(Product.id)))]
+        query = query.where(col(Product.arm) == arm)
+    rows = session.connection().execute(query.order_by(col(Product.id)))
+    items = [WorklistItem(din, subject, arm_, state_, version, harvest_end, expires_at, id_ or 0)
+             for din, subject, arm_, state_, version, harvest_end, expires_at, id_ in rows]
     return sorted(items, key=_sort_key(sort))
 
 
@@ -106,8 +112,9 @@ def history(session: Session, din: str) -> list[AuditEvent]:
 
 def history_of(session: Session, product: Product) -> list[AuditEvent]:
     """`history` of a product already read."""
-    records = [str(r) for r in session.exec(select(StepRecord.id).where(
-        StepRecord.product_id == product.id))]
+    # Its step records' ids as text, in the same statement (the audit entity id is text).
+    records = select(cast(col(StepRecord.id), String)).where(
+        StepRecord.product_id == product.id)
     query = select(AuditEvent).where(
         ((col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din))
         | ((col(AuditEvent.entity) == "container")

@@ -2,35 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, func, select
 
-from lims.models import (
-    Alert,
-    CoiEvent,
-    Container,
-    Deviation,
-    Patient,
-    PrintJob,
-    Product,
-    QcResult,
-    StepRecord,
-    User,
-)
+from lims.models import Alert, Deviation, Patient, Product, QcResult, User
 from lims.services.alerts import open_alerts
-from lims.services.common import parameters_of, product_by_din, utcnow
-from lims.services.deviations import deviations_of
+from lims.services.common import product_by_din, utcnow
 from lims.services.identity import NEAR_MISS_CODES
 from lims.services.independence import independence_problem
-from lims.services.label_generations import supersession_texts
-from lims.services.notifications import delivery_record
-from lims.services.qc import counts, current_results, qc_status, replaced_result
-from lims.services.qc_consequences import formulation_figures
-from lims.services.specifications import specification_of
-from lims.services.suspensions import is_suspended, suspension_history
+from lims.services.qc import counts, current_among, qc_status_of, replaced_among
+from lims.services.qc_consequences import formulation_figures_in
+from lims.services.review_facts import ReviewFacts, review_facts
+from lims.services.suspensions import is_suspended
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.numbers import format_value
 from workflows.product import ProductState, requires_witness
@@ -93,10 +79,10 @@ def qa_queue(session: Session, *, limit: int | None = None) -> list[QueueItem]:
     if limit is not None:
         query = query.limit(max(limit, 0))
     # populate_existing: the row as it is now (as review_summary's product_by_din reads it).
-    for product, subject in session.exec(query.execution_options(populate_existing=True)).all():
-        # The count shown is the review's own: the same exceptions QA acknowledges.
-        summary = _summary(session, product, subject, None, alerts)
-        items.append(QueueItem(product.din, subject, product.arm, product.state,
+    due = session.exec(query.execution_options(populate_existing=True)).all()
+    # The count shown is the review's own: the same exceptions QA acknowledges.
+    for summary in review_summaries(session, due, alerts=alerts):
+        items.append(QueueItem(summary.din, summary.subject_id, summary.arm, summary.state,
                                len(summary.exceptions)))
     for alert in alerts:
         flagged = session.get(Product, alert.product_id)
@@ -119,46 +105,53 @@ def review_summary(session: Session, din: str, reviewer_id: int | None = None, *
     product = product_by_din(session, din)
     patient = session.get(Patient, product.patient_id)
     assert patient is not None
-    return _summary(session, product, patient.subject_id, reviewer_id, alerts)
+    [facts] = review_facts(session, [(product, patient.subject_id)], alerts)
+    return _summary(session, facts, reviewer_id)
 
 
-def _summary(session: Session, product: Product, subject_id: str, reviewer_id: int | None,
-             alerts: list[Alert] | None) -> ReviewSummary:
-    """`review_summary` of a product (and its patient's subject ID) already read."""
-    spec, version = specification_of(session, product)
-    missing, failed = qc_status(session, product)
-    computed = computed_dose_problem(formulation_figures(session, product), spec)
-    summary = ReviewSummary(product.din, subject_id, product.arm, product.state,
-                            version, missing_tests=missing, failed_tests=failed,
+def review_summaries(session: Session, products: Sequence[tuple[Product, str]], *,
+                     alerts: list[Alert] | None = None) -> list[ReviewSummary]:
+    """`review_summary` of each (product, its patient's subject ID) already read, their
+    records read for all at once (a page of the QA queue)."""
+    return [_summary(session, facts, None) for facts in review_facts(session, products, alerts)]
+
+
+def _summary(session: Session, facts: ReviewFacts, reviewer_id: int | None) -> ReviewSummary:
+    """`review_summary` of a product whose facts are read (the session only for the
+    reviewer's independence)."""
+    product, spec = facts.product, facts.specification
+    current = current_among(facts.qc)
+    missing, failed = qc_status_of(spec, current)
+    computed = computed_dose_problem(formulation_figures_in(facts.steps), spec)
+    summary = ReviewSummary(product.din, facts.subject_id, product.arm, product.state,
+                            facts.version, missing_tests=missing, failed_tests=failed,
                             failed_criteria=[computed] if computed else [],
-                            open_alerts=[a for a in (open_alerts(session) if alerts is None
-                                                     else alerts)
-                                         if a.product_id == product.id])
+                            open_alerts=facts.alerts)
     add = summary.exceptions.append
     if is_suspended(product):
         add(ReviewException("suspension", "RELEASE SUSPENDED: issue and administration are "
                             "refused until QA re-releases (every result passing, corrections "
                             "verified), releases exceptionally, or rejects"))
-    for line in suspension_history(session, product):
+    for line in facts.suspensions:
         add(ReviewException("suspension", line))
     if computed:
         add(ReviewException("computed_figure", f"{computed}: only an exceptional release "
                             "is possible"))
-    _qc_exceptions(session, product, add)
-    for deviation in deviations_of(session, product):
+    _qc_exceptions(facts, current, add)
+    for deviation in facts.deviations:
         add(_deviation_exception(deviation))
-    _step_exceptions(session, product, add)
-    for event in session.exec(select(CoiEvent).where(CoiEvent.product_id == product.id)):
+    _step_exceptions(facts, add)
+    for event in facts.coi:
         # A wrong patient's or product's container is a near miss; an unreadable scan is not.
         kind = "near_miss" if event.code in NEAR_MISS_CODES else "coi_refusal"
         add(ReviewException(kind, f"wrong scan refused at {action_words(event.step)}: "
                                   f"{event.detail}"))
-    _reprints(session, product, add)
-    for text in supersession_texts(session, product):  # labels a correction made untrue
+    _reprints(facts, add)
+    for text in facts.superseded:  # labels a correction made untrue
         add(ReviewException("superseded_label", text))
     for alert in summary.open_alerts:
         add(ReviewException("alert", alert.message))
-    for delivered, text in delivery_record(session, product):  # who was told; did it arrive
+    for delivered, text in facts.notifications:  # who was told; did it arrive
         add(ReviewException("notification" if delivered else "notification_undelivered", text))
     if missing:
         add(ReviewException("pending", "missing QC results: " + ", ".join(
@@ -182,9 +175,8 @@ def _deviation_exception(deviation: Deviation) -> ReviewException:
                            f"{deviation.description}")
 
 
-def _qc_exceptions(session: Session, product: Product,
+def _qc_exceptions(facts: ReviewFacts, current: dict[str, QcResult],
                    add: Callable[[ReviewException], None]) -> None:
-    current = current_results(session, product)  # read once: nothing here writes
     for row in current.values():
         label = _test_label(row.test)
         if row.passed is False:
@@ -195,14 +187,12 @@ def _qc_exceptions(session: Session, product: Product,
         if row.late:
             add(ReviewException("late_entry", f"{label} was entered late ({_ts(row.entered_at)}"
                                 f" for a test at {_ts(row.tested_at)})"))
-    corrected = session.exec(select(QcResult).where(QcResult.product_id == product.id,
-                                                    col(QcResult.reason).is_not(None)))
-    for row in corrected:
-        replaced = replaced_result(session, row)
+    for row in (row for row in facts.qc if row.reason is not None):  # the corrections
+        replaced = replaced_among(facts.qc, row)
         before = _qc_text(row.test, replaced.value) if replaced is not None else "?"
         add(ReviewException("correction", f"{_test_label(row.test)} corrected: {before} → "
                             f"{_qc_text(row.test, row.value)}, reason: {row.reason}"
-                            f"{_verification(session, row)}"))
+                            f"{_verification(facts, row)}"))
     for row in current.values():
         if not counts(row):
             add(ReviewException("verification", f"{_test_label(row.test)} correction to "
@@ -211,23 +201,19 @@ def _qc_exceptions(session: Session, product: Product,
                                 "does not count until then"))
 
 
-def _verification(session: Session, row: QcResult) -> str:
+def _verification(facts: ReviewFacts, row: QcResult) -> str:
     """The four-eyes state of a correction, as the review shows it."""
     if not row.needs_verification:
         return ""
     if row.verified_at is None:
         return " (correction of an out-of-specification result, AWAITING VERIFICATION)"
-    verifier = session.get(User, row.verified_by_id)
-    who = verifier.full_name if verifier else "?"
+    who = facts.names.get(row.verified_by_id, "?")
     return f" (verified by {who} at {_ts(row.verified_at)})"
 
 
-def _step_exceptions(session: Session, product: Product,
-                     add: Callable[[ReviewException], None]) -> None:
-    params = parameters_of(session, product.protocol_id)
-    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
-                           .order_by(col(StepRecord.id)))
-    for record in records:
+def _step_exceptions(facts: ReviewFacts, add: Callable[[ReviewException], None]) -> None:
+    product, params = facts.product, facts.parameters
+    for record in facts.steps:
         # A correction (old → new values in the audit trail) is itself an exception; the
         # findings are the current record's, the witness and the timeliness the original's.
         if record.corrects_id is not None:
@@ -271,15 +257,13 @@ def _qc_text(test: str, value: str) -> str:
         return value
 
 
-def _reprints(session: Session, product: Product,
-              add: Callable[[ReviewException], None]) -> None:
+def _reprints(facts: ReviewFacts, add: Callable[[ReviewException], None]) -> None:
     """A reprinted label is a second label of one container in circulation: QA sees why."""
-    reprints = session.exec(select(PrintJob, Container.kind).join(
-        Container, col(Container.id) == col(PrintJob.container_id)).where(
-        PrintJob.product_id == product.id, col(PrintJob.reprint).is_(True))
-        .order_by(col(PrintJob.id)))
-    for job, kind in reprints:
-        what = KIND_LABELS[ContainerKind(kind)]
+    for job in facts.prints:
+        container = facts.containers.get(job.container_id)
+        if not job.reprint or container is None:
+            continue
+        what = KIND_LABELS[ContainerKind(container.kind)]
         add(ReviewException("reprint", f"{label_kind_words(job.label_kind)} of the "
                             f"{what} reprinted at "
                             f"{_ts(job.printed_at)}: {job.reason}"))

@@ -64,6 +64,33 @@ def specification_of(session: Session, product: Product) -> tuple[Specification,
                          "specification set")
     else:
         row = current_specification_set(session, product.protocol_id, product.arm)
+    return _judged_against(row)
+
+
+def specifications_of(session: Session, products: list[Product]
+                      ) -> dict[int, tuple[Specification, str]]:
+    """`specification_of` many products at once (product id -> the same answer): their
+    recorded versions in one read, the version in force once per protocol and arm."""
+    recorded = {p.specification_set_id for p in products if p.specification_set_id is not None}
+    rows = {row.id: row for row in session.exec(select(SpecificationSet).where(
+        col(SpecificationSet.id).in_(recorded)))} if recorded else {}
+    in_force: dict[tuple[int, str], SpecificationSet] = {}
+    found = {}
+    for product in products:
+        if product.specification_set_id is not None:
+            row = rows.get(product.specification_set_id)
+            if row is None:
+                raise NotFound(f"specification set {product.specification_set_id} not found")
+        else:
+            key = (product.protocol_id, product.arm)
+            if key not in in_force:
+                in_force[key] = current_specification_set(session, *key)
+            row = in_force[key]
+        found[product.id or 0] = _judged_against(row)
+    return found
+
+
+def _judged_against(row: SpecificationSet) -> tuple[Specification, str]:
     return Specification.from_mapping(row.limits), version_name(row)
 
 

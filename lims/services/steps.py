@@ -17,6 +17,7 @@ from lims.prepared import new, row_of
 from lims.services import step_store as store
 from lims.services.balance import carried_events, stage_recovery_deviations
 from lims.services.common import aware, require_trigger_role, utcnow
+from lims.services.follow_up import administration_day, schedule_follow_up
 from lims.services.signatures import add_signature
 from lims.services.step_check import (
     StepCheck,
@@ -165,6 +166,10 @@ def _write(session: Session, *, trigger: Trigger, ctx: store.StepContextRow, act
     append(session, events, user_id=actor.id, username=actor.username)
     stage_recovery_deviations(session, product=product, step=trigger.value, outcome=outcome,
                               actor=actor, now=now)
+    if trigger == Trigger.ADMINISTER:  # its follow-up visits, in the same transaction
+        schedule_follow_up(session, product=product,
+                           administered_on=administration_day(outcome.values),
+                           user_id=actor.id, username=actor.username, now=now)
     if witness is not None:
         # The witness re-entered their password on this screen: an electronic signature.
         add_signature(session, signer=witness, meaning="Witnessed", product_id=product.id,
@@ -222,6 +227,8 @@ def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: U
     _insert(conn, created)
     if trigger == Trigger.FORMULATE:
         samples = _qc_samples(ctx, actor, outcome, now, parent=created[0].id)
+        samples += _retention_samples(ctx, actor, outcome, now, parent=created[0].id,
+                                      after=len(samples))
         _insert(conn, samples)
         created += samples
     if source is not None and source.id is not None and (
@@ -229,6 +236,31 @@ def _containers(conn: Any, trigger: Trigger, ctx: store.StepContextRow, actor: U
         status = "administered" if trigger == Trigger.ADMINISTER else "consumed"
         store.set_container(conn, source.id, status=status)
     return created
+
+
+def _retention_samples(ctx: store.StepContextRow, actor: User, outcome: StepOutcome,
+                       now: datetime, parent: int | None, after: int) -> list[Container]:
+    """Retention samples (issue 16): tubes of the final product kept in storage. They carry
+    the final product's code with the next local flags after the QC tubes (21..)."""
+    product = ctx.product
+    assert product.id is not None and actor.id is not None
+    count = outcome.values.get("retention_samples") or 0
+    count = count if isinstance(count, int) else 0
+    if not count:
+        return []
+    if not outcome.values.get("retention_drawn_at"):
+        raise InvalidInput("retention_drawn_at: enter when the retention samples were drawn")
+    first = max(after, 2)  # never 07 (test tube) or 10 (bacterial testing): those are QC's
+    if first + count > len(QC_SAMPLE_FLAGS):
+        raise InvalidInput("too many QC and retention samples for one product")
+    code = ctx.product_codes[product_code_key(ContainerKind.RETENTION_SAMPLE, product.arm)]
+    volume = put_out(STEPS[Trigger.FORMULATE], outcome.values, ContainerKind.RETENTION_SAMPLE,
+                     Quantity.VOLUME)
+    return [new(Container, product_id=product.id, parent_id=parent,
+                kind=ContainerKind.RETENTION_SAMPLE.value, product_code=code,
+                flags=QC_SAMPLE_FLAGS[first + i], created_at=now, created_by_id=actor.id,
+                volume_ml=volume)
+            for i in range(count)]
 
 
 def _insert(conn: Any, containers: list[Container]) -> None:

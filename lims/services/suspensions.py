@@ -19,12 +19,26 @@ S = ProductState
 def suspension_history(session: Session, product: Product) -> list[str]:
     """One line per suspension and per decision that ended one, oldest first; people by
     their printed names, states in words (the events keep the user name and the codes)."""
-    events = list(session.exec(select(AuditEvent).where(
-        AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity_id == product.din,
+    events = suspension_events(session, [product.din]).get(product.din, [])
+    return suspension_lines(events, printed_names(session, {e.user_id for e in events}))
+
+
+def suspension_events(session: Session, dins: list[str]) -> dict[str, list[AuditEvent]]:
+    """DIN -> the state changes into and out of a release suspension, oldest first."""
+    if not dins:
+        return {}
+    found: dict[str, list[AuditEvent]] = {}
+    for event in session.exec(select(AuditEvent).where(
+        AuditEvent.action == AuditAction.STATE_CHANGED, col(AuditEvent.entity_id).in_(dins),
         (col(AuditEvent.old_value) == S.RELEASE_SUSPENDED.value)
         | (col(AuditEvent.new_value) == S.RELEASE_SUSPENDED.value),
-    ).order_by(col(AuditEvent.seq))))
-    names = printed_names(session, {e.user_id for e in events})
+    ).order_by(col(AuditEvent.seq))):
+        found.setdefault(event.entity_id, []).append(event)
+    return found
+
+
+def suspension_lines(events: list[AuditEvent], names: dict[int | None, str]) -> list[str]:
+    """`suspension_history` of events already read (`names`: printed names by user id)."""
     lines = []
     for event in events:
         when = f"{event.at:%Y-%m-%d %H:%M} UTC"

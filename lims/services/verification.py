@@ -23,6 +23,7 @@ from lims.services.audit_trail_index import Trail
 from lims.services.bedside_signatures import check_administrations
 from lims.services.checkpoints import check_against_checkpoints
 from lims.services.reconcile_acknowledgements import reconcile_acknowledgements
+from lims.services.reconcile_certificates import reconcile_certificates
 from lims.services.reconcile_quality import (
     reconcile_alerts,
     reconcile_deviations,
@@ -123,7 +124,9 @@ _CHECKS: tuple[Callable[[Session, Trail, Replay], list[Problem]], ...] = (
     lambda session, trail, _replay: reconcile_prints(session, trail),
     lambda session, trail, _replay: reconcile_deviations(session, trail),
     lambda session, trail, _replay: reconcile_alerts(session, trail),
-    lambda session, trail, _replay: reconcile_acknowledgements(session, trail),
+    # QA's acknowledgements and the certificates of analysis they lead to: one step
+    lambda session, trail, _replay: [*reconcile_acknowledgements(session, trail),
+                                     *reconcile_certificates(session, trail)],
     lambda session, trail, _replay: reconcile_users(session, trail),
     lambda session, trail, _replay: check_specifications(session, trail))
 

@@ -45,6 +45,11 @@ class Chart:
     high: float | None = None
     log: bool = False
     limit_text: str = ""
+    # What the time axis and each point are: a product at its harvest (QC trends), or one
+    # patient's visit (follow-up outcomes).
+    time_axis: str = "harvest date (each point one product)"
+    when_words: str = "harvest"
+    points_are: str = "products by harvest date"
 
 
 def _ticks(low: float, high: float, log: bool) -> list[float]:
@@ -227,7 +232,8 @@ def _series(frame: _Frame) -> list[str]:
         parts.append(f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" stroke="#5a6b7b" '
                      'stroke-width="1.5"/>')
     for point, (px, py) in zip(chart.points, coords, strict=True):
-        when = f" · harvest {point.when.astimezone(frame.zone):%Y-%m-%d}" if point.when else ""
+        when = (f" · {chart.when_words} {point.when.astimezone(frame.zone):%Y-%m-%d}"
+                if point.when else "")
         tip = escape(f"{point.label}{when}: {format_value(point.value, chart.unit)} "
                      f"{point.note}".strip())
         if point.ok:
@@ -246,8 +252,7 @@ def _series(frame: _Frame) -> list[str]:
 
 def _axes(frame: _Frame) -> list[str]:
     middle = TOP + frame.height / 2
-    words = ("harvest date (each point one product)" if frame.span is not None
-             else "products")
+    words = frame.chart.time_axis if frame.span is not None else "products"
     return [_text(LEFT + frame.width / 2, HEIGHT - 12, words, extra=' class="x-title"'),
             _text(18, middle, _axis(frame.chart.unit),
                   extra=f' transform="rotate(-90 18 {middle})" class="y-title"')]
@@ -255,5 +260,7 @@ def _axes(frame: _Frame) -> list[str]:
 
 def _describe(chart: Chart) -> str:
     out = sum(not p.ok for p in chart.points)
-    return (f"{len(chart.points)} products by harvest date; {out} outside the specification"
+    if chart.low is None and chart.high is None:
+        return f"{len(chart.points)} {chart.points_are}"
+    return (f"{len(chart.points)} {chart.points_are}; {out} outside the specification"
             + (f" ({chart.limit_text})" if chart.limit_text else ""))

@@ -30,8 +30,9 @@ from lims.web.drafts import KEPT_NOTICE, form_page, keep_on_ended_session
 from lims.web.render import redirect, render, secure_cookie
 from workflows.errors import DomainError
 
-# The API and its generated documentation set their own headers (Swagger UI needs a CDN).
-NOT_WEB = ("/api", "/docs", "/redoc", "/openapi.json")
+# The API, its generated documentation and the FHIR interface set their own headers and
+# answer refusals their own way (Swagger UI needs a CDN; FHIR answers OperationOutcome).
+NOT_WEB = ("/api", "/docs", "/redoc", "/openapi.json", "/fhir")
 
 SECURITY_HEADERS = {
     # Server-rendered pages; the little script there is (progressive enhancement: every page

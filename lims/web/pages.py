@@ -10,6 +10,8 @@ from lims.web.routes import (
     auth,
     corrections,
     enrolment,
+    follow_up,
+    follow_up_events,
     home,
     labels,
     notifications,
@@ -17,14 +19,18 @@ from lims.web.routes import (
     qa,
     qc,
     records,
+    scheduling,
     search,
     specifications,
     steps,
+    storage,
+    temperature,
     trends,
 )
 
 router = APIRouter(include_in_schema=False)
 for _module in (auth, home, product, labels, records, steps, corrections, qc, qa, trends,
                 notifications, audit, admin_users, admin_materials, specifications, enrolment,
-                admin_printers, search):
+                admin_printers, search, scheduling, follow_up, follow_up_events, storage,
+                temperature):
     router.include_router(_module.router)

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -99,6 +100,7 @@ def sup(text: object) -> Markup:
         lambda m: f"<sup>{m.group().translate(_PLAIN_DIGITS)}</sup>", escaped))
 
 
+@lru_cache(maxsize=4096)  # a page lists many DINs; each check character is computed once
 def din_box(din: str) -> Markup:
     """The DIN as on the label: 'X9999 25 000001' and its check character in a box."""
     try:

@@ -13,9 +13,11 @@ from lims.services.alerts import open_alerts
 from lims.services.common import product_by_din
 from lims.services.deviations import deviations_of
 from lims.services.notifications import delivery_record
-from lims.services.qc import replaced_result
+from lims.services.qc import replaced_among
 from lims.services.queries import coi_events_of, container_scan_text, history_of, qc_results_of
 from lims.services.signatures import signatures_of
+from lims.services.storage import storage_history
+from lims.services.temperature_excursions import excursions
 from lims.web.render import local
 from lims.web.vocab import computed_rows
 from workflows.fields import Quantity
@@ -104,7 +106,8 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
     product = product_by_din(session, din)
     assert product.id is not None
     rows = container_rows(session, product)
-    qc = qc_results_of(session, product)
+    every_qc = qc_results_of(session, product, include_superseded=True)  # one read
+    qc = [q for q in every_qc if not q.superseded]
     users = user_names(session)
     return {
         "product": product,
@@ -114,7 +117,7 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "steps": step_rows(session, product, users),
         "qc": qc,
         # What each correction replaced, shown as old → new beside its reason.
-        "qc_replaced": {q.id: replaced_result(session, q) for q in qc if q.reason},
+        "qc_replaced": {q.id: replaced_among(every_qc, q) for q in qc if q.reason},
         "qc_tests": QC_TESTS,
         "subject_id": _subject(session, product),
         "signatures": signatures_of(session, product.id),
@@ -124,4 +127,6 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "alerts": [a for a in open_alerts(session) if a.product_id == product.id],
         "notifications": delivery_record(session, product),
         "users": users,
+        "storage": storage_history(session, product),
+        "temperature_excursions": excursions(session, product=product),
     }

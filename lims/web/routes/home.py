@@ -11,14 +11,16 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from lims.models import Patient, Product, User
+from lims.services.follow_up import OverdueVisit, overdue_visits
 from lims.services.harvests import SCHEDULERS, schedule_harvest
 from lims.services.identity import SCAN_BOX, record_refused_entry
 from lims.services.labels import LABELLERS, pending_labels, pending_labels_many, verify_label
 from lims.services.queries import WORKLIST_SORTS, WorklistItem, worklist_items
+from lims.services.scheduling import todays_calendar
 from lims.web import stepcheck
 from lims.web.deps import AnyUser, DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, next_action
-from lims.web.render import din_words, local, now, redirect, render
+from lims.web.render import din_words, local, now, redirect, render, site_zone
 from lims.web.routes.steps import render_step
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch
 from workflows.identity import container_words
@@ -66,12 +68,22 @@ def home(request: Request, user: AnyUser, db: DbSession, sort: str = "step", sta
                            "rows": [rows[id(item)] for item in group if id(item) in rows]})
     flat = [rows[id(item)] for item in shown]
     return render(request, "home.html", {
+        "todays_calendar": todays_calendar(db),  # the day's bookings (issue 16)
+        "overdue_visits": _overdue_visits(db, user),
         "groups": groups, "rows": flat, "total": len(items), "autofocus_scan": True,
         "more_limit": len(shown) + FLAT_ROWS,
         "can_schedule": user.role in SCHEDULERS, "now_text": local(now(), "%H:%M"),
         "sort": sort, "sorts": SORT_WORDS, "state": state, "arm": arm, "arms": ARMS,
         "states": [(s, WAITING_FOR.get(s, s)) for s in WORKLIST_STATES],
         "filtered": bool(state or arm)})
+
+
+def _overdue_visits(db: DbSession, user: User) -> list[OverdueVisit]:
+    """A physician's worklist starts with the follow-up visits overdue (every patient's:
+    any physician of the trial may see the patient)."""
+    if user.role != Role.PHYSICIAN:
+        return []
+    return overdue_visits(db, actor=user, today=now().astimezone(site_zone()).date())
 
 
 def _shown(items: list[WorklistItem], sort: str, state: str, limit: int) -> list[WorklistItem]:

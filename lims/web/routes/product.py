@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from lims.models import PrintJob, Product, User
 from lims.services.dispositions import discard_product, hold_product, resume_product
-from lims.services.labels import LABELLERS, PendingLabel, pending_labels_many
+from lims.services.labels import LABELLERS, PendingLabel, pending_labels_read
 from lims.web import views
 from lims.web.deps import DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, NextAction, next_action
@@ -45,7 +45,9 @@ def render_product(request: Request, db: Session, user: User, din: str, error: s
             printed: int | None = None) -> HTMLResponse:
     page = views.product_page(db, din)
     product = page["product"]
-    pending = pending_labels_many(db, [product.id or 0]).get(product.id or 0, [])
+    rows = page["containers"]  # read once for the page: the pending labels reuse them
+    pending = pending_labels_read(db, product, [row.container for row in rows],
+                                  [job for row in rows for job in row.prints])
     allowed = allowed_triggers(product.state)
     dispositions = [(name, label) for name, (trigger, _, label) in DISPOSITIONS.items()
                     if trigger in allowed and user.role in TRIGGER_ROLES[trigger]]

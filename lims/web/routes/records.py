@@ -1,4 +1,5 @@
-"""The batch record (PDF) and post-release alerts acknowledged by electronic signature."""
+"""The batch record and the certificate of analysis (PDF), and post-release alerts
+acknowledged by electronic signature."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi.responses import Response
 
 from lims.services.alerts import acknowledge_alert
 from lims.services.batch_record import batch_record_pdf
+from lims.services.certificate import issue_certificate
 from lims.services.common import product_by_din
 from lims.web.deps import DbSession, Form, StaffUser, field
 from lims.web.render import redirect
@@ -23,6 +25,20 @@ def batch_record(din: str, user: StaffUser, db: DbSession) -> Response:
     return Response(batch_record_pdf(db, product.din), media_type="application/pdf",
                     headers={"Content-Disposition":
                              f'inline; filename="batch-record-{product.din}.pdf"'})
+
+
+@router.get("/products/{din}/certificate.pdf")
+def certificate(request: Request, din: str, user: StaffUser, db: DbSession) -> Response:
+    """The certificate of analysis of a released product (recorded each time it is made)."""
+    product = product_by_din(db, din)
+    try:
+        pdf, _row = issue_certificate(db, actor=user, din=product.din)
+    except DomainError as error:
+        return render_product(request, db, user, product.din, error=error.detail,
+                              status_code=409)
+    return Response(pdf, media_type="application/pdf",
+                    headers={"Content-Disposition":
+                             f'inline; filename="certificate-{product.din}.pdf"'})
 
 
 @router.post("/products/{din}/alerts/{alert_id}/acknowledge")
