@@ -14,6 +14,7 @@ from lims import demo_data as data
 from lims.demo_storage import store_demo_samples
 from lims.models import Container, Patient, Product, User
 from lims.progress import Phases, quiet
+from lims.services.certificate import issue_certificate
 from lims.services.common import user_by_name, utcnow
 from lims.services.enrolment import enrol_patient
 from lims.services.harvests import schedule_harvest
@@ -45,6 +46,8 @@ class DemoRun:
         self.users = {name: user_by_name(session, name) for name in PASSWORDS}
         # Every label this run printed, by DIN then file stem (kind-code-flags), for `run_demo`.
         self.printed: dict[str, dict[str, Label]] = {}
+        # The certificate of analysis of each released product (PDF), for `run_demo`.
+        self.certificates: dict[str, bytes] = {}
 
     def user(self, name: str) -> User:
         return self.users[name]
@@ -176,6 +179,10 @@ class DemoRun:
                                   password=PASSWORDS["qa1"], now=at)
         self.say(f"  {product.din} released by QA -> {product.state}")
         self.label_all(product, at=at)  # the final label, once released
+        # The certificate of analysis travels with the product: printed before the issue.
+        self.certificates[product.din], _row = issue_certificate(
+            self.session, actor=self.user("tech1"), din=product.din,
+            now=at + timedelta(minutes=5))
         # Issued once it wears its final label, recorded as it leaves; the infusion starts
         # a quarter of an hour later and is recorded when it has ended.
         issued = at + timedelta(minutes=10)
@@ -222,6 +229,9 @@ def run_demo(session: Session, out: Path | None = None, say: Say = print,
                              say)
                 if product.state == "administered":
                     write_batch_record(session, out / "batch-records", product, say)
+                if product.din in run.certificates:
+                    write_certificate(out / "certificates", product,
+                                      run.certificates[product.din], say)
                 advance()
     return products
 
@@ -233,6 +243,14 @@ def write_batch_record(session: Session, folder: Path, product: Product, say: Sa
     path = folder / f"{product.din}-{product.arm}.pdf"
     path.write_bytes(batch_record_pdf(session, product.din))
     say(f"wrote batch record {path}")
+    return path
+
+
+def write_certificate(folder: Path, product: Product, pdf: bytes, say: Say = print) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{product.din}-certificate-of-analysis.pdf"
+    path.write_bytes(pdf)
+    say(f"wrote certificate of analysis {path}")
     return path
 
 

@@ -174,7 +174,8 @@ def test_a_visit_recorded_twice_or_in_the_future_is_refused_in_words(api_engine,
                   ).status_code == 303
     again = record(client, patient, week1, visit_form(token, week1.due_on.isoformat()))
     assert again.status_code == 409
-    assert f"Nothing was recorded: visit {week1.code} was already recorded on" in text_of(again.text)
+    assert (f"Nothing was recorded: visit {week1.code} was already recorded on"
+            in text_of(again.text))
     assert "follow_up_refused" in actions(session)
 
 
