@@ -34,8 +34,10 @@ ALPHABETS = (string.digits, "0123456789abcdef", "0123456789ABCDEF", string.ascii
 # or more, compared without case: a generated key holds one with odds below 1 in 10⁶.
 PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "replace", "example", "placeholder",
                      "secret", "password", "passwd", "default", "development", "insecure",
-                     "sample", "qwerty", "letmein", "123456", "abcdef", "yourkey",
+                     "sample", "qwerty", "letmein", "12345678", "abcdefgh", "yourkey",
                      "your-key", "your_key")
+# Runs of 8, not 6: `openssl rand -hex 32` holds "123456" or "abcdef" about once in 140,000
+# keys, and a generated key must never be refused (a run of 8 hex digits: 1 in 75 million).
 MIN_DISTINCT = 12  # a generated 43-character key has ~31 different characters, hex ~16
 
 
