@@ -159,12 +159,6 @@ def superseded_prints(session: Session, din: str, container: Container) -> dict[
     return found
 
 
-def supersession_texts(session: Session, product: Product) -> list[str]:
-    """Each print a correction superseded, as QA's review names it (oldest first)."""
-    events = supersession_events(session, [product.din]).get(product.din, [])
-    return supersession_lines(session, events, {}, {})
-
-
 def supersession_events(session: Session, dins: list[str]) -> dict[str, list[AuditEvent]]:
     """DIN -> the supersessions of its containers' prints, oldest first."""
     if not dins:
@@ -180,7 +174,8 @@ def supersession_events(session: Session, dins: list[str]) -> dict[str, list[Aud
 
 def supersession_lines(session: Session, events: list[AuditEvent], jobs: dict[int, PrintJob],
                        containers: dict[int, Container]) -> list[str]:
-    """`supersession_texts` of events already read; `jobs` and `containers`: the product's
+    """Each print a correction superseded, as QA's review names it (oldest first), from
+    events already read; `jobs` and `containers`: the product's
     print jobs and containers when already read (what is not there is read here)."""
     texts = []
     for event in events:

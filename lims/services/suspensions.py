@@ -16,13 +16,6 @@ from workflows.words import TRIGGERS, action_words, state_words
 S = ProductState
 
 
-def suspension_history(session: Session, product: Product) -> list[str]:
-    """One line per suspension and per decision that ended one, oldest first; people by
-    their printed names, states in words (the events keep the user name and the codes)."""
-    events = suspension_events(session, [product.din]).get(product.din, [])
-    return suspension_lines(events, printed_names(session, {e.user_id for e in events}))
-
-
 def suspension_events(session: Session, dins: list[str]) -> dict[str, list[AuditEvent]]:
     """DIN -> the state changes into and out of a release suspension, oldest first."""
     if not dins:
@@ -38,7 +31,8 @@ def suspension_events(session: Session, dins: list[str]) -> dict[str, list[Audit
 
 
 def suspension_lines(events: list[AuditEvent], names: dict[int | None, str]) -> list[str]:
-    """`suspension_history` of events already read (`names`: printed names by user id)."""
+    """One line per suspension and per decision that ended one, oldest first, from events
+    already read (`names`: printed names by user id)."""
     lines = []
     for event in events:
         when = f"{event.at:%Y-%m-%d %H:%M} UTC"
