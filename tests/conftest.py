@@ -11,9 +11,10 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, make_url, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlmodel import Session
 
 from lims.db import make_engine
@@ -43,6 +44,52 @@ def _migrate(engine: Engine) -> None:
 
 
 @pytest.fixture(scope="session")
+def postgres_migration() -> list[tuple[str, Any, bool]]:
+    """Every statement Alembic sends while migrating an empty schema, recorded once per
+    worker: replaying them builds a test's schema in a fraction of a migration's time
+    (tests/integration/test_migration_replay.py checks that both give the same schema)."""
+    return record_migration(TEST_URL)
+
+
+def record_migration(url: str) -> list[tuple[str, Any, bool]]:
+    schema = f"m_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = make_engine(url, schema=schema)
+    statements: list[tuple[str, Any, bool]] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any,
+               executemany: bool) -> None:
+        statements.append((statement, parameters, executemany))
+
+    event.listen(eng, "before_cursor_execute", record)
+    try:
+        _migrate(eng)
+    finally:
+        event.remove(eng, "before_cursor_execute", record)
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    if schema in "".join(statement for statement, _p, _m in statements):
+        raise AssertionError("a migration named its own schema: it cannot be replayed")
+    return statements
+
+
+def replay_migration(engine: Engine, statements: list[tuple[str, Any, bool]]) -> None:
+    """Send the recorded statements, as the driver received them, in one transaction."""
+    with engine.begin() as conn:
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        for statement, parameters, executemany in statements:
+            if executemany:
+                cursor.executemany(statement, parameters)
+            else:
+                cursor.execute(statement, parameters)
+        cursor.close()
+
+
+@pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "template.db"
     engine = make_engine(f"sqlite:///{path}")
@@ -52,15 +99,17 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def engine(tmp_path: Path, sqlite_template: Path) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path: Path,
+           sqlite_template: Path) -> Iterator[Engine]:
     """A migrated, empty database of its own for each test."""
     if TEST_URL.startswith("postgresql"):
+        statements = request.getfixturevalue("postgres_migration")
         schema = f"t_{uuid.uuid4().hex[:12]}"
         admin = make_engine(TEST_URL)
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         eng = make_engine(TEST_URL, schema=schema)
-        _migrate(eng)
+        replay_migration(eng, statements)
         yield eng
         eng.dispose()
         with admin.begin() as conn:
