@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlmodel import Session
 
-from bench.report import Figure
+from bench.report import Figure, own_audit_files
 from lims.audit import event_hash, verify_chain
 from lims.audit_actions import AuditAction
 from lims.audit_keys import AuditKey, current_key
@@ -184,8 +184,7 @@ def figures(argv: list[str] | None = None) -> list[Figure]:
     args = parser.parse_args([] if argv is None else argv)
     # The bench's own checkpoint file and signing key (releases write checkpoints), and
     # the cheapest password hashing for its throw-away users.
-    os.environ.setdefault("LIMS_AUDIT_CHECKPOINT_PATH", f"{args.db}.checkpoints.jsonl")
-    os.environ.setdefault("LIMS_AUDIT_SIGNING_KEY_FILE", f"{args.db}.signing-key.pem")
+    own_audit_files("audit-verify")
     os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
     os.environ["LIMS_ENVIRONMENT"] = "development"  # demo data (the default is production)
     prepare(args.db, args.events, args.products)

@@ -38,7 +38,7 @@ from http.client import HTTPConnection  # after the path fix: this file is http.
 import httpx
 from sqlmodel import Session
 
-from bench.report import Figure
+from bench.report import Figure, own_audit_files
 from bench.transition import bare_commits, prepare, report, scan_figures
 from lims import demo_data as data
 from lims.db import make_engine
@@ -120,6 +120,7 @@ def figures(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=150, help="advances to time")
     args = parser.parse_args([] if argv is None else argv)
+    own_audit_files("http")  # the server inherits them
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
         ready = prepared_database(url, args.n + WARM_UP)

@@ -46,6 +46,18 @@ NEEDS: dict[str, tuple[str, ...]] = {"throughput": ("postgresql", "pgbench"),
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"  # BENCH_POSTGRES overrides, as for the benches
 
 
+def own_audit_files(name: str) -> None:
+    """Signed audit checkpoints and their key in /tmp, for one bench database: never the
+    working directory's (`make demo`'s), and never another bench's trail, whose
+    checkpoints would not match this one (the settings are read again)."""
+    from lims.config import get_settings
+
+    os.environ["LIMS_AUDIT_CHECKPOINT_PATH"] = f"/tmp/lims-bench-{name}.checkpoints.jsonl"
+    os.environ["LIMS_AUDIT_SIGNING_KEY_FILE"] = f"/tmp/lims-bench-{name}.signing-key.pem"
+    Path(os.environ["LIMS_AUDIT_CHECKPOINT_PATH"]).unlink(missing_ok=True)
+    get_settings.cache_clear()
+
+
 class Unavailable(Exception):
     """Raised by a bench's figures() when something it needs is missing: skipped, not failed."""
 

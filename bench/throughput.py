@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import multiprocessing
 import os
 import re
@@ -52,12 +53,14 @@ os.environ["LIMS_ENVIRONMENT"] = "development"
 # witnesses' passwords thousands of times (the benched step itself checks none).
 os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
 
+from http.client import HTTPConnection, HTTPException  # after the path fix
+
 import httpx
 import psycopg
 from sqlalchemy import text
 from sqlmodel import Session
 
-from bench.report import Figure
+from bench.report import Figure, own_audit_files
 from bench.transition import percentile, prepare
 from lims import demo_data as data
 from lims.audit import verify_chain
@@ -243,32 +246,43 @@ def _client_process(base: str, ready: list[tuple[str, str, int]], client_tokens:
     deadline = [0.0]
 
     def client(token: str) -> None:
-        headers = {"Authorization": f"Bearer {token}"}
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as http:
-            http.get("/api/v1/auth/me")  # open the keep-alive connection before the start
-            connected.wait()
-            go.wait()
+        # The standard library's client on one keep-alive connection, as bench/http.py:
+        # the load generator shares the server's cores, and httpx spent about a millisecond
+        # of them per request that the figure should give the server.
+        address = urlsplit(base)
+        http = HTTPConnection(address.hostname or "127.0.0.1", address.port, timeout=60)
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        http.request("GET", "/api/v1/auth/me", headers=headers)  # connect before the start
+        http.getresponse().read()
+        connected.wait()
+        go.wait()
+        try:
             while time.monotonic() < deadline[0]:
                 with lock:
                     item = next(queue, None)
                 if item is None:
                     return
                 din, scan, version = item
+                body = json.dumps({"scan": scan, "values": values,
+                                   "expected_version": version})
                 began = time.perf_counter()
                 try:
-                    answer = http.post(f"/api/v1/products/{din}/steps/receive",
-                                       json={"scan": scan, "values": values,
-                                             "expected_version": version})
-                except httpx.HTTPError as error:
+                    http.request("POST", f"/api/v1/products/{din}/steps/receive", body, headers)
+                    answer = http.getresponse()
+                    text = answer.read()
+                except (OSError, HTTPException) as error:
                     with lock:
                         outcome.errors[din] = f"{type(error).__name__}: {error}"
+                    http.close()  # reconnects on the next request
                     continue
                 took = time.perf_counter() - began
                 with lock:
-                    outcome.statuses[din] = answer.status_code
+                    outcome.statuses[din] = answer.status
                     outcome.latencies.append(took)
-                    if answer.status_code >= 300:
-                        outcome.errors[din] = f"{answer.status_code} {answer.text[:300]}"
+                    if answer.status >= 300:
+                        outcome.errors[din] = f"{answer.status} {text[:300]!r}"
+        finally:
+            http.close()
 
     threads = [threading.Thread(target=client, args=(token,), daemon=True)
                for token in client_tokens]
@@ -433,6 +447,7 @@ def run(argv: list[str] | None = None) -> Result:
     parser.add_argument("--pgbench-seconds", type=int, default=15)
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     args = parser.parse_args(argv)
+    own_audit_files(args.database)  # the preparing processes and the server inherit them
     scratch = f"{args.database}_pgbench"
     url = sqlalchemy_url(args.server, args.database)
     try:

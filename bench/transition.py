@@ -30,7 +30,7 @@ os.environ["LIMS_ENVIRONMENT"] = "development"
 
 from sqlmodel import Session
 
-from bench.report import Figure
+from bench.report import Figure, own_audit_files
 from lims import demo_data as data
 from lims.db import make_engine
 from lims.demo import DemoRun
@@ -107,6 +107,7 @@ def figures(argv: list[str] | None = None) -> list[Figure]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("-n", type=int, default=150, help="advances to time")
     args = parser.parse_args([] if argv is None else argv)
+    own_audit_files("transition")
     with tempfile.TemporaryDirectory() as tmp:
         # Half the bare commits before and half after, so that a change in the machine's
         # load during the run weighs on both sides of the ratio alike.
