@@ -509,6 +509,9 @@ def measure_reads(url: str, samples: int) -> list[Timing]:
     tech, _ = browser(engine, "tech1")
     qa, _ = browser(engine, "qa1")
     assert isinstance(tech, TestClient)
+    # Start both applications as a server's worker starts (lifespan: gc.freeze, lims.app).
+    tech.__enter__()
+    qa.__enter__()
 
     def get(client: TestClient, path: str) -> Callable[[int], Any]:
         def call(_i: int) -> None:
@@ -544,6 +547,8 @@ def measure_reads(url: str, samples: int) -> list[Timing]:
         results.append(timed("review_summary (service)", samples, service(
             lambda s, i: review_summary(s, awaiting[i % len(awaiting)]))))
     results.append(timed("audit page GET /audit", samples, get(qa, "/audit")))
+    for client in (tech, qa):
+        client.__exit__(None, None, None)
     engine.dispose()
     return results
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -57,6 +58,9 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the background jobs with the application and stop them with it."""
+    if get_settings().gc_freeze_at_start:
+        gc.collect()
+        gc.freeze()
     runner = None
     if app.state.run_jobs:
         runner = BackgroundJobs(app.state.engine, get_settings().jobs_interval_seconds).start()

@@ -32,6 +32,8 @@ os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
 # No background job runner in the apps the tests start: a test runs jobs when it means to
 # (tests/integration/test_notifications.py starts one on purpose).
 os.environ.setdefault("LIMS_JOBS_ENABLED", "false")
+# A test process builds thousands of applications: frozen objects would never be freed.
+os.environ.setdefault("LIMS_GC_FREEZE_AT_START", "false")
 
 
 def _migrate(engine: Engine) -> None:

@@ -112,9 +112,10 @@ def history(session: Session, din: str) -> list[AuditEvent]:
 
 def history_of(session: Session, product: Product) -> list[AuditEvent]:
     """`history` of a product already read."""
-    # Its step records' ids as text, in the same statement (the audit entity id is text).
-    records = select(cast(col(StepRecord.id), String)).where(
-        StepRecord.product_id == product.id)
+    # Its step records' ids read first, as a list: given as a subquery, PostgreSQL read
+    # every step_record event of the trail and filtered them (250 ms at 1M events).
+    records = list(session.exec(select(cast(col(StepRecord.id), String)).where(
+        StepRecord.product_id == product.id)))
     query = select(AuditEvent).where(
         ((col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din))
         | ((col(AuditEvent.entity) == "container")
