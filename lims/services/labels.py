@@ -349,11 +349,13 @@ def pending_labels_many(session: Session,
         .order_by(_C.c.id)).mappings().all()
     if not containers:
         return {}
-    # Container id -> {label kind -> id of its latest print of that kind}.
+    # Container id -> {label kind -> id of its latest print of that kind}: the database
+    # picks the latest, not a loop over every print of every container in process.
     latest: dict[int, dict[str, int]] = {}
-    for job_id, container_id, kind in conn.execute(
-            core_select(_J.c.id, _J.c.container_id, _J.c.label_kind)
-            .where(_J.c.container_id.in_([c["id"] for c in containers])).order_by(_J.c.id)):
+    for container_id, kind, job_id in conn.execute(
+            core_select(_J.c.container_id, _J.c.label_kind, func.max(_J.c.id))
+            .where(_J.c.container_id.in_([c["id"] for c in containers]))
+            .group_by(_J.c.container_id, _J.c.label_kind)):
         latest.setdefault(container_id, {})[kind] = job_id
     return _pending(session, products, containers, latest)
 

@@ -297,6 +297,8 @@ def bookings_between(session: Session, start: datetime, end: datetime,
     if not include_cancelled:
         query = query.where(Booking.status != rules.BookingStatus.CANCELLED)
     rows = session.exec(query.order_by(col(Booking.starts_at), col(Booking.id))).all()
+    if not rows:
+        return []  # the worklist asks every time: no further reads for an empty day
     held = _held(session, [b.id for b in rows if b.id is not None])
     names = {r.id: r.name for r in session.exec(select(Resource))}
     products = {p.id: p for p in session.exec(select(Product).where(
