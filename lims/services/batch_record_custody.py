@@ -125,7 +125,8 @@ def _end_events(session: Session, product: Product, containers: list[Container],
                 users: Names) -> list[tuple[int, _Event]]:
     """A discard or expiry ends the story of every container still in use."""
     events = session.exec(select(AuditEvent).where(
-        AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity_id == product.din,
+        AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity == "product",
+        AuditEvent.entity_id == product.din,
         col(AuditEvent.new_value).in_(("discarded", "expired"))))
     found = []
     for event in events:

@@ -100,7 +100,7 @@ def label_scans(session: Session, product: Product) -> dict[int, Scan]:
     verified (reason "print job N, ...") and when (the new `label_verified_at`)."""
     scans = {}
     for event in session.exec(select(AuditEvent).where(
-            AuditEvent.action == AuditAction.LABEL_VERIFIED,
+            AuditEvent.action == AuditAction.LABEL_VERIFIED, AuditEvent.entity == "container",
             col(AuditEvent.entity_id).startswith(f"{product.din}/")).order_by(col(AuditEvent.seq))):
         job = (event.reason or "").split(",")[0].removeprefix("print job ")
         if job.isdigit():

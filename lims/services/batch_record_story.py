@@ -82,7 +82,8 @@ def state_changes(session: Session, product: Product, users: Names) -> tuple[br.
     is when the audit trail recorded it; a signed decision also shows its signature's time."""
     events = session.exec(select(AuditEvent).where(
         col(AuditEvent.action).in_((AuditAction.STATE_CHANGED, AuditAction.PRODUCT_CREATED)),
-        AuditEvent.entity_id == product.din, AuditEvent.field == "state",
+        AuditEvent.entity == "product", AuditEvent.entity_id == product.din,
+        AuditEvent.field == "state",
     ).order_by(col(AuditEvent.seq)))
     signed = _signed_decisions(session, product)
     triggers = {t.value for t in Trigger}

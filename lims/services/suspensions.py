@@ -22,7 +22,10 @@ def suspension_events(session: Session, dins: list[str]) -> dict[str, list[Audit
         return {}
     found: dict[str, list[AuditEvent]] = {}
     for event in session.exec(select(AuditEvent).where(
-        AuditEvent.action == AuditAction.STATE_CHANGED, col(AuditEvent.entity_id).in_(dins),
+        # The entity too: with it PostgreSQL reads the (entity, entity_id) index alone,
+        # without it it intersected every state change of the trail (33 ms at 1M events).
+        AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity == "product",
+        col(AuditEvent.entity_id).in_(dins),
         (col(AuditEvent.old_value) == S.RELEASE_SUSPENDED.value)
         | (col(AuditEvent.new_value) == S.RELEASE_SUSPENDED.value),
     ).order_by(col(AuditEvent.seq))):
