@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from lims.audit import content_hash
-from lims.models import Product, QcResult, StepRecord, User
+from lims.models import Product, User
 from lims.services.checkpoints import checkpoint_after_commit
 from lims.services.common import aware, product_by_din, require_trigger_role
 from lims.services.deviations import open_blocking
 from lims.services.independence import independence_problem
+from lims.services.product_records import ProductRecords, by, load_records
 from lims.services.qc import qc_status
 from lims.services.qc_consequences import formulation_figures
-from lims.services.review_acknowledgements import signed_acknowledgements, unacknowledged
+from lims.services.review_acknowledgements import unacknowledged
 from lims.services.signatures import add_signature, authenticate_signer
 from lims.services.specifications import specification_of
 from lims.services.transitions import advance
@@ -45,20 +46,22 @@ def product_content(session: Session, product: Product,
     records are all of them, corrections included (each keeps its content hash): a step
     corrected after signing adds a record the signature does not cover, and suspends the
     release (lims.services.corrections)."""
-    step_query = select(StepRecord.content_hash).where(
-        StepRecord.product_id == product.id, col(StepRecord.step).in_(_PROCESSING),
-    ).order_by(col(StepRecord.id))
-    if as_of is not None:
-        step_query = step_query.where(col(StepRecord.performed_at) <= as_of)
-    steps = session.exec(step_query)
-    query = select(QcResult).where(QcResult.product_id == product.id,
-                                   QcResult.value != "pending").order_by(col(QcResult.id))
-    if as_of is not None:
-        query = query.where(col(QcResult.entered_at) <= as_of)
-    results = [(row.content_hash, row.superseded) for row in session.exec(query)]
-    content: dict[str, object] = {"din": product.din, "arm": product.arm,
-                                  "steps": list(steps), "qc": results}
-    acknowledged = signed_acknowledgements(session, product, as_of)
+    key = product.id or 0  # a product not yet written has no records
+    return content_from(product, load_records(session, [key])[key], as_of)
+
+
+def content_from(product: Product, records: ProductRecords,
+                 as_of: datetime | None = None) -> dict[str, object]:
+    """`product_content` from the product's records already read (lims audit verify)."""
+    content: dict[str, object] = {
+        "din": product.din, "arm": product.arm,
+        "steps": [row.content_hash for row in records.steps
+                  if row.step in _PROCESSING and by(row.performed_at, as_of)],
+        "qc": [(row.content_hash, row.superseded) for row in records.qc
+               if row.value != "pending" and by(row.entered_at, as_of)]}
+    acknowledged = [[row.kind, row.text, row.comment, row.user_id, row.printed_name,
+                     aware(row.acknowledged_at).isoformat()]
+                    for row in records.acknowledgements if by(row.acknowledged_at, as_of)]
     if acknowledged:  # absent, not empty, before QA acknowledged: older signatures still match
         content["acknowledgements"] = acknowledged
     return content

@@ -13,12 +13,15 @@ one (old data, before migration c3e91f07ab52) is told as not signed, not as tamp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlmodel import Session, col, select
 
 from lims.audit import content_hash
-from lims.models import Product, QcResult, Signature, StepRecord, User
+from lims.models import Product, Signature, User
 from lims.services.audit_trail_index import Event
-from lims.services.release import product_content
+from lims.services.product_records import ProductRecords, load_records
+from lims.services.release import content_from
 from lims.services.state_replay import Decision, Replay
 from lims.services.verdicts import Problem
 from workflows.product import TRIGGER_ROLES, Trigger
@@ -34,55 +37,93 @@ def check_decisions(session: Session, replay: Replay) -> list[Problem]:
     if not replay.decisions:
         return []
     products = {p.din: p for p in session.exec(select(Product))}
+    users = {u.id: u for u in session.exec(select(User))}
     problems = []
-    for decision in replay.decisions:
-        event = decision.event
-        where = f"event {event.seq} (product {decision.din}: {event.old} → {event.new})"
-        discard = DISCARDED in decision.meanings
-        expected = (f"a valid '{DISCARDED}' signature by the {' or '.join(sorted(DISCARD_ROLES))}"
-                    " who discarded it" if discard else
-                    f"a valid '{' or '.join(sorted(decision.meanings))}' signature by an "
-                    "independent QA reviewer")
-        if discard and not _own(decision) and not replay.signed_before(DISCARDED, event.seq):
-            problems.append(Problem(where, "signature of the discard", expected,
-                                    UNSIGNED_OLD_DISCARD, before_rule=True))
-            continue
-        found = _problem(session, decision, products.get(decision.din))
-        if found is not None:
-            what = "signature of the discard" if discard else "signature of the decision"
-            problems.append(Problem(where, what, expected, found))
+    # A chunk of decisions at a time: their signatures and their products' records in a
+    # few statements (a product's records are read again when its decisions span chunks).
+    for start in range(0, len(replay.decisions), CHUNK):
+        chunk = replay.decisions[start:start + CHUNK]
+        facts = _Facts.load(session, chunk, products, users)
+        for decision in chunk:
+            problem = _decision_problem(facts, replay, decision)
+            if problem is not None:
+                problems.append(problem)
     return problems
+
+
+CHUNK = 2000  # decisions whose facts are read together
+
+
+@dataclass(frozen=True)
+class _Facts:
+    products: dict[str, Product]
+    users: dict[int | None, User]
+    signatures: dict[int, Signature]
+    records: dict[int, ProductRecords]
+
+    @classmethod
+    def load(cls, session: Session, decisions: list[Decision], products: dict[str, Product],
+             users: dict[int | None, User]) -> _Facts:
+        ids = {_signature_id(e) for d in decisions for e in _own(d)}
+        signatures = {row.id or 0: row for row in session.exec(
+            select(Signature).where(col(Signature.id).in_(sorted(ids))))} if ids else {}
+        owners = {products[d.din].id or 0 for d in decisions if d.din in products}
+        return cls(products, users, signatures, load_records(session, owners))
+
+
+def _signature_id(event: Event) -> int:
+    value = event.new_json().get("signature_id")
+    return value if isinstance(value, int) else 0
+
+
+def _decision_problem(facts: _Facts, replay: Replay, decision: Decision) -> Problem | None:
+    event = decision.event
+    where = f"event {event.seq} (product {decision.din}: {event.old} → {event.new})"
+    discard = DISCARDED in decision.meanings
+    expected = (f"a valid '{DISCARDED}' signature by the {' or '.join(sorted(DISCARD_ROLES))}"
+                " who discarded it" if discard else
+                f"a valid '{' or '.join(sorted(decision.meanings))}' signature by an "
+                "independent QA reviewer")
+    if discard and not _own(decision) and not replay.signed_before(DISCARDED, event.seq):
+        return Problem(where, "signature of the discard", expected, UNSIGNED_OLD_DISCARD,
+                       before_rule=True)
+    found = _problem(facts, decision, facts.products.get(decision.din))
+    if found is None:
+        return None
+    what = "signature of the discard" if discard else "signature of the decision"
+    return Problem(where, what, expected, found)
 
 
 def _own(decision: Decision) -> list[Event]:
     return [e for e in decision.signed if e.new_json().get("meaning") in decision.meanings]
 
 
-def _problem(session: Session, decision: Decision, product: Product | None) -> str | None:
+def _problem(facts: _Facts, decision: Decision, product: Product | None) -> str | None:
     own = _own(decision)
     if not own:
         return "no such signature was recorded before it"
     event = own[-1]
-    signature = session.get(Signature, event.new_json().get("signature_id") or 0)
+    signature = facts.signatures.get(_signature_id(event))
     if signature is None:
         return f"the signature recorded by event {event.seq} no longer exists"
     if product is None:
         return "the product no longer exists"
-    signer = (_discarder_problem(session, signature, decision.event)
+    records = facts.records.get(product.id or 0, ProductRecords())
+    signer = (_discarder_problem(facts, signature, decision.event)
               if DISCARDED in decision.meanings
-              else _signer_problem(session, signature, product))
+              else _signer_problem(facts, signature, records))
     return (_row_problem(signature, event, product) or signer
-            or _content_problem(session, signature, product))
+            or _content_problem(signature, product, records))
 
 
-def _discarder_problem(session: Session, signature: Signature, decided: Event) -> str | None:
+def _discarder_problem(facts: _Facts, signature: Signature, decided: Event) -> str | None:
     """The discard is signed by the person who discarded, of a role that may discard."""
-    signer = session.get(User, signature.user_id)
+    signer = facts.users.get(signature.user_id)
     if signer is None or signer.role not in DISCARD_ROLES:
         role = signer.role if signer else "no user"
         return f"signature {signature.id} was made by a {role}, who may not discard"
     if decided.user_id != signature.user_id:
-        who = session.get(User, decided.user_id or 0)
+        who = facts.users.get(decided.user_id or 0)
         return (f"signature {signature.id} is {signer.full_name}'s, but "
                 f"{who.full_name if who else 'another user'} discarded the product")
     return None
@@ -102,35 +143,32 @@ def _row_problem(signature: Signature, event: Event, product: Product) -> str | 
     return None
 
 
-def _signer_problem(session: Session, signature: Signature, product: Product) -> str | None:
-    signer = session.get(User, signature.user_id)
+def _signer_problem(facts: _Facts, signature: Signature,
+                    records: ProductRecords) -> str | None:
+    signer = facts.users.get(signature.user_id)
     if signer is None or signer.role != Role.QA:
         role = signer.role if signer else "no user"
         return f"signature {signature.id} was made by a {role}, not QA"
-    step = session.exec(select(StepRecord.step).where(
-        StepRecord.product_id == product.id, col(StepRecord.performed_at) <= signature.signed_at,
-        (col(StepRecord.operator_id) == signer.id) | (col(StepRecord.witness_id) == signer.id),
-    )).first()
+    signed_at = signature.signed_at
+    step = next((row.step for row in records.steps if row.performed_at <= signed_at
+                 and signer.id in (row.operator_id, row.witness_id)), None)
     if step is not None:
         return (f"signature {signature.id}: {signer.username} performed or witnessed the "
                 f"{step} step of this product")
-    test = session.exec(select(QcResult.test).where(
-        QcResult.product_id == product.id, QcResult.analyst_id == signer.id,
-        col(QcResult.superseded).is_(False), col(QcResult.entered_at) <= signature.signed_at,
-    )).first()
+    test = next((row.test for row in records.qc if row.analyst_id == signer.id
+                 and not row.superseded and row.entered_at <= signed_at), None)
     if test is not None:
         return f"signature {signature.id}: {signer.username} entered the {test} result"
     return None
 
 
-def _content_problem(session: Session, signature: Signature, product: Product) -> str | None:
-    now = content_hash(product_content(session, product, as_of=signature.signed_at))
+def _content_problem(signature: Signature, product: Product,
+                     records: ProductRecords) -> str | None:
+    now = content_hash(content_from(product, records, as_of=signature.signed_at))
     if now == signature.record_hash:
         return None
-    corrected_later = session.exec(select(QcResult.id).where(
-        QcResult.product_id == product.id, col(QcResult.entered_at) > signature.signed_at,
-        col(QcResult.reason).is_not(None))).first()
-    if corrected_later is not None:
+    if any(row.entered_at > signature.signed_at and row.reason is not None
+           for row in records.qc):
         return None  # a later QC correction changes the signed content legitimately
     return (f"signature {signature.id}: the product's records no longer match what was "
             "signed")

@@ -134,10 +134,3 @@ def acknowledgements_of(session: Session, product: Product,
     return list(session.exec(query.order_by(col(ReviewAcknowledgement.id))))
 
 
-def signed_acknowledgements(session: Session, product: Product,
-                            as_of: datetime | None = None) -> list[list[object]]:
-    """What a release signature covers of the acknowledgements: kind, text, comment, who
-    and when, of each one made by the signing time."""
-    return [[row.kind, row.text, row.comment, row.user_id, row.printed_name,
-             aware(row.acknowledged_at).isoformat()]
-            for row in acknowledgements_of(session, product, as_of)]
