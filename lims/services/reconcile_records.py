@@ -20,7 +20,7 @@ from lims.services.state_replay import Replayed
 from lims.services.steps import step_content
 from lims.services.verdicts import Problem, missing_row, unaudited_row
 from workflows.identity import ContainerKind
-from workflows.specifications import judge, parse_result
+from workflows.specifications import Specification, judge, parse_result
 
 
 def reconcile_products(session: Session, trail: Trail,
@@ -205,6 +205,7 @@ class _Judges:
         self.products = {p.id: p for p in session.exec(select(Product))}
         self.weights = {p.id: p.weight_kg for p in session.exec(select(Patient))}
         self.volumes: dict[int, float | None] = {}
+        self.specifications: dict[tuple[int | None, int, str], Specification] = {}
         for container in session.exec(select(Container).where(
                 Container.kind == ContainerKind.FINAL_PRODUCT).order_by(col(Container.id))):
             self.volumes.setdefault(container.product_id, container.volume_ml)
@@ -227,12 +228,19 @@ class _Judges:
             volume = _positive(values.get("final_volume_ml")) or volume
         return weight, volume
 
+    def _specification(self, product: Product) -> Specification:
+        """specification_of, built once per specification set (a million QC results)."""
+        key = (product.specification_set_id, product.protocol_id, product.arm)
+        if key not in self.specifications:
+            self.specifications[key] = specification_of(self.session, product)[0]
+        return self.specifications[key]
+
     def judge(self, row: QcResult) -> bool | str | None:
         product = self.products.get(row.product_id)
         if product is None:
             return "no product to judge it against"
         try:
-            spec, _ = specification_of(self.session, product)
+            spec = self._specification(product)
             result = parse_result(row.test, row.value)
         except ValueError as error:
             return f"not a valid result: {error}"
