@@ -36,6 +36,11 @@ class Event:
             return {}
         return value if isinstance(value, dict) else {}
 
+    def signature_id(self) -> int:
+        """The signature row a 'signed' event recorded (0 when it names none)."""
+        value = self.new_json().get("signature_id")
+        return value if isinstance(value, int) else 0
+
 
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 A = AuditAction

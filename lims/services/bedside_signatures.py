@@ -10,14 +10,13 @@ Once the system has made one, every later administration without one is a break.
 
 from __future__ import annotations
 
-from typing import TypeVar
-
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from lims.audit import content_hash
 from lims.audit_actions import AuditAction as A
 from lims.models import Signature, StepRecord, User
 from lims.services.audit_trail_index import Event, Trail
+from lims.services.common import rows_by_id
 from lims.services.state_replay import Replay
 from lims.services.steps import step_content
 from lims.services.verdicts import Problem
@@ -59,9 +58,9 @@ def check_administrations(session: Session, trail: Trail, replay: Replay) -> lis
     # not two per administration (100 s at 50,000 administrations).
     for start in range(0, len(to_check), CHUNK):
         chunk = to_check[start:start + CHUNK]
-        signatures = _by_id(session, Signature, {_signature_id(own[-1]) for _w, _s, own in chunk
-                                                 if own})
-        records = _by_id(session, StepRecord, {_record_id(step) for _w, step, _o in chunk})
+        signatures = rows_by_id(session, Signature, {own[-1].signature_id()
+                                                     for _w, _s, own in chunk if own})
+        records = rows_by_id(session, StepRecord, {_record_id(step) for _w, step, _o in chunk})
         for where, step, own in chunk:
             found = _problem(signatures, records, users, step, own)
             if found is not None:
@@ -69,22 +68,7 @@ def check_administrations(session: Session, trail: Trail, replay: Replay) -> lis
     return problems
 
 
-CHUNK = 2000
-M = TypeVar("M", Signature, StepRecord)
-
-
-def _by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
-    if not ids:
-        return {}
-    return {row.id or 0: row for row in session.exec(
-        select(model).where(col(model.id).in_(sorted(ids))))}
-
-
-def _signature_id(event: Event) -> int:
-    value = event.new_json().get("signature_id")
-    return value if isinstance(value, int) else 0
-
-
+CHUNK = 2000  # administrations whose signatures and records are read together
 def _record_id(step: Event) -> int:
     return int(step.entity_id) if step.entity_id.isdigit() else 0
 
@@ -94,7 +78,7 @@ def _problem(signatures: dict[int, Signature], records: dict[int, StepRecord],
     if not own:
         return f"no 'Administered' signature over step record {step.entity_id}"
     event = own[-1]
-    signature = signatures.get(_signature_id(event))
+    signature = signatures.get(event.signature_id())
     if signature is None:
         return f"the signature recorded by event {event.seq} no longer exists"
     record = records.get(_record_id(step))

@@ -35,6 +35,15 @@ def get_or_404(session: Session, model: type[M], key: object, what: str) -> M:
     return row
 
 
+def rows_by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
+    """The rows of `model` with these ids, by id, in one statement (none asked: none read)."""
+    if not ids:
+        return {}
+    key = model.id  # type: ignore[attr-defined]
+    return {row.id: row  # type: ignore[attr-defined]
+            for row in session.exec(select(model).where(key.in_(sorted(ids))))}
+
+
 def require_role(user: User, roles: frozenset[str] | set[str], action: str) -> None:
     if not user.active:
         raise Forbidden(f"user {user.username} is deactivated")

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from lims.audit import content_hash
 from lims.models import Product, Signature, User
 from lims.services.audit_trail_index import Event
+from lims.services.common import rows_by_id
 from lims.services.product_records import ProductRecords, load_records
 from lims.services.release import content_from
 from lims.services.state_replay import Decision, Replay
@@ -64,16 +65,10 @@ class _Facts:
     @classmethod
     def load(cls, session: Session, decisions: list[Decision], products: dict[str, Product],
              users: dict[int | None, User]) -> _Facts:
-        ids = {_signature_id(e) for d in decisions for e in _own(d)}
-        signatures = {row.id or 0: row for row in session.exec(
-            select(Signature).where(col(Signature.id).in_(sorted(ids))))} if ids else {}
+        signatures = rows_by_id(session, Signature,
+                                {e.signature_id() for d in decisions for e in _own(d)})
         owners = {products[d.din].id or 0 for d in decisions if d.din in products}
         return cls(products, users, signatures, load_records(session, owners))
-
-
-def _signature_id(event: Event) -> int:
-    value = event.new_json().get("signature_id")
-    return value if isinstance(value, int) else 0
 
 
 def _decision_problem(facts: _Facts, replay: Replay, decision: Decision) -> Problem | None:
@@ -103,7 +98,7 @@ def _problem(facts: _Facts, decision: Decision, product: Product | None) -> str 
     if not own:
         return "no such signature was recorded before it"
     event = own[-1]
-    signature = facts.signatures.get(_signature_id(event))
+    signature = facts.signatures.get(event.signature_id())
     if signature is None:
         return f"the signature recorded by event {event.seq} no longer exists"
     if product is None:
