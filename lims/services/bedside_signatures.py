@@ -31,15 +31,18 @@ UNSIGNED_OLD = "not signed (recorded before e-signatures at the bedside)"
 def check_administrations(session: Session, trail: Trail, replay: Replay) -> list[Problem]:
     if not replay.administrations:
         return []
-    # The step record of an administration is written in the same append, just after it.
-    recorded = {e.seq: e for e in trail.of(A.STEP_RECORDED)}
     signed: dict[str, list[Event]] = {}
-    for event in trail.of(A.SIGNED):
+    for event in trail.each(A.SIGNED):
         if event.entity == "step_record" and event.new_json().get("meaning") == ADMINISTERED:
             signed.setdefault(event.entity_id, []).append(event)
     problems = []
     to_check: list[tuple[str, Event, list[Event]]] = []
-    for change in replay.administrations:
+    recorded: dict[int, Event] = {}
+    for number, change in enumerate(replay.administrations):
+        if number % CHUNK == 0:  # the step record of an administration is written in the
+            # same append, just after it: those of a chunk of administrations in one read
+            recorded = trail.at({c.seq + 1 for c in replay.administrations[number:number + CHUNK]},
+                                A.STEP_RECORDED)
         where = f"event {change.seq} (product {change.entity_id}: {change.old} → {change.new})"
         step = recorded.get(change.seq + 1)
         if step is None or step.field != "administer":

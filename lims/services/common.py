@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -42,6 +43,26 @@ def rows_by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
     key = model.id  # type: ignore[attr-defined]
     return {row.id: row  # type: ignore[attr-defined]
             for row in session.exec(select(model).where(key.in_(sorted(ids))))}
+
+
+def chunks_of(session: Session, model: type[M], size: int = 2000) -> Iterator[Sequence[M]]:
+    """Every row of `model` in id order, `size` at a time, streamed: a whole table is never
+    held (nor built into objects at once, as a plain select does)."""
+    key = model.id  # type: ignore[attr-defined]
+    query = select(model).order_by(key).execution_options(yield_per=size)
+    yield from session.exec(query).partitions(size)
+
+
+def ids_present(session: Session, model: type[M]) -> Callable[[set[str]], set[str]]:
+    """Given ids as text (as audit events name rows), those of rows of `model` that exist."""
+    key = model.id  # type: ignore[attr-defined]
+
+    def present(keys: set[str]) -> set[str]:
+        ids = sorted({int(k) for k in keys if k.isascii() and k.isdigit()})
+        if not ids:
+            return set()
+        return {str(found) for found in session.exec(select(key).where(key.in_(ids)))}
+    return present
 
 
 def require_role(user: User, roles: frozenset[str] | set[str], action: str) -> None:

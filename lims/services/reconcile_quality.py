@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 
 from lims.audit_actions import AuditAction as A
 from lims.models import Alert, Container, Deviation, PrintJob, Product, Signature, User
-from lims.services.audit_trail_index import Event, Trail
+from lims.services.audit_trail_index import Event, Trail, absent
+from lims.services.common import chunks_of, ids_present, rows_by_id
 from lims.services.verdicts import Problem, missing_row, unaudited_row
 from workflows.words import action_words, label_kind_words
 
@@ -20,13 +21,11 @@ def _compare(where: str, source: str, pairs: list[tuple[str, Any, Any]]) -> list
 
 def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
-    signed = {str(e.new_json().get("signature_id")): e for e in trail.of(A.SIGNED)}
+    signed = {str(e.new_json().get("signature_id")): e for e in trail.each(A.SIGNED)}
     users = {u.id: u for u in session.exec(select(User))}
-    seen = set()
-    for row in session.exec(select(Signature)):
+    for row in (row for rows in chunks_of(session, Signature) for row in rows):
         where = f"signature {row.id} ({row.meaning}, {record_words(row.record_type)} " \
                 f"{row.record_id})"
-        seen.add(str(row.id))
         event = signed.get(str(row.id))
         if event is None:
             problems.append(unaudited_row(where, A.SIGNED))
@@ -43,7 +42,7 @@ def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
             ("record hash", event.reason, row.record_hash)])
     problems += [missing_row(f"signature {key} ({e.new_json().get('meaning')}, "
                              f"{record_words(e.entity)} {e.entity_id})", e.seq, e.action)
-                 for key, e in signed.items() if key not in seen]
+                 for key, e in absent(signed.items(), ids_present(session, Signature))]
     return problems
 
 
@@ -68,39 +67,40 @@ def record_words(entity: str) -> str:
 def reconcile_prints(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     printed = {str(e.new_json().get("print_job")): e
-               for e in trail.of(A.LABEL_PRINTED, A.LABEL_REPRINTED)}
-    dins = {p.id: p.din for p in session.exec(select(Product))}
-    refs = {c.id: f"{dins.get(c.product_id)}/{c.product_code}/{c.flags}"
-            for c in session.exec(select(Container))}
-    seen = set()
-    for job in session.exec(select(PrintJob)):
-        where = f"label print {job.id} ({label_kind_words(job.label_kind)}, serial {job.serial})"
-        seen.add(str(job.id))
-        event = printed.get(str(job.id))
-        if event is None:
-            problems.append(unaudited_row(where, A.LABEL_PRINTED))
-            continue
-        recorded = event.new_json()
-        problems += _compare(where, f"event {event.seq}", [
-            ("container", event.entity_id, refs.get(job.container_id)),
-            ("label kind", recorded.get("kind"), job.label_kind),
-            ("serial", recorded.get("serial"), job.serial),
-            ("format", recorded.get("format"), job.format),
-            ("printed content hash", recorded.get("content_hash"), job.content_hash),
-            ("reprint", event.action == A.LABEL_REPRINTED, job.reprint)])
+               for e in trail.each(A.LABEL_PRINTED, A.LABEL_REPRINTED)}
+    dins = dict(session.exec(select(Product.id, Product.din)).all())
+    for jobs in chunks_of(session, PrintJob):
+        containers = rows_by_id(session, Container, {job.container_id for job in jobs})
+        refs = {c.id: f"{dins.get(c.product_id)}/{c.product_code}/{c.flags}"
+                for c in containers.values()}
+        for job in jobs:
+            problems += _print_problems(job, printed.get(str(job.id)), refs)
     problems += [missing_row(f"label print {key} ({e.entity_id})", e.seq, e.action)
-                 for key, e in printed.items() if key not in seen]
+                 for key, e in absent(printed.items(), ids_present(session, PrintJob))]
     return problems
+
+
+def _print_problems(job: PrintJob, event: Event | None,
+                    refs: dict[int | None, str]) -> list[Problem]:
+    where = f"label print {job.id} ({label_kind_words(job.label_kind)}, serial {job.serial})"
+    if event is None:
+        return [unaudited_row(where, A.LABEL_PRINTED)]
+    recorded = event.new_json()
+    return _compare(where, f"event {event.seq}", [
+        ("container", event.entity_id, refs.get(job.container_id)),
+        ("label kind", recorded.get("kind"), job.label_kind),
+        ("serial", recorded.get("serial"), job.serial),
+        ("format", recorded.get("format"), job.format),
+        ("printed content hash", recorded.get("content_hash"), job.content_hash),
+        ("reprint", event.action == A.LABEL_REPRINTED, job.reprint)])
 
 
 def reconcile_deviations(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     raised = trail.first(A.DEVIATION_RAISED)
     closed = trail.latest(A.DEVIATION_CLOSED)
-    seen = set()
-    for row in session.exec(select(Deviation)):
+    for row in (row for rows in chunks_of(session, Deviation) for row in rows):
         where = f"deviation {row.id} ({action_words(row.step)})"
-        seen.add(str(row.id))
         event = raised.get(str(row.id))
         if event is None:
             problems.append(unaudited_row(where, A.DEVIATION_RAISED))
@@ -114,7 +114,7 @@ def reconcile_deviations(session: Session, trail: Trail) -> list[Problem]:
             ("status", "closed" if close else "open", row.status),
             ("disposition", close.reason if close else None, row.disposition)])
     problems += [missing_row(f"deviation {key}", e.seq, e.action)
-                 for key, e in raised.items() if key not in seen]
+                 for key, e in absent(raised.items(), ids_present(session, Deviation))]
     return problems
 
 
@@ -122,12 +122,10 @@ def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
     """A post-release alert may be neither hidden nor acknowledged behind the system's back."""
     problems: list[Problem] = []
     raised = trail.first(A.ALERT_RAISED)
-    acknowledged = {e.entity_id: e for e in trail.of(A.SIGNED)
+    acknowledged = {e.entity_id: e for e in trail.each(A.SIGNED)
                     if e.entity == "alert" and e.new_json().get("meaning") == "Acknowledged"}
-    seen = set()
-    for alert in session.exec(select(Alert)):
+    for alert in (row for rows in chunks_of(session, Alert) for row in rows):
         where = f"alert {alert.id} ({alert.kind})"
-        seen.add(str(alert.id))
         event = raised.get(str(alert.id))
         if event is None:
             problems.append(unaudited_row(where, A.ALERT_RAISED))
@@ -139,7 +137,7 @@ def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
                              [("acknowledged by (user id)", ack.user_id if ack else None,
                                alert.acknowledged_by_id if alert.acknowledged_at else None)])
     problems += [missing_row(f"alert {key} ({e.new})", e.seq, e.action)
-                 for key, e in raised.items() if key not in seen]
+                 for key, e in absent(raised.items(), ids_present(session, Alert))]
     return problems
 
 

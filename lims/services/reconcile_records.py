@@ -8,12 +8,16 @@ again after a step correction, on the formulation current when it was written).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, select
 
 from lims.audit import content_hash
 from lims.audit_actions import AuditAction as A
 from lims.models import Container, Patient, Product, QcResult, StepRecord
-from lims.services.audit_trail_index import Trail
+from lims.services.audit_trail_index import Event, Present, Trail
+from lims.services.common import chunks_of, ids_present, rows_by_id
 from lims.services.qc import qc_content
 from lims.services.specifications import specification_of
 from lims.services.state_replay import Replayed
@@ -26,52 +30,85 @@ from workflows.specifications import Specification, judge, parse_result
 def reconcile_products(session: Session, trail: Trail,
                        replayed: dict[str, Replayed]) -> list[Problem]:
     problems: list[Problem] = []
-    patients = {p.id: p.subject_id for p in session.exec(select(Patient))}
-    created = trail.first(A.PRODUCT_CREATED, field="patient")
-    rows = list(session.exec(select(Product)))
-    for product in rows:
-        where = f"product {product.din}"
-        history = replayed.get(product.din)
-        if history is None:
-            problems.append(unaudited_row(where, A.PRODUCT_CREATED))
-            continue
-        for name in ("state", "held_from", "suspended_from"):
-            expected, found = getattr(history, name), getattr(product, name)
-            if expected != found:
-                problems.append(Problem(where, name, f"{expected} (from its audit history)",
-                                        str(found)))
-        event = created.get(product.din)
-        audited = event.new_json().get("patient_id") if event else None
-        if audited != product.patient_id:
-            problems.append(Problem(
-                where, "patient",
-                f"patient {patients.get(audited, audited)} (recorded when the harvest was "
-                f"scheduled{f', event {event.seq}' if event else ''})",
-                f"patient {patients.get(product.patient_id, product.patient_id)}"))
-    present = {p.din for p in rows}
+    patients = dict(session.exec(select(Patient.id, Patient.subject_id)).all())
+    for rows in chunks_of(session, Product):
+        created = trail.first_for({p.din for p in rows}, A.PRODUCT_CREATED, field="patient")
+        for product in rows:
+            problems += _product_problems(product, replayed.get(product.din),
+                                          created.get(product.din), patients)
     problems += [missing_row(f"product {e.entity_id}", e.seq, e.action)
-                 for e in trail.first(A.PRODUCT_CREATED).values() if e.entity_id not in present]
+                 for e in trail.unmatched(_dins_present(session), A.PRODUCT_CREATED)]
     return problems
+
+
+def _product_problems(product: Product, history: Replayed | None, event: Event | None,
+                      patients: dict[int | None, str]) -> list[Problem]:
+    where = f"product {product.din}"
+    if history is None:
+        return [unaudited_row(where, A.PRODUCT_CREATED)]
+    problems = []
+    for name in ("state", "held_from", "suspended_from"):
+        expected, found = getattr(history, name), getattr(product, name)
+        if expected != found:
+            problems.append(Problem(where, name, f"{expected} (from its audit history)",
+                                    str(found)))
+    audited = event.new_json().get("patient_id") if event else None
+    if audited != product.patient_id:
+        problems.append(Problem(
+            where, "patient",
+            f"patient {patients.get(audited, audited)} (recorded when the harvest was "
+            f"scheduled{f', event {event.seq}' if event else ''})",
+            f"patient {patients.get(product.patient_id, product.patient_id)}"))
+    return problems
+
+
+def _dins(session: Session) -> dict[int | None, str]:
+    """Each product's DIN by its id (two short strings a product, not its row)."""
+    return dict(session.exec(select(Product.id, Product.din)).all())
+
+
+def _dins_present(session: Session) -> Present:
+    def present(keys: set[str]) -> set[str]:
+        return set(session.exec(select(Product.din).where(col(Product.din).in_(sorted(keys)))))
+    return present
 
 
 def reconcile_containers(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
-    dins = {p.id: p.din for p in session.exec(select(Product))}
-    created = trail.first(A.CONTAINER_CREATED)
-    seen = set()
-    for container in session.exec(select(Container)):
-        ref = f"{dins.get(container.product_id)}/{container.product_code}/{container.flags}"
-        where = f"container {ref} (id {container.id})"
-        seen.add(ref)
-        event = created.get(ref)
-        if event is None:
-            problems.append(unaudited_row(where, A.CONTAINER_CREATED))
-        elif event.new != container.kind:
-            problems.append(Problem(where, "kind", f"{event.new} (event {event.seq})",
-                                    container.kind))
-    problems += [missing_row(f"container {ref}", e.seq, e.action)
-                 for ref, e in created.items() if ref not in seen]
+    dins = _dins(session)
+    for containers in chunks_of(session, Container):
+        refs = {c.id: f"{dins.get(c.product_id)}/{c.product_code}/{c.flags}"
+                for c in containers}
+        created = trail.first_for(set(refs.values()), A.CONTAINER_CREATED)
+        for container in containers:
+            where = f"container {refs[container.id]} (id {container.id})"
+            event = created.get(refs[container.id])
+            if event is None:
+                problems.append(unaudited_row(where, A.CONTAINER_CREATED))
+            elif event.new != container.kind:
+                problems.append(Problem(where, "kind", f"{event.new} (event {event.seq})",
+                                        container.kind))
+    problems += [missing_row(f"container {e.entity_id}", e.seq, e.action)
+                 for e in trail.unmatched(_refs_present(session, dins), A.CONTAINER_CREATED)]
     return problems
+
+
+def _refs_present(session: Session, dins: dict[int | None, str]) -> Present:
+    """Container references ("DIN/product code/flags") of containers that exist, looked up
+    by the DINs they name (a container whose product is gone is named "None/...")."""
+    ids = {din: product_id for product_id, din in dins.items()}
+
+    def present(keys: set[str]) -> set[str]:
+        named = {key.split("/", 1)[0] for key in keys}
+        owners = sorted(ids[din] or 0 for din in named if din in ids)
+        query = select(Container.product_id, Container.product_code, Container.flags)
+        where: ColumnElement[bool] = col(Container.product_id).in_(owners)
+        if "None" in named:  # containers of no product: their product id is not a product's
+            where = or_(where, col(Container.product_id).not_in(
+                sorted(i for i in dins if i is not None)))
+        return {f"{dins.get(product_id)}/{code}/{flags}"
+                for product_id, code, flags in session.exec(query.where(where))} & keys
+    return present
 
 
 def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
@@ -79,49 +116,62 @@ def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
     `step_recorded` event (with the state change just before), a correction's against its
     `step_corrected` event (naming the record it corrects). A superseded record and its
     correction are consistent; a record superseded by nothing, or corrected but still
-    current, is not."""
+    current, is not. A chunk of records (and their events) at a time."""
     problems: list[Problem] = []
-    recorded = trail.first(A.STEP_RECORDED)
-    changes = {e.seq: e for e in trail.of(A.STATE_CHANGED)}
-    dins = {p.id: p.din for p in session.exec(select(Product))}
-    records = list(session.exec(select(StepRecord)))
-    seen = set()
-    for record in records:
-        seen.add(str(record.id))
-        if record.corrects_id is not None:
-            continue
-        where = f"step record {record.id} ({record.step})"
-        event = recorded.get(str(record.id))
-        if event is None:
-            problems.append(unaudited_row(where, A.STEP_RECORDED))
-            continue
-        actual = content_hash(step_content(record))
-        if actual != event.new:
-            problems.append(Problem(where, "content", f"content hashing to {_short(event.new)} "
-                                    f"(event {event.seq})", f"content hashing to "
-                                    f"{_short(actual)}: its values, computed figures or "
-                                    "findings were changed"))
-        elif actual != record.content_hash:
-            problems.append(Problem(where, "stored hash", f"{_short(actual)} (of its content)",
-                                    _short(record.content_hash)))
-        change = changes.get(event.seq - 1)  # a step's state change is written just before
-        for what, expected, found, said_by in (
-                ("step", event.field, record.step, f"event {event.seq}"),
-                ("operator (user id)", event.user_id, record.operator_id, f"event {event.seq}"),
-                ("product", change.entity_id if change else None,
-                 dins.get(record.product_id), f"event {event.seq - 1}")):
-            if expected != found:
-                problems.append(Problem(where, what, f"{expected} ({said_by})", str(found)))
-    problems += [missing_row(f"step record {key} ({e.field})", e.seq, e.action)
-                 for key, e in recorded.items() if key not in seen]
-    return problems + reconcile_corrections(records, trail)
+    corrections: list[Problem] = []
+    dins = _dins(session)
+    corrected_ids = set(session.exec(select(StepRecord.corrects_id).where(
+        col(StepRecord.corrects_id).is_not(None))))
+    for records in chunks_of(session, StepRecord):
+        recorded = trail.first_for({str(r.id) for r in records if r.corrects_id is None},
+                                   A.STEP_RECORDED)
+        # a step's state change is written just before it
+        changes = trail.at({e.seq - 1 for e in recorded.values()}, A.STATE_CHANGED)
+        for record in records:
+            if record.corrects_id is None:
+                problems += _step_problems(record, recorded.get(str(record.id)), changes,
+                                           dins)
+        corrections += _correction_problems(session, records, corrected_ids, trail)
+    present = ids_present(session, StepRecord)
+    problems += [missing_row(f"step record {e.entity_id} ({e.field})", e.seq, e.action)
+                 for e in trail.unmatched(present, A.STEP_RECORDED)]
+    corrections += [missing_row(f"step record {e.entity_id} ({e.field})", e.seq, e.action)
+                    for e in trail.unmatched(present, A.STEP_CORRECTED)]
+    return problems + corrections
 
 
-def reconcile_corrections(records: list[StepRecord], trail: Trail) -> list[Problem]:
+def _step_problems(record: StepRecord, event: Event | None, changes: dict[int, Event],
+                   dins: dict[int | None, str]) -> list[Problem]:
+    where = f"step record {record.id} ({record.step})"
+    if event is None:
+        return [unaudited_row(where, A.STEP_RECORDED)]
+    problems = []
+    actual = content_hash(step_content(record))
+    if actual != event.new:
+        problems.append(Problem(where, "content", f"content hashing to {_short(event.new)} "
+                                f"(event {event.seq})", f"content hashing to "
+                                f"{_short(actual)}: its values, computed figures or "
+                                "findings were changed"))
+    elif actual != record.content_hash:
+        problems.append(Problem(where, "stored hash", f"{_short(actual)} (of its content)",
+                                _short(record.content_hash)))
+    change = changes.get(event.seq - 1)
+    for what, expected, found, said_by in (
+            ("step", event.field, record.step, f"event {event.seq}"),
+            ("operator (user id)", event.user_id, record.operator_id, f"event {event.seq}"),
+            ("product", change.entity_id if change else None,
+             dins.get(record.product_id), f"event {event.seq - 1}")):
+        if expected != found:
+            problems.append(Problem(where, what, f"{expected} ({said_by})", str(found)))
+    return problems
+
+
+def _correction_problems(session: Session, records: Sequence[StepRecord],
+                         corrected_ids: set[int | None], trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
-    corrected = trail.first(A.STEP_CORRECTED)
-    by_id = {r.id: r for r in records}
-    corrected_ids = {r.corrects_id for r in records if r.corrects_id is not None}
+    fixes = [r for r in records if r.corrects_id is not None]
+    corrected = trail.first_for({str(r.id) for r in fixes}, A.STEP_CORRECTED)
+    olds = rows_by_id(session, StepRecord, {r.corrects_id or 0 for r in fixes})
     for record in records:
         where = f"step record {record.id} ({record.step})"
         if record.superseded != (record.id in corrected_ids):
@@ -134,7 +184,7 @@ def reconcile_corrections(records: list[StepRecord], trail: Trail) -> list[Probl
         if event is None:
             problems.append(unaudited_row(where, A.STEP_CORRECTED))
             continue
-        old = by_id.get(record.corrects_id)
+        old = olds.get(record.corrects_id)
         actual = content_hash(step_content(record))
         for what, expected, found in (
                 ("content", event.new, actual),
@@ -148,42 +198,47 @@ def reconcile_corrections(records: list[StepRecord], trail: Trail) -> list[Probl
             if expected != found:
                 problems.append(Problem(where, what, f"{_short(str(expected))} (event "
                                         f"{event.seq})", _short(str(found))))
-    present = {str(r.id) for r in records}
-    problems += [missing_row(f"step record {key} ({e.field})", e.seq, e.action)
-                 for key, e in corrected.items() if key not in present]
     return problems
 
 
 def reconcile_qc(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
-    written = trail.first(A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED)
-    verified = trail.first(A.QC_VERIFIED)
-    judges = _Judges(session)
-    seen = set()
-    for row in session.exec(select(QcResult)):
-        where = f"QC result {row.id} ({row.test})"
-        seen.add(str(row.id))
-        event = written.get(str(row.id))
-        if event is None:
-            problems.append(unaudited_row(where, A.QC_RESULT))
-            continue
-        actual = content_hash(qc_content(row))
-        if (event.field, event.new) != (row.test, row.value):
-            problems.append(Problem(where, "value", f"{event.field} = {event.new} "
-                                    f"(event {event.seq})", f"{row.test} = {row.value}"))
-        elif actual != row.content_hash:
-            problems.append(Problem(where, "stored hash", f"{_short(actual)} (of its content)",
-                                    _short(row.content_hash)))
-        judged = judges.judge(row)
-        if judged != row.passed:
-            problems.append(Problem(where, "pass/fail", f"{_verdict(judged)} (judged against "
-                                    "its specification)", _verdict(row.passed)))
-        if (row.verified_at is not None) != (str(row.id) in verified):
-            problems.append(Problem(where, "verification",
-                                    "verified" if str(row.id) in verified else "not verified",
-                                    "verified" if row.verified_at else "not verified"))
-    problems += [missing_row(f"QC result {key} ({e.field})", e.seq, e.action)
-                 for key, e in written.items() if key not in seen]
+    written_by = (A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED)
+    specifications: dict[tuple[int | None, int, str], Specification] = {}
+    for rows in chunks_of(session, QcResult):
+        keys = {str(row.id) for row in rows}
+        written = trail.first_for(keys, *written_by)
+        verified = trail.first_for(keys, A.QC_VERIFIED)
+        judges = _Judges(session, {row.product_id for row in rows}, specifications)
+        for row in rows:
+            problems += _qc_problems(row, written.get(str(row.id)), str(row.id) in verified,
+                                     judges)
+    problems += [missing_row(f"QC result {e.entity_id} ({e.field})", e.seq, e.action)
+                 for e in trail.unmatched(ids_present(session, QcResult), *written_by)]
+    return problems
+
+
+def _qc_problems(row: QcResult, event: Event | None, verified: bool,
+                 judges: _Judges) -> list[Problem]:
+    where = f"QC result {row.id} ({row.test})"
+    if event is None:
+        return [unaudited_row(where, A.QC_RESULT)]
+    problems = []
+    actual = content_hash(qc_content(row))
+    if (event.field, event.new) != (row.test, row.value):
+        problems.append(Problem(where, "value", f"{event.field} = {event.new} "
+                                f"(event {event.seq})", f"{row.test} = {row.value}"))
+    elif actual != row.content_hash:
+        problems.append(Problem(where, "stored hash", f"{_short(actual)} (of its content)",
+                                _short(row.content_hash)))
+    judged = judges.judge(row)
+    if judged != row.passed:
+        problems.append(Problem(where, "pass/fail", f"{_verdict(judged)} (judged against "
+                                "its specification)", _verdict(row.passed)))
+    if (row.verified_at is not None) != verified:
+        problems.append(Problem(where, "verification",
+                                "verified" if verified else "not verified",
+                                "verified" if row.verified_at else "not verified"))
     return problems
 
 
@@ -198,22 +253,29 @@ def _verdict(passed: bool | str | None) -> str:
 
 
 class _Judges:
-    """A QC value judged as the QC service judged it, per product (spec, weight, volume)."""
+    """A QC value judged as the QC service judged it, per product (spec, weight, volume):
+    what the products of one chunk of results need, and the specifications built so far."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, product_ids: set[int],
+                 specifications: dict[tuple[int | None, int, str], Specification]) -> None:
         self.session = session
-        self.products = {p.id: p for p in session.exec(select(Product))}
-        self.weights = {p.id: p.weight_kg for p in session.exec(select(Patient))}
+        self.products = rows_by_id(session, Product, product_ids)
+        owners = sorted(self.products)
+        patients = {p.patient_id for p in self.products.values()}
+        self.weights = dict(session.exec(select(Patient.id, Patient.weight_kg).where(
+            col(Patient.id).in_(sorted(patients)))).all())
         self.volumes: dict[int, float | None] = {}
-        self.specifications: dict[tuple[int | None, int, str], Specification] = {}
+        self.specifications = specifications
         for container in session.exec(select(Container).where(
-                Container.kind == ContainerKind.FINAL_PRODUCT).order_by(col(Container.id))):
+                Container.kind == ContainerKind.FINAL_PRODUCT,
+                col(Container.product_id).in_(owners)).order_by(col(Container.id))):
             self.volumes.setdefault(container.product_id, container.volume_ml)
         # The formulation records of each product, oldest first: a result was judged on the
         # weight and volume of the formulation current when it was entered.
         self.formulations: dict[int, list[StepRecord]] = {}
         for record in session.exec(select(StepRecord).where(
-                StepRecord.step == "formulate").order_by(col(StepRecord.id))):
+                StepRecord.step == "formulate", col(StepRecord.product_id).in_(owners)
+                ).order_by(col(StepRecord.id))):
             self.formulations.setdefault(record.product_id, []).append(record)
 
     def _basis(self, row: QcResult, product: Product) -> tuple[float, float | None]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from lims.audit import content_hash
 from lims.models import Product, Signature, User
@@ -37,13 +37,14 @@ UNSIGNED_OLD_DISCARD = ("not signed (discarded before discards were signed decis
 def check_decisions(session: Session, replay: Replay) -> list[Problem]:
     if not replay.decisions:
         return []
-    products = {p.din: p for p in session.exec(select(Product))}
     users = {u.id: u for u in session.exec(select(User))}
     problems = []
-    # A chunk of decisions at a time: their signatures and their products' records in a
-    # few statements (a product's records are read again when its decisions span chunks).
+    # A chunk of decisions at a time: their products, signatures and records in a few
+    # statements (a product's are read again when its decisions span chunks).
     for start in range(0, len(replay.decisions), CHUNK):
         chunk = replay.decisions[start:start + CHUNK]
+        products = {p.din: p for p in session.exec(select(Product).where(
+            col(Product.din).in_(sorted({d.din for d in chunk}))))}
         facts = _Facts.load(session, chunk, products, users)
         for decision in chunk:
             problem = _decision_problem(facts, replay, decision)

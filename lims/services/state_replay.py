@@ -15,6 +15,8 @@ trail (before it, the system made no such signature: old data, not tampering).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
 
 from lims.audit_actions import AuditAction as A
 from lims.models import Product
@@ -72,7 +74,7 @@ def replay_histories(trail: Trail) -> Replay:
                                            str(created.new)))
         replay.products[din] = Replayed(created.new or "")
     signed: dict[str, list[Event]] = {}
-    for event in trail.of(A.STATE_CHANGED, A.SIGNED):
+    for event in trail.each(A.STATE_CHANGED, A.SIGNED):  # streamed: never all held
         if event.action == A.SIGNED:
             replay.first_signed.setdefault(str(event.new_json().get("meaning")), event.seq)
             if event.entity == "product":
@@ -102,7 +104,7 @@ def _step(replay: Replay, event: Event, signed: tuple[Event, ...]) -> None:
                                        f"a move the process allows from {old} ({allowed})",
                                        f"{old} → {new}, which no step or decision allows"))
     else:
-        _keep_books(now, triggers[0], din)
+        _keep_books(now, triggers[0])
         meanings = frozenset(DECISION_MEANINGS[t] for t in triggers if t in DECISION_MEANINGS)
         if meanings:
             replay.decisions.append(Decision(din, event, meanings, signed))
@@ -111,8 +113,17 @@ def _step(replay: Replay, event: Event, signed: tuple[Event, ...]) -> None:
     now.state = new
 
 
-def _triggers(now: Replayed, old: str, new: str) -> list[Trigger]:
+def _triggers(now: Replayed, old: str, new: str) -> tuple[Trigger, ...]:
     """The triggers that take `old` to `new`, given where a hold or suspension came from."""
+    return _triggers_from(old, new, now.held_from, now.suspended_from)
+
+
+# A handful of distinct moves, asked once per state change (a million of them); bounded
+# all the same, as the states come from the trail.
+@lru_cache(maxsize=4096)
+def _triggers_from(old: str, new: str, held_from: str | None,
+                   suspended_from: str | None) -> tuple[Trigger, ...]:
+    now = Replayed(old, held_from, suspended_from)
     found = []
     for trigger in Trigger:
         for transition in MACHINE.get_transitions(trigger=trigger.value, source=old, dest=new):
@@ -120,7 +131,7 @@ def _triggers(now: Replayed, old: str, new: str) -> list[Trigger]:
             if all(_holds(name, now, new) for name in names):
                 found.append(trigger)
                 break
-    return found
+    return tuple(found)
 
 
 def _holds(guard: str, now: Replayed, dest: str) -> bool:
@@ -131,9 +142,15 @@ def _holds(guard: str, now: Replayed, dest: str) -> bool:
     return now.held_from in (ProductState.RELEASED, ProductState.ISSUED)
 
 
-def _keep_books(now: Replayed, trigger: Trigger, din: str) -> None:
+def _keep_books(now: Replayed, trigger: Trigger) -> None:
     """Track held_from and suspended_from exactly as the transition service does."""
-    shadow = Product(din=din, patient_id=0, protocol_id=0, arm="", state=now.state,
-                     held_from=now.held_from, suspended_from=now.suspended_from)
-    for name, value in _bookkeeping(shadow, trigger).items():
+    for name, value in _books(trigger, now.state, now.held_from, now.suspended_from):
         setattr(now, name, value)
+
+
+@lru_cache(maxsize=4096)  # as _triggers_from: a product row built once per case, not per move
+def _books(trigger: Trigger, state: str, held_from: str | None,
+           suspended_from: str | None) -> tuple[tuple[str, Any], ...]:
+    shadow = Product(din="", patient_id=0, protocol_id=0, arm="", state=state,
+                     held_from=held_from, suspended_from=suspended_from)
+    return tuple(_bookkeeping(shadow, trigger).items())

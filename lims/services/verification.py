@@ -1,12 +1,13 @@
 """`lims audit verify`: the hash chain, then every record reconciled with it, both ways.
 
 First the chain: if it is broken the trail cannot be trusted, so that is the verdict.
-Then the trail is read once and every product's history is replayed through the state
-machine (an illegal jump, a QA decision or a discard without a valid signature, an
-administration without the administering physician's, an approved release specification
-whose limits no longer hash to what QA signed or that names no approver, is reported), and
-every record row is compared with the events that wrote it, and every event's row must
-still exist. Each problem names the row or event, what was expected and what was found.
+Then the trail is read, one check's events at a time, and every product's history is
+replayed through the state machine (an illegal jump, a QA decision or a discard without a
+valid signature, an administration without the administering physician's, an approved
+release specification whose limits no longer hash to what QA signed or that names no
+approver, is reported), and every record row is compared with the events that wrote it,
+and every event's row must still exist. Each problem names the row or event, what was
+expected and what was found.
 """
 
 from __future__ import annotations
@@ -132,8 +133,9 @@ _CHECKS: tuple[Callable[[Session, Trail, Replay], list[Problem]], ...] = (
 
 
 def _reconcile(session: Session, progress: Phases) -> list[Problem]:
-    with progress("events read for reconciliation", None, unit="events") as advance:
-        trail = Trail.load(session, advance=advance)
+    # Each check reads the events it needs when it runs, a chunk of rows at a time where it
+    # compares a table: memory holds one check's share of the trail, not the trail.
+    trail = Trail.reader(session)
     with progress("records reconciled", 1 + len(_CHECKS), unit="checks") as advance:
         replay = replay_histories(trail)
         advance()
