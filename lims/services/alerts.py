@@ -78,9 +78,12 @@ def _notify(session: Session, alert: Alert, product: Product, physician: User | 
                            now=alert.raised_at)
 
 
-def open_alerts(session: Session) -> list[Alert]:
-    return list(session.exec(select(Alert).where(col(Alert.acknowledged_at).is_(None))
-                             .order_by(col(Alert.id))))
+def open_alerts(session: Session, product_id: int | None = None) -> list[Alert]:
+    """Every open alert, oldest first; of one product only when `product_id` is given."""
+    query = select(Alert).where(col(Alert.acknowledged_at).is_(None))
+    if product_id is not None:
+        query = query.where(Alert.product_id == product_id)
+    return list(session.exec(query.order_by(col(Alert.id))))
 
 
 def acknowledge_alert(session: Session, *, actor: User, alert_id: int, password: str,

@@ -31,6 +31,7 @@ from lims.models import (
     User,
 )
 from lims.services.common import product_by_din, require_role
+from lims.sql_lists import one_of
 from workflows.errors import InvalidInput
 from workflows.roles import Role
 
@@ -183,7 +184,8 @@ def of_product(session: Session, din: str) -> ColumnElement[bool]:
         ids = [str(i) for i in session.exec(select(model.id).where(
             model.product_id == product.id))]
         if ids:
-            parts.append((col(AuditEvent.entity) == entity) & col(AuditEvent.entity_id).in_(ids))
+            parts.append((col(AuditEvent.entity) == entity)
+                         & one_of(col(AuditEvent.entity_id), ids))
     return or_(false(), *parts)
 
 
@@ -195,7 +197,7 @@ def _day_start(day: date) -> datetime:
 def _readable(session: Session, events: list[AuditEvent]) -> list[AuditLine]:
     ids = {e.user_id for e in events if e.user_id is not None}
     names = {u.id: u.full_name for u in session.exec(select(User).where(
-        col(User.id).in_(ids)))} if ids else {}
+        one_of(col(User.id), ids)))} if ids else {}
     zone = ZoneInfo(get_settings().time_zone)
     return [AuditLine(
         seq=e.seq, at_utc=e.at.astimezone(UTC), at_local=e.at.astimezone(zone),

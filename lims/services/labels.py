@@ -60,6 +60,7 @@ from lims.services.label_generations import (
     wear,
 )
 from lims.services.printers import printer_by_id, printer_named, stock_words
+from lims.sql_lists import one_of
 from workflows.errors import (
     DomainError,
     ErrorCode,
@@ -339,13 +340,13 @@ def pending_labels_many(session: Session,
     conn = session.connection()
     products = {row.id: row for row in conn.execute(
         core_select(_P.c.id, _P.c.din, _P.c.state, _P.c.held_from, _P.c.protocol_id)
-        .where(_P.c.id.in_(ids)))
+        .where(one_of(_P.c.id, ids)))
         if row.state not in FINAL_STATES}
     if not products:
         return {}
     # Rows, not instances: only the few containers with a label due become Containers.
     containers = conn.execute(
-        core_select(_C).where(_C.c.product_id.in_(list(products)), _C.c.status == "in_use")
+        core_select(_C).where(one_of(_C.c.product_id, list(products)), _C.c.status == "in_use")
         .order_by(_C.c.id)).mappings().all()
     if not containers:
         return {}
@@ -354,7 +355,7 @@ def pending_labels_many(session: Session,
     latest: dict[int, dict[str, int]] = {}
     for container_id, kind, job_id in conn.execute(
             core_select(_J.c.container_id, _J.c.label_kind, func.max(_J.c.id))
-            .where(_J.c.container_id.in_([c["id"] for c in containers]))
+            .where(one_of(_J.c.container_id, [c["id"] for c in containers]))
             .group_by(_J.c.container_id, _J.c.label_kind)):
         latest.setdefault(container_id, {})[kind] = job_id
     return _pending(session, products, containers, latest)
@@ -389,7 +390,7 @@ def _pending(session: Session, products: Mapping[int, Any],
     superseded: dict[int, set[int]] = {}  # container id -> print job ids superseded
     for ref, old in session.exec(select(AuditEvent.entity_id, AuditEvent.old_value).where(
             AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
-            col(AuditEvent.entity_id).in_(list(refs)))):
+            one_of(col(AuditEvent.entity_id), list(refs)))):
         job = json.loads(old or "{}").get("print_job")
         if isinstance(job, int) and ref in refs:
             superseded.setdefault(refs[ref], set()).add(job)

@@ -24,6 +24,7 @@ from lims.models import Alert, Notification, Product, User
 from lims.services.common import aware, get_or_404, require_role
 from lims.services.jobs import ClaimedJob, enqueue, register_job_kind
 from lims.services.mail import DeliveryError, build_message, send
+from lims.sql_lists import one_of
 from workflows.errors import DomainError, ErrorCode
 from workflows.roles import Role
 
@@ -208,7 +209,7 @@ def delivery_records(session: Session, product_ids: list[int]
     """`delivery_record` of many products at once: product id -> its notifications."""
     if not product_ids:
         return {}
-    rows = session.exec(_views().where(col(Notification.product_id).in_(product_ids))
+    rows = session.exec(_views().where(one_of(col(Notification.product_id), product_ids))
                         .order_by(col(Notification.id)))
     found: dict[int, list[tuple[bool, str]]] = {}
     for note, din, user, name in rows:

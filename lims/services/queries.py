@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, CoiEvent, Container, Patient, Product, QcResult, StepRecord
 from lims.services.common import product_by_din
+from lims.sql_lists import one_of
 from workflows.errors import NotFound
 from workflows.identity import container_code
 from workflows.product import FINAL_STATES, ProductState
@@ -55,7 +56,7 @@ def worklist_of(session: Session, dins: Collection[str]) -> dict[str, WorklistIt
         return {}
     query = (select(Product, Patient.subject_id)
              .join(Patient, col(Patient.id) == Product.patient_id)
-             .where(col(Product.din).in_(sorted(set(dins)))))
+             .where(one_of(col(Product.din), sorted(set(dins)))))
     return {product.din: WorklistItem(product.din, subject, product.arm, product.state,
                                       product.version, product.harvest_end, product.expires_at,
                                       product.id or 0)
@@ -120,7 +121,7 @@ def history_of(session: Session, product: Product) -> list[AuditEvent]:
         ((col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din))
         | ((col(AuditEvent.entity) == "container")
            & col(AuditEvent.entity_id).startswith(product.din))
-        | ((col(AuditEvent.entity) == "step_record") & col(AuditEvent.entity_id).in_(records))
+        | ((col(AuditEvent.entity) == "step_record") & one_of(col(AuditEvent.entity_id), records))
     ).order_by(col(AuditEvent.seq))
     return list(session.exec(query))
 

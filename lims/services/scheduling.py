@@ -26,6 +26,7 @@ from lims.audit_actions import AuditAction
 from lims.models import Booking, BookingResource, Patient, Product, Resource, User
 from lims.services.common import aware, get_or_404, parameters_of, product_by_din, require_role
 from lims.services.scheduling_resources import shifts_between, site_zone
+from lims.sql_lists import one_of
 from workflows import scheduling as rules
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.product import FINAL_STATES
@@ -68,7 +69,7 @@ def _calendar(session: Session, start: datetime, end: datetime) -> rules.Calenda
                                               col(Booking.ends_at) > start)).all()
     # A discarded, expired or administered product holds nothing any more.
     finished = set(session.exec(select(Product.id).where(
-        col(Product.id).in_([b.product_id for b in live if b.product_id]),
+        one_of(col(Product.id), [b.product_id for b in live if b.product_id]),
         col(Product.state).in_([str(s) for s in FINAL_STATES]))))
     live = [b for b in live if b.product_id not in finished]
     # A person whose account is deactivated has left: never booked again.
@@ -89,16 +90,16 @@ def _held(session: Session, booking_ids: list[int]) -> dict[int, list[int]]:
     out: dict[int, list[int]] = {}
     if booking_ids:
         for link in session.exec(select(BookingResource).where(
-                col(BookingResource.booking_id).in_(booking_ids))):
+                one_of(col(BookingResource.booking_id), booking_ids))):
             out.setdefault(link.booking_id, []).append(link.resource_id)
     return out
 
 
 def _labels(session: Session, bookings: Sequence[Booking]) -> dict[int, str]:
     dins = {p.id: p.din for p in session.exec(select(Product).where(
-        col(Product.id).in_([b.product_id for b in bookings if b.product_id])))}
+        one_of(col(Product.id), [b.product_id for b in bookings if b.product_id])))}
     subjects = {p.id: p.subject_id for p in session.exec(select(Patient).where(
-        col(Patient.id).in_([b.patient_id for b in bookings])))}
+        one_of(col(Patient.id), [b.patient_id for b in bookings])))}
     return {b.id or 0: (dins.get(b.product_id) or subjects.get(b.patient_id) or "")
             for b in bookings}
 
@@ -302,9 +303,9 @@ def bookings_between(session: Session, start: datetime, end: datetime,
     held = _held(session, [b.id for b in rows if b.id is not None])
     names = {r.id: r.name for r in session.exec(select(Resource))}
     products = {p.id: p for p in session.exec(select(Product).where(
-        col(Product.id).in_([b.product_id for b in rows if b.product_id])))}
+        one_of(col(Product.id), [b.product_id for b in rows if b.product_id])))}
     patients = {p.id: p for p in session.exec(select(Patient).where(
-        col(Patient.id).in_([b.patient_id for b in rows])))}
+        one_of(col(Patient.id), [b.patient_id for b in rows])))}
     out = []
     for b in rows:
         product, patient = products.get(b.product_id), patients[b.patient_id]

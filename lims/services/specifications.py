@@ -20,6 +20,7 @@ from lims.audit_actions import AuditAction
 from lims.models import Product, Protocol, ProtocolArm, SpecificationSet, User
 from lims.services.common import get_or_404, parameters_of, require_role, utcnow
 from lims.services.signatures import authenticate_signer
+from lims.sql_lists import one_of
 from workflows.errors import Conflict, DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.protocol import ProtocolParameters
 from workflows.roles import Role
@@ -73,7 +74,7 @@ def specifications_of(session: Session, products: list[Product]
     recorded versions in one read, the version in force once per protocol and arm."""
     recorded = {p.specification_set_id for p in products if p.specification_set_id is not None}
     rows = {row.id: row for row in session.exec(select(SpecificationSet).where(
-        col(SpecificationSet.id).in_(recorded)))} if recorded else {}
+        one_of(col(SpecificationSet.id), recorded)))} if recorded else {}
     in_force: dict[tuple[int, str], SpecificationSet] = {}
     found = {}
     for product in products:

@@ -24,6 +24,7 @@ from lims.models import Container, ContainerStorage, Product, StorageLocation, U
 from lims.services.common import require_role, utcnow
 from lims.services.identity import record_mismatch
 from lims.services.storage_locations import descendant_ids, path_of
+from lims.sql_lists import one_of
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch, InvalidInput, NotFound
 from workflows.identity import container_words
 from workflows.isbt128 import ScanError, parse_scan
@@ -223,8 +224,13 @@ def storage_history(session: Session, product: Product) -> list[StorageStay]:
                         .join(StorageLocation,
                               col(StorageLocation.id) == col(ContainerStorage.location_id))
                         .where(ContainerStorage.product_id == product.id)
-                        .order_by(col(ContainerStorage.stored_at), col(ContainerStorage.id)))
-    names = {u.id: u.full_name or u.username for u in session.exec(select(User))}
+                        .order_by(col(ContainerStorage.stored_at), col(ContainerStorage.id))).all()
+    if not rows:  # most products: nothing stored, no names to read
+        return []
+    people = {stay.stored_by_id for stay, _, _ in rows} | {
+        stay.removed_by_id for stay, _, _ in rows if stay.removed_by_id}
+    names = {u.id: u.full_name or u.username
+             for u in session.exec(select(User).where(one_of(col(User.id), people)))}
     return [StorageStay(container.id or 0,
                         f"{container_words(container.kind)} {container.product_code} "
                         f"{container.flags}", path_of(session, place), stay.stored_at,

@@ -10,6 +10,7 @@ from sqlmodel import Session, col, select
 
 from lims.audit_actions import AuditAction
 from lims.models import AuditEvent, Product, User
+from lims.sql_lists import one_of
 from workflows.product import ProductState
 from workflows.words import TRIGGERS, action_words, state_words
 
@@ -25,7 +26,7 @@ def suspension_events(session: Session, dins: list[str]) -> dict[str, list[Audit
         # The entity too: with it PostgreSQL reads the (entity, entity_id) index alone,
         # without it it intersected every state change of the trail (33 ms at 1M events).
         AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity == "product",
-        col(AuditEvent.entity_id).in_(dins),
+        one_of(col(AuditEvent.entity_id), dins),
         (col(AuditEvent.old_value) == S.RELEASE_SUSPENDED.value)
         | (col(AuditEvent.new_value) == S.RELEASE_SUSPENDED.value),
     ).order_by(col(AuditEvent.seq))):
@@ -57,7 +58,8 @@ def printed_names(session: Session, ids: set[int | None]) -> dict[int | None, st
     wanted = [i for i in ids if i is not None]
     if not wanted:
         return {}
-    return {u.id: u.full_name for u in session.exec(select(User).where(col(User.id).in_(wanted)))}
+    return {u.id: u.full_name
+            for u in session.exec(select(User).where(one_of(col(User.id), wanted)))}
 
 
 def is_suspended(product: Product) -> bool:

@@ -124,7 +124,7 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
         "deviations": deviations_of(session, product),
         "coi": coi_events_of(session, product),
         "audit": history_of(session, product),
-        "alerts": [a for a in open_alerts(session) if a.product_id == product.id],
+        "alerts": open_alerts(session, product.id),
         "notifications": delivery_record(session, product),
         "users": users,
         "storage": storage_history(session, product),
