@@ -3,12 +3,14 @@ or PostgreSQL."""
 
 from __future__ import annotations
 
+import select
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 
 from lims.config import get_settings
@@ -22,10 +24,28 @@ def make_engine(url: str, *, schema: str | None = None) -> Engine:
         return engine
     connect_args = {"options": f"-csearch_path={schema}"} if schema else {}
     settings = get_settings()
-    return create_engine(url, pool_pre_ping=True, pool_size=settings.db_pool_size,
-                         max_overflow=settings.db_max_overflow,
-                         pool_timeout=settings.db_pool_timeout_seconds,
-                         connect_args=connect_args)
+    engine = create_engine(url, pool_size=settings.db_pool_size,
+                           max_overflow=settings.db_max_overflow,
+                           pool_timeout=settings.db_pool_timeout_seconds,
+                           connect_args=connect_args)
+    event.listen(engine, "checkout", _closed_by_the_server)
+    return engine
+
+
+def _closed_by_the_server(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    """Refuse a pooled PostgreSQL connection the server has closed (a restart, a
+    terminated backend, an idle timeout): the pool then opens a new one, and the request
+    never sees the dead one.
+
+    Instead of the pool's pre-ping, a `SELECT 1` round trip before every request (a tenth
+    of a scan-and-advance's round trips): between transactions the server sends nothing
+    on a live connection, so a socket with something to read holds the server's goodbye
+    (its FATAL notice, or the end of the stream)."""
+    if dbapi_conn.closed or dbapi_conn.broken:
+        raise DisconnectionError("the connection is closed")
+    readable, _, _ = select.select([dbapi_conn.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed the connection")
 
 
 def _configure_sqlite(engine: Engine) -> None:
