@@ -17,7 +17,9 @@ administration; a discard), and its rows — patient, product, containers, step 
 results, signatures, print jobs, acknowledgements — and its audit events are copied for
 every further product with new ids, DIN, patient (subject ID, MRN, name) and times, the
 events chained under the audit key exactly as lims.audit.append chains them, bulk-loaded
-with COPY. The trail is padded to the size asked for with refused scans (an unreadable
+with COPY; a copied QA decision signs the copy's own content, and a copied label's
+events name the copy's print job, so `lims audit verify` finds the copies as clean as the
+originals. The trail is padded to the size asked for with refused scans (an unreadable
 label: an audit event and its COI record, as lims.services.identity writes them). In
 process at any time: about 200 products, as a lab has; the rest administered or
 discarded over the years.
@@ -89,7 +91,8 @@ ENTITY_TABLES = {"step_record": "steprecord", "qc_result": "qcresult",
 ID_KEYS = {"product_id": "product", "patient_id": "patient", "signature_id": "signature",
            "container_id": "container", "qc_result_id": "qcresult", "alert_id": "alert",
            "deviation_id": "deviation", "print_job_id": "print_job", "job_id": "print_job",
-           "step_record_id": "steprecord", "record_id": "steprecord"}
+           "step_record_id": "steprecord", "record_id": "steprecord",
+           "print_job": "print_job"}
 _ID_IN_JSON = re.compile(r'"(' + "|".join(ID_KEYS) + r')":(\d+)')
 _ISO_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{6})?\+00:00")
 
@@ -242,6 +245,7 @@ class Cloner:
         _shift_row(product, shift)
         maps["product"][t.product["id"]] = product["id"]
         self.out["product"].append(product)
+        mine: dict[str, list[dict[str, Any]]] = {table: [] for table in PRODUCT_TABLES}
         for table in PRODUCT_TABLES:
             for row in t.rows[table]:
                 new = dict(row, id=self.ids.take(table), product_id=product["id"])
@@ -254,8 +258,10 @@ class Cloner:
                     new["record_id"] = _record_id(new, t.product["din"], din, maps)
                 _shift_row(new, shift)
                 self.out[table].append(new)
-        texts = ((t.product["din"], din), (old_patient["subject_id"], subject),
-                 (old_patient["mrn"], mrn), (old_patient["name"], name))
+                mine[table].append(new)
+        texts = [(t.product["din"], din), (old_patient["subject_id"], subject),
+                 (old_patient["mrn"], mrn), (old_patient["name"], name)]
+        texts += _signed_again(product, mine)
 
         def swap(value: str | None) -> str | None:
             if value is None:
@@ -263,7 +269,7 @@ class Cloner:
             for old, new in texts:
                 if old in value:
                     value = value.replace(old, new)
-            if '_id":' in value:
+            if '_id":' in value or '"print_job":' in value:
                 value = _ID_IN_JSON.sub(lambda m: f'"{m[1]}":'
                                         f'{maps[ID_KEYS[m[1]]].get(int(m[2]), int(m[2]))}', value)
             if "+00:00" in value:
@@ -286,6 +292,42 @@ class Cloner:
         for table, rows in self.out.items():
             copy_rows(conn, table, rows)
             rows.clear()
+
+
+def _signed_again(product: dict[str, Any], rows: dict[str, list[dict[str, Any]]]
+                  ) -> list[tuple[str, str]]:
+    """A QA decision signs the product's content (lims.services.release.content_from),
+    which names its DIN and the times of its acknowledgements: the copy's decisions sign
+    the copy's content. Sets each copied signature's record hash; gives (old hash, new
+    hash) for the events that record the signing."""
+    from types import SimpleNamespace
+
+    from lims.audit import content_hash
+    from lims.services.product_records import (
+        AcknowledgementRow,
+        ProductRecords,
+        QcRow,
+        StepRow,
+    )
+    from lims.services.release import content_from
+
+    records = ProductRecords(
+        steps=[StepRow(r["id"], r["step"], r["content_hash"], r["performed_at"],
+                       r["operator_id"], r["witness_id"]) for r in rows["steprecord"]],
+        qc=[QcRow(r["id"], r["test"], r["value"], r["content_hash"], r["superseded"],
+                  r["entered_at"], r["analyst_id"], r["reason"]) for r in rows["qcresult"]],
+        acknowledgements=[AcknowledgementRow(
+            r["id"], r["kind"], r["text"], r["comment"], r["user_id"], r["printed_name"],
+            r["acknowledged_at"]) for r in rows["review_acknowledgement"]])
+    subject: Any = SimpleNamespace(din=product["din"], arm=product["arm"])
+    swaps = []
+    for signature in rows["signature"]:
+        if signature["record_type"] != "product":
+            continue
+        new = content_hash(content_from(subject, records, as_of=signature["signed_at"]))
+        swaps.append((signature["record_hash"], new))
+        signature["record_hash"] = new
+    return swaps
 
 
 def _record_id(row: dict[str, Any], old_din: str, din: str,
