@@ -8,7 +8,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from sys import intern
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Table, select
 from sqlmodel import Session
@@ -16,6 +16,7 @@ from sqlmodel import Session
 from lims.audit_actions import AuditAction
 from lims.models import AuditEvent
 from lims.progress import Advance, tracked
+from lims.sql_lists import one_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,7 @@ class Trail:
             self._by_action[event.action].append(event)
         self._session = session
         self._batch = batch
+        self.chunk = CHUNK  # rows a check compares together (read here, so a test can set it)
 
     @classmethod
     def reader(cls, session: Session, batch: int = 20000) -> Trail:
@@ -145,7 +147,8 @@ class Trail:
         if self._session is None:
             yield from (e for e in self.of_kept(*actions) if e.entity_id in keys)
             return
-        query = _READ.where(_BY_ACTION_ONLY.in_(actions), _EVENTS.c.entity_id.in_(sorted(keys)))
+        query = _READ.where(_BY_ACTION_ONLY.in_(actions),
+                            one_of(_EVENTS.c.entity_id, sorted(keys)))
         yield from (_event(row) for row in self._session.connection().execute(query))
 
     def at(self, seqs: Collection[int], *actions: str) -> dict[int, Event]:
@@ -154,38 +157,61 @@ class Trail:
             return {}
         if self._session is None:
             return {e.seq: e for e in self.of_kept(*actions) if e.seq in seqs}
-        query = _READ.where(_EVENTS.c.seq.in_(sorted(seqs)), _BY_ACTION_ONLY.in_(actions))
+        query = _READ.where(one_of(_EVENTS.c.seq, sorted(seqs)), _BY_ACTION_ONLY.in_(actions))
         return {row.seq: _event(row) for row in self._session.connection().execute(query)}
 
     def unmatched(self, present: Present, *actions: str,
                   field: str | None = None) -> Iterator[Event]:
         """The first event per entity id among `actions` whose row is gone, in chain
         order: the 'every event's row must still exist' half, a chunk at a time."""
-        for _key, event in absent(((e.entity_id, e) for e in self.each(*actions, field=field)),
-                                  present):
-            yield event
+        if self._session is None:
+            keyed = ((e.entity_id, e) for e in self.each(*actions, field=field))
+            yield from (event for _key, event in absent(keyed, present, self.chunk))
+            return
+        # Only the seq and entity id of each event are read (a row's key is all `present`
+        # needs); the few events whose row is gone are then read whole, a chunk at a time.
+        query = select(_EVENTS.c.entity_id, _EVENTS.c.seq).where(
+            _EVENTS.c.action.in_(actions)).order_by(_EVENTS.c.seq)
+        if field is not None:
+            query = query.where(_EVENTS.c.field == field)
+        rows = self._session.connection().execute(query.execution_options(yield_per=self._batch))
+        gone: list[int] = []
+        for _key, seq in absent(((key, seq) for key, seq in rows), present, self.chunk):
+            gone.append(seq)
+            if len(gone) == self.chunk:
+                yield from self._whole(gone, actions)
+                gone = []
+        yield from self._whole(gone, actions)
+
+    def _whole(self, seqs: list[int], actions: tuple[str, ...]) -> Iterator[Event]:
+        found = self.at(set(seqs), *actions)
+        return (found[seq] for seq in seqs)
 
 
 # Given a chunk of keys (row ids as the events write them), those whose row exists.
 Present = Callable[[set[str]], set[str]]
-CHUNK = 2000  # rows (and their events) compared together
+V = TypeVar("V")  # what is kept with each key (its first event, or the event's seq)
+# Rows (and their events) compared together. 10,000: a chunk's rows and events are a few MB,
+# and the statements per check few (at 2,000, the step-record check took twice as long).
+CHUNK = 10_000
 
 
-def absent(keyed: Iterable[tuple[str, Event]], present: Present) -> Iterator[tuple[str, Event]]:
+def absent(keyed: Iterable[tuple[str, V]], present: Present,
+           size: int) -> Iterator[tuple[str, V]]:
     """Each key of `keyed` whose row `present` does not find, once (with its first event), in
-    the order given; asked a chunk of keys at a time, so no set of every row is built."""
+    the order given; asked `size` keys at a time, so no set of every row is built."""
     reported: set[str] = set()  # only the missing ones: few
-    chunk: list[tuple[str, Event]] = []
+    chunk: list[tuple[str, V]] = []
     for pair in keyed:
         chunk.append(pair)
-        if len(chunk) == CHUNK:
+        if len(chunk) == size:
             yield from _missing(chunk, present, reported)
             chunk = []
     yield from _missing(chunk, present, reported)
 
 
-def _missing(chunk: list[tuple[str, Event]], present: Present,
-             reported: set[str]) -> Iterator[tuple[str, Event]]:
+def _missing(chunk: list[tuple[str, V]], present: Present,
+             reported: set[str]) -> Iterator[tuple[str, V]]:
     found = present({key for key, _e in chunk}) if chunk else set()
     for key, event in chunk:
         if key not in found and key not in reported:

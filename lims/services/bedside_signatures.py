@@ -38,10 +38,11 @@ def check_administrations(session: Session, trail: Trail, replay: Replay) -> lis
     problems = []
     to_check: list[tuple[str, Event, list[Event]]] = []
     recorded: dict[int, Event] = {}
+    size = trail.chunk  # administrations whose events, signatures and records are read together
     for number, change in enumerate(replay.administrations):
-        if number % CHUNK == 0:  # the step record of an administration is written in the
+        if number % size == 0:  # the step record of an administration is written in the
             # same append, just after it: those of a chunk of administrations in one read
-            recorded = trail.at({c.seq + 1 for c in replay.administrations[number:number + CHUNK]},
+            recorded = trail.at({c.seq + 1 for c in replay.administrations[number:number + size]},
                                 A.STEP_RECORDED)
         where = f"event {change.seq} (product {change.entity_id}: {change.old} → {change.new})"
         step = recorded.get(change.seq + 1)
@@ -59,8 +60,8 @@ def check_administrations(session: Session, trail: Trail, replay: Replay) -> lis
     users = {u.id: u for u in session.exec(select(User))}
     # The signatures and step records of a chunk of administrations in two statements,
     # not two per administration (100 s at 50,000 administrations).
-    for start in range(0, len(to_check), CHUNK):
-        chunk = to_check[start:start + CHUNK]
+    for start in range(0, len(to_check), size):
+        chunk = to_check[start:start + size]
         signatures = rows_by_id(session, Signature, {own[-1].signature_id()
                                                      for _w, _s, own in chunk if own})
         records = rows_by_id(session, StepRecord, {_record_id(step) for _w, step, _o in chunk})
@@ -71,7 +72,6 @@ def check_administrations(session: Session, trail: Trail, replay: Replay) -> lis
     return problems
 
 
-CHUNK = 2000  # administrations whose signatures and records are read together
 def _record_id(step: Event) -> int:
     return int(step.entity_id) if step.entity_id.isdigit() else 0
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from sqlalchemy import Row
 from sqlmodel import Session, SQLModel, select
 
 from lims.models import Patient, Product, Protocol, User
+from lims.sql_lists import one_of
 from workflows.errors import DomainError, ErrorCode, Forbidden, NotFound, TransitionRefused
 from workflows.isbt128 import ScanError, read_din
 from workflows.product import TRIGGER_ROLES, Trigger
@@ -42,15 +44,16 @@ def rows_by_id(session: Session, model: type[M], ids: set[int]) -> dict[int, M]:
         return {}
     key = model.id  # type: ignore[attr-defined]
     return {row.id: row  # type: ignore[attr-defined]
-            for row in session.exec(select(model).where(key.in_(sorted(ids))))}
+            for row in session.exec(select(model).where(one_of(key, sorted(ids))))}
 
 
-def chunks_of(session: Session, model: type[M], size: int = 2000) -> Iterator[Sequence[M]]:
-    """Every row of `model` in id order, `size` at a time, streamed: a whole table is never
-    held (nor built into objects at once, as a plain select does)."""
-    key = model.id  # type: ignore[attr-defined]
-    query = select(model).order_by(key).execution_options(yield_per=size)
-    yield from session.exec(query).partitions(size)
+def chunks_of(session: Session, columns: Sequence[Any],
+              size: int) -> Iterator[Sequence[Row[Any]]]:
+    """Every row of the table of `columns` (its id first) in id order, `size` rows at a time,
+    as plain rows of those columns, from one streamed statement: a whole table is never held,
+    and no ORM object is built (the checks only compare fields)."""
+    query = select(*columns).order_by(columns[0]).execution_options(yield_per=size)
+    yield from session.connection().execute(query).partitions(size)
 
 
 def ids_present(session: Session, model: type[M]) -> Callable[[set[str]], set[str]]:
@@ -61,7 +64,7 @@ def ids_present(session: Session, model: type[M]) -> Callable[[set[str]], set[st
         ids = sorted({int(k) for k in keys if k.isascii() and k.isdigit()})
         if not ids:
             return set()
-        return {str(found) for found in session.exec(select(key).where(key.in_(ids)))}
+        return {str(found) for found in session.exec(select(key).where(one_of(key, ids)))}
     return present
 
 

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlalchemy import Row
+from sqlmodel import Session, col, select
 
 from lims.audit_actions import AuditAction as A
 from lims.models import Alert, Container, Deviation, PrintJob, Product, Signature, User
 from lims.services.audit_trail_index import Event, Trail, absent
-from lims.services.common import chunks_of, ids_present, rows_by_id
+from lims.services.common import chunks_of, ids_present
 from lims.services.verdicts import Problem, missing_row, unaudited_row
+from lims.sql_lists import one_of
 from workflows.words import action_words, label_kind_words
+
+# The columns each check compares (plain rows, no ORM objects); the id first.
+_SIGNATURE = (col(Signature.id), col(Signature.meaning), col(Signature.record_type),
+              col(Signature.record_id), col(Signature.user_id), col(Signature.product_id),
+              col(Signature.record_hash))
+_PRINT_JOB = (col(PrintJob.id), col(PrintJob.container_id), col(PrintJob.label_kind),
+              col(PrintJob.serial), col(PrintJob.format), col(PrintJob.content_hash),
+              col(PrintJob.reprint))
+_CONTAINER_REF = (col(Container.id), col(Container.product_id), col(Container.product_code),
+                  col(Container.flags))
+_DEVIATION = (col(Deviation.id), col(Deviation.step), col(Deviation.kind),
+              col(Deviation.description), col(Deviation.classification), col(Deviation.status),
+              col(Deviation.disposition))
+_ALERT = (col(Alert.id), col(Alert.kind), col(Alert.message), col(Alert.acknowledged_by_id),
+          col(Alert.acknowledged_at))
 
 
 def _compare(where: str, source: str, pairs: list[tuple[str, Any, Any]]) -> list[Problem]:
@@ -23,7 +40,7 @@ def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     signed = {str(e.new_json().get("signature_id")): e for e in trail.each(A.SIGNED)}
     users = {u.id: u for u in session.exec(select(User))}
-    for row in (row for rows in chunks_of(session, Signature) for row in rows):
+    for row in (row for rows in chunks_of(session, _SIGNATURE, trail.chunk) for row in rows):
         where = f"signature {row.id} ({row.meaning}, {record_words(row.record_type)} " \
                 f"{row.record_id})"
         event = signed.get(str(row.id))
@@ -42,7 +59,8 @@ def reconcile_signatures(session: Session, trail: Trail) -> list[Problem]:
             ("record hash", event.reason, row.record_hash)])
     problems += [missing_row(f"signature {key} ({e.new_json().get('meaning')}, "
                              f"{record_words(e.entity)} {e.entity_id})", e.seq, e.action)
-                 for key, e in absent(signed.items(), ids_present(session, Signature))]
+                 for key, e in absent(signed.items(), ids_present(session, Signature),
+                                      trail.chunk)]
     return problems
 
 
@@ -69,18 +87,20 @@ def reconcile_prints(session: Session, trail: Trail) -> list[Problem]:
     printed = {str(e.new_json().get("print_job")): e
                for e in trail.each(A.LABEL_PRINTED, A.LABEL_REPRINTED)}
     dins = dict(session.exec(select(Product.id, Product.din)).all())
-    for jobs in chunks_of(session, PrintJob):
-        containers = rows_by_id(session, Container, {job.container_id for job in jobs})
+    for jobs in chunks_of(session, _PRINT_JOB, trail.chunk):
+        containers = session.connection().execute(select(*_CONTAINER_REF).where(
+            one_of(col(Container.id), sorted({job.container_id for job in jobs}))))
         refs = {c.id: f"{dins.get(c.product_id)}/{c.product_code}/{c.flags}"
-                for c in containers.values()}
+                for c in containers}
         for job in jobs:
             problems += _print_problems(job, printed.get(str(job.id)), refs)
     problems += [missing_row(f"label print {key} ({e.entity_id})", e.seq, e.action)
-                 for key, e in absent(printed.items(), ids_present(session, PrintJob))]
+                 for key, e in absent(printed.items(), ids_present(session, PrintJob),
+                                      trail.chunk)]
     return problems
 
 
-def _print_problems(job: PrintJob, event: Event | None,
+def _print_problems(job: Row[Any], event: Event | None,
                     refs: dict[int | None, str]) -> list[Problem]:
     where = f"label print {job.id} ({label_kind_words(job.label_kind)}, serial {job.serial})"
     if event is None:
@@ -99,7 +119,7 @@ def reconcile_deviations(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     raised = trail.first(A.DEVIATION_RAISED)
     closed = trail.latest(A.DEVIATION_CLOSED)
-    for row in (row for rows in chunks_of(session, Deviation) for row in rows):
+    for row in (row for rows in chunks_of(session, _DEVIATION, trail.chunk) for row in rows):
         where = f"deviation {row.id} ({action_words(row.step)})"
         event = raised.get(str(row.id))
         if event is None:
@@ -114,7 +134,8 @@ def reconcile_deviations(session: Session, trail: Trail) -> list[Problem]:
             ("status", "closed" if close else "open", row.status),
             ("disposition", close.reason if close else None, row.disposition)])
     problems += [missing_row(f"deviation {key}", e.seq, e.action)
-                 for key, e in absent(raised.items(), ids_present(session, Deviation))]
+                 for key, e in absent(raised.items(), ids_present(session, Deviation),
+                                      trail.chunk)]
     return problems
 
 
@@ -124,7 +145,7 @@ def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
     raised = trail.first(A.ALERT_RAISED)
     acknowledged = {e.entity_id: e for e in trail.each(A.SIGNED)
                     if e.entity == "alert" and e.new_json().get("meaning") == "Acknowledged"}
-    for alert in (row for rows in chunks_of(session, Alert) for row in rows):
+    for alert in (row for rows in chunks_of(session, _ALERT, trail.chunk) for row in rows):
         where = f"alert {alert.id} ({alert.kind})"
         event = raised.get(str(alert.id))
         if event is None:
@@ -137,7 +158,8 @@ def reconcile_alerts(session: Session, trail: Trail) -> list[Problem]:
                              [("acknowledged by (user id)", ack.user_id if ack else None,
                                alert.acknowledged_by_id if alert.acknowledged_at else None)])
     problems += [missing_row(f"alert {key} ({e.new})", e.seq, e.action)
-                 for key, e in absent(raised.items(), ids_present(session, Alert))]
+                 for key, e in absent(raised.items(), ids_present(session, Alert),
+                                      trail.chunk)]
     return problems
 
 

@@ -9,8 +9,9 @@ again after a step correction, on the formulation current when it was written).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, or_
+from sqlalchemy import ColumnElement, Row, or_
 from sqlmodel import Session, col, select
 
 from lims.audit import content_hash
@@ -23,6 +24,7 @@ from lims.services.specifications import specification_of
 from lims.services.state_replay import Replayed
 from lims.services.steps import step_content
 from lims.services.verdicts import Problem, missing_row, unaudited_row
+from lims.sql_lists import one_of
 from workflows.identity import ContainerKind
 from workflows.specifications import Specification, judge, parse_result
 
@@ -31,7 +33,7 @@ def reconcile_products(session: Session, trail: Trail,
                        replayed: dict[str, Replayed]) -> list[Problem]:
     problems: list[Problem] = []
     patients = dict(session.exec(select(Patient.id, Patient.subject_id)).all())
-    for rows in chunks_of(session, Product):
+    for rows in chunks_of(session, _PRODUCT, trail.chunk):
         created = trail.first_for({p.din for p in rows}, A.PRODUCT_CREATED, field="patient")
         for product in rows:
             problems += _product_problems(product, replayed.get(product.din),
@@ -41,7 +43,22 @@ def reconcile_products(session: Session, trail: Trail,
     return problems
 
 
-def _product_problems(product: Product, history: Replayed | None, event: Event | None,
+# The columns each check compares (plain rows, no ORM objects); the id first.
+_PRODUCT = (col(Product.id), col(Product.din), col(Product.state), col(Product.held_from),
+            col(Product.suspended_from), col(Product.patient_id))
+_CONTAINER = (col(Container.id), col(Container.product_id), col(Container.product_code),
+              col(Container.flags), col(Container.kind))
+# What step_content hashes, and what the record is checked against.
+_STEP = (col(StepRecord.id), col(StepRecord.product_id), col(StepRecord.step),
+         col(StepRecord.values), col(StepRecord.computed), col(StepRecord.findings),
+         col(StepRecord.operator_id), col(StepRecord.content_hash), col(StepRecord.superseded),
+         col(StepRecord.corrects_id), col(StepRecord.reason))
+_QC = (col(QcResult.id), col(QcResult.product_id), col(QcResult.test), col(QcResult.value),
+       col(QcResult.passed), col(QcResult.content_hash), col(QcResult.entered_at),
+       col(QcResult.verified_at))
+
+
+def _product_problems(product: Row[Any], history: Replayed | None, event: Event | None,
                       patients: dict[int | None, str]) -> list[Problem]:
     where = f"product {product.din}"
     if history is None:
@@ -69,14 +86,14 @@ def _dins(session: Session) -> dict[int | None, str]:
 
 def _dins_present(session: Session) -> Present:
     def present(keys: set[str]) -> set[str]:
-        return set(session.exec(select(Product.din).where(col(Product.din).in_(sorted(keys)))))
+        return set(session.exec(select(Product.din).where(one_of(col(Product.din), sorted(keys)))))
     return present
 
 
 def reconcile_containers(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     dins = _dins(session)
-    for containers in chunks_of(session, Container):
+    for containers in chunks_of(session, _CONTAINER, trail.chunk):
         refs = {c.id: f"{dins.get(c.product_id)}/{c.product_code}/{c.flags}"
                 for c in containers}
         created = trail.first_for(set(refs.values()), A.CONTAINER_CREATED)
@@ -102,7 +119,7 @@ def _refs_present(session: Session, dins: dict[int | None, str]) -> Present:
         named = {key.split("/", 1)[0] for key in keys}
         owners = sorted(ids[din] or 0 for din in named if din in ids)
         query = select(Container.product_id, Container.product_code, Container.flags)
-        where: ColumnElement[bool] = col(Container.product_id).in_(owners)
+        where: ColumnElement[bool] = one_of(col(Container.product_id), owners)
         if "None" in named:  # containers of no product: their product id is not a product's
             where = or_(where, col(Container.product_id).not_in(
                 sorted(i for i in dins if i is not None)))
@@ -122,7 +139,7 @@ def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
     dins = _dins(session)
     corrected_ids = set(session.exec(select(StepRecord.corrects_id).where(
         col(StepRecord.corrects_id).is_not(None))))
-    for records in chunks_of(session, StepRecord):
+    for records in chunks_of(session, _STEP, trail.chunk):
         recorded = trail.first_for({str(r.id) for r in records if r.corrects_id is None},
                                    A.STEP_RECORDED)
         # a step's state change is written just before it
@@ -140,13 +157,18 @@ def reconcile_steps(session: Session, trail: Trail) -> list[Problem]:
     return problems + corrections
 
 
-def _step_problems(record: StepRecord, event: Event | None, changes: dict[int, Event],
+def _hash_of_step(record: Row[Any]) -> str:
+    """step_content's hash, of a row holding the columns it reads."""
+    return content_hash(step_content(cast(StepRecord, record)))
+
+
+def _step_problems(record: Row[Any], event: Event | None, changes: dict[int, Event],
                    dins: dict[int | None, str]) -> list[Problem]:
     where = f"step record {record.id} ({record.step})"
     if event is None:
         return [unaudited_row(where, A.STEP_RECORDED)]
     problems = []
-    actual = content_hash(step_content(record))
+    actual = _hash_of_step(record)
     if actual != event.new:
         problems.append(Problem(where, "content", f"content hashing to {_short(event.new)} "
                                 f"(event {event.seq})", f"content hashing to "
@@ -166,12 +188,12 @@ def _step_problems(record: StepRecord, event: Event | None, changes: dict[int, E
     return problems
 
 
-def _correction_problems(session: Session, records: Sequence[StepRecord],
+def _correction_problems(session: Session, records: Sequence[Row[Any]],
                          corrected_ids: set[int | None], trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     fixes = [r for r in records if r.corrects_id is not None]
     corrected = trail.first_for({str(r.id) for r in fixes}, A.STEP_CORRECTED)
-    olds = rows_by_id(session, StepRecord, {r.corrects_id or 0 for r in fixes})
+    olds = _corrected_records(session, {r.corrects_id or 0 for r in fixes})
     for record in records:
         where = f"step record {record.id} ({record.step})"
         if record.superseded != (record.id in corrected_ids):
@@ -185,7 +207,7 @@ def _correction_problems(session: Session, records: Sequence[StepRecord],
             problems.append(unaudited_row(where, A.STEP_CORRECTED))
             continue
         old = olds.get(record.corrects_id)
-        actual = content_hash(step_content(record))
+        actual = _hash_of_step(record)
         for what, expected, found in (
                 ("content", event.new, actual),
                 ("stored hash", actual, record.content_hash),
@@ -201,11 +223,20 @@ def _correction_problems(session: Session, records: Sequence[StepRecord],
     return problems
 
 
+def _corrected_records(session: Session, ids: set[int]) -> dict[int, Any]:
+    """The product and step of the records these corrections correct, by id."""
+    if not ids:
+        return {}
+    query = select(col(StepRecord.id), col(StepRecord.product_id), col(StepRecord.step))
+    return {row.id: row for row in session.connection().execute(
+        query.where(one_of(col(StepRecord.id), sorted(ids))))}
+
+
 def reconcile_qc(session: Session, trail: Trail) -> list[Problem]:
     problems: list[Problem] = []
     written_by = (A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED)
     specifications: dict[tuple[int | None, int, str], Specification] = {}
-    for rows in chunks_of(session, QcResult):
+    for rows in chunks_of(session, _QC, trail.chunk):
         keys = {str(row.id) for row in rows}
         written = trail.first_for(keys, *written_by)
         verified = trail.first_for(keys, A.QC_VERIFIED)
@@ -218,13 +249,13 @@ def reconcile_qc(session: Session, trail: Trail) -> list[Problem]:
     return problems
 
 
-def _qc_problems(row: QcResult, event: Event | None, verified: bool,
+def _qc_problems(row: Row[Any], event: Event | None, verified: bool,
                  judges: _Judges) -> list[Problem]:
     where = f"QC result {row.id} ({row.test})"
     if event is None:
         return [unaudited_row(where, A.QC_RESULT)]
     problems = []
-    actual = content_hash(qc_content(row))
+    actual = content_hash(qc_content(cast(QcResult, row)))  # a row of the columns it reads
     if (event.field, event.new) != (row.test, row.value):
         problems.append(Problem(where, "value", f"{event.field} = {event.new} "
                                 f"(event {event.seq})", f"{row.test} = {row.value}"))
@@ -263,22 +294,26 @@ class _Judges:
         owners = sorted(self.products)
         patients = {p.patient_id for p in self.products.values()}
         self.weights = dict(session.exec(select(Patient.id, Patient.weight_kg).where(
-            col(Patient.id).in_(sorted(patients)))).all())
+            one_of(col(Patient.id), sorted(patients)))).all())
         self.volumes: dict[int, float | None] = {}
         self.specifications = specifications
-        for container in session.exec(select(Container).where(
-                Container.kind == ContainerKind.FINAL_PRODUCT,
-                col(Container.product_id).in_(owners)).order_by(col(Container.id))):
-            self.volumes.setdefault(container.product_id, container.volume_ml)
+        read = session.connection().execute
+        for product_id, volume in read(select(col(Container.product_id), col(Container.volume_ml))
+                                       .where(Container.kind == ContainerKind.FINAL_PRODUCT,
+                                              one_of(col(Container.product_id), owners))
+                                       .order_by(col(Container.id))):
+            self.volumes.setdefault(product_id, volume)
         # The formulation records of each product, oldest first: a result was judged on the
         # weight and volume of the formulation current when it was entered.
-        self.formulations: dict[int, list[StepRecord]] = {}
-        for record in session.exec(select(StepRecord).where(
-                StepRecord.step == "formulate", col(StepRecord.product_id).in_(owners)
-                ).order_by(col(StepRecord.id))):
+        self.formulations: dict[int, list[Row[Any]]] = {}
+        for record in read(select(col(StepRecord.product_id), col(StepRecord.performed_at),
+                                  col(StepRecord.values))
+                           .where(StepRecord.step == "formulate",
+                                  one_of(col(StepRecord.product_id), owners))
+                           .order_by(col(StepRecord.id))):
             self.formulations.setdefault(record.product_id, []).append(record)
 
-    def _basis(self, row: QcResult, product: Product) -> tuple[float, float | None]:
+    def _basis(self, row: Row[Any], product: Product) -> tuple[float, float | None]:
         """Body weight and final volume the QC service judged the result on."""
         weight = self.weights.get(product.patient_id, 0.0)
         volume = self.volumes.get(product.id or 0)
@@ -297,7 +332,7 @@ class _Judges:
             self.specifications[key] = specification_of(self.session, product)[0]
         return self.specifications[key]
 
-    def judge(self, row: QcResult) -> bool | str | None:
+    def judge(self, row: Row[Any]) -> bool | str | None:
         product = self.products.get(row.product_id)
         if product is None:
             return "no product to judge it against"

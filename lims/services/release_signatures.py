@@ -25,35 +25,36 @@ from lims.services.product_records import ProductRecords, load_records
 from lims.services.release import content_from
 from lims.services.state_replay import Decision, Replay
 from lims.services.verdicts import Problem
+from lims.sql_lists import one_of
 from workflows.product import TRIGGER_ROLES, Trigger
 from workflows.roles import Role
 
 DISCARDED = "Discarded"
+# Decisions whose facts are read together: every record of their products (a few hundred
+# rows a product), so fewer than the rows other checks compare at once.
+DECISIONS = 2000
 DISCARD_ROLES = TRIGGER_ROLES[Trigger.DISCARD]
 UNSIGNED_OLD_DISCARD = ("not signed (discarded before discards were signed decisions: "
                         "recorded before e-signatures of discards)")
 
 
-def check_decisions(session: Session, replay: Replay) -> list[Problem]:
+def check_decisions(session: Session, replay: Replay, chunk: int = DECISIONS) -> list[Problem]:
     if not replay.decisions:
         return []
     users = {u.id: u for u in session.exec(select(User))}
     problems = []
     # A chunk of decisions at a time: their products, signatures and records in a few
     # statements (a product's are read again when its decisions span chunks).
-    for start in range(0, len(replay.decisions), CHUNK):
-        chunk = replay.decisions[start:start + CHUNK]
+    for start in range(0, len(replay.decisions), chunk):
+        decisions = replay.decisions[start:start + chunk]
         products = {p.din: p for p in session.exec(select(Product).where(
-            col(Product.din).in_(sorted({d.din for d in chunk}))))}
-        facts = _Facts.load(session, chunk, products, users)
-        for decision in chunk:
+            one_of(col(Product.din), sorted({d.din for d in decisions}))))}
+        facts = _Facts.load(session, decisions, products, users)
+        for decision in decisions:
             problem = _decision_problem(facts, replay, decision)
             if problem is not None:
                 problems.append(problem)
     return problems
-
-
-CHUNK = 2000  # decisions whose facts are read together
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,7 @@ from lims.services.reconcile_records import (
     reconcile_qc,
     reconcile_steps,
 )
-from lims.services.release_signatures import check_decisions
+from lims.services.release_signatures import DECISIONS, check_decisions
 from lims.services.specification_signatures import check_specifications
 from lims.services.state_replay import Replay, replay_histories
 from lims.services.verdicts import Problem
@@ -115,7 +115,8 @@ def reconcile_records(session: Session, progress: Phases = quiet) -> list[Proble
 
 # After the histories are replayed, each check in turn (one step of progress each).
 _CHECKS: tuple[Callable[[Session, Trail, Replay], list[Problem]], ...] = (
-    lambda session, _trail, replay: check_decisions(session, replay),
+    lambda session, trail, replay: check_decisions(session, replay,
+                                                   min(trail.chunk, DECISIONS)),
     check_administrations,
     lambda session, trail, replay: reconcile_products(session, trail, replay.products),
     lambda session, trail, _replay: reconcile_containers(session, trail),
