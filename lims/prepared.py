@@ -172,21 +172,18 @@ class PreparedByKeys:
 def instance(model: type[M], row: Mapping[str, Any]) -> M:
     """An instance of the table model `model` holding `row`, which gives every field, in
     no session; a twentieth of the constructor's cost (no attribute events, no defaults)."""
-    return _instances(model, [row], checked=False)[0]
+    return instances(model, [row])[0]
 
 
 def instances(model: type[M], rows: Iterable[Mapping[str, Any]]) -> list[M]:
     """`instance` of each row of one statement: every row has the same columns, so the
     first one alone is checked against the model's fields."""
-    return _instances(model, rows, checked=False)
-
-
-def _instances(model: type[M], rows: Iterable[Mapping[str, Any]], *, checked: bool) -> list[M]:
     fields: Mapping[str, Any] = model.model_fields  # type: ignore[attr-defined]
     if not model.__mapper__.configured:  # type: ignore[attr-defined]
         configure_mappers()  # what the first constructor call would do
     make = model._sa_class_manager.new_instance  # type: ignore[attr-defined]
     found: list[M] = []
+    checked = False
     for row in rows:
         if not checked:
             if len(row) != len(fields) or any(name not in row for name in fields):
