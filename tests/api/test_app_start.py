@@ -1,0 +1,52 @@
+"""A worker prepares its routes when it starts, not on whoever asks first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import fastapi.routing
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from lims.app import create_app
+
+
+def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every route dependency graph FastAPI builds from now on (it builds one per route
+    the first time the route, or an address no route has, is matched)."""
+    built: list[str] = []
+    real: Callable[..., Any] = fastapi.routing.get_dependant
+
+    def get_dependant(*args: Any, **kwargs: Any) -> Any:
+        built.append(str(kwargs.get("path", args[0] if args else "?")))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(fastapi.routing, "get_dependant", get_dependant)
+    return built
+
+
+def test_first_requests_find_every_route_prepared(api_engine: Engine,
+                                                  monkeypatch: pytest.MonkeyPatch):
+    built = counting(monkeypatch)
+    with TestClient(create_app(api_engine, jobs=False)) as client:
+        prepared = len(built)
+        built.clear()
+        answers = [client.get(path).status_code for path in (
+            "/login", "/api/v1/auth/me", "/api/v1/products/X", "/fhir/metadata",
+            "/no-such-page")]
+
+    assert prepared > 100  # every route of the API, the pages and FHIR, at start-up
+    assert answers[0] == 200 and answers[-1] == 404
+    assert built == []  # nothing left to build on a request
+
+
+def test_without_start_up_the_first_request_builds_them(api_engine: Engine,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    """The same count without the lifespan: what the preparation saves (the test above
+    would pass vacuously if FastAPI built nothing lazily)."""
+    built = counting(monkeypatch)
+    client = TestClient(create_app(api_engine, jobs=False))  # not entered: no lifespan
+    assert client.get("/no-such-page").status_code == 404
+    assert len(built) > 100
