@@ -111,17 +111,21 @@ def history(session: Session, din: str) -> list[AuditEvent]:
     return history_of(session, product_by_din(session, din))
 
 
-def history_of(session: Session, product: Product) -> list[AuditEvent]:
-    """`history` of a product already read."""
+def history_of(session: Session, product: Product,
+               records: Collection[StepRecord] | None = None) -> list[AuditEvent]:
+    """`history` of a product already read; `records`: every one of its step records
+    (superseded ones too), when the caller has read them."""
     # Its step records' ids read first, as a list: given as a subquery, PostgreSQL read
     # every step_record event of the trail and filtered them (250 ms at 1M events).
-    records = list(session.exec(select(cast(col(StepRecord.id), String)).where(
-        StepRecord.product_id == product.id)))
+    record_ids = ([str(record.id) for record in records] if records is not None else list(
+        session.exec(select(cast(col(StepRecord.id), String)).where(
+            StepRecord.product_id == product.id))))
     query = select(AuditEvent).where(
         ((col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din))
         | ((col(AuditEvent.entity) == "container")
            & col(AuditEvent.entity_id).startswith(product.din))
-        | ((col(AuditEvent.entity) == "step_record") & one_of(col(AuditEvent.entity_id), records))
+        | ((col(AuditEvent.entity) == "step_record")
+           & one_of(col(AuditEvent.entity_id), record_ids))
     ).order_by(col(AuditEvent.seq))
     return list(session.exec(query))
 

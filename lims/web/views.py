@@ -15,6 +15,7 @@ from lims.services.deviations import deviations_of
 from lims.services.notifications import delivery_record
 from lims.services.qc import replaced_among
 from lims.services.queries import coi_events_of, container_scan_text, history_of, qc_results_of
+from lims.services.records_present import records_present
 from lims.services.signatures import signatures_of
 from lims.services.storage import storage_history
 from lims.services.temperature_excursions import excursions
@@ -69,13 +70,19 @@ def lineage(rows: list[ContainerRow]) -> list[ContainerRow]:
     return roots
 
 
-def step_rows(session: Session, product: Product,
-              users: dict[int, User] | None = None) -> list[dict[str, Any]]:
-    """Each step record with its values and computed figures in words, units and local time
-    (`users`: `user_names`, when the caller has read them)."""
-    records = session.exec(select(StepRecord).where(StepRecord.product_id == product.id,
-                                                    col(StepRecord.superseded).is_(False))
-                           .order_by(col(StepRecord.id))).all()
+def step_records(session: Session, product: Product) -> list[StepRecord]:
+    """Every step record of the product, superseded ones too, oldest first."""
+    return list(session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
+                             .order_by(col(StepRecord.id))))
+
+
+def step_rows(session: Session, product: Product, users: dict[int, User] | None = None,
+              every: list[StepRecord] | None = None) -> list[dict[str, Any]]:
+    """Each current step record with its values and computed figures in words, units and
+    local time (`users`: `user_names`, `every`: `step_records`, when the caller has read
+    them)."""
+    every = step_records(session, product) if every is None else every
+    records = [record for record in every if not record.superseded]
     people = {u.username: u.full_name
               for u in (users if users is not None else user_names(session)).values()}
     out = []
@@ -109,24 +116,28 @@ def product_page(session: Session, din: str) -> dict[str, Any]:
     every_qc = qc_results_of(session, product, include_superseded=True)  # one read
     qc = [q for q in every_qc if not q.superseded]
     users = user_names(session)
+    records = step_records(session, product)
+    # The occasional records (most products have none of them) read only where they exist.
+    present = records_present(session, product.id)
     return {
         "product": product,
         "patient": session.get(Patient, product.patient_id),
         "containers": rows,
         "lineage": lineage(rows),
-        "steps": step_rows(session, product, users),
+        "steps": step_rows(session, product, users, records),
         "qc": qc,
         # What each correction replaced, shown as old → new beside its reason.
         "qc_replaced": {q.id: replaced_among(every_qc, q) for q in qc if q.reason},
         "qc_tests": QC_TESTS,
         "subject_id": _subject(session, product),
-        "signatures": signatures_of(session, product.id),
-        "deviations": deviations_of(session, product),
-        "coi": coi_events_of(session, product),
-        "audit": history_of(session, product),
-        "alerts": open_alerts(session, product.id),
-        "notifications": delivery_record(session, product),
+        "signatures": signatures_of(session, product.id) if present.signatures else [],
+        "deviations": deviations_of(session, product) if present.deviations else [],
+        "coi": coi_events_of(session, product) if present.coi_events else [],
+        "audit": history_of(session, product, records),
+        "alerts": open_alerts(session, product.id) if present.open_alerts else [],
+        "notifications": delivery_record(session, product) if present.notifications else [],
         "users": users,
-        "storage": storage_history(session, product),
-        "temperature_excursions": excursions(session, product=product),
+        "storage": storage_history(session, product) if present.storage else [],
+        "temperature_excursions": (excursions(session, product=product)
+                                   if present.excursions else []),
     }

@@ -1,0 +1,65 @@
+"""`records_present` answers, for each kind of occasional record, what the read it stands
+for finds: the product page skips only reads that would have found nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from sqlmodel import Session, select
+
+from lims.demo import run_demo
+from lims.models import Product
+from lims.services.alerts import open_alerts, raise_post_release_alert
+from lims.services.deviations import deviations_of, raise_deviation
+from lims.services.notifications import delivery_record
+from lims.services.queries import coi_events_of
+from lims.services.records_present import records_present
+from lims.services.signatures import signatures_of
+from lims.services.storage import storage_history
+from lims.services.temperature_excursions import excursions
+from lims.web import views
+from tests.factories import make_product, perform, scan_of, seeded
+from workflows.errors import IdentityMismatch
+
+
+def test_each_kind_present_exactly_where_its_read_finds_rows(session: Session) -> None:
+    run = seeded(session)
+    run_demo(session, say=lambda _m: None)
+    # What the demo lacks: a deviation, a refused scan, an open alert and its notification.
+    deviated, _ = make_product(run, until="received")
+    raise_deviation(session, actor=run.user("tech1"), din=deviated.din, step="sediment",
+                    description="centrifuge lid alarm", classification="minor")
+    refused, _ = make_product(run, until="received")
+    with pytest.raises(IdentityMismatch):
+        perform(run, refused, "sediment", scan=scan_of(session, deviated, "marrow_bag"))
+    alerted, _ = make_product(run, until="received")
+    raise_post_release_alert(session, product=alerted, test="sterility", value="positive")
+    session.commit()
+    seen: Counter[str] = Counter()
+    for product in session.exec(select(Product)).all():
+        assert product.id is not None
+        found = {
+            "signatures": signatures_of(session, product.id),
+            "deviations": deviations_of(session, product),
+            "coi_events": coi_events_of(session, product),
+            "open_alerts": open_alerts(session, product.id),
+            "notifications": delivery_record(session, product),
+            "storage": storage_history(session, product),
+            "excursions": excursions(session, product=product),
+        }
+        present = records_present(session, product.id)
+        for kind, rows in found.items():
+            assert getattr(present, kind) == bool(rows), (product.din, kind)
+            seen[kind] += bool(rows)
+        page = views.product_page(session, product.din)
+        for key, kind in (("signatures", "signatures"), ("deviations", "deviations"),
+                          ("coi", "coi_events"), ("alerts", "open_alerts"),
+                          ("notifications", "notifications"), ("storage", "storage"),
+                          ("temperature_excursions", "excursions")):
+            assert len(page[key]) == len(found[kind]), (product.din, key)
+    # The demo lab has products with and without each kind: both answers were checked.
+    products = len(session.exec(select(Product.id)).all())
+    assert all(0 < seen[kind] < products for kind in (
+        "signatures", "deviations", "coi_events", "open_alerts", "notifications", "storage",
+        "excursions")), seen
