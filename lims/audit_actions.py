@@ -42,6 +42,8 @@ class AuditAction(StrEnum):
     PRINTER_REACTIVATED = "printer_reactivated"
     # patients, products and containers
     PATIENT_ENROLLED = "patient_enrolled"
+    # an identified FHIR export (name, MRN, date of birth): who, which patient, through what
+    PATIENT_IDENTITY_DISCLOSED = "patient_identity_disclosed"
     PRODUCT_CREATED = "product_created"
     CONTAINER_CREATED = "container_created"
     STATE_CHANGED = "state_changed"
@@ -152,6 +154,8 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.PRINTER_DEACTIVATED: "label printer taken out of use",
     AuditAction.PRINTER_REACTIVATED: "label printer back in use",
     AuditAction.PATIENT_ENROLLED: "patient enrolled",
+    AuditAction.PATIENT_IDENTITY_DISCLOSED: "patient's name, MRN and date of birth disclosed "
+                                            "in an identified FHIR export",
     AuditAction.PRODUCT_CREATED: "product created (harvest scheduled)",
     AuditAction.CONTAINER_CREATED: "container created",
     AuditAction.STATE_CHANGED: "product state changed",

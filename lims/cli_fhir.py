@@ -3,7 +3,9 @@ serves it.
 
 Pseudonymised by default (trial subject ID, sex, year of birth). `--identified` adds the
 name, MRN and date of birth; it signs in a physician, supervisor or QA user (`--user`,
-or LIMS_USER; the password is prompted without echo, or read from LIMS_PASSWORD).
+or LIMS_USER; the password is prompted without echo, or read from LIMS_PASSWORD), and is
+recorded in the audit trail (who, which patient and DIN, through the command line) before
+the bundle is written.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def export(din: Annotated[str, typer.Argument(help="the product's DIN")],
     """Write a product's FHIR R5 transaction Bundle (JSON)."""
     from lims.db import session_scope
     from lims.services.fhir_bundle import dumps, product_bundle
+    from lims.services.fhir_disclosure import Interface
     from lims.services.users import authenticate
 
     if identified and not user:
@@ -43,7 +46,8 @@ def export(din: Annotated[str, typer.Argument(help="the product's DIN")],
             if identified:
                 secret = password or typer.prompt("Password", hide_input=True)
                 reader = authenticate(session, username=str(user), password=secret)
-            bundle = product_bundle(session, din, reader=reader, identified=identified)
+            bundle = product_bundle(session, din, reader=reader, identified=identified,
+                                    interface=Interface.CLI)
         except DomainError as error:
             typer.echo(f"error: {error.code.value}: {error.detail}", err=True)
             raise typer.Exit(code=1) from None

@@ -5,7 +5,8 @@ OperationOutcome; no write method (405).
 
 Signed in as the API is (bearer token, or the session cookie for reading); everyone who
 reads lab records may read these. Patients are pseudonymised unless `identified=true` is
-asked for by a role that reads patient names (lims.services.fhir_bundle).
+asked for by a role that reads patient names (lims.services.fhir_bundle); each identified
+answer is recorded in the audit trail first (lims.services.fhir_disclosure).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from lims.api.deps import Reader, SessionDep
 from lims.api.errors import status_of
 from lims.services.fhir_bundle import FHIR_JSON, dumps, product_bundle
+from lims.services.fhir_disclosure import Interface
 from lims.services.fhir_metadata import capability_statement, operation_outcome
 from lims.services.fhir_read import (
     FHIR_ID,
@@ -57,7 +59,7 @@ def read_patient(subject_id: LogicalId, user: Reader, session: SessionDep,
                  identified: Identified = False) -> Response:
     """A patient by trial subject ID (pseudonymised unless identified=true)."""
     return fhir_response(patient_resource(session, subject_id, reader=user,
-                                          identified=identified))
+                                          identified=identified, interface=Interface.API))
 
 
 @router.get("/BiologicallyDerivedProduct/{container_id}")
@@ -78,7 +80,8 @@ def search_products(_user: Reader, session: SessionDep,
 def product_bundle_of(din: LogicalId, user: Reader, session: SessionDep,
                       identified: Identified = False) -> Response:
     """The product's transaction Bundle (conditional updates), as `lims fhir export`."""
-    return fhir_response(product_bundle(session, din, reader=user, identified=identified))
+    return fhir_response(product_bundle(session, din, reader=user, identified=identified,
+                                        interface=Interface.API))
 
 
 @router.api_route("", methods=WRITES, include_in_schema=False)  # a transaction's address

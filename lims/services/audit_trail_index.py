@@ -47,7 +47,8 @@ class Event:
 
 _EVENTS: Table = AuditEvent.__table__  # type: ignore[attr-defined]
 A = AuditAction
-# The events that write or change a record row reconciliation compares (only these are read).
+# The events that write, change or name a record row reconciliation compares (only these
+# are read).
 RECORD_ACTIONS = (A.PRODUCT_CREATED, A.STATE_CHANGED, A.CONTAINER_CREATED, A.STEP_RECORDED,
                   A.STEP_CORRECTED,
                   A.QC_RESULT, A.QC_CORRECTED, A.QC_REJUDGED, A.QC_VERIFIED, A.SIGNED,
@@ -57,7 +58,8 @@ RECORD_ACTIONS = (A.PRODUCT_CREATED, A.STATE_CHANGED, A.CONTAINER_CREATED, A.STE
                   A.ACCOUNT_DEACTIVATED, A.ACCOUNT_REACTIVATED, A.USER_ROLE_CHANGED,
                   A.SPECIFICATION_CREATED, A.SPECIFICATION_CHANGED, A.SPECIFICATION_DRAFTED,
                   A.SPECIFICATION_APPROVED, A.SPECIFICATION_WITHDRAWN,
-                  A.REVIEW_EXCEPTION_ACKNOWLEDGED, A.CERTIFICATE_ISSUED)
+                  A.REVIEW_EXCEPTION_ACKNOWLEDGED, A.CERTIFICATE_ISSUED,
+                  A.PATIENT_IDENTITY_DISCLOSED)
 _READ = select(_EVENTS.c.seq, _EVENTS.c.user_id, _EVENTS.c.action, _EVENTS.c.entity,
                _EVENTS.c.entity_id, _EVENTS.c.field, _EVENTS.c.old_value, _EVENTS.c.new_value,
                _EVENTS.c.reason).where(_EVENTS.c.action.in_([a.value for a in RECORD_ACTIONS])

@@ -1,12 +1,16 @@
 """A product's FHIR R5 transaction Bundle: the patient, every container of the DIN, the
 harvest, the issue, the portal-vein infusion, the QC results, and the follow-up laboratory
-values and adverse events. Read-only: nothing here writes.
+values and adverse events.
 
 Every resource is built as a `fhir.resources` R5 model (so a mapping error fails here,
 not at the receiver) and serialised in FHIR's element order. Each entry is a conditional
 update (`PUT Type?identifier=system|value`) with a urn:uuid fullUrl derived from that
 identifier: the same records give byte-identical bundles, and a later export diffs against
 an earlier one.
+
+Pseudonymised unless a patient reader asks for the identified export: then each patient it
+names is recorded in the audit trail and committed before the bundle is returned
+(lims.services.fhir_disclosure); a pseudonymised export writes nothing.
 """
 
 from __future__ import annotations
@@ -38,43 +42,34 @@ from lims.services.common import (
     parameters_of,
     patient_of,
     product_by_din,
-    require_role,
 )
 from lims.services.fhir_common import ISBT_DIN, Entry, fhir_time
+from lims.services.fhir_disclosure import (
+    Disclosure,
+    Interface,
+    disclosure_for,
+    record_disclosure,
+)
 from lims.services.fhir_follow_up import adverse_event_entries, lab_entries
 from lims.services.fhir_observations import qc_entries
 from lims.services.fhir_patient import patient_entry
 from lims.services.fhir_procedures import administration_entry, dispense_entry, harvest_entry
 from lims.services.fhir_product import product_entries
-from lims.services.patient_records import PATIENT_READERS
 from lims.services.queries import qc_results_of
-from workflows.errors import Forbidden
 from workflows.identity import ContainerKind
 
 FHIR_JSON = "application/fhir+json"
 
 
-def may_see_names(reader: User | None) -> bool:
-    return reader is not None and reader.active and reader.role in PATIENT_READERS
-
-
-def check_identified(reader: User | None, identified: bool) -> None:
-    """Names, MRNs and dates of birth only for the roles that read patient records, and
-    only when asked for: refused (403) for anyone else."""
-    if identified:
-        if reader is None:
-            raise Forbidden("an identified export names a signed-in physician, supervisor "
-                            "or QA user")
-        require_role(reader, PATIENT_READERS, "export patients' names (identified FHIR)")
-
-
 def product_bundle(session: Session, din: str, *, reader: User | None = None,
-                   identified: bool = False) -> dict[str, Any]:
-    """The transaction Bundle of DIN, validated, as JSON-ready data."""
-    check_identified(reader, identified)
+                   identified: bool = False, interface: Interface | None = None
+                   ) -> dict[str, Any]:
+    """The transaction Bundle of DIN, validated, as JSON-ready data. Identified: only for
+    a patient reader (403 otherwise), naming the `interface`, and recorded (committed)."""
+    disclosure = disclosure_for(reader, identified=identified, interface=interface)
     product = product_by_din(session, din)
-    entries = product_entries_of(session, product, identified=identified)
-    return validated({
+    entries = product_entries_of(session, product, disclosure=disclosure)
+    bundle = validated({
         "resourceType": "Bundle",
         "identifier": {"system": ISBT_DIN, "value": product.din},
         "type": "transaction",
@@ -83,17 +78,24 @@ def product_bundle(session: Session, din: str, *, reader: User | None = None,
         "entry": [{"fullUrl": e.url, "resource": e.resource, "request": e.request()}
                   for e in entries],
     })
+    if disclosure is not None:
+        session.commit()  # the disclosure's record, before the names leave
+    return bundle
 
 
-def product_entries_of(session: Session, product: Product, *, identified: bool
-                       ) -> list[Entry]:
+def product_entries_of(session: Session, product: Product, *,
+                       disclosure: Disclosure | None) -> list[Entry]:
+    """Every entry of the product's bundle; the patient identified only for a
+    `disclosure`, which is recorded here (in the caller's transaction, never committed)."""
     patient = patient_of(session, product)
     protocol = get_or_404(session, Protocol, product.protocol_id, "protocol")
     settings = get_settings()
     records = current_records(session, product)
     containers = list(session.exec(select(Container).where(Container.product_id == product.id)
                                    .order_by(col(Container.id))))
-    who = patient_entry(patient, protocol, identified=identified)
+    who = patient_entry(patient, protocol, identified=disclosure is not None)
+    if disclosure is not None:
+        record_disclosure(session, disclosure, patient, din=product.din, resource="Bundle")
     harvest = harvest_entry(product, records, who)
     products = product_entries(product, containers, records,
                                parameters_of(session, product.protocol_id), patient=who,

@@ -1,6 +1,7 @@
 """The resources the read-only /fhir endpoints serve: a patient by subject ID, a container
 by its id (DIN-product code-flags), the containers of a DIN. Each is the resource the
-product's Bundle carries, with its logical id. Nothing here writes."""
+product's Bundle carries, with its logical id. Only an identified Patient read writes: the
+record of its disclosure (lims.services.fhir_disclosure). Containers are never identified."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from sqlmodel import Session, select
 
 from lims.models import Patient, Product, Protocol, User
 from lims.services.common import get_or_404, product_by_din
-from lims.services.fhir_bundle import check_identified, product_entries_of, validated
+from lims.services.fhir_bundle import product_entries_of, validated
 from lims.services.fhir_common import CONTAINER_ID, ISBT_DIN, Entry
+from lims.services.fhir_disclosure import Interface, disclosure_for, record_disclosure
 from lims.services.fhir_patient import patient_entry
 from workflows.errors import DomainError, NotFound
 
@@ -22,13 +24,20 @@ _CONTAINER = re.compile(r"^(?P<din>[A-Z0-9]{13})-(?P<code>[A-Z0-9]{8})-(?P<flags
 
 
 def patient_resource(session: Session, subject_id: str, *, reader: User,
-                     identified: bool = False) -> dict[str, Any]:
-    check_identified(reader, identified)
+                     identified: bool = False, interface: Interface | None = None
+                     ) -> dict[str, Any]:
+    """A Patient by subject ID; identified only for a patient reader, and recorded."""
+    disclosure = disclosure_for(reader, identified=identified, interface=interface)
     patient = session.exec(select(Patient).where(Patient.subject_id == subject_id)).first()
     if patient is None:
         raise NotFound(f"no Patient {subject_id}")
     protocol = get_or_404(session, Protocol, patient.protocol_id, "protocol")
-    return with_id(patient_entry(patient, protocol, identified=identified), subject_id)
+    resource = with_id(patient_entry(patient, protocol, identified=disclosure is not None),
+                       subject_id)
+    if disclosure is not None:
+        record_disclosure(session, disclosure, patient, din=None, resource="Patient")
+        session.commit()  # the disclosure's record, before the name leaves
+    return resource
 
 
 def container_resource(session: Session, logical_id: str) -> dict[str, Any]:
@@ -37,7 +46,7 @@ def container_resource(session: Session, logical_id: str) -> dict[str, Any]:
     if match is None:
         raise NotFound(f"no BiologicallyDerivedProduct {logical_id}: the id is "
                        "DIN-product code-flags, e.g. X999926000001-D0006100-00")
-    entries = product_entries_of(session, _product(session, match["din"]), identified=False)
+    entries = product_entries_of(session, _product(session, match["din"]), disclosure=None)
     for found in entries:
         if found.resource_type == "BiologicallyDerivedProduct" and \
                 found.match["value"] == logical_id:
@@ -53,7 +62,7 @@ def search_containers(session: Session, token: str) -> dict[str, Any]:
     if system in ("", ISBT_DIN, CONTAINER_ID):
         try:
             entries = product_entries_of(session, _product(session, value[:13]),
-                                         identified=False)
+                                         disclosure=None)
         except NotFound:
             entries = []
     found = [e for e in entries

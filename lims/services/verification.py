@@ -6,7 +6,8 @@ replayed through the state machine (an illegal jump, a QA decision or a discard 
 valid signature, an administration without the administering physician's, an approved
 release specification whose limits no longer hash to what QA signed or that names no
 approver, is reported), and every record row is compared with the events that wrote it,
-and every event's row must still exist. Each problem names the row or event, what was
+and every event's row must still exist (a disclosed patient identity: the patient, and the
+product exported being that patient's). Each problem names the row or event, what was
 expected and what was found.
 """
 
@@ -25,6 +26,7 @@ from lims.services.bedside_signatures import check_administrations
 from lims.services.checkpoints import check_against_checkpoints
 from lims.services.reconcile_acknowledgements import reconcile_acknowledgements
 from lims.services.reconcile_certificates import reconcile_certificates
+from lims.services.reconcile_disclosures import reconcile_disclosures
 from lims.services.reconcile_quality import (
     reconcile_alerts,
     reconcile_deviations,
@@ -126,9 +128,11 @@ _CHECKS: tuple[Callable[[Session, Trail, Replay], list[Problem]], ...] = (
     lambda session, trail, _replay: reconcile_prints(session, trail),
     lambda session, trail, _replay: reconcile_deviations(session, trail),
     lambda session, trail, _replay: reconcile_alerts(session, trail),
-    # QA's acknowledgements and the certificates of analysis they lead to: one step
+    # QA's acknowledgements, the certificates of analysis they lead to, and the patients'
+    # identities disclosed in identified FHIR exports: one step
     lambda session, trail, _replay: [*reconcile_acknowledgements(session, trail),
-                                     *reconcile_certificates(session, trail)],
+                                     *reconcile_certificates(session, trail),
+                                     *reconcile_disclosures(session, trail)],
     lambda session, trail, _replay: reconcile_users(session, trail),
     lambda session, trail, _replay: check_specifications(session, trail))
 

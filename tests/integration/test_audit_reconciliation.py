@@ -12,17 +12,31 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Table, delete, insert, select, update
+from sqlalchemy import Engine, Table, delete, func, insert, select, update
 from sqlmodel import Session
 
 from lims import demo_data as data
 from lims.audit import PendingEvent, append, content_hash
+from lims.audit_actions import AuditAction
 from lims.demo import PASSWORDS
-from lims.models import Alert, Patient, PrintJob, Product, QcResult, Signature, StepRecord, User
+from lims.models import (
+    Alert,
+    AuditEvent,
+    Patient,
+    PrintJob,
+    Product,
+    QcResult,
+    Signature,
+    StepRecord,
+    User,
+)
 from lims.services.alerts import acknowledge_alert
 from lims.services.common import user_by_name, utcnow
 from lims.services.deviations import close_deviation, open_blocking, raise_deviation
 from lims.services.dispositions import discard_product, hold_product, resume_product
+from lims.services.fhir_bundle import product_bundle
+from lims.services.fhir_disclosure import Interface
+from lims.services.fhir_read import patient_resource
 from lims.services.qc import complete_qc, record_qc_result
 from lims.services.qc_verification import verify_qc_correction
 from lims.services.release import exceptional_release, re_release_product, reject_product
@@ -300,6 +314,60 @@ def test_a_demo_like_run_with_holds_corrections_deviations_and_lockouts_reconcil
 
     assert report.ok, report.lines
     assert report.problems == []
+
+
+def test_identified_fhir_exports_reconcile_clean(lab, session):
+    # given identified exports: two products' bundles (API, CLI) and a patient read
+    doc, qa = user_by_name(session, "doc1"), user_by_name(session, "qa1")
+    product_bundle(session, lab["administered"].din, reader=doc, identified=True,
+                   interface=Interface.API)
+    product_bundle(session, lab["released"].din, reader=qa, identified=True,
+                   interface=Interface.CLI)
+    patient = session.get(Patient, lab["received"].patient_id)
+    assert patient is not None
+    patient_resource(session, patient.subject_id, reader=qa, identified=True,
+                     interface=Interface.API)
+    session.close()
+
+    # when the trail is verified
+    report = verify_all(session)
+
+    # then three disclosures were recorded, and nothing is found
+    assert session.execute(select(func.count()).where(
+        AuditEvent.action == "patient_identity_disclosed")).scalar_one() == 3
+    assert report.ok, report.lines
+    assert report.problems == []
+
+
+def test_a_disclosure_naming_another_patients_product_or_no_patient_is_detected(
+        lab, session, engine):
+    # given chained disclosure events written behind the system's back: one names a patient
+    # with another patient's product, one a patient who does not exist
+    product, other = lab["administered"], lab["released"]
+    with Session(engine) as attacker:
+        subject, other_subject = (attacker.get(Patient, p.patient_id).subject_id  # type: ignore[union-attr]
+                                  for p in (product, other))
+        append(attacker, [
+            PendingEvent(AuditAction.PATIENT_IDENTITY_DISCLOSED, "patient", subject,
+                         "identity", None, {"din": other.din, "interface": "api",
+                                            "resource": "Bundle"}),
+            PendingEvent(AuditAction.PATIENT_IDENTITY_DISCLOSED, "patient", "NOBODY-9",
+                         "identity", None, {"din": None, "interface": "api",
+                                            "resource": "Patient"})],
+               user_id=None, username="doc1")
+        attacker.commit()
+
+    lines = broken(session)
+
+    assert len(lines) == 2
+    assert lines[0].startswith(f"BROKEN: patient {subject} disclosed by event ")
+    assert lines[0].endswith(f": product: expected a product of patient {subject} (DIN "
+                             f"{other.din}); found DIN {other.din} is of patient "
+                             f"{other_subject}")
+    assert lines[1].startswith("BROKEN: patient NOBODY-9: row: expected the row written by "
+                               "event ")
+    assert lines[1].endswith("(patient_identity_disclosed); found no such row: it was "
+                             "deleted outside the system")
 
 
 # --- the real command line -------------------------------------------------------------------

@@ -15,13 +15,15 @@ from fhir.resources.bundle import Bundle
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner
 
+from lims.audit import verify_chain
 from lims.cli import app
 from lims.demo import DemoRun
-from lims.models import Container, Patient, Product
+from lims.models import AuditEvent, Container, Patient, Product
 from lims.services.adverse_events import report_adverse_event
 from lims.services.common import utcnow
 from lims.services.fhir_bundle import dumps, product_bundle
 from lims.services.fhir_common import CONTAINER_ID, ISBT_DIN, ISBT_PRODUCT_CODE, LOINC
+from lims.services.fhir_disclosure import Interface
 from lims.services.follow_up_records import LabEntry, record_lab_values
 from tests.factories import PASSWORDS, make_product, seeded
 from workflows.errors import DomainError, ErrorCode
@@ -182,7 +184,7 @@ def test_the_patient_is_pseudonymised_unless_a_patient_reader_asks(session):
 
     # when a physician asks for the identified export, the name and MRN are there
     identified = json.dumps(exported(session, product.din, reader=run.user("doc1"),
-                                     identified=True))
+                                     identified=True, interface=Interface.API))
     assert patient.name in identified and patient.mrn in identified
 
     # and a technician asking for it is refused, nothing exported
@@ -308,3 +310,41 @@ def test_lims_fhir_export_writes_the_bundle_and_identifies_only_with_a_patient_r
     # an unknown DIN exits non-zero, naming why
     unknown = runner.invoke(app, ["fhir", "export", "X999926999999"])
     assert unknown.exit_code == 1 and "not_found" in unknown.output
+
+
+def disclosures(session: Session) -> list[AuditEvent]:
+    """The disclosure events, read fresh; the read then ended (SQLite: one writer, and the
+    command signs in and records in a session of its own)."""
+    session.commit()
+    found = list(session.exec(select(AuditEvent).where(
+        AuditEvent.action == "patient_identity_disclosed").order_by(col(AuditEvent.seq))))
+    session.commit()
+    return found
+
+
+def test_lims_fhir_export_identified_records_one_disclosure_naming_the_user_and_the_cli(
+        session, engine, monkeypatch):
+    # given an administered product, the CLI on the test database
+    monkeypatch.setattr("lims.db.get_engine", lambda: engine)
+    _run, product, patient = administered(session, "BM-MNC")
+    session.commit()
+    runner = CliRunner()
+
+    # when it is exported pseudonymised, refused to a technician, then identified by QA
+    plain = runner.invoke(app, ["fhir", "export", product.din])
+    technician = runner.invoke(app, ["fhir", "export", product.din, "--identified",
+                                     "--user", "tech1", "--password", PASSWORDS["tech1"]])
+    assert plain.exit_code == 0 and technician.exit_code == 1
+    assert disclosures(session) == []
+    named = runner.invoke(app, ["fhir", "export", product.din, "--identified",
+                                "--user", "qa1", "--password", PASSWORDS["qa1"]])
+
+    # then the names were written, and one event records who was shown whom, and how
+    assert named.exit_code == 0, named.output
+    assert patient.name in named.stdout
+    [event] = disclosures(session)
+    assert (event.entity, event.entity_id, event.field, event.username) == (
+        "patient", patient.subject_id, "identity", "qa1")
+    assert json.loads(event.new_value or "") == {"din": product.din, "interface": "cli",
+                                                 "resource": "Bundle"}
+    assert verify_chain(session).ok
