@@ -58,7 +58,8 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the background jobs with the application and stop them with it."""
-    prepare_routes(app)
+    if get_settings().prepare_routes_at_start:
+        prepare_routes(app)
     if get_settings().gc_freeze_at_start:
         gc.collect()
         gc.freeze()

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     # collection then no longer walks it, which paused a request for 150–200 ms at p99 of
     # the QA queue. Off in the tests, whose processes build thousands of applications.
     gc_freeze_at_start: bool = True
+    # At start-up each serving process builds what FastAPI otherwise builds on its first
+    # requests (every route's dependencies and schemas: 230 ms on the first page). Off in
+    # the tests too, for the same reason.
+    prepare_routes_at_start: bool = True
     # Background jobs (notification delivery, later checkpoints and expiry): `lims serve`
     # runs them every `jobs_interval_seconds` unless disabled (then `lims jobs run-once`
     # from cron does). A failed job is retried after base × 2^(attempt−1) seconds, at most

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from lims.app import create_app
+from lims.config import get_settings
 
 
 def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
@@ -27,26 +28,27 @@ def counting(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return built
 
 
-def test_first_requests_find_every_route_prepared(api_engine: Engine,
+@pytest.mark.parametrize("setting", ["true", "false"])
+def test_first_requests_find_every_route_prepared(api_engine: Engine, setting: str,
                                                   monkeypatch: pytest.MonkeyPatch):
+    """LIMS_PREPARE_ROUTES_AT_START (on unless the tests turn it off, as they do for speed)."""
+    monkeypatch.setenv("LIMS_PREPARE_ROUTES_AT_START", setting)
+    get_settings.cache_clear()
     built = counting(monkeypatch)
-    with TestClient(create_app(api_engine, jobs=False)) as client:
-        prepared = len(built)
-        built.clear()
-        answers = [client.get(path).status_code for path in (
-            "/login", "/api/v1/auth/me", "/api/v1/products/X", "/fhir/metadata",
-            "/no-such-page")]
+    try:
+        with TestClient(create_app(api_engine, jobs=False)) as client:
+            prepared = len(built)
+            built.clear()
+            answers = [client.get(path).status_code for path in (
+                "/login", "/api/v1/auth/me", "/api/v1/products/X", "/fhir/metadata",
+                "/no-such-page")]
+    finally:
+        get_settings.cache_clear()
+    if setting == "false":
+        assert len(built) > 50  # what each worker's first requests would build
+        return
 
     assert prepared > 100  # every route of the API, the pages and FHIR, at start-up
     assert answers[0] == 200 and answers[-1] == 404
     assert built == []  # nothing left to build on a request
 
-
-def test_without_start_up_the_first_request_builds_them(api_engine: Engine,
-                                                        monkeypatch: pytest.MonkeyPatch):
-    """The same count without the lifespan: what the preparation saves (the test above
-    would pass vacuously if FastAPI built nothing lazily)."""
-    built = counting(monkeypatch)
-    client = TestClient(create_app(api_engine, jobs=False))  # not entered: no lifespan
-    assert client.get("/no-such-page").status_code == 404
-    assert len(built) > 100
