@@ -55,6 +55,9 @@ class AuditAction(StrEnum):
     COI_MISMATCH = "coi_mismatch"
     # storage (issue 16): locations, containers scanned into a position and out again
     STORAGE_LOCATION_CREATED = "storage_location_created"  # with its range, a box its grid
+    # taken out of use with everything under it (each its own event), or back in use
+    STORAGE_LOCATION_DEACTIVATED = "storage_location_deactivated"
+    STORAGE_LOCATION_REACTIVATED = "storage_location_reactivated"
     CONTAINER_STORED = "container_stored"  # scanned into a position
     CONTAINER_REMOVED_FROM_STORAGE = "container_removed_from_storage"  # with the reason
     # scheduling (issue 16): resources, shifts and the calendar's bookings
@@ -166,6 +169,9 @@ WORDS: dict[AuditAction, str] = {
     AuditAction.INPUT_CARRIED_FORWARD: "input carried forward from the previous step",
     AuditAction.COI_MISMATCH: "chain-of-identity scan refused",
     AuditAction.STORAGE_LOCATION_CREATED: "storage location created",
+    AuditAction.STORAGE_LOCATION_DEACTIVATED: "storage location taken out of use, with the "
+                                              "reason",
+    AuditAction.STORAGE_LOCATION_REACTIVATED: "storage location back in use, with the reason",
     AuditAction.CONTAINER_STORED: "container scanned into a storage position",
     AuditAction.CONTAINER_REMOVED_FROM_STORAGE: "container taken out of storage, with the "
                                                 "reason",

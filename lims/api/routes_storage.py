@@ -19,14 +19,16 @@ from lims.services.storage_locations import (
     LOCATION_KEEPERS,
     box_map,
     create_location,
+    deactivate_location,
     location_tree,
+    reactivate_location,
 )
 from workflows.roles import LAB_ROLES
 from workflows.storage import LocationKind, RemovalReason
 
 router = APIRouter(tags=["storage"])
 Keeper = Annotated[User, Depends(require_roles(*LOCATION_KEEPERS,
-                                               action="create storage locations"))]
+                                               action="keep the storage locations"))]
 Storer = Annotated[User, Depends(require_roles(*STORERS, action="store containers"))]
 Reader = Annotated[User, Depends(require_roles(*(LAB_ROLES | LOCATION_KEEPERS),
                                                action="read storage"))]
@@ -55,7 +57,13 @@ class LocationOut(Out):
     temperature_max_c: float | None
     rows: int | None
     columns: int | None
-    active: bool
+    active: bool = Field(description="In use; out of use (retired) when false: nothing is "
+                                     "stored in it or under it")
+
+
+class LocationUseIn(In):
+    reason: str = Field(min_length=1, max_length=500, examples=["Compressor failed"],
+                        description="Why (recorded in the audit)")
 
 
 class TreeLineOut(Out):
@@ -118,6 +126,22 @@ def add_location(body: LocationIn, actor: Keeper, session: SessionDep) -> Locati
     """Create a storage location (a box with its positions)."""
     return LocationOut.model_validate(create_location(session, actor=actor,
                                                       **body.model_dump()))
+
+
+@router.post("/storage/locations/{code}/deactivate", responses=errors(401, 403, 404, 409, 422))
+def deactivate(code: Name, body: LocationUseIn, actor: Keeper,
+               session: SessionDep) -> LocationOut:
+    """Take an empty location out of use, with everything under it."""
+    return LocationOut.model_validate(deactivate_location(session, actor=actor, code=code,
+                                                          reason=body.reason))
+
+
+@router.post("/storage/locations/{code}/reactivate", responses=errors(401, 403, 404, 409, 422))
+def reactivate(code: Name, body: LocationUseIn, actor: Keeper,
+               session: SessionDep) -> LocationOut:
+    """Put a location back in use (a box with its positions), under a parent in use."""
+    return LocationOut.model_validate(reactivate_location(session, actor=actor, code=code,
+                                                          reason=body.reason))
 
 
 @router.get("/storage/locations", responses=errors(401, 403))

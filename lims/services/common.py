@@ -11,10 +11,18 @@ from sqlmodel import Session, SQLModel, select
 
 from lims.models import Patient, Product, Protocol, User
 from lims.sql_lists import one_of
-from workflows.errors import DomainError, ErrorCode, Forbidden, NotFound, TransitionRefused
+from workflows.errors import (
+    DomainError,
+    ErrorCode,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TransitionRefused,
+)
 from workflows.isbt128 import ScanError, read_din
 from workflows.product import TRIGGER_ROLES, Trigger
 from workflows.protocol import ProtocolParameters
+from workflows.typed_text import free_text_problem
 
 M = TypeVar("M", bound=SQLModel)
 
@@ -73,6 +81,17 @@ def require_role(user: User, roles: frozenset[str] | set[str], action: str) -> N
         raise Forbidden(f"user {user.username} is deactivated")
     if user.role not in roles:
         raise Forbidden(f"{user.role} {user.username} may not {action}")
+
+
+def required_reason(reason: str, example: str) -> str:
+    """The reason a person gave for a change, trimmed: refused when empty (REASON_REQUIRED,
+    asking with `example`), longer than 500 characters or not readable text."""
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(ErrorCode.REASON_REQUIRED, f"say why (e.g. \"{example}\")")
+    if len(reason) > 500 or (problem := free_text_problem(reason)) is not None:
+        raise InvalidInput(f"reason: {'at most 500 characters' if len(reason) > 500 else problem}")
+    return reason
 
 
 def require_trigger_role(user: User, trigger: Trigger) -> None:

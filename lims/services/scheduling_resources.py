@@ -17,7 +17,7 @@ from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import Resource, ResourceShift, User
-from lims.services.common import get_or_404, require_role
+from lims.services.common import get_or_404, require_role, required_reason
 from workflows.errors import DomainError, ErrorCode, InvalidInput
 from workflows.roles import Role
 from workflows.scheduling import BookingRefused, Qualification, ResourceKind, daily_shifts
@@ -47,12 +47,7 @@ def _kind(kind: str) -> ResourceKind:
 
 
 def _reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason:
-        raise DomainError(ErrorCode.REASON_REQUIRED, "say why (e.g. \"sent for service\")")
-    if len(reason) > 500 or (problem := free_text_problem(reason)) is not None:
-        raise InvalidInput(f"reason: {'at most 500 characters' if len(reason) > 500 else problem}")
-    return reason
+    return required_reason(reason, "sent for service")
 
 
 def register_resource(session: Session, *, actor: User, kind: str, name: str,

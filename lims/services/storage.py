@@ -23,7 +23,7 @@ from lims.audit_actions import AuditAction
 from lims.models import Container, ContainerStorage, Product, StorageLocation, User
 from lims.services.common import require_role, utcnow
 from lims.services.identity import record_mismatch
-from lims.services.storage_locations import descendant_ids, path_of
+from lims.services.storage_locations import descendant_ids, out_of_use, path_of
 from lims.sql_lists import one_of
 from workflows.errors import DomainError, ErrorCode, IdentityMismatch, InvalidInput, NotFound
 from workflows.identity import container_words
@@ -171,8 +171,10 @@ def _scanned_position(session: Session, actor: User, product: Product,
                       raw: str) -> StorageLocation:
     want = "a free storage position"
     code = raw.strip().upper()
+    # Locked: a retirement of its box or freezer (storage_locations.deactivate_location)
+    # either waits for this store, or this store waits and finds the position out of use.
     position = session.exec(select(StorageLocation).where(
-        StorageLocation.code == code)).first() if code else None
+        StorageLocation.code == code).with_for_update()).first() if code else None
     if position is None:
         _refuse(session, actor, product, E.COI_BAD_SCAN,
                 f"{code or 'nothing'} is not a storage location code", raw, want)
@@ -180,9 +182,10 @@ def _scanned_position(session: Session, actor: User, product: Product,
         _refuse(session, actor, product, E.COI_BAD_SCAN,
                 f"{position.code} is a {position.kind} ({position.name}), not a position in a "
                 "box: scan the position's code", raw, want)
-    if not position.active:
+    if (retired := out_of_use(session, position)) is not None:
+        inside = "" if retired is position else f" (inside {retired.name}, {retired.code})"
         _refuse(session, actor, product, E.COI_BAD_SCAN,
-                f"position {position.code} is out of use", raw, want)
+                f"position {position.code} is out of use{inside}: scan another", raw, want)
     held = session.exec(select(ContainerStorage).where(
         ContainerStorage.location_id == position.id,
         col(ContainerStorage.removed_at).is_(None))).first()

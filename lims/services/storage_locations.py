@@ -2,7 +2,8 @@
 
 A supervisor or the administrator creates locations (site → room → freezer/fridge → rack →
 box → position); a box comes with its positions (A1..), each a scannable code of its own.
-Locations are never deleted: a place taken out of use is kept for the history it holds.
+Locations are never deleted: a place taken out of use (a freezer broken or decommissioned, a
+rack or box moved away) is kept for the history it holds, and can be put back in use.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from sqlmodel import Session, col, select
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.models import Container, ContainerStorage, Product, StorageLocation, User
-from lims.services.common import require_role
+from lims.services.common import require_role, required_reason
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
+from workflows.identity import container_words
 from workflows.roles import Role
 from workflows.storage import (
     LocationKind,
@@ -89,6 +91,118 @@ def create_location(session: Session, *, actor: User, kind: str, name: str, code
            user_id=actor.id, username=actor.username)
     session.commit()
     return row
+
+
+def deactivate_location(session: Session, *, actor: User, code: str,
+                        reason: str) -> StorageLocation:
+    """Take an empty location out of use, and every place under it with it.
+
+    Everything under it goes too, rather than the retirement being refused while anything
+    under it is in use: the lab retires a freezer as a whole (nothing may be stored anywhere
+    in it afterwards), and each position then says so itself, so the store scan, the box
+    list and a new child's parent check need no walk up the tree. Refused, nothing written,
+    while a container is stored in it or anywhere under it: those are named."""
+    require_role(actor, LOCATION_KEEPERS, "take storage locations out of use")
+    reason = required_reason(reason, "compressor failed, freezer decommissioned")
+    row = _changeable(session, code)
+    if not row.active:
+        raise DomainError(ErrorCode.CONFLICT, f"{_named(row)} is already out of use")
+    assert row.id is not None
+    # Locked before the occupancy check: a store scan into one of these positions waits for
+    # this transaction (then finds the position out of use), or this one sees its stay.
+    places = list(session.exec(select(StorageLocation).where(
+        col(StorageLocation.id).in_(descendant_ids(session, row.id)))
+        .order_by(col(StorageLocation.id)).with_for_update()))
+    held = _held(session, [p.id for p in places if p.id is not None])
+    if held:
+        raise DomainError(ErrorCode.CONFLICT, f"{_named(row)} still holds containers: "
+                          f"{'; '.join(held)}. Take them out of storage first")
+    going = [row, *sorted((p for p in places if p.active and p.id != row.id),
+                          key=lambda p: p.code)]
+    return _set_active(session, actor, going, reason, active=False)
+
+
+def reactivate_location(session: Session, *, actor: User, code: str,
+                        reason: str) -> StorageLocation:
+    """Put a location back in use (a box with its positions), under a parent in use.
+
+    Only this location comes back (and a box's positions, which come and go with it), not
+    the racks and boxes under it: each is put back by its own decision, so a box retired on
+    its own before its freezer was does not return with the freezer unnoticed."""
+    require_role(actor, LOCATION_KEEPERS, "put storage locations back in use")
+    reason = required_reason(reason, "freezer repaired and qualified")
+    row = _changeable(session, code)
+    if row.active:
+        raise DomainError(ErrorCode.CONFLICT, f"{_named(row)} is already in use")
+    if (retired := out_of_use(session, row, itself=False)) is not None:
+        raise InvalidInput(f"{_named(row)} is inside {_named(retired)}, which is out of use: "
+                           "put that back in use first")
+    coming = [row]
+    if row.kind == LocationKind.BOX.value:
+        coming += session.exec(select(StorageLocation).where(
+            StorageLocation.parent_id == row.id,
+            StorageLocation.kind == LocationKind.POSITION.value,
+            col(StorageLocation.active).is_(False))
+            .order_by(col(StorageLocation.code)).with_for_update()).all()
+    return _set_active(session, actor, coming, reason, active=True)
+
+
+def _changeable(session: Session, code: str) -> StorageLocation:
+    """The location, locked; a position is never taken out of (or back into) use alone."""
+    found = location_by_code(session, code)
+    if found.kind == LocationKind.POSITION.value:
+        raise InvalidInput(f"{_named(found)} is a position: positions go out of use and come "
+                           "back with their box")
+    row = session.exec(select(StorageLocation).where(StorageLocation.id == found.id)
+                       .with_for_update()).one()
+    return row
+
+
+def _held(session: Session, location_ids: list[int], shown: int = 5) -> list[str]:
+    """What is stored now in these locations ("retention sample of DIN … in BOX1-A1"), the
+    first `shown` by position code and how many more."""
+    rows = session.exec(select(Product.din, Container.kind, StorageLocation.code)
+                        .join(ContainerStorage, col(ContainerStorage.product_id) == col(Product.id))
+                        .join(Container, col(Container.id) == col(ContainerStorage.container_id))
+                        .join(StorageLocation,
+                              col(StorageLocation.id) == col(ContainerStorage.location_id))
+                        .where(col(ContainerStorage.location_id).in_(location_ids),
+                               col(ContainerStorage.removed_at).is_(None))
+                        .order_by(col(StorageLocation.code))).all()
+    named = [f"{container_words(kind)} of DIN {din} in {place}"
+             for din, kind, place in rows[:shown]]
+    return named + ([f"and {len(rows) - shown} more"] if len(rows) > shown else [])
+
+
+def _set_active(session: Session, actor: User, rows: list[StorageLocation], reason: str, *,
+                active: bool) -> StorageLocation:
+    """Every row to `active`, one audit event each (old and new value, the reason); commits.
+    The first row is the one asked for; the others change with it and say so."""
+    first = rows[0]
+    action = (AuditAction.STORAGE_LOCATION_REACTIVATED if active
+              else AuditAction.STORAGE_LOCATION_DEACTIVATED)
+    events = []
+    for row in rows:
+        row.active = active
+        session.add(row)
+        why = reason if row is first else f"with {first.code}: {reason}"
+        events.append(PendingEvent(action, "storage_location", row.code, "active", not active,
+                                   active, why))
+    append(session, events, user_id=actor.id, username=actor.username)
+    session.commit()
+    return first
+
+
+def out_of_use(session: Session, location: StorageLocation, *,
+               itself: bool = True) -> StorageLocation | None:
+    """The nearest location out of use among this one (unless not `itself`) and those above
+    it, or None when all are in use."""
+    chain = chain_of(session, location)
+    return next((p for p in (chain if itself else chain[1:]) if not p.active), None)
+
+
+def _named(row: StorageLocation) -> str:
+    return f"{row.kind} {row.name} ({row.code})"
 
 
 def _facts(row: StorageLocation, parent: StorageLocation | None) -> dict[str, Any]:

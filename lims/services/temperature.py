@@ -25,7 +25,7 @@ from lims.audit_actions import AuditAction
 from lims.models import StorageLocation, TemperatureDevice, TemperatureReading, User
 from lims.services.clock import refuse_future
 from lims.services.common import aware, require_role
-from lims.services.storage_locations import LOCATION_KEEPERS, location_by_code
+from lims.services.storage_locations import LOCATION_KEEPERS, location_by_code, out_of_use
 from lims.services.temperature_excursions import check_location, monitoring
 from workflows.errors import Conflict, DomainError, ErrorCode, InvalidInput
 from workflows.roles import Role
@@ -61,6 +61,10 @@ def register_device(session: Session, *, actor: User, device: str,
     if not device or len(device) > DEVICE_MAX or not device.isascii() or " " in device:
         raise InvalidInput(f"the device must be 1 to {DEVICE_MAX} characters without spaces")
     location = location_by_code(session, location_code)
+    if (retired := out_of_use(session, location)) is not None:
+        inside = "" if retired is location else f" (inside {retired.name}, {retired.code})"
+        raise InvalidInput(f"{location.name} ({location.code}) is out of use{inside}: assign "
+                           "the probe to a location in use")
     if session.exec(select(TemperatureDevice).where(
             TemperatureDevice.device == device)).first() is not None:
         raise DomainError(ErrorCode.ALREADY_EXISTS, f"device {device} is already assigned")

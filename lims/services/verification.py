@@ -40,6 +40,7 @@ from lims.services.reconcile_records import (
     reconcile_qc,
     reconcile_steps,
 )
+from lims.services.reconcile_storage import reconcile_storage_locations
 from lims.services.release_signatures import DECISIONS, check_decisions
 from lims.services.specification_signatures import check_specifications
 from lims.services.state_replay import Replay, replay_histories
@@ -133,7 +134,9 @@ _CHECKS: tuple[Callable[[Session, Trail, Replay], list[Problem]], ...] = (
     lambda session, trail, _replay: [*reconcile_acknowledgements(session, trail),
                                      *reconcile_certificates(session, trail),
                                      *reconcile_disclosures(session, trail)],
-    lambda session, trail, _replay: reconcile_users(session, trail),
+    # master data: the accounts, and whether each storage location is in use
+    lambda session, trail, _replay: [*reconcile_users(session, trail),
+                                     *reconcile_storage_locations(session, trail)],
     lambda session, trail, _replay: check_specifications(session, trail))
 
 

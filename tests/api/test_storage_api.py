@@ -88,3 +88,52 @@ def test_the_physician_and_the_administrator_store_nothing(api):
     for user in ("doc1", "admin"):
         assert refusal(api.post("/storage/store", user=user, json={
             "container_scan": "x", "position_scan": "BOX1-A1"}), 403) == "forbidden"
+
+
+def test_the_supervisor_retires_an_empty_fridge_and_puts_it_back(api):
+    build(api)
+    product = product_in(api, "formulated")
+    scan = container_scan_text(product, container_of(api.session, product, "cd133_negative"))
+    assert api.post("/storage/store", user="tech1", json={
+        "container_scan": scan, "position_scan": "BOX1-A1"}).status_code == 201
+    api.session.commit()
+
+    # a fridge holding a container, no reason, a technician: refused
+    held = api.post("/storage/locations/FR1/deactivate", user="super1",
+                    json={"reason": "Compressor failed"})
+    assert held.status_code == 409 and f"DIN {product.din} in BOX1-A1" in held.json()["detail"]
+    assert refusal(api.post("/storage/locations/FR1/deactivate", user="super1",
+                            json={"reason": "   "}), 422) == "reason_required"
+    assert refusal(api.post("/storage/locations/FR1/deactivate", user="tech1",
+                            json={"reason": "Broken"}), 403) == "forbidden"
+    assert refusal(api.post("/storage/locations/NOPE/deactivate", user="super1",
+                            json={"reason": "Broken"}), 404) == "not_found"
+    assert audit_count(api.session, AuditAction.STORAGE_LOCATION_DEACTIVATED) == 0
+
+    # emptied, it goes out of use with its box; the tree says so; nothing goes in
+    assert api.post("/storage/remove", user="tech1", json={
+        "container_scan": scan, "reason": "testing"}).status_code == 200
+    done = api.post("/storage/locations/fr1/deactivate", user="super1",
+                    json={"reason": "Compressor failed"})
+    assert done.status_code == 200, done.text
+    assert (done.json()["code"], done.json()["active"]) == ("FR1", False)
+    tree = api.get("/storage/locations", user="tech1").json()
+    assert [(t["location"]["code"], t["location"]["active"]) for t in tree] == [
+        ("SITE1", True), ("ROOM1", True), ("FR1", False), ("BOX1", False)]
+    assert refusal(api.post("/storage/store", user="tech1", json={
+        "container_scan": scan, "position_scan": "BOX1-A2"}), 422) == "coi_bad_scan"
+    assert refusal(api.post("/storage/locations/BOX1/reactivate", user="super1",
+                            json={"reason": "Repaired"}), 422) == "invalid_input"
+    assert refusal(api.post("/storage/locations/FR1/deactivate", user="super1",
+                            json={"reason": "Again"}), 409) == "conflict"
+    # 1 fridge + 1 box + 4 positions
+    assert audit_count(api.session, AuditAction.STORAGE_LOCATION_DEACTIVATED) == 6
+
+    # back in use: the fridge, then the box with its positions
+    for code in ("FR1", "BOX1"):
+        back = api.post(f"/storage/locations/{code}/reactivate", user="admin",
+                        json={"reason": "Repaired and requalified"})
+        assert back.status_code == 200 and back.json()["active"] is True, back.text
+    assert api.post("/storage/store", user="tech1", json={
+        "container_scan": scan, "position_scan": "BOX1-A2"}).status_code == 201
+    assert audit_count(api.session, AuditAction.STORAGE_LOCATION_REACTIVATED) == 6

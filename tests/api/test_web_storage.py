@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from lims.services.queries import container_scan_text
 from tests.api.conftest import product_in
-from tests.api.test_lot_release_api import admin_browser
+from tests.api.test_lot_release_api import admin_browser, row_of
 from tests.api.web_client import browser
 from tests.factories import container_of
 
@@ -89,3 +89,39 @@ def test_scan_in_then_see_it_on_the_box_map_the_product_page_and_the_batch_recor
     assert "taken out for testing" in client.get(out.headers["location"]).text
     page = client.get(f"/products/{product.din}").text
     assert "testing: flow re-check" in page
+
+
+def test_the_locations_page_takes_a_freezer_out_of_use_and_back_with_a_reason(api, api_engine):
+    build(api_engine)
+    client, token = browser(api_engine, "super1")
+
+    # no reason: refused in words, nothing changes
+    refused = client.post("/admin/storage/in-use/deactivate", data={
+        "csrf_token": token, "code": "FRZ1", "reason": ""})
+    assert refused.status_code == 422 and "say why" in refused.text
+    assert 'value="FRZ1"' not in refused.text.split('id="new-location"')[1]  # create form
+    # no CSRF token: refused before anything is read
+    assert client.post("/admin/storage/in-use/deactivate", data={
+        "code": "FRZ1", "reason": "Broken"}).status_code == 403
+
+    done = client.post("/admin/storage/in-use/deactivate", data={
+        "csrf_token": token, "code": "FRZ1", "reason": "Compressor failed"})
+    assert done.status_code == 303, done.text[:2000]
+    page = client.get(done.headers["location"]).text
+    assert "is now out of use, with everything under it" in page
+    for code in ("FRZ1", "RACK1", "BOX1"):
+        row = row_of(page, code)
+        assert 'class="inactive"' in row and "out of use" in row
+        assert 'action="/admin/storage/in-use/reactivate"' in row
+    assert 'class="inactive"' not in row_of(page, "ROOM1")
+    # the store page offers no box out of use
+    technician, _ = browser(api_engine, "tech1")
+    assert "BOX1" not in technician.get("/storage").text
+
+    back = client.post("/admin/storage/in-use/reactivate", data={
+        "csrf_token": token, "code": "RACK1", "reason": "Repaired"})
+    assert back.status_code == 422
+    assert "which is out of use: put that back in use first" in back.text
+    assert client.post("/admin/storage/in-use/reactivate", data={
+        "csrf_token": token, "code": "FRZ1", "reason": "Repaired"}).status_code == 303
+    assert 'class="inactive"' not in row_of(client.get("/admin/storage").text, "FRZ1")

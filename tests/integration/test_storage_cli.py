@@ -43,3 +43,37 @@ def test_a_supervisor_builds_the_tree_from_the_command_line(cli_db, session: Ses
     assert [line.split()[0] for line in listed] == ["SITE1", "ROOM1", "FRG1", "BOX1"]
     assert "[2 to 8 °C]" in listed[3] and "0 of 4 occupied" in listed[3]
     assert audit_count(session, AuditAction.STORAGE_LOCATION_CREATED) == 4
+
+
+def test_a_supervisor_takes_a_box_out_of_use_and_back_from_the_command_line(cli_db,
+                                                                             session: Session):
+    run = seeded(session)
+    from lims.services.storage_locations import create_location
+
+    sup = run.user("super1")
+    create_location(session, actor=sup, kind="site", name="Hospital", code="SITE1")
+    create_location(session, actor=sup, kind="room", name="Cell lab", code="ROOM1",
+                    parent_code="SITE1")
+    create_location(session, actor=sup, kind="fridge", name="Fridge", code="FRG1",
+                    parent_code="ROOM1", temperature_min_c=2, temperature_max_c=8)
+    create_location(session, actor=sup, kind="box", name="Box 1", code="BOX1",
+                    parent_code="FRG1", rows=1, columns=2)
+    session.commit()
+    runner = CliRunner()
+    sign = ["--user", "super1", "--password", PASSWORDS["super1"]]
+
+    no_reason = runner.invoke(app, ["storage", "deactivate-location", "BOX1", "--reason", " ",
+                                    *sign])
+    assert no_reason.exit_code == 1 and "reason_required" in no_reason.output
+    done = runner.invoke(app, ["storage", "deactivate-location", "BOX1", "--reason",
+                               "Cracked lid", *sign])
+    assert done.exit_code == 0, done.output
+    assert "box BOX1 (Box 1) is now out of use" in done.output
+    listed = runner.invoke(app, ["storage", "locations"]).output.splitlines()
+    assert listed[3].split()[0] == "BOX1" and listed[3].endswith("(out of use)")
+    assert not listed[2].endswith("(out of use)")
+    back = runner.invoke(app, ["storage", "reactivate-location", "BOX1", "--reason",
+                               "New lid", *sign])
+    assert back.exit_code == 0 and "is now in use" in back.output, back.output
+    assert audit_count(session, AuditAction.STORAGE_LOCATION_DEACTIVATED) == 3  # box + 2
+    assert audit_count(session, AuditAction.STORAGE_LOCATION_REACTIVATED) == 3

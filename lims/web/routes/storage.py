@@ -29,7 +29,9 @@ from lims.services.storage_locations import (
     box_map,
     boxes,
     create_location,
+    deactivate_location,
     location_tree,
+    reactivate_location,
 )
 from lims.web.deps import DbSession, Form, field, require
 from lims.web.render import redirect, render
@@ -130,11 +132,13 @@ def _typed(form: FormData | None) -> dict[str, str]:
 
 
 def _locations_page(request: Request, db: Session, *, form: FormData | None = None,
-                    error: str = "", status_code: int = 200) -> HTMLResponse:
+                    error: str = "", form_name: str = "",
+                    status_code: int = 200) -> HTMLResponse:
     return render(request, "storage_locations.html", {
         "tree": location_tree(db), "kinds": [k.value for k in LocationKind
                                              if k is not LocationKind.POSITION],
-        "typed": _typed(form), "error": error}, status_code=status_code)
+        "typed": _typed(form), "error": error, "form_name": form_name},
+        status_code=status_code)
 
 
 @router.get("/admin/storage")
@@ -171,3 +175,26 @@ def add_location(request: Request, user: Keeper, db: DbSession, form: Form) -> R
         return _locations_page(request, db, form=form, error=refused.detail,
                                status_code=status_of(refused.code))
     return redirect("/admin/storage", f"{row.kind.capitalize()} {row.name} ({row.code}) created.")
+
+
+@router.post("/admin/storage/in-use/{decision}")
+def set_in_use(request: Request, decision: str, user: Keeper, db: DbSession,
+               form: Form) -> Response:
+    """Take a location out of use (with everything under it), or put it back, with the
+    reason."""
+    code = field(form, "code")
+    try:
+        if decision == "deactivate":
+            row = deactivate_location(db, actor=user, code=code, reason=field(form, "reason"))
+        elif decision == "reactivate":
+            row = reactivate_location(db, actor=user, code=code, reason=field(form, "reason"))
+        else:
+            raise InvalidInput(f"there is no decision called {decision!r}: deactivate or "
+                               "reactivate")
+    except DomainError as refused:
+        db.rollback()
+        return _locations_page(request, db, form=form, form_name=f"{decision}:{code}",
+                               error=refused.detail, status_code=status_of(refused.code))
+    done = "back in use" if row.active else "out of use, with everything under it"
+    return redirect("/admin/storage", f"{row.kind.capitalize()} {row.name} ({row.code}) is "
+                                      f"now {done}.")
