@@ -34,7 +34,8 @@ def capability_statement(software_version: str) -> dict[str, Any]:
                 "Read-only. Sign in at POST /api/v1/auth/login and send the bearer token. "
                 "Bundle/{DIN} is the product's transaction Bundle; Patient and "
                 "BiologicallyDerivedProduct are pseudonymised unless identified=true is asked "
-                "for by a physician, supervisor or QA user."),
+                "for by a physician, supervisor or QA user; each identified export is "
+                "recorded in the audit trail (who, which patient, when)."),
             "security": {"description": "Bearer token of the LIMS API (or its session "
                                         "cookie, for reading)."},
             "resource": [{"type": kind,
