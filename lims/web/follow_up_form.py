@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from lims.models import AdverseEvent
 from lims.services.follow_up_records import LabEntry, read_lab_entry
 from lims.web.forms import TIME_HINT, TimeEntryError, looks_scanned, parse_time
 from workflows.errors import DomainError
@@ -186,6 +187,54 @@ def read_adverse_event(form: Mapping[str, object], dins: tuple[str, ...]) -> Adv
                                 "choose the outcome so far")
     entry.din = read_choice(entry, form, "din", dins, "choose the product it follows, or none",
                             required=False)
+    return entry
+
+
+@dataclass
+class AdverseEventUpdate(AdverseEventEntry):
+    """An update of an adverse event: every field the service may change (as the form
+    shows them, filled with what is recorded), the reason, and the version the form was
+    filled from."""
+
+    reason: str = ""
+    version: int | None = None
+    changes: dict[str, object] | None = None
+
+
+def ae_typed(ae: AdverseEvent) -> dict[str, str]:
+    """An adverse event as its update form shows it (what is recorded, and its version)."""
+    return {"description": ae.description, "onset_on": ae.onset_on.isoformat(),
+            "resolved_on": ae.resolved_on.isoformat() if ae.resolved_on else "",
+            "grade": str(ae.grade), "serious": "yes" if ae.serious else "no",
+            "relatedness": ae.relatedness, "outcome": ae.outcome, "version": str(ae.version)}
+
+
+def read_ae_update(form: Mapping[str, object]) -> AdverseEventUpdate:
+    """The update form read whole: the event's fields as a report reads them (the product
+    never changes), the reason (required) and the version the form shows."""
+    read = read_adverse_event(form, ())
+    entry = AdverseEventUpdate(typed=read.typed, errors=read.errors)
+    entry.errors.pop("din", None)
+    entry.typed.pop("din", None)
+    entry.reason = entry.text(form, "reason")
+    if not entry.reason:
+        entry.errors["reason"] = "say why it is updated (e.g. “resolved, discharged”)"
+    else:
+        problem = free_text_problem(entry.reason, lines=True)
+        if problem is not None:
+            entry.errors["reason"] = problem
+    version = entry.text(form, "version")
+    if not version.isdigit():
+        entry.errors["version"] = "the form lost the version it was filled from: reload it"
+    else:
+        entry.version = int(version)
+    if (not entry.errors and read.onset_on is not None and read.grade is not None
+            and read.serious is not None and read.relatedness is not None
+            and read.outcome is not None):
+        entry.changes = {"description": read.description, "onset_on": read.onset_on,
+                         "grade": read.grade, "serious": read.serious,
+                         "relatedness": read.relatedness, "outcome": read.outcome,
+                         "resolved_on": read.resolved_on}
     return entry
 
 

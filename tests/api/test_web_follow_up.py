@@ -368,3 +368,214 @@ def test_a_second_administration_joins_the_timeline_and_the_table_after_the_firs
     assert "Week 1 visit after administration 2" in words
     assert table.index("Week 24 laboratory visit 0") < table.index(
         "Week 1 visit after administration 2")
+
+
+# --- corrections of laboratory values and updates of adverse events -----------------------
+
+def recorded_week1(lab, api_engine) -> tuple[TestClient, str, Subject, FollowUpVisit]:
+    """A patient whose week-1 visit is recorded through the page (MELD 17, Child-Pugh 8),
+    and the physician's client that recorded it."""
+    patient = administered(lab)
+    week1 = visits(lab[0], patient)[0]
+    client, token = browser(api_engine, "doc1")
+    saved = record(client, patient, week1, visit_form(token, week1.due_on.isoformat()))
+    assert saved.status_code == 303, text_of(saved.text)[-1500:]
+    return client, token, patient, week1
+
+
+def lab_value(session: Session, visit: FollowUpVisit, analyte: str,
+              superseded: bool = False) -> LabValue:
+    session.commit()
+    found = session.exec(select(LabValue).where(
+        LabValue.visit_id == visit.id, LabValue.analyte == analyte,
+        col(LabValue.superseded).is_(superseded))).one()
+    session.expunge(found)
+    session.commit()
+    return found
+
+
+def correct(client: TestClient, patient: Subject, value_id: int | None, **data: str):
+    return client.post(f"/patients/{patient.subject_id}/follow-up/values/{value_id}/correct",
+                       data=data)
+
+
+def test_a_physician_corrects_a_value_on_the_page_and_the_scores_follow(api_engine, lab):
+    from lims.services.follow_up_scores import visit_scores
+
+    session = lab[0]
+    client, token, patient, week1 = recorded_week1(lab, api_engine)
+    old = lab_value(session, week1, "bilirubin")
+    page = page_of(client, patient)
+    assert f'action="/patients/{patient.subject_id}/follow-up/values/{old.id}/correct"' in page
+    assert re.search(rf'id="c{old.id}_unit" name="unit"[^>]*>.*?<option value="µmol/L"',
+                     page, re.S)
+
+    saved = correct(client, patient, old.id, csrf_token=token, value="3.5", unit="mg/dL",
+                    reason="Typo: the report says 3.5")
+
+    assert saved.status_code == 303, text_of(saved.text)[-1500:]
+    shown = text_of(client.get(saved.headers["location"]).text)
+    assert "Total bilirubin 2.5 mg/dL → 3.5 mg/dL" in shown
+    new = lab_value(session, week1, "bilirubin")
+    assert lab_value(session, week1, "bilirubin", superseded=True).id == old.id
+    assert new.corrects_id == old.id and new.reason == "Typo: the report says 3.5"
+    session.commit()
+    scores = visit_scores(session, week1)
+    session.commit()
+    # bilirubin 3.5 mg/dL: MELD 17 -> 18; Child-Pugh bilirubin 2 -> 3 points, 8 -> 9 (B)
+    assert scores.meld is not None and scores.meld.score == 18
+    assert scores.child_pugh is not None and scores.child_pugh.points == 9
+    assert scores.meld_na is not None
+    assert re.search(rf"Week 1 visit .* done .*Total bilirubin 3.50 mg/dL.* 18 "
+                     rf"{scores.meld_na.score} 9 \(class B\)", shown), shown
+    assert re.search(r"Total bilirubin 2.50 mg/dL superseded \(corrected\)", shown)
+    assert (f"Total bilirubin 3.50 mg/dL in force; corrects value {old.id}: Typo: the report "
+            "says 3.5") in shown
+    assert actions(session)[-1] == "lab_value_corrected"
+
+
+def test_a_refused_correction_writes_nothing_and_keeps_what_was_typed(api_engine, lab):
+    session = lab[0]
+    client, token, patient, week1 = recorded_week1(lab, api_engine)
+    old = lab_value(session, week1, "creatinine")
+    values = count(session, LabValue, LabValue.patient_id == patient.id)
+
+    no_reason = correct(client, patient, old.id, csrf_token=token, value="1.3",
+                        unit="mg/dL", reason="  ")
+    too_high = correct(client, patient, old.id, csrf_token=token, value="130",
+                       unit="mg/dL", reason="Report re-read")
+    bad_unit = correct(client, patient, old.id, csrf_token=token, value="1.3",
+                       unit="g/L", reason="Report re-read")
+
+    assert no_reason.status_code == 422
+    assert "Nothing was corrected: a correction needs its reason." in text_of(no_reason.text)
+    assert too_high.status_code == 422
+    assert "Nothing was corrected: Creatinine:" in text_of(too_high.text)
+    assert re.search(rf'id="c{old.id}_value" name="value" value="130"', too_high.text)
+    assert re.search(rf'id="c{old.id}_reason" name="reason" value="Report re-read"',
+                     too_high.text)
+    assert bad_unit.status_code == 422
+    assert "Creatinine is recorded in mg/dL, µmol/L, not 'g/L'" in text_of(bad_unit.text)
+    assert count(session, LabValue, LabValue.patient_id == patient.id) == values
+    assert lab_value(session, week1, "creatinine").id == old.id
+    assert "lab_value_corrected" not in actions(session)
+
+
+def test_a_superseded_value_or_a_non_physician_cannot_correct(api_engine, lab):
+    session = lab[0]
+    client, token, patient, week1 = recorded_week1(lab, api_engine)
+    old = lab_value(session, week1, "albumin")
+    assert correct(client, patient, old.id, csrf_token=token, value="32", unit="g/L",
+                   reason="Report re-read").status_code == 303
+    values = count(session, LabValue, LabValue.patient_id == patient.id)
+
+    again = correct(client, patient, old.id, csrf_token=token, value="33", unit="g/L",
+                    reason="Once more")
+    refused = {}
+    for username in ("tech1", "qa1"):
+        other, other_token = browser(api_engine, username)
+        refused[username] = correct(other, patient, lab_value(session, week1, "albumin").id,
+                                    csrf_token=other_token, value="34", unit="g/L",
+                                    reason="Not mine to correct")
+    forged = correct(client, patient, old.id, value="33", unit="g/L", reason="No token")
+
+    assert again.status_code == 409
+    assert (f"Nothing was corrected: laboratory value {old.id} was corrected already"
+            in text_of(again.text))
+    assert refused["tech1"].status_code == 403 and refused["qa1"].status_code == 403
+    assert forged.status_code == 403
+    assert count(session, LabValue, LabValue.patient_id == patient.id) == values
+    assert actions(session).count("lab_value_corrected") == 1
+
+
+def reported_ae(client: TestClient, token: str, patient: Subject) -> None:
+    url = f"/patients/{patient.subject_id}/follow-up/adverse-events"
+    saved = client.post(url, data={
+        "csrf_token": token, "description": "Fever 38.6 °C", "serious": "no",
+        "onset_on": (utcnow() - timedelta(days=3)).date().isoformat(), "grade": "1",
+        "relatedness": "possible", "outcome": "not_recovered"})
+    assert saved.status_code == 303, text_of(saved.text)[-1500:]
+
+
+def the_ae(session: Session, patient: Subject) -> AdverseEvent:
+    session.commit()
+    found = session.exec(select(AdverseEvent).where(
+        AdverseEvent.patient_id == patient.id)).one()
+    session.expunge(found)
+    session.commit()
+    return found
+
+
+def update_form(page: str) -> dict[str, str]:
+    """The update form as the page fills it: what is recorded and the version."""
+    form = re.search(r'<form method="post" action="[^"]*/adverse-events/\d+".*?</form>',
+                     page, re.S)
+    assert form is not None
+    fields = {name: html.unescape(value) for name, value in re.findall(
+        r'<input[^>]*name="([^"]+)" value="([^"]*)"', form.group(0))}
+    fields.update(re.findall(r'<select id="[^"]+" name="([^"]+)".*?<option value="([^"]*)" '
+                             r'selected', form.group(0), re.S))
+    return fields
+
+
+def test_an_adverse_event_is_updated_on_the_page_with_its_reason(api_engine, lab):
+    session = lab[0]
+    patient = administered(lab)
+    client, token = browser(api_engine, "doc1")
+    reported_ae(client, token, patient)
+    ae = the_ae(session, patient)
+    url = f"/patients/{patient.subject_id}/follow-up/adverse-events/{ae.id}"
+    assert f'href="{url}"' in page_of(client, patient)
+    filled = update_form(client.get(url).text)
+    assert filled["version"] == "1" and filled["grade"] == "1"
+    assert filled["outcome"] == "not_recovered" and filled["serious"] == "no"
+    today = utcnow().date().isoformat()
+
+    no_reason = client.post(url, data={**filled, "outcome": "recovered",
+                                       "resolved_on": today})
+    saved = client.post(url, data={**filled, "outcome": "recovered", "resolved_on": today,
+                                   "grade": "2", "reason": "Resolved after paracetamol"})
+
+    assert no_reason.status_code == 422
+    assert "say why it is updated" in text_of(no_reason.text)
+    assert saved.status_code == 303, text_of(saved.text)[-1500:]
+    assert "Adverse event" in text_of(client.get(saved.headers["location"]).text)
+    now = the_ae(session, patient)
+    assert (now.version, now.grade, now.outcome) == (2, 2, "recovered")
+    session.commit()
+    events = list(session.exec(select(AuditEvent).where(
+        AuditEvent.action == "adverse_event_updated", AuditEvent.entity_id == str(ae.id))
+        .order_by(col(AuditEvent.seq))))
+    session.commit()
+    assert {(e.field, e.old_value, e.new_value, e.reason) for e in events} == {
+        ("grade", "1", "2", "Resolved after paracetamol"),
+        ("outcome", "not_recovered", "recovered", "Resolved after paracetamol"),
+        ("resolved_on", None, today, "Resolved after paracetamol")}
+    assert re.search(r"Fever 38.6 °C 2 no possible recovered", text_of(page_of(client, patient)))
+
+
+def test_a_stale_update_form_is_refused_and_overwrites_nothing(api_engine, lab):
+    session = lab[0]
+    patient = administered(lab)
+    client, token = browser(api_engine, "doc1")
+    reported_ae(client, token, patient)
+    ae = the_ae(session, patient)
+    url = f"/patients/{patient.subject_id}/follow-up/adverse-events/{ae.id}"
+    mine = update_form(client.get(url).text)
+    theirs = update_form(client.get(url).text)
+    assert client.post(url, data={**theirs, "grade": "2", "reason": "Worse today"}
+                       ).status_code == 303
+
+    stale = client.post(url, data={**mine, "outcome": "recovering",
+                                   "reason": "Better today"})
+    technician, tech_token = browser(api_engine, "tech1")
+    forbidden = technician.post(url, data={**mine, "csrf_token": tech_token, "version": "2",
+                                           "outcome": "recovering", "reason": "Not mine"})
+
+    assert stale.status_code == 409
+    assert (f"Not updated: adverse event {ae.id} was updated by someone else (now version 2); "
+            "reload it." in text_of(stale.text))
+    assert 'value="recovering" selected' in stale.text  # what was typed comes back
+    assert forbidden.status_code == 403
+    now = the_ae(session, patient)
+    assert (now.version, now.grade, now.outcome) == (2, 2, "not_recovered")

@@ -15,15 +15,17 @@ from fastapi.responses import HTMLResponse, Response
 
 from lims.api.errors import status_of
 from lims.config import get_settings
-from lims.models import FollowUpVisit, User
+from lims.models import FollowUpVisit, LabValue, User
 from lims.services.common import get_or_404
 from lims.services.follow_up import follow_up_timeline
 from lims.services.follow_up_common import READERS, RECORDERS, patient_by_subject
 from lims.services.follow_up_entries import Grades, record_follow_up
+from lims.services.follow_up_records import correct_lab_value, lab_values_of
 from lims.services.outcomes import PatientOutcome, arm_comparison, patient_outcome
 from lims.web.charts import Chart, Point, svg
 from lims.web.deps import DbSession, Form, require
 from lims.web.follow_up_form import ClinicalEntry, read_clinical, unit_field, value_field
+from lims.web.forms import looks_scanned
 from lims.web.render import now, redirect, render, site_zone
 from workflows.errors import DomainError, NotFound
 from workflows.follow_up import EVENT_WORDS
@@ -68,15 +70,27 @@ def score_charts(outcome: PatientOutcome) -> list[dict[str, Any]]:
 def follow_up_page(request: Request, subject_id: str, user: Reader,
                    db: DbSession) -> HTMLResponse:
     """The patient's follow-up on one timeline, with the scores of each visit."""
+    return _follow_up(request, db, user, subject_id)
+
+
+def _follow_up(request: Request, db: DbSession, user: User, subject_id: str,
+               correcting: dict[str, Any] | None = None,
+               status_code: int = 200) -> HTMLResponse:
+    """The follow-up page; `correcting`: a refused correction of a laboratory value shown
+    again on its row (its id, what was typed, the refusal in words)."""
     timeline = follow_up_timeline(db, actor=user, subject_id=subject_id, today=_today())
     outcome = patient_outcome(db, actor=user, patient=timeline.patient)
     scored = {seen.visit.id: seen for seen in outcome.visits if seen.visit is not None}
+    labels = {row.visit.id: (seen.label if (seen := scored.get(row.visit.id)) else
+                             row.visit.label) for row in timeline.visits}
     return render(request, "follow_up.html", {
         "timeline": timeline, "outcome": outcome, "patient": timeline.patient,
         "baseline": outcome.visits[0], "scored": scored, "charts": score_charts(outcome),
         "analytes": ANALYTES, "grades": GRADE_WORDS, "can_record": user.role in RECORDERS,
         "event_words": EVENT_WORDS,
-        "url": _url(timeline.patient.subject_id)})
+        "lab_values": lab_values_of(db, timeline.patient, include_superseded=True),
+        "visit_labels": labels, "correcting": correcting or {},
+        "url": _url(timeline.patient.subject_id)}, status_code=status_code)
 
 
 def _entry_form(request: Request, db: DbSession, user: User, subject_id: str,
@@ -153,6 +167,37 @@ def _save(request: Request, db: DbSession, user: User, subject_id: str,
                            status_code=status_of(refused.code),
                            error=f"Nothing was recorded: {refused.detail}.")
     return redirect(_url(subject_id), f"Recorded for {subject_id}: {', '.join(done)}.")
+
+
+@router.post("/patients/{subject_id}/follow-up/values/{lab_value_id}/correct")
+def correct_value(request: Request, subject_id: str, lab_value_id: int, user: Recorder,
+                  db: DbSession, form: Form) -> Response:
+    """Correct a laboratory value in force (a typo, the wrong unit): a new record with the
+    reason; the corrected one is kept, superseded, and the scores use the new one."""
+    patient = patient_by_subject(db, subject_id)
+    old = get_or_404(db, LabValue, lab_value_id, "laboratory value")
+    if old.patient_id != patient.id:
+        raise NotFound(f"laboratory value {lab_value_id} is not a value of patient "
+                       f"{patient.subject_id}")
+    typed = {name: value.strip() if isinstance(value := form.get(name), str) else ""
+             for name in ("value", "unit", "reason")}
+    correcting: dict[str, Any] = {"id": old.id, "typed": typed}
+    if looks_scanned(typed["value"]):
+        correcting["error"] = "the value holds a barcode scan: clear it and type the value"
+        return _follow_up(request, db, user, patient.subject_id, correcting, 422)
+    try:
+        new = correct_lab_value(db, actor=user, lab_value_id=lab_value_id,
+                                value=typed["value"], unit=typed["unit"],
+                                reason=typed["reason"])
+    except DomainError as refused:
+        correcting["error"] = refused.detail
+        return _follow_up(request, db, user, patient.subject_id, correcting,
+                          status_of(refused.code))
+    label = ANALYTES[new.analyte].label
+    return redirect(f"{_url(patient.subject_id)}#lab-values",
+                    f"Corrected for {patient.subject_id}: {label} "
+                    f"{old.value_entered:g} {old.unit_entered} → {new.value_entered:g} "
+                    f"{new.unit_entered}; the scores are computed again.")
 
 
 @router.get("/outcomes")
