@@ -1,7 +1,7 @@
 """Issue 15: a physician opens an overdue follow-up visit from the worklist, records it with
 the laboratory values and the bedside grades, and sees MELD computed and charted from
-baseline; QA, blinded to the arm by the protocol, reads the same patient without the arm
-and the outcome table pooled."""
+baseline, then corrects a value on the page and sees the scores follow; QA, blinded to the
+arm by the protocol, reads the same patient without the arm and the outcome table pooled."""
 
 from __future__ import annotations
 
@@ -81,6 +81,23 @@ def test_a_physician_records_a_visit_and_a_blinded_reader_sees_no_arm(
     meld_chart = page.locator("#c-meld").locator("xpath=..").locator("svg")
     assert meld_chart.locator("circle.point").count() == 1
     assert "17 points" in (meld_chart.locator("circle.point title").text_content() or "")
+    # and: the lab's report said 3.5, not 2.5: the physician corrects the value on the
+    # page, with the reason, and the visit's scores are computed again from the new one
+    bilirubin = page.locator("#lab-values tbody tr", has_text="Total bilirubin")
+    assert bilirubin.count() == 1
+    bilirubin.locator('input[name="value"]').fill("3.5")
+    bilirubin.locator('input[name="reason"]').fill("Typo: the report says 3.5")
+    with page.expect_navigation():
+        bilirubin.get_by_role("button", name="Correct").click()
+    assert "Total bilirubin 2.5 mg/dL → 3.5 mg/dL" in doctor.flash()
+    rows = page.locator("#lab-values tbody tr", has_text="Total bilirubin")
+    assert rows.count() == 2
+    assert "superseded (corrected)" in rows.nth(0).inner_text()
+    assert "Typo: the report says 3.5" in rows.nth(1).inner_text()
+    row = page.locator(f"#visit-{week1}")
+    assert row.locator(".score-meld").inner_text().strip() == "18"
+    assert row.locator(".score-child-pugh").inner_text().strip() == "9 (class B)"
+    doctor.shot("follow-up-lab-value-corrected")
     assert page.locator("#arm").inner_text() == "BM-MNC"  # the physician is not blinded
     doctor.shot("follow-up-timeline")
     doctor.sign_out()
