@@ -8,6 +8,7 @@ import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
@@ -58,6 +59,9 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Start the background jobs with the application and stop them with it."""
+    # This process's request threads (anyio's limiter of this event loop; lims/config.py).
+    anyio.to_thread.current_default_thread_limiter().total_tokens = (
+        get_settings().threads_per_worker)
     if get_settings().prepare_routes_at_start:
         prepare_routes(app)
     if get_settings().gc_freeze_at_start:

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from lims.secret_keys import secret_key_problem
@@ -99,6 +99,12 @@ class Settings(BaseSettings):
     # requests (every route's dependencies and schemas: 230 ms on the first page). Off in
     # the tests too, for the same reason.
     prepare_routes_at_start: bool = True
+    # Threads each serving process runs requests on (FastAPI's default is 40). Python runs
+    # one of a process's threads at a time: with 40, the request holding the audit head's
+    # lock waited its turn behind the others, every writer queued on that lock, and 32
+    # clients got 283 transitions/s; with 4, 400–430/s (bench/throughput.py). More
+    # capacity comes from more worker processes (`lims serve --workers`).
+    threads_per_worker: int = Field(default=4, ge=1, le=200)
     # Background jobs (notification delivery, later checkpoints and expiry): `lims serve`
     # runs them every `jobs_interval_seconds` unless disabled (then `lims jobs run-once`
     # from cron does). A failed job is retried after base × 2^(attempt−1) seconds, at most

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import anyio.to_thread
 import fastapi.routing
 import pytest
 from fastapi.testclient import TestClient
@@ -52,3 +53,25 @@ def test_first_requests_find_every_route_prepared(api_engine: Engine, setting: s
     assert answers[0] == 200 and answers[-1] == 404
     assert built == []  # nothing left to build on a request
 
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, 4), ("2", 2)])
+def test_a_worker_runs_requests_on_its_configured_threads(api_engine: Engine,
+                                                         setting: str | None, expected: int,
+                                                         monkeypatch: pytest.MonkeyPatch):
+    """LIMS_THREADS_PER_WORKER sets the request threads of the worker's event loop (anyio's
+    default limiter, 40 unless set), from the lifespan."""
+    if setting is None:
+        monkeypatch.delenv("LIMS_THREADS_PER_WORKER", raising=False)
+    else:
+        monkeypatch.setenv("LIMS_THREADS_PER_WORKER", setting)
+    get_settings.cache_clear()
+    try:
+        with TestClient(create_app(api_engine, jobs=False)) as client:
+            assert client.portal is not None
+            tokens = client.portal.call(
+                lambda: anyio.to_thread.current_default_thread_limiter().total_tokens)
+            assert client.get("/api/v1/auth/me").status_code == 401  # and it serves
+    finally:
+        get_settings.cache_clear()
+    assert tokens == expected
