@@ -49,20 +49,6 @@ def worklist(session: Session, *, include_final: bool = False) -> dict[str, list
     return {state: items for state, items in grouped.items() if items}
 
 
-def worklist_of(session: Session, dins: Collection[str]) -> dict[str, WorklistItem]:
-    """DIN -> the worklist item (with its clocks) of each of these products, in process or
-    not (the QA queue's products: only those, never every product ever made)."""
-    if not dins:
-        return {}
-    query = (select(Product, Patient.subject_id)
-             .join(Patient, col(Patient.id) == Product.patient_id)
-             .where(one_of(col(Product.din), sorted(set(dins)))))
-    return {product.din: WorklistItem(product.din, subject, product.arm, product.state,
-                                      product.version, product.harvest_end, product.expires_at,
-                                      product.id or 0)
-            for product, subject in session.exec(query)}
-
-
 # How the worklist page orders its products: by the step they wait for (process order,
 # oldest harvest first in each), or in one list by harvest, by expiry (due) or by DIN.
 WORKLIST_SORTS = ("step", "harvest", "due", "din")

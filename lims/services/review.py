@@ -42,6 +42,9 @@ class QueueItem:
     state: str
     exceptions: int
     alert: str | None = None
+    # The product's clocks, read with it (the queue page shows them): no second read.
+    harvest_end: datetime | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass
@@ -81,15 +84,19 @@ def qa_queue(session: Session, *, limit: int | None = None) -> list[QueueItem]:
     # populate_existing: the row as it is now (as review_summary's product_by_din reads it).
     due = session.exec(query.execution_options(populate_existing=True)).all()
     # The count shown is the review's own: the same exceptions QA acknowledges.
+    products = {product.din: product for product, _ in due}
     for summary in review_summaries(session, due, alerts=alerts):
+        product = products[summary.din]
         items.append(QueueItem(summary.din, summary.subject_id, summary.arm, summary.state,
-                               len(summary.exceptions)))
+                               len(summary.exceptions), harvest_end=product.harvest_end,
+                               expires_at=product.expires_at))
     for alert in alerts:
         flagged = session.get(Product, alert.product_id)
         patient = session.get(Patient, flagged.patient_id) if flagged else None
         if flagged and patient:
             items.append(QueueItem(flagged.din, patient.subject_id, flagged.arm, flagged.state,
-                                   1, alert=alert.message))
+                                   1, alert=alert.message, harvest_end=flagged.harvest_end,
+                                   expires_at=flagged.expires_at))
     return items
 
 

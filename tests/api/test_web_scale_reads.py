@@ -125,3 +125,6 @@ def test_the_qa_queue_counts_the_exceptions_its_review_shows_and_pages(
     assert 'href="/qa?limit=2">Show more</a>' in page
     full = client.get("/qa?limit=2").text
     assert f"Review {second_din}" in full and "Show more" not in full
+    fewer = client.get("/qa?limit=5").text  # fewer than asked for: all, without a count
+    assert f"Review {first_din}" in fewer and f"Review {second_din}" in fewer
+    assert "Show more" not in fewer and "expiry-none" not in fewer

@@ -10,7 +10,6 @@ from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.deviations import close_deviation, deviations_of
 from lims.services.independence import independence_problem
-from lims.services.queries import worklist_of
 from lims.services.release import (
     exceptional_release,
     re_release_product,
@@ -42,11 +41,12 @@ def queue(request: Request, user: QaUser, db: DbSession, limit: int = 0) -> HTML
     the next), and products with a post-release alert."""
     limit = max(limit, QUEUE_ROWS)
     items = qa_queue(db, limit=limit)
-    clocks = worklist_of(db, [item.din for item in items])
-    rows = [{"item": item, "clock": clocks.get(item.din)} for item in items]
-    waiting = qa_queue_size(db)
+    due = sum(1 for item in items if item.alert is None)
+    # Fewer than asked for: that is all of them, and they need no counting.
+    waiting = due if due < limit else qa_queue_size(db)
     return render(request, "qa_queue.html", {
-        "rows": rows, "waiting": waiting, "more": waiting > limit,
+        "rows": [{"item": item} for item in items], "waiting": waiting,
+        "more": waiting > limit,
         "shown": min(waiting, limit), "more_limit": limit + QUEUE_ROWS})
 
 
