@@ -99,12 +99,14 @@ class Settings(BaseSettings):
     # requests (every route's dependencies and schemas: 230 ms on the first page). Off in
     # the tests too, for the same reason.
     prepare_routes_at_start: bool = True
-    # Threads each serving process runs requests on (FastAPI's default is 40). Python runs
-    # one of a process's threads at a time: with 40, the request holding the audit head's
-    # lock waited its turn behind the others, every writer queued on that lock, and 32
-    # clients got 283 transitions/s; with 4, 400–430/s (bench/throughput.py). More
-    # capacity comes from more worker processes (`lims serve --workers`).
-    threads_per_worker: int = Field(default=4, ge=1, le=200)
+    # Threads each serving process runs requests on (FastAPI's default, 40). Fewer queue
+    # writers less on the audit head's lock (32 clients on PostgreSQL: 283 transitions/s
+    # with 40, 400–430/s with 2–4, bench/throughput.py), but a request's database session
+    # is opened by a dependency on one thread and used by the route on another: with few
+    # threads, requests holding a session (SQLite's write lock, a pooled connection) wait
+    # for a thread that requests waiting for that lock hold. Not lowered until the session
+    # and the route share one thread.
+    threads_per_worker: int = Field(default=40, ge=1, le=200)
     # Background jobs (notification delivery, later checkpoints and expiry): `lims serve`
     # runs them every `jobs_interval_seconds` unless disabled (then `lims jobs run-once`
     # from cron does). A failed job is retried after base × 2^(attempt−1) seconds, at most

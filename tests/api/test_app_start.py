@@ -55,7 +55,7 @@ def test_first_requests_find_every_route_prepared(api_engine: Engine, setting: s
 
 
 
-@pytest.mark.parametrize(("setting", "expected"), [(None, 4), ("2", 2)])
+@pytest.mark.parametrize(("setting", "expected"), [(None, 40), ("2", 2)])
 def test_a_worker_runs_requests_on_its_configured_threads(api_engine: Engine,
                                                          setting: str | None, expected: int,
                                                          monkeypatch: pytest.MonkeyPatch):
