@@ -40,6 +40,9 @@ def upgrade() -> None:
     if op.get_bind().dialect.name != 'postgresql':
         return  # SQLite: LIKE on entity_id prefixes and contains-searches scan (small labs)
     # In public, so that every schema (the tests' one per run) finds the operator class.
+    # The extension is the database's, not the schema's: migrations of several schemas at
+    # once (the test workers) would race to create it, so they take turns.
+    op.execute('SELECT pg_advisory_xact_lock(7001001)')
     op.execute('CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public')
     schema = op.get_bind().exec_driver_sql(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
