@@ -45,7 +45,7 @@ def queue(request: Request, user: QaUser, db: DbSession, limit: int = 0) -> HTML
     # Fewer than asked for: that is all of them, and they need no counting.
     waiting = due if due < limit else qa_queue_size(db)
     return render(request, "qa_queue.html", {
-        "rows": [{"item": item} for item in items], "waiting": waiting,
+        "rows": items, "waiting": waiting,
         "more": waiting > limit,
         "shown": min(waiting, limit), "more_limit": limit + QUEUE_ROWS})
 
