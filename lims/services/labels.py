@@ -10,15 +10,12 @@ step may use it (the gate is in `lims.services.steps`).
 from __future__ import annotations
 
 import hashlib
-import json
-from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, update
-from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from labels import (
@@ -34,15 +31,14 @@ from labels.stock import STOCK_NAMES, stock_for
 from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
-from lims.models import AuditEvent, Container, PrintJob, Product, User
+from lims.models import Container, PrintJob, Product, User
 from lims.services.clock import clock_skew_minutes, refuse_future
-from lims.services.common import aware, parameters_of, patient_of, require_role
+from lims.services.common import aware, patient_of, require_role
 from lims.services.identity import check_scan, record_mismatch
 from lims.services.label_content import (
     FINAL_KINDS,
     LabelSubject,
     build_label,
-    current_label_kind,
     issued_by,
     label_kind_for,
     label_of,
@@ -59,8 +55,12 @@ from lims.services.label_generations import (
     superseded_prints,
     wear,
 )
+from lims.services.label_pending import (
+    PendingLabel,
+    pending_labels_many,
+    pending_labels_of,
+)
 from lims.services.printers import printer_by_id, printer_named, stock_words
-from lims.sql_lists import one_of
 from workflows.errors import (
     DomainError,
     ErrorCode,
@@ -71,7 +71,7 @@ from workflows.errors import (
 )
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
-from workflows.product import FINAL_STATES, ProductState
+from workflows.product import FINAL_STATES
 from workflows.roles import Role
 from workflows.words import container_status_words, label_kind_words, state_words
 
@@ -93,15 +93,6 @@ class PrintResult:
     output: bytes | str  # PDF bytes or ZPL text, exactly what was hashed and printed
     print_job: PrintJob
     label: Label
-
-
-@dataclass(frozen=True)
-class PendingLabel:
-    """A container in use whose current label is not yet printed, or not yet scanned back."""
-
-    container: Container
-    kind: LabelKind
-    printed: bool
 
 
 def print_label(session: Session, *, actor: User, din: str, container_id: int,
@@ -324,91 +315,7 @@ def pending_labels(session: Session, din: str) -> list[PendingLabel]:
     product = load_product(session, din)
     if product.state in FINAL_STATES or product.id is None:
         return []
-    return pending_labels_many(session, [product.id]).get(product.id, [])
-
-
-def pending_labels_many(session: Session,
-                        product_ids: Collection[int]) -> dict[int, list[PendingLabel]]:
-    """`pending_labels` of many products at once (the worklist's): product id -> its
-    pending labels, in container id order; a product with none (or final) is left out.
-
-    A fixed number of statements whatever the number of products: the products, their
-    in-use containers, their prints and the prints a correction superseded."""
-    ids = sorted(set(product_ids))
-    if not ids:
-        return {}
-    conn = session.connection()
-    products = {row.id: row for row in conn.execute(
-        core_select(_P.c.id, _P.c.din, _P.c.state, _P.c.held_from, _P.c.protocol_id)
-        .where(one_of(_P.c.id, ids)))
-        if row.state not in FINAL_STATES}
-    if not products:
-        return {}
-    # Rows, not instances: only the few containers with a label due become Containers.
-    containers = conn.execute(
-        core_select(_C).where(one_of(_C.c.product_id, list(products)), _C.c.status == "in_use")
-        .order_by(_C.c.id)).mappings().all()
-    if not containers:
-        return {}
-    # Container id -> {label kind -> id of its latest print of that kind}: the database
-    # picks the latest, not a loop over every print of every container in process.
-    latest: dict[int, dict[str, int]] = {}
-    for container_id, kind, job_id in conn.execute(
-            core_select(_J.c.container_id, _J.c.label_kind, func.max(_J.c.id))
-            .where(one_of(_J.c.container_id, [c["id"] for c in containers]))
-            .group_by(_J.c.container_id, _J.c.label_kind)):
-        latest.setdefault(container_id, {})[kind] = job_id
-    return _pending(session, products, containers, latest)
-
-
-def pending_labels_read(session: Session, product: Product, containers: Collection[Container],
-                        prints: Collection[PrintJob]) -> list[PendingLabel]:
-    """`pending_labels` of a product whose containers and print jobs the caller has just
-    read (the product page), without reading them again."""
-    if product.state in FINAL_STATES or product.id is None:
-        return []
-    rows = [c.model_dump() for c in sorted(containers, key=lambda c: c.id or 0)
-            if c.status == "in_use"]
-    if not rows:
-        return []
-    in_use = {row["id"] for row in rows}
-    latest: dict[int, dict[str, int]] = {}
-    for job in sorted(prints, key=lambda j: j.id or 0):
-        if job.container_id in in_use and job.id is not None:
-            latest.setdefault(job.container_id, {})[job.label_kind] = job.id
-    return _pending(session, {product.id: product}, rows, latest).get(product.id, [])
-
-
-def _pending(session: Session, products: Mapping[int, Any],
-             containers: Sequence[Mapping[Any, Any]],
-             latest: dict[int, dict[str, int]]) -> dict[int, list[PendingLabel]]:
-    """The pending labels of in-use `containers` (rows, container id order) of `products`
-    (id -> a row or Product) given `latest` (container id -> label kind -> its latest
-    print job id): the prints a correction superseded read here."""
-    refs = {f"{products[c['product_id']].din}/{c['product_code']}/{c['flags']}": c["id"]
-            for c in containers}  # container_ref of each
-    superseded: dict[int, set[int]] = {}  # container id -> print job ids superseded
-    for ref, old in session.exec(select(AuditEvent.entity_id, AuditEvent.old_value).where(
-            AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
-            one_of(col(AuditEvent.entity_id), list(refs)))):
-        job = json.loads(old or "{}").get("print_job")
-        if isinstance(job, int) and ref in refs:
-            superseded.setdefault(refs[ref], set()).add(job)
-    params = {pid: parameters_of(session, pid)
-              for pid in {p.protocol_id for p in products.values()}}
-    found: dict[int, list[PendingLabel]] = {}
-    for row in containers:
-        product = products[row["product_id"]]
-        # A held product keeps the label of the state it was held from (LabelSubject.state).
-        state = (product.held_from if product.state == ProductState.ON_HOLD
-                 and product.held_from else product.state)
-        kind = current_label_kind(ContainerKind(row["kind"]), state, params[product.protocol_id])
-        # A print a correction superseded no longer counts: the label is due again.
-        current = latest.get(row["id"], {}).get(kind.value)
-        printed = current is not None and current not in superseded.get(row["id"], set())
-        if not printed or row["label_verified_at"] is None:
-            found.setdefault(product.id, []).append(PendingLabel(Container(**row), kind, printed))
-    return found
+    return pending_labels_of(session, product.id)
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -104,6 +104,11 @@ def parameters(data: Mapping[str, Any]) -> ProtocolParameters:
     return _protocol(json.dumps(data, sort_keys=True), "{}")[0]
 
 
+def protocol_from_text(parameters_text: str) -> ProtocolParameters:
+    """The parameters of a protocol as the database holds them (JSON text), parsed once."""
+    return _protocol(parameters_text, "{}")[0]
+
+
 @lru_cache(maxsize=32)
 def _protocol(parameters_text: str, codes_text: str,
               ) -> tuple[ProtocolParameters, Mapping[str, str]]:

@@ -11,7 +11,8 @@ from sqlmodel import Session
 
 from lims.models import PrintJob, Product, User
 from lims.services.dispositions import discard_product, hold_product, resume_product
-from lims.services.labels import LABELLERS, PendingLabel, pending_labels_read
+from lims.services.label_pending import PendingLabel, pending_labels_read
+from lims.services.labels import LABELLERS
 from lims.web import views
 from lims.web.deps import DbSession, Form, StaffUser, field
 from lims.web.nextstep import WAITING_FOR, NextAction, next_action
