@@ -54,7 +54,7 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         if session.in_transaction():
-            await run_in_threadpool(_end, session)
+            await run_in_threadpool(end_session, session)
         else:
             session.close()
 
@@ -66,10 +66,10 @@ def request_session(request: Request) -> Iterator[Session]:
     try:
         yield session
     finally:
-        _end(session)
+        end_session(session)
 
 
-def _end(session: Session) -> None:
+def end_session(session: Session) -> None:
     session.rollback()
     session.close()
 

@@ -11,16 +11,18 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
+from lims.api.deps import end_session
 from lims.config import get_settings
-from lims.db import session_scope
+from lims.db import get_engine
 from lims.models import User
 from lims.security import TokenClaims, TokenError, read_claims
 from workflows.errors import InvalidInput
@@ -70,18 +72,25 @@ class PageForbidden(Exception):
         self.message = message
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request on the application's engine; it rolls back what no service
-    committed."""
-    engine = getattr(request.app.state, "engine", None)
-    with session_scope(engine) as session:
-        # The page's banner reads through it (a second session would wait for SQLite's
-        # write lock, which this one holds); gone once the session has ended.
-        request.state.db = session
-        try:
-            yield session
-        finally:
-            request.state.db = None
+    committed.
+
+    async, as the API's (lims.api.deps.get_session): making a Session touches no database,
+    so only ending a transaction left open needs a worker thread."""
+    session = Session(getattr(request.app.state, "engine", None) or get_engine(),
+                      expire_on_commit=False)
+    # The page's banner reads through it (a second session would wait for SQLite's
+    # write lock, which this one holds); gone once the session has ended.
+    request.state.db = session
+    try:
+        yield session
+    finally:
+        request.state.db = None
+        if session.in_transaction():
+            await run_in_threadpool(end_session, session)
+        else:
+            session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db)]
@@ -155,17 +164,19 @@ def signed_in_anyway(request: Request, db: DbSession) -> User:
     return user
 
 
-def current_user(request: Request,
-                 user: Annotated[User, Depends(signed_in_anyway)]) -> User:
+async def current_user(request: Request,
+                       user: Annotated[User, Depends(signed_in_anyway)]) -> User:
+    # async, as `require`'s check: attributes already loaded, no database, so no thread hop
+    # (each synchronous dependency of a page is one more wait for a worker thread).
     if user.must_change_password:
         raise PasswordChangeRequired()
     return user
 
 
-def require(roles: frozenset[str], what: str) -> Callable[..., User]:
+def require(roles: frozenset[str], what: str) -> Callable[..., Awaitable[User]]:
     """A dependency that admits only `roles`; `what` names the page in the refusal."""
 
-    def dependency(user: Annotated[User, Depends(current_user)]) -> User:
+    async def dependency(user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in roles:
             raise PageForbidden(f"A {user.role} may not open {what}.")
         return user
