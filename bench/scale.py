@@ -34,17 +34,21 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import http.client
 import os
 import random
 import re
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 _HERE = str(Path(__file__).resolve().parent)
 while _HERE in sys.path:
@@ -529,13 +533,10 @@ def timed(name: str, samples: int, call: Callable[[int], Any]) -> Timing:
 
 
 def measure_reads(url: str, samples: int) -> list[Timing]:
-    from fastapi.testclient import TestClient
-
     from lims.db import make_engine
     from lims.services.queries import worklist, worklist_items
     from lims.services.review import qa_queue, review_summary
     from lims.services.search import search_products
-    from tests.api.web_client import browser
 
     engine = make_engine(url)
     with psycopg.connect(driver_url(url)) as conn:
@@ -548,18 +549,6 @@ def measure_reads(url: str, samples: int) -> list[Timing]:
             "SELECT din FROM product WHERE state NOT IN "
             "('administered', 'discarded', 'expired') ORDER BY id").fetchall()]
     results: list[Timing] = []
-    tech, _ = browser(engine, "tech1")
-    qa, _ = browser(engine, "qa1")
-    assert isinstance(tech, TestClient)
-    # Start both applications as a server's worker starts (lifespan: gc.freeze, lims.app).
-    tech.__enter__()
-    qa.__enter__()
-
-    def get(client: TestClient, path: str) -> Callable[[int], Any]:
-        def call(_i: int) -> None:
-            answer = client.get(path)
-            assert answer.status_code == 200, (path, answer.status_code)
-        return call
 
     def service(fn: Callable[[Session, int], Any]) -> Callable[[int], Any]:
         def call(i: int) -> None:
@@ -567,32 +556,86 @@ def measure_reads(url: str, samples: int) -> list[Timing]:
                 fn(session, i)
         return call
 
-    results.append(timed("worklist page GET /", samples, get(tech, "/")))
-    results.append(timed("worklist_items (service)", samples,
-                         service(lambda s, _i: worklist_items(s))))
-    results.append(timed("worklist (service, QA clocks)", samples,
-                         service(lambda s, _i: worklist(s))))
-    for label, column, role in (("subject ID", 1, "technician"), ("MRN", 2, "qa"),
-                                ("name", 3, "qa"), ("DIN", 0, "technician")):
-        results.append(timed(f"search by {label}", samples, service(
-            lambda s, i, c=column, r=role: search_products(s, picks[i % len(picks)][c],
-                                                           role=r))))
-    results.append(timed("search page GET /search (name)", samples, lambda i: get(
-        qa, f"/search?q={picks[i % len(picks)][3]}")(i)))
-    results.append(timed("product page GET /products/{din} (in process)", samples, lambda i: get(
-        tech, f"/products/{in_process[i % len(in_process)]}")(i)))
-    results.append(timed("product page GET /products/{din} (any)", samples, lambda i: get(
-        tech, f"/products/{picks[i % len(picks)][0]}")(i)))
-    results.append(timed("QA queue page GET /qa", samples, get(qa, "/qa")))
-    results.append(timed("qa_queue (service)", samples, service(lambda s, _i: qa_queue(s))))
-    if awaiting:
-        results.append(timed("review_summary (service)", samples, service(
-            lambda s, i: review_summary(s, awaiting[i % len(awaiting)]))))
-    results.append(timed("audit page GET /audit", samples, get(qa, "/audit")))
-    for client in (tech, qa):
-        client.__exit__(None, None, None)
+    with served(url) as get:
+        results.append(timed("worklist page GET /", samples, lambda _i: get("tech1", "/")))
+        results.append(timed("worklist_items (service)", samples,
+                             service(lambda s, _i: worklist_items(s))))
+        results.append(timed("worklist (service, QA clocks)", samples,
+                             service(lambda s, _i: worklist(s))))
+        for label, column, role in (("subject ID", 1, "technician"), ("MRN", 2, "qa"),
+                                    ("name", 3, "qa"), ("DIN", 0, "technician")):
+            results.append(timed(f"search by {label}", samples, service(
+                lambda s, i, c=column, r=role: search_products(s, picks[i % len(picks)][c],
+                                                               role=r))))
+        results.append(timed("search page GET /search (name)", samples, lambda i: get(
+            "qa1", f"/search?q={quote(picks[i % len(picks)][3])}")))
+        results.append(timed(
+            "product page GET /products/{din} (in process)", samples,
+            lambda i: get("tech1", f"/products/{in_process[i % len(in_process)]}")))
+        results.append(timed("product page GET /products/{din} (any)", samples, lambda i: get(
+            "tech1", f"/products/{picks[i % len(picks)][0]}")))
+        results.append(timed("QA queue page GET /qa", samples, lambda _i: get("qa1", "/qa")))
+        results.append(timed("qa_queue (service)", samples, service(lambda s, _i: qa_queue(s))))
+        if awaiting:
+            results.append(timed("review_summary (service)", samples, service(
+                lambda s, i: review_summary(s, awaiting[i % len(awaiting)]))))
+        results.append(timed("audit page GET /audit", samples, lambda _i: get("qa1", "/audit")))
     engine.dispose()
     return results
+
+
+@contextmanager
+def served(url: str) -> Iterator[Callable[[str, str], None]]:
+    """The pages as a user gets them: `lims serve` (uvicorn, one worker) on the database,
+    read over one keep-alive connection per user from this process. An in-process test
+    client would run in the server's own interpreter, adding its CPU to every request
+    under the same interpreter lock. Gives get(username, path), which checks the answer."""
+    from bench.throughput import _free_port, serve
+
+    port = _free_port()
+    log = Path(tempfile.mkdtemp(prefix="bench-scale-")) / "serve.log"
+    server = serve(url, port, 1, log)
+    try:
+        cookies = {user: _session_cookie(f"http://127.0.0.1:{port}", user)
+                   for user in ("tech1", "qa1")}
+        connections = {user: http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+                       for user in cookies}
+
+        def get(user: str, path: str) -> None:
+            conn = connections[user]
+            try:
+                conn.request("GET", path, headers={"Cookie": cookies[user]})
+                answer = conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # Idle past the server's keep-alive (another user's pages were read): a
+                # new connection, in the warm-up calls of `timed`.
+                conn.close()
+                conn.request("GET", path, headers={"Cookie": cookies[user]})
+                answer = conn.getresponse()
+            answer.read()
+            assert answer.status == 200, (path, answer.status)
+
+        yield get
+        for conn in connections.values():
+            conn.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _session_cookie(base: str, username: str) -> str:
+    """Sign in through the login page, as a person does; the session cookie it sets."""
+    import httpx
+
+    from tests.api.web_client import csrf_token
+    from tests.factories import PASSWORDS
+
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=60) as client:
+        token = csrf_token(client.get("/login").text)
+        signed = client.post("/login", data={"csrf_token": token, "username": username,
+                                             "password": PASSWORDS[username]})
+        assert signed.status_code == 303, signed.text[:300]
+        return "; ".join(f"{name}={value}" for name, value in client.cookies.items())
 
 
 def bare_hash(url: str) -> float:
