@@ -9,6 +9,9 @@ apply (UTC times, JSON, booleans); only the per-call machinery is left out. It r
 the caller's transaction (the SQLAlchemy connection's, begun before: on SQLite that is the
 BEGIN IMMEDIATE of lims.db).
 
+A statement whose text depends on its values (an IN list given at execution on SQLite,
+lims.sql_lists.one_of_bound) is run by SQLAlchemy instead, which renders it at each call.
+
 `instance` builds a table model from a complete row without SQLModel's per-attribute
 set-up: what the database holds needs no validation (SQLModel validates no table model
 anyway), and the instance belongs to no session, as one built with the constructor.
@@ -19,12 +22,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from threading import Lock
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import configure_mappers
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Executable
 
 M = TypeVar("M")
 Processor = Callable[[Any], Any]
@@ -44,6 +47,9 @@ class _Plan:
     # returned columns to convert, known at the first execution (PostgreSQL's depend on
     # the type the server names)
     results: tuple[tuple[int, Processor], ...] | None = None
+    # The statement's text depends on the values (an expanding IN: lims.sql_lists on
+    # SQLite): SQLAlchemy renders it at each call instead.
+    expanding: bool = False
 
     @staticmethod
     def of(statement: ClauseElement, dialect: Dialect,
@@ -63,7 +69,8 @@ class _Plan:
                      defaults={k: v for k, v in compiled.params.items() if v is not None},
                      binds=tuple(binds), columns=tuple(c.key for c in exported),
                      types=tuple(c.type.dialect_impl(dialect) for c in exported),
-                     dialect=dialect)
+                     dialect=dialect,
+                     expanding=bool(getattr(compiled, "post_compile_params", None)))
 
     def parameters(self, given: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         values = {**self.defaults, **given} if self.defaults else dict(given)
@@ -105,6 +112,10 @@ class Prepared:
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._lock = Lock()
 
+    @property
+    def _executable(self) -> Executable:
+        return cast(Executable, self.statement)
+
     def plan(self, conn: Connection) -> _Plan:
         dialect = conn.dialect
         key = (dialect.name, dialect.driver, dialect.server_version_info)
@@ -121,6 +132,8 @@ class Prepared:
         return plan, driver.execute(plan.sql, plan.parameters(params))
 
     def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        if self.plan(conn).expanding:
+            return [tuple(row) for row in conn.execute(self._executable, dict(params))]
         plan, cursor = self._run(conn, params)
         # Every row fetched: the driver's statement is done before anything else runs.
         raws = cursor.fetchall()
@@ -141,6 +154,8 @@ class Prepared:
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an insert, update or delete; the number of rows it touched."""
+        if self.plan(conn).expanding:
+            return int(conn.execute(self._executable, dict(params)).rowcount)
         _, cursor = self._run(conn, params)
         return int(cursor.rowcount)
 

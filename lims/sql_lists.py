@@ -48,6 +48,15 @@ def one_of(column: Any, values: Iterable[Any]) -> OneOf:
                  bindparam(None, listed, type_=ARRAY(element.type)))
 
 
+def one_of_bound(column: Any, name: str) -> OneOf:
+    """`column IN` the list given at execution as the parameter `name`: for a statement
+    compiled once (lims.prepared), on PostgreSQL one array parameter."""
+    element: ColumnElement[Any] = column.expression if hasattr(column, "expression") else column
+    # Two binds of one name: a dialect renders one of them (the array, or the IN list).
+    return OneOf(element, bindparam(name, type_=element.type, expanding=True),
+                 bindparam(name, type_=ARRAY(element.type)))
+
+
 @compiles(OneOf)
 def _in_list(element: OneOf, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element.column.in_(element.listed), **kw)

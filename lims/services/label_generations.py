@@ -24,7 +24,8 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Table, or_, update
+from sqlalchemy import Table, update
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
 from labels import Label, LabelKind
@@ -33,7 +34,9 @@ from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import AuditEvent, Container, PrintJob, Product, User
+from lims.prepared import Prepared, instances
 from lims.services.label_content import issued_by, label_of, load_containers, load_subject
+from lims.sql_lists import one_of_bound
 from workflows.errors import ErrorCode, IdentityMismatch
 from workflows.identity import KIND_LABELS, ContainerKind
 from workflows.isbt128 import Scan, ScanError, parse_scan
@@ -163,13 +166,24 @@ def supersession_events(session: Session, dins: list[str]) -> dict[str, list[Aud
     """DIN -> the supersessions of its containers' prints, oldest first."""
     if not dins:
         return {}
-    prefixes = [col(AuditEvent.entity_id).startswith(f"{din}/") for din in dins]
+    session.flush()  # read from the connection: what the session holds is written first
     found: dict[str, list[AuditEvent]] = {}
-    for event in session.exec(select(AuditEvent).where(
-            AuditEvent.action == AuditAction.LABEL_SUPERSEDED, AuditEvent.entity == "container",
-            or_(*prefixes)).order_by(col(AuditEvent.seq))):
+    rows = _SUPERSESSIONS.mappings(session.connection(), {"dins": dins})
+    for event in instances(AuditEvent, rows):
         found.setdefault(event.entity_id.split("/", 1)[0], []).append(event)
     return found
+
+
+_A: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+_P: Table = Product.__table__  # type: ignore[attr-defined]
+# Compiled once (lims.prepared): the QA queue reads it on every load. The events of the
+# products' containers by their audit entity (container_ref), found by the index on it.
+_SUPERSESSIONS = Prepared(core_select(_A).where(
+    _A.c.action == AuditAction.LABEL_SUPERSEDED.value, _A.c.entity == "container",
+    _A.c.entity_id.in_(core_select(_P.c.din + "/" + _C.c.product_code + "/" + _C.c.flags)
+                       .join_from(_C, _P, _P.c.id == _C.c.product_id)
+                       .where(one_of_bound(_P.c.din, "dins"))),
+).order_by(_A.c.seq))
 
 
 def supersession_lines(session: Session, events: list[AuditEvent], jobs: dict[int, PrintJob],

@@ -9,13 +9,14 @@ instead of reading each product's records one by one.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import Table, Text
+from sqlalchemy import cast as cast_
 from sqlalchemy import select as core_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from lims.models import (
     Alert,
@@ -28,13 +29,14 @@ from lims.models import (
     QcResult,
     StepRecord,
 )
-from lims.prepared import instances
+from lims.prepared import Prepared, instance, instances
 from lims.services.alerts import open_alerts
 from lims.services.label_generations import supersession_events, supersession_lines
 from lims.services.notifications import delivery_records
 from lims.services.specifications import specifications_of
+from lims.services.step_store import protocol_from_text
 from lims.services.suspensions import printed_names, suspension_events, suspension_lines
-from lims.sql_lists import one_of
+from lims.sql_lists import one_of_bound
 from workflows.errors import NotFound
 from workflows.protocol import ProtocolParameters
 from workflows.specifications import Specification
@@ -113,13 +115,22 @@ def _by_product(session: Session, model: type[R], ids: list[int]) -> dict[int, l
     records and results (ORM loading was a quarter of the QA queue's time). Anything the
     session holds unflushed is flushed first, so what is read is what the session sees."""
     session.flush()
-    table: Table = model.__table__  # type: ignore[attr-defined]
     found: dict[int, list[R]] = defaultdict(list)
-    rows = session.connection().execute(
-        core_select(table).where(one_of(table.c.product_id, ids)).order_by(table.c.id))
-    for made in instances(model, cast(Iterable[Mapping[str, Any]], rows.mappings())):
+    rows = _ROWS_OF[model].mappings(session.connection(), {"ids": ids})
+    for made in instances(model, rows):
         found[made.product_id or 0].append(made)
     return found
+
+
+def _rows_of(model: type[Any]) -> Prepared:
+    table: Table = model.__table__
+    return Prepared(core_select(table).where(one_of_bound(table.c.product_id, "ids"))
+                    .order_by(table.c.id))
+
+
+# Compiled once (lims.prepared): the QA queue reads them on every load.
+_ROWS_OF: dict[type[Any], Prepared] = {model: _rows_of(model) for model in
+                                       (QcResult, StepRecord, Deviation, CoiEvent)}
 
 
 def _prints(session: Session, ids: list[int], superseded: list[int]
@@ -128,20 +139,35 @@ def _prints(session: Session, ids: list[int], superseded: list[int]
     (what the review names), each with its container: one statement."""
     prints: dict[int, list[PrintJob]] = defaultdict(list)
     containers: dict[int, dict[int, Container]] = defaultdict(dict)
-    for job, container in session.exec(select(PrintJob, Container).join(
-            Container, col(Container.id) == col(PrintJob.container_id)).where(
-            one_of(col(PrintJob.product_id), ids),
-            col(PrintJob.reprint).is_(True) | one_of(col(PrintJob.product_id), superseded))
-            .order_by(col(PrintJob.id))):
+    session.flush()  # read from the connection: what the session holds is written first
+    for row in _PRINTS.mappings(session.connection(), {"ids": ids, "superseded": superseded}):
+        job = instance(PrintJob, {name: row[name] for name in _JOB_FIELDS})
+        container = instance(Container, {name: row[f"c_{name}"] for name in _CONTAINER_FIELDS})
         prints[job.product_id].append(job)
         containers[job.product_id][container.id or 0] = container
     return prints, containers
 
 
+_J: Table = PrintJob.__table__  # type: ignore[attr-defined]
+_C: Table = Container.__table__  # type: ignore[attr-defined]
+_JOB_FIELDS = tuple(c.name for c in _J.columns)
+_CONTAINER_FIELDS = tuple(c.name for c in _C.columns)
+_PRINTS = Prepared(core_select(_J, *(c.label(f"c_{c.name}") for c in _C.columns))
+                   .join_from(_J, _C, _C.c.id == _J.c.container_id)
+                   .where(one_of_bound(_J.c.product_id, "ids"),
+                          _J.c.reprint.is_(True) | one_of_bound(_J.c.product_id, "superseded"))
+                   .order_by(_J.c.id))
+
+
 def _parameters(session: Session, protocol_ids: set[int]) -> dict[int, ProtocolParameters]:
     """Protocol id -> its parameters (as `parameters_of` reads them), one statement."""
-    found = {row.id or 0: ProtocolParameters.from_mapping(row.parameters) for row in session.exec(
-        select(Protocol).where(one_of(col(Protocol.id), protocol_ids)))}
+    found = {pid: protocol_from_text(text) for pid, text in
+             _PROTOCOLS.rows(session.connection(), {"ids": sorted(protocol_ids)})}
     for missing in protocol_ids - set(found):
         raise NotFound(f"protocol {missing} not found")
     return found
+
+
+_PR: Table = Protocol.__table__  # type: ignore[attr-defined]
+_PROTOCOLS = Prepared(core_select(_PR.c.id, cast_(_PR.c.parameters, Text))
+                      .where(one_of_bound(_PR.c.id, "ids")))

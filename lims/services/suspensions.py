@@ -6,11 +6,14 @@ review and the batch record tell the same story without a second record of it.
 
 from __future__ import annotations
 
+from sqlalchemy import Table
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from lims.audit_actions import AuditAction
 from lims.models import AuditEvent, Product, User
-from lims.sql_lists import one_of
+from lims.prepared import Prepared, instances
+from lims.sql_lists import one_of, one_of_bound
 from workflows.product import ProductState
 from workflows.words import TRIGGERS, action_words, state_words
 
@@ -21,17 +24,23 @@ def suspension_events(session: Session, dins: list[str]) -> dict[str, list[Audit
     """DIN -> the state changes into and out of a release suspension, oldest first."""
     if not dins:
         return {}
+    session.flush()  # read from the connection: what the session holds is written first
     found: dict[str, list[AuditEvent]] = {}
-    for event in session.exec(select(AuditEvent).where(
-        # The entity too: with it PostgreSQL reads the (entity, entity_id) index alone,
-        # without it it intersected every state change of the trail (33 ms at 1M events).
-        AuditEvent.action == AuditAction.STATE_CHANGED, AuditEvent.entity == "product",
-        one_of(col(AuditEvent.entity_id), dins),
-        (col(AuditEvent.old_value) == S.RELEASE_SUSPENDED.value)
-        | (col(AuditEvent.new_value) == S.RELEASE_SUSPENDED.value),
-    ).order_by(col(AuditEvent.seq))):
+    rows = _SUSPENSIONS.mappings(session.connection(), {"dins": dins})
+    for event in instances(AuditEvent, rows):
         found.setdefault(event.entity_id, []).append(event)
     return found
+
+
+_A: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+# Compiled once (lims.prepared): the QA queue reads it on every load. The entity too: with
+# it PostgreSQL reads the (entity, entity_id) index alone, without it it intersected every
+# state change of the trail (33 ms at 1M events).
+_SUSPENSIONS = Prepared(core_select(_A).where(
+    _A.c.action == AuditAction.STATE_CHANGED.value, _A.c.entity == "product",
+    one_of_bound(_A.c.entity_id, "dins"),
+    (_A.c.old_value == S.RELEASE_SUSPENDED.value) | (_A.c.new_value == S.RELEASE_SUSPENDED.value),
+).order_by(_A.c.seq))
 
 
 def suspension_lines(events: list[AuditEvent], names: dict[int | None, str]) -> list[str]:
