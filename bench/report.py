@@ -100,8 +100,23 @@ def bench_args(name: str, scale: str) -> list[str]:
     return ["--full"] if name == "scale" and scale == "full" else []
 
 
+def reference_loop() -> float:
+    """Seconds a fixed pure-Python loop takes (10 million additions, best of three): how
+    fast this machine runs Python now. Virtual machines' speed varies (2× within one
+    session was seen), and the goals in milliseconds are absolute."""
+    best = float("inf")
+    for _ in range(3):
+        start, total = time.perf_counter(), 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def run_all(names: Sequence[str], scale: str, say: Callable[[str], None] = print) -> Outcome:
     outcome = Outcome()
+    outcome.figures.append(Figure("machine: reference Python loop, before", reference_loop(),
+                                  "s", None, "", None))
     for name in names:
         module_name = f"bench.{name}"
         why = missing(name)
@@ -138,6 +153,8 @@ def run_all(names: Sequence[str], scale: str, say: Callable[[str], None] = print
             continue
         say(f"== {module_name}: {len(found)} figure(s) in {time.monotonic() - start:.0f} s")
         outcome.figures.extend(found)
+    outcome.figures.append(Figure("machine: reference Python loop, after", reference_loop(),
+                                  "s", None, "", None))
     return outcome
 
 
