@@ -69,13 +69,14 @@ class ReviewSummary:
 _DECISION_DUE = [ProductState.AWAITING_RELEASE.value, ProductState.RELEASE_SUSPENDED.value]
 
 
-def qa_queue(session: Session, *, limit: int | None = None) -> list[QueueItem]:
+def qa_queue(session: Session, *, limit: int | None = None,
+             alerts: list[Alert] | None = None) -> list[QueueItem]:
     """Products awaiting release or with a suspended release (a QA decision is due), then
     products with unacknowledged post-release alerts. `limit` keeps the first so many of
     the products a decision is due for (`qa_queue_size` counts them all); the alerts are
-    always listed."""
+    always listed. `alerts`: every open alert, when the caller has already read them."""
     items = []
-    alerts = open_alerts(session)
+    alerts = open_alerts(session) if alerts is None else alerts
     query = select(Product, Patient.subject_id).join(
         Patient, col(Patient.id) == col(Product.patient_id)).where(
             col(Product.state).in_(_DECISION_DUE)).order_by(col(Product.id))

@@ -31,8 +31,12 @@ def banner_for(request: Request) -> Attention | None:
 
 
 def _read(request: Request) -> Attention:
-    """Through the page's own session while it lasts (see deps.get_db), else a short one
-    (an error page renders after the page's session has ended)."""
+    """As the page read it already (the QA queue), through the page's own session while it
+    lasts (see deps.get_db), else a short one (an error page renders after the page's
+    session has ended)."""
+    seen: Attention | None = getattr(request.state, "attention", None)
+    if seen is not None:
+        return seen
     db: Session | None = getattr(request.state, "db", None)
     if db is not None:
         return attention(db)

@@ -10,6 +10,7 @@ from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.deviations import close_deviation, deviations_of
 from lims.services.independence import independence_problem
+from lims.services.notifications import attention
 from lims.services.release import (
     exceptional_release,
     re_release_product,
@@ -40,7 +41,9 @@ def queue(request: Request, user: QaUser, db: DbSession, limit: int = 0) -> HTML
     """Products awaiting QA review (the first QUEUE_ROWS, or `limit`; a "more" link shows
     the next), and products with a post-release alert."""
     limit = max(limit, QUEUE_ROWS)
-    items = qa_queue(db, limit=limit)
+    # The open alerts once, for the queue and the page's banner (lims.web.banner).
+    request.state.attention = seen = attention(db)
+    items = qa_queue(db, limit=limit, alerts=[alert for alert, _din in seen.alerts])
     due = sum(1 for item in items if item.alert is None)
     # Fewer than asked for: that is all of them, and they need no counting.
     waiting = due if due < limit else qa_queue_size(db)
