@@ -83,14 +83,21 @@ def require_role(user: User, roles: frozenset[str] | set[str], action: str) -> N
         raise Forbidden(f"{user.role} {user.username} may not {action}")
 
 
-def required_reason(reason: str, example: str) -> str:
-    """The reason a person gave for a change, trimmed: refused when empty (REASON_REQUIRED,
-    asking with `example`), longer than 500 characters or not readable text."""
+REASON_MAX = 500  # characters of a reason, wherever one is asked for
+
+
+def required_reason(reason: str, example: str = "", *, needs: str = "") -> str:
+    """The reason a person gave for a change, trimmed: refused when empty (REASON_REQUIRED:
+    `needs` says what needs it, else it asks with `example`), longer than 500 characters or
+    not readable text. The one check of a reason (the audit trail refuses an unreadable one
+    again, lims.audit)."""
     reason = reason.strip()
     if not reason:
-        raise DomainError(ErrorCode.REASON_REQUIRED, f"say why (e.g. \"{example}\")")
-    if len(reason) > 500 or (problem := free_text_problem(reason)) is not None:
-        raise InvalidInput(f"reason: {'at most 500 characters' if len(reason) > 500 else problem}")
+        raise DomainError(ErrorCode.REASON_REQUIRED, needs or f"say why (e.g. \"{example}\")")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(f"reason: at most {REASON_MAX} characters, got {len(reason)}")
+    if (problem := free_text_problem(reason)) is not None:
+        raise InvalidInput(f"reason: {problem}")
     return reason
 
 

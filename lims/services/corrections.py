@@ -33,7 +33,14 @@ from lims.models import AuditEvent, Container, PrintJob, Product, QcResult, Step
 from lims.services import step_store as store
 from lims.services.balance import carried_events, stage_recovery_deviations
 from lims.services.clock import refuse_future
-from lims.services.common import aware, din_text, product_by_din, require_role, utcnow
+from lims.services.common import (
+    aware,
+    din_text,
+    product_by_din,
+    require_role,
+    required_reason,
+    utcnow,
+)
 from lims.services.label_generations import labels_in_use, stage_superseded_labels
 from lims.services.qc_consequences import released_from
 from lims.services.qc_rejudgement import stage_rejudgement
@@ -69,7 +76,6 @@ CORRECTING_ROLES = frozenset({Role.SUPERVISOR})
 NOT_CORRECTABLE = {"formulate": frozenset({"qc_samples"})}
 # Steps QA's release covers (lims.services.release); a correction of one suspends it.
 _RELEASED_CONTENT = frozenset(PROCESS_ORDER[:PROCESS_ORDER.index("formulate") + 1])
-REASON_MAX = 500
 
 
 @dataclass(frozen=True)
@@ -122,14 +128,10 @@ def correct_step(session: Session, *, actor: User, din: str, step: str,
 
 
 def _reason(reason: str) -> str:
-    text = " ".join((reason or "").split())
-    if not text:
-        raise DomainError(ErrorCode.REASON_REQUIRED,
-                          "a correction needs a reason: say what was wrong and where the "
-                          "right value comes from")
-    if len(text) > REASON_MAX:
-        raise InvalidInput(f"reason: at most {REASON_MAX} characters, got {len(text)}")
-    return text
+    # One line in the trail and the batch record, however it was typed.
+    return required_reason(" ".join((reason or "").split()),
+                           needs="a correction needs a reason: say what was wrong and where "
+                                 "the right value comes from")
 
 
 def _load(session: Session, din: str) -> store.StepContextRow:

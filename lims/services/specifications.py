@@ -18,7 +18,7 @@ from sqlmodel import Session, col, func, select
 from lims.audit import PendingEvent, append, content_hash
 from lims.audit_actions import AuditAction
 from lims.models import Product, Protocol, ProtocolArm, SpecificationSet, User
-from lims.services.common import get_or_404, parameters_of, require_role, utcnow
+from lims.services.common import get_or_404, parameters_of, require_role, required_reason, utcnow
 from lims.services.signatures import authenticate_signer
 from lims.sql_lists import one_of
 from workflows.errors import Conflict, DomainError, ErrorCode, InvalidInput, NotFound
@@ -32,7 +32,6 @@ from workflows.specifications import (
     SpecificationStatus,
     default_specification,
 )
-from workflows.typed_text import free_text_problem
 
 SPEC_ROLES = frozenset({Role.ADMIN, Role.QA})  # draft and withdraw
 APPROVER_ROLES = frozenset({Role.QA})  # approve, by electronic signature
@@ -124,15 +123,7 @@ def _version(session: Session, protocol: Protocol, arm: str, version: int) -> Sp
 
 
 def _reason(reason: str, what: str) -> str:
-    text = reason.strip()
-    if not text:
-        raise DomainError(ErrorCode.REASON_REQUIRED, f"{what} needs a reason")
-    problem = free_text_problem(text)
-    if problem is not None:
-        raise InvalidInput(f"reason: {problem}")
-    if len(text) > 500:
-        raise InvalidInput("reason: at most 500 characters")
-    return text
+    return required_reason(reason, needs=f"{what} needs a reason")
 
 
 def _latest_approved(session: Session, protocol_id: int, arm: str) -> SpecificationSet:
