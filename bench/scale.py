@@ -8,9 +8,10 @@ products and audit events, then prints p50/p99 of the reads people wait for:
   QA queue      GET /qa and lims.services.review.qa_queue
   review        lims.services.review.review_summary of a product awaiting release
 (goal: every p99 ≤ 20 ms; the pages as a user gets them, from a `lims serve` of the
-database, the services called in this process), and the time of the audit chain verified (lims.audit.verify_chain,
-what `lims audit verify` recomputes) from the last signed checkpoint and in full, against
-reading the same rows and hashing each with hashlib alone in the same run (goal ≤ 3×).
+database, the services called in this process), and the time of the audit chain verified
+(lims.audit.verify_chain, what `lims audit verify` recomputes) from the last signed
+checkpoint and in full, against reading the same rows and hashing each with hashlib alone
+in the same run (goal ≤ 3×).
 
 How the data is made: one product of each arm is taken through the real services to each
 state (tests.factories: scheduling, labels, steps, QC, review, release, issue,
