@@ -86,17 +86,23 @@ def require_role(user: User, roles: frozenset[str] | set[str], action: str) -> N
 REASON_MAX = 500  # characters of a reason, wherever one is asked for
 
 
+def reason_problem(reason: str) -> str | None:
+    """What is wrong with a reason given (trimmed, not empty), or None: longer than 500
+    characters, or not readable text. The one rule of a reason's text (`required_reason`,
+    and forms that gather every problem into one message)."""
+    if len(reason) > REASON_MAX:
+        return f"at most {REASON_MAX} characters, got {len(reason)}"
+    return free_text_problem(reason)
+
+
 def required_reason(reason: str, example: str = "", *, needs: str = "") -> str:
     """The reason a person gave for a change, trimmed: refused when empty (REASON_REQUIRED:
-    `needs` says what needs it, else it asks with `example`), longer than 500 characters or
-    not readable text. The one check of a reason (the audit trail refuses an unreadable one
-    again, lims.audit)."""
+    `needs` says what needs it, else it asks with `example`) or with a `reason_problem`.
+    The one check of a reason (the audit trail refuses an unreadable one again, lims.audit)."""
     reason = reason.strip()
     if not reason:
         raise DomainError(ErrorCode.REASON_REQUIRED, needs or f"say why (e.g. \"{example}\")")
-    if len(reason) > REASON_MAX:
-        raise InvalidInput(f"reason: at most {REASON_MAX} characters, got {len(reason)}")
-    if (problem := free_text_problem(reason)) is not None:
+    if (problem := reason_problem(reason)) is not None:
         raise InvalidInput(f"reason: {problem}")
     return reason
 

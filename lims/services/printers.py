@@ -23,7 +23,7 @@ from lims.audit import PendingEvent, append
 from lims.audit_actions import AuditAction
 from lims.config import get_settings
 from lims.models import Printer, PrintJob, User
-from lims.services.common import require_role
+from lims.services.common import reason_problem, require_role
 from workflows.errors import DomainError, ErrorCode, InvalidInput, NotFound
 from workflows.roles import Role
 from workflows.typed_text import free_text_problem, identifier_problem
@@ -99,11 +99,8 @@ def _check(*, name: str, location: str, host: str, reason: str | None = None) ->
         problems.append(f"place: {problem}")
     if (problem := host_problem(host)) is not None:
         problems.append(f"host: {problem}")
-    if reason is not None:
-        if len(reason) > 500:
-            problems.append(f"reason: {len(reason)} characters; at most 500")
-        elif (problem := free_text_problem(reason)) is not None:
-            problems.append(f"reason: {problem}")
+    if reason is not None and (problem := reason_problem(reason)) is not None:
+        problems.append(f"reason: {problem}")
     if problems:
         raise InvalidInput("; ".join(problems))
 
