@@ -24,7 +24,7 @@ import json
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import Table, update
+from sqlalchemy import ColumnElement, Table, update
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, func, select
 
@@ -43,6 +43,7 @@ from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.words import label_kind_words
 
 _C: Table = Container.__table__  # type: ignore[attr-defined]
+_P: Table = Product.__table__  # type: ignore[attr-defined]
 # The scan names what the person at the bench must do; these words say what was read.
 _SQUARE = "scan the square (2-D) code on the label"
 
@@ -50,6 +51,11 @@ _SQUARE = "scan the square (2-D) code on the label"
 def container_ref(din: str, container: Container) -> str:
     """The audit entity id of a container: DIN/product code/flags."""
     return f"{din}/{container.product_code}/{container.flags}"
+
+
+def container_ref_sql() -> ColumnElement[str]:
+    """`container_ref` in SQL, of a statement that joins container and product."""
+    return _P.c.din + "/" + _C.c.product_code + "/" + _C.c.flags
 
 
 def next_serial(session: Session, container_id: int) -> int:
@@ -175,12 +181,11 @@ def supersession_events(session: Session, dins: list[str]) -> dict[str, list[Aud
 
 
 _A: Table = AuditEvent.__table__  # type: ignore[attr-defined]
-_P: Table = Product.__table__  # type: ignore[attr-defined]
 # Compiled once (lims.prepared): the QA queue reads it on every load. The events of the
 # products' containers by their audit entity (container_ref), found by the index on it.
 _SUPERSESSIONS = Prepared(core_select(_A).where(
     _A.c.action == AuditAction.LABEL_SUPERSEDED.value, _A.c.entity == "container",
-    _A.c.entity_id.in_(core_select(_P.c.din + "/" + _C.c.product_code + "/" + _C.c.flags)
+    _A.c.entity_id.in_(core_select(container_ref_sql())
                        .join_from(_C, _P, _P.c.id == _C.c.product_id)
                        .where(one_of_bound(_P.c.din, "dins"))),
 ).order_by(_A.c.seq))

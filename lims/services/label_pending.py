@@ -25,6 +25,7 @@ from lims.audit_actions import AuditAction
 from lims.models import AuditEvent, Container, PrintJob, Product, Protocol
 from lims.prepared import Prepared, instance
 from lims.services.label_content import current_label_kind
+from lims.services.label_generations import container_ref_sql
 from lims.services.step_store import protocol_from_text
 from workflows.errors import NotFound
 from workflows.identity import ContainerKind
@@ -72,7 +73,7 @@ def _containers(which: ColumnElement[bool]) -> Prepared:
 def _superseded(which: ColumnElement[bool]) -> Prepared:
     """The supersessions recorded against in-use containers of the products `which`
     selects (the audit entity of a container is DIN/product code/flags)."""
-    refs = (core_select(_P.c.din + "/" + _C.c.product_code + "/" + _C.c.flags)
+    refs = (core_select(container_ref_sql())
             .join_from(_C, _P, _P.c.id == _C.c.product_id)
             .where(_C.c.status == "in_use", which))
     return Prepared(core_select(_A.c.entity_id, _A.c.old_value).where(
