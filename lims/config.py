@@ -101,11 +101,12 @@ class Settings(BaseSettings):
     prepare_routes_at_start: bool = True
     # Threads each serving process runs requests on (FastAPI's default, 40). Fewer queue
     # writers less on the audit head's lock (32 clients on PostgreSQL: 283 transitions/s
-    # with 40, 400–430/s with 2–4, bench/throughput.py), but a request's database session
-    # is opened by a dependency on one thread and used by the route on another: with few
-    # threads, requests holding a session (SQLite's write lock, a pooled connection) wait
-    # for a thread that requests waiting for that lock hold. Not lowered until the session
-    # and the route share one thread.
+    # with 40, 400–430/s with 2–4, bench/throughput.py), but not yet safely: a synchronous
+    # route that returns a model has it checked by FastAPI on a second thread while the
+    # route's transaction is still open (SQLite's write lock, a pooled connection), and that
+    # thread may be held by requests waiting for that lock. The role checks (their own
+    # connection) and the ending of a session (its own threads) no longer wait so
+    # (tests/api/test_request_threads.py); not lowered until the routes don't either.
     threads_per_worker: int = Field(default=40, ge=1, le=200)
     # Background jobs (notification delivery, later checkpoints and expiry): `lims serve`
     # runs them every `jobs_interval_seconds` unless disabled (then `lims jobs run-once`

@@ -11,10 +11,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CapacityLimiter
+from anyio.lowlevel import RunVar
 from fastapi import Depends, Request, Response
-from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import Engine, Table, bindparam, select
+from sqlalchemy import Connection, Engine, Table, bindparam, select
 from sqlmodel import Session
 
 from lims.config import Settings, get_settings
@@ -53,10 +55,30 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        if session.in_transaction():
-            await run_in_threadpool(end_session, session)
-        else:
-            session.close()
+        await end_session_soon(session)
+
+
+async def end_session_soon(session: Session) -> None:
+    """End a request's session once it has answered. A transaction left open (a refusal, a
+    read) is rolled back on a thread of its own limiter: behind the requests' threads, it
+    would keep its lock (SQLite's write lock, a row's) from the requests waiting for it."""
+    if not session.in_transaction():
+        session.close()
+        return
+    await anyio.to_thread.run_sync(end_session, session, limiter=_cleanup_limiter())
+
+
+_CLEANUP: RunVar[CapacityLimiter] = RunVar("lims_session_cleanup")
+
+
+def _cleanup_limiter() -> CapacityLimiter:
+    """This event loop's threads for ending sessions (anyio keeps its own default alike)."""
+    try:
+        return _CLEANUP.get()
+    except LookupError:
+        limiter = CapacityLimiter(40)
+        _CLEANUP.set(limiter)
+        return limiter
 
 
 @contextmanager
@@ -146,13 +168,35 @@ CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 
 def signed_in_user(session: Session, credentials: Credentials, *,
                    pending_change_ok: bool = False) -> User:
-    """The account of `credentials`, if it may still be used: active, not locked, and its
-    token version unchanged since the token was issued (sign-out, a password change or
-    reset raise it). An account with a temporary password may only change it."""
-    # One Core row, not an ORM load: this runs before every API call. The user is detached
-    # (services read its id, name and role; a sign-in check loads its own copy).
-    row = _USER.first(session.connection(), {"uid": credentials.user_id})
-    user = instance(User, row) if row is not None else None
+    """The account of `credentials`, if it may still be used (`usable_account`), read in
+    the request's own session: for a route checking its caller in its own thread."""
+    return usable_account(account(session.connection(), credentials.user_id), credentials,
+                          pending_change_ok=pending_change_ok)
+
+
+def account(conn: Connection, user_id: int) -> User | None:
+    """The account `user_id`, detached: one Core row, not an ORM load (it runs before every
+    call; services read its id, name and role, and a sign-in check loads its own copy)."""
+    row = _USER.first(conn, {"uid": user_id})
+    return instance(User, row) if row is not None else None
+
+
+def account_on_its_own(engine: Engine, user_id: int) -> User | None:
+    """`account` read on a connection of its own, given back before this returns.
+
+    For a dependency: it runs on one of the worker's threads and the route on another, so
+    a transaction it left open would hold SQLite's write lock (or a pooled connection)
+    while the request waits for a thread, perhaps held by requests waiting for that very
+    lock (tests/api/test_request_threads.py)."""
+    with engine.connect() as conn:
+        return account(conn, user_id)
+
+
+def usable_account(user: User | None, credentials: Credentials, *,
+                   pending_change_ok: bool = False) -> User:
+    """`user` if it may still be used: active, not locked, and its token version unchanged
+    since the token was issued (sign-out, a password change or reset raise it). An account
+    with a temporary password may only change it."""
     if user is None or not user.active or user.locked_at is not None:
         raise _signed_out("this account cannot be used; sign in again")
     if user.token_version != credentials.version:
@@ -182,12 +226,21 @@ class RoleRule:
         require_role(user, self.roles, self.action)
         return user
 
+    def admit_on_its_own(self, request: Request, credentials: Credentials, *,
+                         pending_change_ok: bool = False) -> User:
+        """`admit`, reading the account on a connection of its own (a dependency's)."""
+        user = usable_account(account_on_its_own(get_engine_of(request), credentials.user_id),
+                              credentials, pending_change_ok=pending_change_ok)
+        require_role(user, self.roles, self.action)
+        return user
+
 
 class RoleCheck(RoleRule):
-    """A dependency that gives the route a signed-in user of `roles`."""
+    """A dependency that gives the route a signed-in user of `roles`, read on a connection
+    of its own (`account_on_its_own`): the route opens the request's session on its thread."""
 
-    def __call__(self, session: SessionDep, credentials: CredentialsDep) -> User:
-        return self.admit(session, credentials)
+    def __call__(self, request: Request, credentials: CredentialsDep) -> User:
+        return self.admit_on_its_own(request, credentials)
 
 
 class DeferredRoleCheck(RoleRule):
@@ -205,10 +258,8 @@ class PendingChangeCheck(RoleRule):
     """The same, admitting too a user who must still change a temporary password: for
     changing it, and for reading who one is."""
 
-    def __call__(self, session: SessionDep, credentials: CredentialsDep) -> User:
-        user = signed_in_user(session, credentials, pending_change_ok=True)
-        require_role(user, self.roles, self.action)
-        return user
+    def __call__(self, request: Request, credentials: CredentialsDep) -> User:
+        return self.admit_on_its_own(request, credentials, pending_change_ok=True)
 
 
 def require_roles(*roles: str, action: str = "do this") -> RoleCheck:

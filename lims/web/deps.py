@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.concurrency import run_in_threadpool
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from lims.api.deps import end_session
+from lims.api.deps import account_on_its_own, end_session_soon
 from lims.config import get_settings
 from lims.db import get_engine
 from lims.models import User
@@ -87,10 +86,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         request.state.db = None
-        if session.in_transaction():
-            await run_in_threadpool(end_session, session)
-        else:
-            session.close()
+        await end_session_soon(session)
 
 
 DbSession = Annotated[Session, Depends(get_db)]
@@ -147,13 +143,16 @@ def session_user_id(request: Request) -> int | None:
     return claims.user_id if claims is not None else None
 
 
-def signed_in_anyway(request: Request, db: DbSession) -> User:
-    """The signed-in user, even one who must still change a temporary password."""
+def signed_in_anyway(request: Request) -> User:
+    """The signed-in user, even one who must still change a temporary password, read on a
+    connection of its own (lims.api.deps.account_on_its_own): the page's session is opened
+    by its route, on the route's thread."""
     next_url = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     claims = session_claims(request)
     if claims is None:
         raise LoginRequired(next_url, ended=ended_session(request))
-    user = db.get(User, claims.user_id)
+    user = account_on_its_own(getattr(request.app.state, "engine", None) or get_engine(),
+                              claims.user_id)
     # A version raised since the cookie was issued: signed out elsewhere, password changed.
     if (user is None or not user.active or user.locked_at is not None
             or user.token_version != claims.version):
