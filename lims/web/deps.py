@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
@@ -71,14 +72,19 @@ class PageForbidden(Exception):
         self.message = message
 
 
+def engine_of(request: Request) -> Engine:
+    """The application's engine (the configured database's when the app was made without)."""
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    return engine or get_engine()
+
+
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request on the application's engine; it rolls back what no service
     committed.
 
     async, as the API's (lims.api.deps.get_session): making a Session touches no database,
     so only ending a transaction left open needs a worker thread."""
-    session = Session(getattr(request.app.state, "engine", None) or get_engine(),
-                      expire_on_commit=False)
+    session = Session(engine_of(request), expire_on_commit=False)
     # The page's banner reads through it (a second session would wait for SQLite's
     # write lock, which this one holds); gone once the session has ended.
     request.state.db = session
@@ -151,8 +157,7 @@ def signed_in_anyway(request: Request) -> User:
     claims = session_claims(request)
     if claims is None:
         raise LoginRequired(next_url, ended=ended_session(request))
-    user = account_on_its_own(getattr(request.app.state, "engine", None) or get_engine(),
-                              claims.user_id)
+    user = account_on_its_own(engine_of(request), claims.user_id)
     # A version raised since the cookie was issued: signed out elsewhere, password changed.
     if (user is None or not user.active or user.locked_at is not None
             or user.token_version != claims.version):
