@@ -16,6 +16,7 @@ from lims.api import PREFIX, api_router, routes_fhir
 from lims.api import errors as api_errors
 from lims.api.headers import SecurityHeaders
 from lims.api.limits import BodyLimit
+from lims.api.step_fast_path import StepFastPath
 from lims.config import get_settings, startup_settings
 from lims.db import get_engine
 from lims.jobs import BackgroundJobs
@@ -46,6 +47,8 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
     app.state.engine = engine if engine is not None else get_engine()
     app.state.run_jobs = settings.jobs_enabled if jobs is None else jobs
     app.state.job_runner = None
+    # Innermost, so that the body limit and the security headers apply to its answers too.
+    app.add_middleware(StepFastPath, prefix=PREFIX)
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, api_prefix=PREFIX, docs_path=DOCS_PATH)
     api_errors.install(app)

@@ -99,15 +99,15 @@ class Settings(BaseSettings):
     # requests (every route's dependencies and schemas: 230 ms on the first page). Off in
     # the tests too, for the same reason.
     prepare_routes_at_start: bool = True
-    # Threads each serving process runs requests on (FastAPI's default, 40). Fewer queue
-    # writers less on the audit head's lock (32 clients on PostgreSQL: 283 transitions/s
-    # with 40, 400–430/s with 2–4, bench/throughput.py), but not yet safely: a synchronous
-    # route that returns a model has it checked by FastAPI on a second thread while the
-    # route's transaction is still open (SQLite's write lock, a pooled connection), and that
-    # thread may be held by requests waiting for that lock. The role checks (their own
-    # connection) and the ending of a session (its own threads) no longer wait so
-    # (tests/api/test_request_threads.py); not lowered until the routes don't either.
-    threads_per_worker: int = Field(default=40, ge=1, le=200)
+    # Threads each serving process runs requests on (FastAPI's default is 40). Fewer queue
+    # writers less on the audit head's lock: 32 clients on PostgreSQL, 2 workers, runs side
+    # by side (bench/throughput.py's load): 8 threads 263–392 transitions/s, p99 174–242 ms;
+    # 40 threads 233–306/s, p99 331–447 ms. No request waits for a second thread while it
+    # holds a lock or a pooled connection (role checks read on their own connection, an
+    # answer is checked on the route's thread, sessions end on threads of their own:
+    # tests/api/test_request_threads.py), so few threads cannot stall a worker; a long
+    # request (a full audit verification) holds one of them while it runs.
+    threads_per_worker: int = Field(default=8, ge=1, le=200)
     # Background jobs (notification delivery, later checkpoints and expiry): `lims serve`
     # runs them every `jobs_interval_seconds` unless disabled (then `lims jobs run-once`
     # from cron does). A failed job is retried after base × 2^(attempt−1) seconds, at most

@@ -82,9 +82,9 @@ def _cleanup_limiter() -> CapacityLimiter:
 
 
 @contextmanager
-def request_session(request: Request) -> Iterator[Session]:
+def own_session(engine: Engine) -> Iterator[Session]:
     """The same, for a route that opens its session in its own worker thread."""
-    session = Session(get_engine_of(request), expire_on_commit=False)
+    session = Session(engine, expire_on_commit=False)
     try:
         yield session
     finally:

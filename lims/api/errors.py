@@ -139,6 +139,11 @@ def _headers(status: int) -> dict[str, str] | None:
 async def domain_error(_request: Request, error: Exception) -> JSONResponse:
     """The one handler of coded domain errors."""
     assert isinstance(error, DomainError)
+    return domain_error_response(error)
+
+
+def domain_error_response(error: DomainError) -> JSONResponse:
+    """A coded domain error as the API answers it (also lims.api.step_fast_path's)."""
     status = status_of(error.code)
     fields = getattr(error, "errors", None)
     return JSONResponse(_body(error.code, error.detail, dict(fields) if fields else None),

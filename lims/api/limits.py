@@ -59,7 +59,7 @@ class BodyLimit:
         if messages is None:
             await self.refusal(scope, self.max_bytes)(scope, receive, send)
             return
-        await self.app(scope, _replay(messages, receive), send)
+        await self.app(scope, replay(messages, receive), send)
 
     async def _read_within_limit(self, receive: Receive) -> list[Message] | None:
         """The body's messages, or None as soon as they pass the limit."""
@@ -77,7 +77,8 @@ class BodyLimit:
                 return messages
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """`receive` that first gives back `messages`, already read."""
     pending = list(messages)
 
     async def replayed() -> Message:

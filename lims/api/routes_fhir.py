@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lims.api.deps import Reader, SessionDep
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.services.fhir_bundle import FHIR_JSON, dumps, product_bundle
 from lims.services.fhir_disclosure import Interface
 from lims.services.fhir_metadata import capability_statement, operation_outcome
@@ -35,7 +36,8 @@ from workflows.errors import DomainError
 FHIR_PREFIX = "/fhir"
 # Described by its CapabilityStatement (GET /fhir/metadata), not the API's OpenAPI: its
 # refusals are OperationOutcomes, not the API's {code, detail}.
-router = APIRouter(prefix=FHIR_PREFIX, tags=["fhir"], include_in_schema=False)
+router = APIRouter(route_class=OneThreadRoute, prefix=FHIR_PREFIX, tags=["fhir"],
+                   include_in_schema=False)
 LogicalId = Annotated[str, Path(pattern=FHIR_ID)]
 Identified = Annotated[bool, Query(description="names, MRN and date of birth (physician, "
                                                "supervisor, QA)")]

@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
+from lims.api.routing import OneThreadRoute
 from lims.api.schemas import Day, Id, In, Out
 from lims.models import User
 from lims.services.common import aware
@@ -39,7 +40,7 @@ from lims.services.scheduling_resources import (
 from workflows.errors import InvalidInput
 from workflows.scheduling import Qualification
 
-router = APIRouter(tags=["scheduling"])
+router = APIRouter(route_class=OneThreadRoute, tags=["scheduling"])
 Keeper = Annotated[User, Depends(require_roles(*RESOURCE_KEEPERS,
                                                action="keep the calendar's resources"))]
 Booker = Annotated[User, Depends(require_roles(*BOOKERS, action="book on the calendar"))]

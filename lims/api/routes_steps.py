@@ -11,9 +11,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import TypeAdapter
+from sqlalchemy import Engine
 
-from lims.api.deps import Credentials, DeferredRoleCheck, SessionDep, request_session, require_roles
+from lims.api.deps import (
+    Credentials,
+    DeferredRoleCheck,
+    RoleRule,
+    SessionDep,
+    get_engine_of,
+    own_session,
+    require_roles,
+)
 from lims.api.errors import errors
+from lims.api.routing import OneThreadRoute
 from lims.api.schemas import ContainerOut, Din, ProductOut, StepOut
 from lims.api.schemas_quality import StepCorrectionIn, StepCorrectionOut
 from lims.api.step_models import STEP_MODELS, StepBody
@@ -24,7 +34,7 @@ from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
 
-router = APIRouter(tags=["steps"])
+router = APIRouter(route_class=OneThreadRoute, tags=["steps"])
 _STEP_OUT = TypeAdapter(StepOut)
 
 
@@ -36,29 +46,42 @@ def step_out(result: StepResult) -> StepOut:
                    new_containers=[ContainerOut.of(din, c) for c in result.new_containers])
 
 
+def performed(engine: Engine, rule: RoleRule, credentials: Credentials, din: str, step: str,
+              body: StepBody) -> bytes:
+    """Perform `step` on `din` as `body` asks, by the caller of `credentials` if `rule`
+    admits them: the answer, a StepOut in JSON. The one body of the step routes, and of the
+    step fast path (lims.api.step_fast_path), which calls it with the route's own checks done.
+
+    The session is opened here rather than by a dependency: the lab's most frequent call
+    pays for one worker thread and no dependency machinery (bench/http.py); the answer is
+    serialised here too, as FastAPI would serialise the StepOut, with no second hop."""
+    values = body.values.model_dump(mode="json", exclude_none=True)
+    with own_session(engine) as session:
+        out = step_out(perform_step(
+            session, actor=rule.admit(session, credentials), din=din, step=step,
+            scan=body.scan, values=values, witness=body.witness,
+            witness_password=body.witness_password,
+            wristband=getattr(body, "wristband", None),
+            physician=getattr(body, "physician", None),
+            physician_password=getattr(body, "physician_password", None),
+            expected_version=body.expected_version))
+    return _STEP_OUT.dump_json(out, by_alias=True)
+
+
+STEP_RULES = {step: DeferredRoleCheck(frozenset(TRIGGER_ROLES[Trigger(step)]),
+                                      f"perform {step}") for step in STEPS}
+
+
 def _add_step_route(step: str) -> None:
     model = STEP_MODELS[step]
-    rule = DeferredRoleCheck(frozenset(TRIGGER_ROLES[Trigger(step)]), f"perform {step}")
+    rule = STEP_RULES[step]
 
-    # The session is opened here rather than by a dependency: the hot path of the lab
-    # pays for one worker thread and no dependency machinery (bench/http.py).
-    # The answer is serialised here, in the same worker thread, as FastAPI would serialise
-    # the StepOut (response_model): returned as a ready response, it costs no second hop.
     # A step takes the bearer token only (a cookie never changes records), so no
-    # dependency adds a header to the response.
+    # dependency adds a header to the response, which is returned ready.
     def perform(din: Din, body: StepBody, credentials: Annotated[Credentials, Depends(rule)],
                 request: Request) -> Response:
-        values = body.values.model_dump(mode="json", exclude_none=True)
-        with request_session(request) as session:
-            out = step_out(perform_step(
-                session, actor=rule.admit(session, credentials), din=din, step=step,
-                scan=body.scan, values=values, witness=body.witness,
-                witness_password=body.witness_password,
-                wristband=getattr(body, "wristband", None),
-                physician=getattr(body, "physician", None),
-                physician_password=getattr(body, "physician_password", None),
-                expected_version=body.expected_version))
-        return Response(_STEP_OUT.dump_json(out, by_alias=True), media_type="application/json")
+        return Response(performed(get_engine_of(request), rule, credentials, din, step, body),
+                        media_type="application/json")
 
     perform.__name__ = f"perform_{step}"
     perform.__annotations__["body"] = model  # this step's own schema, for FastAPI

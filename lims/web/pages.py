@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
+from lims.api.routing import OneThreadRoute
 from lims.web.routes import (
     admin_materials,
     admin_printers,
@@ -28,7 +29,7 @@ from lims.web.routes import (
     trends,
 )
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=OneThreadRoute, include_in_schema=False)
 for _module in (auth, home, product, labels, records, steps, corrections, qc, qa, trends,
                 notifications, audit, admin_users, admin_materials, specifications, enrolment,
                 admin_printers, search, scheduling, follow_up, follow_up_events, storage,

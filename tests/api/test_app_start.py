@@ -55,12 +55,12 @@ def test_first_requests_find_every_route_prepared(api_engine: Engine, setting: s
 
 
 
-@pytest.mark.parametrize(("setting", "expected"), [(None, 40), ("2", 2)])
+@pytest.mark.parametrize(("setting", "expected"), [(None, 8), ("2", 2)])
 def test_a_worker_runs_requests_on_its_configured_threads(api_engine: Engine,
                                                          setting: str | None, expected: int,
                                                          monkeypatch: pytest.MonkeyPatch):
     """LIMS_THREADS_PER_WORKER sets the request threads of the worker's event loop (anyio's
-    default limiter, 40 unless set), from the lifespan."""
+    default limiter, 8 unless set), from the lifespan."""
     if setting is None:
         monkeypatch.delenv("LIMS_THREADS_PER_WORKER", raising=False)
     else:

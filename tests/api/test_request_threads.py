@@ -7,28 +7,38 @@ for that lock: with 2 threads and 16 requests at once, nobody would move until t
 database's 30-second timeout (as before lims.api.deps.account_on_its_own). Ending the
 session of a route that failed must not wait for those threads either (end_session_soon).
 
-Still open (config.py, threads_per_worker): a synchronous route that returns a model has
-it checked on another thread while its session's transaction is still open.
+Nor may the check of a synchronous route's answer (FastAPI checks a returned model on
+another thread, while the route's session still holds its transaction): OneThreadRoute
+checks it on the route's own thread.
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlmodel import Session
 
+from lims.db import make_engine
+from lims.demo import DemoRun
 from tests.api.test_serve import free_port
+from tests.factories import make_product
 
 # The account (a role check with the database, then the route), and a product that does
 # not exist (the same check, then a route that fails after reading: its session is ended
-# after the answer).
-PATHS = ("/auth/me", "/products/W000025999999")
+# after the answer), the worklist and a product's containers: routes returning models, which
+# FastAPI checked on another thread while the session's transaction was open
+# (lims.api.routing.OneThreadRoute).
+PATHS = ("/auth/me", "/products/W000025999999", "/worklist", "/products/{din}/containers")
 
 
 def _serve(database: Path, port: int) -> subprocess.Popen[bytes]:
@@ -43,6 +53,11 @@ def test_sixteen_requests_at_once_on_two_threads_are_all_answered(seeded_templat
                                                                     tmp_path: Path):
     database = tmp_path / "lims.db"
     shutil.copy(seeded_template, database)
+    engine = make_engine(f"sqlite:///{database}")
+    with Session(engine) as session:
+        product, _ = make_product(DemoRun(session, say=lambda _m: None), until="received")
+        din = product.din
+    engine.dispose()
     port = free_port()
     server = _serve(database, port)
     base = f"http://127.0.0.1:{port}/api/v1"
@@ -61,15 +76,39 @@ def test_sixteen_requests_at_once_on_two_threads_are_all_answered(seeded_templat
 
         def ask(i: int) -> tuple[int, float]:
             began = time.monotonic()
-            answer = httpx.get(base + PATHS[i % len(PATHS)], headers=headers, timeout=60)
+            path = PATHS[i % len(PATHS)].format(din=din)
+            answer = httpx.get(base + path, headers=headers, timeout=60)
             return answer.status_code, time.monotonic() - began
 
         for _ in range(3):  # several bursts: a deadlock needs the threads taken in one order
             with ThreadPoolExecutor(16) as pool:
                 answers = list(pool.map(ask, range(48)))
             statuses = [status for status, _ in answers]
-            assert statuses.count(200) == 24 and statuses.count(404) == 24, statuses
+            assert statuses.count(200) == 36 and statuses.count(404) == 12, statuses
             assert max(seconds for _, seconds in answers) < 10  # nobody waited for a timeout
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_no_route_checks_its_answer_on_a_second_thread():
+    """Every route of the application is a coroutine to FastAPI: a synchronous one was made
+    a OneThreadRoute, which checks its answer on its own thread (a router made without
+    `route_class=OneThreadRoute` fails here)."""
+    from fastapi.routing import APIRoute
+
+    from lims.app import create_app
+
+    def api_routes(routes: list[Any]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            included = getattr(route, "original_router", None)  # an included router
+            if included is not None:
+                yield from api_routes(included.routes)
+
+    found = list(api_routes(create_app(jobs=False).routes))
+    assert len(found) > 200  # the API's and the pages'
+    for route in found:
+        assert inspect.iscoroutinefunction(route.endpoint) or inspect.isgeneratorfunction(
+            inspect.unwrap(route.endpoint)), route.path

@@ -18,6 +18,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.models import Equipment, ReagentLot, User
 from lims.services.materials import (
     LOT_DECIDERS,
@@ -46,7 +47,7 @@ from workflows.materials import (
     lot_status_words,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 _VIEWERS = MASTER_DATA_ROLES | LOT_DECIDERS
 Viewer = Annotated[User, Depends(require(_VIEWERS, "the master data"))]
 Keeper = Annotated[User, Depends(require(MASTER_DATA_ROLES, "the registration of master "

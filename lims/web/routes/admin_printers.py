@@ -17,6 +17,7 @@ from starlette.datastructures import FormData
 
 from labels.stock import STOCK_NAMES, LabelStock
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.models import User
 from lims.services.printers import (
     PRINTER_KEEPERS,
@@ -32,7 +33,7 @@ from lims.web.deps import DbSession, Form, field, require
 from lims.web.render import redirect, render
 from workflows.errors import DomainError, InvalidInput
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Keeper = Annotated[User, Depends(require(PRINTER_KEEPERS, "the label printers"))]
 STOCK_CHOICES = [(stock.value, STOCK_NAMES[stock]) for stock in LabelStock]
 

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.models import User
 from lims.services.common import utcnow
 from lims.services.passwords import reset_password
@@ -39,7 +40,7 @@ from workflows.roles import Role
 from workflows.throttle import in_words
 from workflows.words import role_words
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 AdminUser = Annotated[User, Depends(require(frozenset({Role.ADMIN}), "the user accounts"))]
 ROLE_CHOICES = [(role.value, role_words(role.value)) for role in Role]
 # What the pages keep of a refused form: everything typed but the passwords.

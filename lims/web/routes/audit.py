@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from lims.api.routing import OneThreadRoute
 from lims.audit_actions import AuditAction
 from lims.models import User
 from lims.services.audit_query import AUDIT_READERS, AuditFilter, AuditPage, audit_events
@@ -17,7 +18,7 @@ from lims.web.deps import DbSession, require
 from lims.web.render import render
 from workflows.errors import DomainError
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 AuditReader = Annotated[User, Depends(require(AUDIT_READERS, "the audit trail"))]
 PER_PAGE = 50
 

@@ -14,6 +14,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from lims.api.routing import OneThreadRoute
 from lims.config import get_settings
 from lims.models import User
 from lims.security import TokenClaims
@@ -38,7 +39,7 @@ from lims.web.render import flash_message, local, now, redirect, render, set_csr
 from workflows.errors import DomainError, ErrorCode
 from workflows.passwords import MIN_LENGTH
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 # The same words whether the user is unknown, the password wrong or the account locked.
 SIGN_IN_FAILED = ("Sign-in failed: the user name or password is incorrect. After several "

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session, col, select
 
+from lims.api.routing import OneThreadRoute
 from lims.models import StepRecord, User
 from lims.services.common import product_by_din
 from lims.services.corrections import CORRECTING_ROLES, correct_step
@@ -20,7 +21,7 @@ from workflows.errors import DomainError
 from workflows.product import TRIGGER_ROLES, Trigger
 from workflows.steps import STEPS
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 
 def _allowed(user: User, step: str) -> None:

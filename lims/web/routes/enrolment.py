@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.config import get_settings
 from lims.models import User
 from lims.services.enrolment import (
@@ -28,7 +29,7 @@ from workflows.eligibility import EXCLUSION, INCLUSION, NOTES, PROTOCOL_WORDS
 from workflows.errors import DomainError, ErrorCode
 from workflows.roles import Role
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Enroller = Annotated[User, Depends(require(ENROLLERS, "the enrolment of patients"))]
 PatientReader = Annotated[User, Depends(require(PATIENT_READERS, "the enrolled patients"))]
 # Refusals of the eligibility checker's signature: shown beside the user name and password.

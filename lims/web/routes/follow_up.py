@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.config import get_settings
 from lims.models import FollowUpVisit, LabValue, User
 from lims.services.common import get_or_404
@@ -32,7 +33,7 @@ from workflows.follow_up import EVENT_WORDS
 from workflows.liver_scores import ANALYTES, ASCITES_GRADES, ENCEPHALOPATHY_GRADES, GRADE_WORDS
 from workflows.outcomes import BASELINE, SCORE_WORDS, SCORES
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Reader = Annotated[User, Depends(require(READERS, "the clinical follow-up"))]
 Recorder = Annotated[User, Depends(require(RECORDERS, "recording the clinical follow-up"))]
 

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.models import AdverseEvent, Patient, Product, User
 from lims.services.adverse_events import (
     record_clinical_event,
@@ -34,7 +35,7 @@ from workflows.errors import DomainError, NotFound
 from workflows.follow_up import AE_OUTCOMES, CTCAE_GRADES, EVENT_WORDS, RELATEDNESS, EventKind
 from workflows.product import ProductState
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Recorder = Annotated[User, Depends(require(RECORDERS, "recording the clinical follow-up"))]
 # CTCAE v5.0 general grade words.
 GRADE_WORDS = {1: "1 — mild", 2: "2 — moderate", 3: "3 — severe or medically significant",

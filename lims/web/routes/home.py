@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import col, select
 
+from lims.api.routing import OneThreadRoute
 from lims.models import Patient, Product, User
 from lims.services.follow_up import OverdueVisit, overdue_visits
 from lims.services.harvests import SCHEDULERS, schedule_harvest
@@ -28,7 +29,7 @@ from workflows.isbt128 import Scan, ScanError, parse_scan
 from workflows.product import FINAL_STATES, TRIGGER_ROLES, Arm, ProductState, Trigger
 from workflows.roles import Role
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 SORT_WORDS = {"step": "Step, oldest harvest first", "harvest": "Oldest harvest first",
               "due": "Expiry, soonest first", "din": "DIN"}

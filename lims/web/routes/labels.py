@@ -12,6 +12,7 @@ import re
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from lims.api.routing import OneThreadRoute
 from lims.services.labels import print_job_document, print_label, verify_label
 from lims.web.deps import DbSession, Form, StaffUser, field
 from lims.web.render import redirect
@@ -20,7 +21,7 @@ from workflows.errors import DomainError, IdentityMismatch
 from workflows.identity import container_words
 from workflows.words import label_kind_words
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 
 @router.post("/products/{din}/containers/{container_id}/print")

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
+from lims.api.routing import OneThreadRoute
 from lims.models import User
 from lims.services.notifications import (
     READERS,
@@ -19,7 +20,7 @@ from lims.web.render import now, redirect, render
 from workflows.errors import DomainError
 from workflows.roles import Role
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Reader = Annotated[User, Depends(require(READERS, "the notifications"))]
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from lims.api.routing import OneThreadRoute
 from lims.models import PrintJob, Product, User
 from lims.services.dispositions import discard_product, hold_product, resume_product
 from lims.services.label_pending import PendingLabel, pending_labels_read
@@ -23,7 +24,7 @@ from workflows.errors import DomainError, IdentityMismatch
 from workflows.product import TRIGGER_ROLES, Trigger, allowed_triggers
 from workflows.words import state_words
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 DISPOSITIONS: dict[str, tuple[Trigger, Callable[..., Product], str]] = {
     "hold": (Trigger.HOLD, hold_product, "Put on hold"),

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from lims.api.routing import OneThreadRoute
 from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.deviations import close_deviation, deviations_of
@@ -32,7 +33,7 @@ from workflows.review_acknowledgements import COMMENT_MAX, remaining_words
 from workflows.specifications import QC_TESTS
 from workflows.words import state_words
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 QUEUE_ROWS = 25  # products shown on the QA queue at first
 
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from lims.api.routing import OneThreadRoute
 from lims.models import User
 from lims.services import submissions
 from lims.services.common import product_by_din
@@ -33,7 +34,7 @@ from workflows.errors import DomainError
 from workflows.qc_methods import QC_METHODS
 from workflows.specifications import QC_TESTS, allowed_tests, limit_text, required_tests
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 
 def _allowed(user: User) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from lims.api.routing import OneThreadRoute
 from lims.services.alerts import acknowledge_alert
 from lims.services.batch_record import batch_record_pdf
 from lims.services.certificate import issue_certificate
@@ -15,7 +16,7 @@ from lims.web.render import redirect
 from lims.web.routes.product import render_product
 from workflows.errors import DomainError
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 
 @router.get("/products/{din}/batch-record.pdf")

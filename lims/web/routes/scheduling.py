@@ -16,6 +16,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.models import User
 from lims.services.scheduling import BOOKERS, book, bookings_between, cancel_booking, mark_done
 from lims.services.scheduling_resources import (
@@ -34,7 +35,7 @@ from workflows.errors import DomainError, InvalidInput
 from workflows.scheduling import QUALIFICATION_WORDS, BookingKind, needs_of
 from workflows.words import refusal_words
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Booker = Annotated[User, Depends(require(BOOKERS, "the calendar"))]
 Keeper = Annotated[User, Depends(require(RESOURCE_KEEPERS, "the calendar's resources"))]
 FIRST_HOUR, LAST_HOUR = 6, 22  # the grid's rows; bookings outside them are listed below it

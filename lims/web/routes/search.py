@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from lims.api.routing import OneThreadRoute
 from lims.models import Patient
 from lims.services.common import product_by_din
 from lims.services.search import completed_products, search_products
@@ -14,7 +15,7 @@ from lims.web.deps import DbSession, StaffUser
 from lims.web.render import render
 from workflows.errors import NotFound
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 
 @router.get("/search")

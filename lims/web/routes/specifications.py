@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from markupsafe import Markup
 from sqlmodel import Session
 
+from lims.api.routing import OneThreadRoute
 from lims.config import get_settings
 from lims.models import User
 from lims.services.specification_history import ArmVersions, arm_versions
@@ -32,7 +33,7 @@ from workflows.specification_limits import (
 )
 from workflows.specifications import APPROVAL_MEANING
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 SpecUser = Annotated[User, Depends(require(frozenset({Role.ADMIN, Role.QA}),
                                            "the release specifications"))]
 PAGE = "/specifications"

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
+from lims.api.routing import OneThreadRoute
 from lims.models import Patient, User
 from lims.services import submissions
 from lims.services.common import product_by_din
@@ -30,7 +31,7 @@ from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
 from workflows.words import state_words
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 WITNESS_CODES = frozenset({ErrorCode.WITNESS_REQUIRED, ErrorCode.WITNESS_SAME_USER,
                            ErrorCode.WITNESS_NOT_AUTHENTICATED,

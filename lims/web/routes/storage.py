@@ -17,6 +17,7 @@ from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.models import StorageLocation, User
 from lims.services.storage import (
     STORERS,
@@ -45,7 +46,7 @@ from workflows.storage import (
     RemovalReason,
 )
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Storer = Annotated[User, Depends(require(STORERS, "storage"))]
 Reader = Annotated[User, Depends(require(LAB_ROLES | LOCATION_KEEPERS, "storage"))]
 Keeper = Annotated[User, Depends(require(LOCATION_KEEPERS, "the storage locations"))]

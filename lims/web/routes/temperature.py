@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from starlette.datastructures import FormData, UploadFile
 
 from lims.api.errors import status_of
+from lims.api.routing import OneThreadRoute
 from lims.config import get_settings
 from lims.models import StorageLocation, TemperatureDevice, User
 from lims.services.storage_locations import LOCATION_KEEPERS, location_by_code, range_of
@@ -34,7 +35,7 @@ from lims.web.render import now, redirect, render, site_zone
 from workflows.errors import DomainError, InvalidInput
 from workflows.roles import LAB_ROLES
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 Reader = Annotated[User, Depends(require(LAB_ROLES | LOCATION_KEEPERS, "storage temperatures"))]
 Recorder = Annotated[User, Depends(require(RECORDERS, "temperature readings"))]
 Acknowledger = Annotated[User, Depends(require(ACKNOWLEDGERS, "excursion acknowledgements"))]

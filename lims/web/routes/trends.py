@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import Session, col, select
 
+from lims.api.routing import OneThreadRoute
 from lims.models import Product, Protocol, QcResult, StepRecord
 from lims.services.specifications import current_specification_set
 from lims.web.charts import Chart, Point, svg
@@ -17,7 +18,7 @@ from workflows.registry import find, label_of
 from workflows.specifications import Specification
 from workflows.step_limits import bound_text, range_text
 
-router = APIRouter()
+router = APIRouter(route_class=OneThreadRoute)
 
 
 def _series(session: Session) -> tuple[list[Product], dict[tuple[int, str], float]]:
