@@ -20,12 +20,12 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from lims.api.deps import account_on_its_own, end_session_soon
+from lims.api.deps import Credentials, account_on_its_own, end_session_soon, usable_account
 from lims.config import get_settings
 from lims.db import get_engine
 from lims.models import User
 from lims.security import TokenClaims, TokenError, read_claims
-from workflows.errors import InvalidInput
+from workflows.errors import DomainError, InvalidInput
 from workflows.roles import ALL_ROLES, LAB_ROLES, Role
 from workflows.typed_text import free_text_problem
 
@@ -157,11 +157,12 @@ def signed_in_anyway(request: Request) -> User:
     claims = session_claims(request)
     if claims is None:
         raise LoginRequired(next_url, ended=ended_session(request))
-    user = account_on_its_own(engine_of(request), claims.user_id)
-    # A version raised since the cookie was issued: signed out elsewhere, password changed.
-    if (user is None or not user.active or user.locked_at is not None
-            or user.token_version != claims.version):
-        raise LoginRequired(next_url)
+    try:  # the API's test: active, not locked, the version of the cookie's token
+        user = usable_account(account_on_its_own(engine_of(request), claims.user_id),
+                              Credentials(claims.user_id, claims.version),
+                              pending_change_ok=True)
+    except DomainError:  # signed out elsewhere, password changed or reset, locked
+        raise LoginRequired(next_url) from None
     assert user.id is not None
     # The pages see a detached copy: the database session ends before an error page renders.
     request.state.user = SignedIn(user.id, user.username, user.full_name, user.role)
