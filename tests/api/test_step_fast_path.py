@@ -105,3 +105,14 @@ def test_a_body_the_route_refuses_is_refused_as_before_and_its_scan_recorded(api
     _same_refusal(unreadable, routed, 422)
     assert "NUL" in unreadable.json()["detail"]
     assert len(coi_events(api.session, product)) == events + 2  # one per request
+
+
+def test_a_din_its_check_refuses_with_a_code_is_refused_as_by_the_route(api):
+    """The DIN's own check answers with `din_invalid` (a DomainError, not a validation error):
+    on the fast path too, through the route's handler."""
+    product = product_in(api, "collected", "BM-MNC")
+    payload = json.dumps(body(api, product, "receive"))
+    fast, routed = (api.post("/products/%1B/steps/receive", user="tech1", content=payload,
+                             headers=headers) for headers in (FAST, ROUTE))
+    _same_refusal(fast, routed, 422)
+    assert fast.json()["code"] == "din_invalid"
