@@ -20,6 +20,7 @@ from sqlalchemy import Connection, Engine, Table, bindparam, select
 from sqlmodel import Session
 
 from lims.config import Settings, get_settings
+from lims.db import get_engine
 from lims.models import User
 from lims.prepared import Prepared, instance
 from lims.security import TokenClaims, TokenError, issue_token, read_claims
@@ -41,8 +42,9 @@ _cookie = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
 
 
 def get_engine_of(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+    """The application's engine (the configured database's when the app was made without)."""
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    return engine or get_engine()
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:
@@ -146,6 +148,19 @@ async def get_credentials(
         raise _signed_out(str(error)) from None
     if purpose == SESSION_PURPOSE:  # an idle session ends; activity keeps it alive
         set_session_cookie(response, settings, renewed(claims))
+    return Credentials(claims.user_id, claims.version)
+
+
+def bearer_credentials(authorization: str) -> Credentials | None:
+    """The credentials of an `Authorization: Bearer …` header's token, if it verifies: for
+    code before or beside the routes' own check (get_credentials), which admits the same."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return None
+    try:
+        claims = read_token_claims(token, API_PURPOSE, get_settings().token_minutes)
+    except TokenError:
+        return None
     return Credentials(claims.user_id, claims.version)
 
 

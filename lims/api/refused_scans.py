@@ -13,12 +13,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from sqlmodel import Session
 
-from lims.api.deps import API_PURPOSE
-from lims.config import get_settings
+from lims.api.deps import bearer_credentials, get_engine_of, signed_in_user
 from lims.models import User
-from lims.security import TokenError, read_claims
 from lims.services.identity import record_refused_entry
 from lims.services.labels import VERIFY_STEP
+from workflows.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ async def record_refused_scans(request: Request, error: RequestValidationError) 
 
 def _record(request: Request, step: str, found: dict[str, tuple[object, str]]) -> None:
     din = str(request.path_params.get("din", ""))
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    with Session(get_engine_of(request), expire_on_commit=False) as session:
         actor = _caller(session, request)
         if actor is None:
             return
@@ -81,16 +80,10 @@ def _record(request: Request, step: str, found: dict[str, tuple[object, str]]) -
 def _caller(session: Session, request: Request) -> User | None:
     """The bearer token's user, if it is valid and the account usable (a refusal of the
     token itself came before validation, so this is the caller the route would have had)."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
+    credentials = bearer_credentials(request.headers.get("authorization", ""))
+    if credentials is None:
         return None
-    settings = get_settings()
     try:
-        claims = read_claims(settings.secret_key, token.strip(), API_PURPOSE,
-                             settings.token_minutes * 60)
-    except TokenError:
+        return signed_in_user(session, credentials)
+    except DomainError:
         return None
-    user = session.get(User, claims.user_id)
-    usable = (user is not None and user.active and user.locked_at is None
-              and user.token_version == claims.version and not user.must_change_password)
-    return user if usable else None

@@ -23,12 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from lims.api.deps import API_PURPOSE, Credentials, read_token_claims
+from lims.api.deps import bearer_credentials
 from lims.api.errors import domain_error_response
 from lims.api.limits import replay
 from lims.api.routes_steps import STEP_RULES, performed, router
-from lims.config import get_settings
-from lims.security import TokenError
 from workflows.errors import DomainError
 
 
@@ -64,7 +62,8 @@ class StepFastPath:
         found = (self.path.match(scope["path"])
                  if scope["type"] == "http" and scope["method"] == "POST" else None)
         route = self.routes.get(found.group(2)) if found is not None else None
-        credentials = _credentials(scope) if route is not None else None
+        credentials = (bearer_credentials(_header(scope, b"authorization") or "")
+                       if route is not None else None)
         if found is None or route is None or credentials is None or not _json(scope):
             await self.app(scope, receive, send)
             return
@@ -90,18 +89,6 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return str(value.decode("latin-1"))
     return None
-
-
-def _credentials(scope: Scope) -> Credentials | None:
-    """The bearer token's, if it verifies (FastAPI's route then admits the same caller)."""
-    scheme, _, token = (_header(scope, b"authorization") or "").partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        return None
-    try:
-        claims = read_token_claims(token, API_PURPOSE, get_settings().token_minutes)
-    except TokenError:
-        return None
-    return Credentials(claims.user_id, claims.version)
 
 
 def _json(scope: Scope) -> bool:

@@ -16,13 +16,17 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
-from lims.api.deps import Credentials, account_on_its_own, end_session_soon, usable_account
+from lims.api.deps import (
+    Credentials,
+    account_on_its_own,
+    end_session_soon,
+    get_engine_of,
+    usable_account,
+)
 from lims.config import get_settings
-from lims.db import get_engine
 from lims.models import User
 from lims.security import TokenClaims, TokenError, read_claims
 from workflows.errors import DomainError, InvalidInput
@@ -72,19 +76,13 @@ class PageForbidden(Exception):
         self.message = message
 
 
-def engine_of(request: Request) -> Engine:
-    """The application's engine (the configured database's when the app was made without)."""
-    engine: Engine | None = getattr(request.app.state, "engine", None)
-    return engine or get_engine()
-
-
 async def get_db(request: Request) -> AsyncIterator[Session]:
     """One session per request on the application's engine; it rolls back what no service
     committed.
 
     async, as the API's (lims.api.deps.get_session): making a Session touches no database,
     so only ending a transaction left open needs a worker thread."""
-    session = Session(engine_of(request), expire_on_commit=False)
+    session = Session(get_engine_of(request), expire_on_commit=False)
     # The page's banner reads through it (a second session would wait for SQLite's
     # write lock, which this one holds); gone once the session has ended.
     request.state.db = session
@@ -158,7 +156,7 @@ def signed_in_anyway(request: Request) -> User:
     if claims is None:
         raise LoginRequired(next_url, ended=ended_session(request))
     try:  # the API's test: active, not locked, the version of the cookie's token
-        user = usable_account(account_on_its_own(engine_of(request), claims.user_id),
+        user = usable_account(account_on_its_own(get_engine_of(request), claims.user_id),
                               Credentials(claims.user_id, claims.version),
                               pending_change_ok=True)
     except DomainError:  # signed out elsewhere, password changed or reset, locked
