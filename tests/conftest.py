@@ -168,6 +168,24 @@ def session(engine: Engine) -> Iterator[Session]:
         s.rollback()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_audit_files_in_the_working_directory(tmp_path_factory: pytest.TempPathFactory
+                                             ) -> Iterator[Path]:
+    """Work done outside any test (a session's template database: releasing a product
+    writes a signed checkpoint) keeps its checkpoints and key in a folder of the session's,
+    never in the working directory, where `lims serve` on the demo database would find a
+    checkpoint of another trail and report it rewritten."""
+    from lims.config import get_settings
+
+    folder = tmp_path_factory.mktemp("audit-session")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LIMS_AUDIT_CHECKPOINT_PATH", str(folder / "checkpoints.jsonl"))
+        patch.setenv("LIMS_AUDIT_SIGNING_KEY_FILE", str(folder / "signing-key.pem"))
+        get_settings.cache_clear()
+        yield folder
+    get_settings.cache_clear()
+
+
 @pytest.fixture(autouse=True)
 def _audit_checkpoints_of_its_own(tmp_path_factory: pytest.TempPathFactory,
                                   monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:

@@ -233,3 +233,20 @@ def test_concurrent_checkpoint_writers_leave_a_well_formed_file(lab, engine: Eng
     signature = base64.b64decode(good[-1].signature)
     assert len(signature) == 64  # Ed25519
     assert event_at(engine, good[-1].seq)["hash"] == good[-1].chain_hash
+
+
+@pytest.fixture(scope="session")
+def audit_files_of_session_fixtures() -> tuple[str, str]:
+    """Where a session-scoped fixture (a template database) would write checkpoints."""
+    settings = get_settings()
+    return settings.audit_checkpoint_path, settings.audit_signing_key_file
+
+
+def test_session_fixtures_keep_audit_files_out_of_the_working_directory(
+        audit_files_of_session_fixtures: tuple[str, str]) -> None:
+    # The fuzz test's template releases a product, which writes a signed checkpoint: once
+    # that went to the working directory, where `lims serve` on the demo database then
+    # found another trail's checkpoint and reported its own trail rewritten.
+    here = Path.cwd().resolve()
+    for path in audit_files_of_session_fixtures:
+        assert not Path(path).resolve().is_relative_to(here), path
