@@ -10,7 +10,6 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
