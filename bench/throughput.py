@@ -173,12 +173,14 @@ def prepared(url: str, n: int, processes: int) -> list[tuple[str, str, int]]:
 
 # --- the server and the clients ----------------------------------------------------------------
 
-def serve(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """`lims serve --workers N` on the bench database, once every worker has started."""
+def serve(url: str, port: int, workers: int, log: Path,
+          settings: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """`lims serve --workers N` on the bench database, once every worker has started;
+    `settings`: environment variables of the server's besides this process's."""
     script = Path(sys.executable).with_name("lims")
     command = ([str(script)] if script.exists()
                else [sys.executable, "-c", "from lims.cli import app; app()"])
-    env = {**os.environ, "LIMS_DATABASE_URL": url}
+    env = {**os.environ, **(settings or {}), "LIMS_DATABASE_URL": url}
     with log.open("wb") as out:
         server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port),
                                    "--workers", str(workers)],
