@@ -168,6 +168,15 @@ def session(engine: Engine) -> Iterator[Session]:
         s.rollback()
 
 
+def _audit_files_in(folder: Path, patch: pytest.MonkeyPatch) -> None:
+    """The signed audit checkpoints and the signing key kept in `folder` (settings re-read)."""
+    from lims.config import get_settings
+
+    patch.setenv("LIMS_AUDIT_CHECKPOINT_PATH", str(folder / "checkpoints.jsonl"))
+    patch.setenv("LIMS_AUDIT_SIGNING_KEY_FILE", str(folder / "signing-key.pem"))
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _no_audit_files_in_the_working_directory(tmp_path_factory: pytest.TempPathFactory
                                              ) -> Iterator[Path]:
@@ -179,9 +188,7 @@ def _no_audit_files_in_the_working_directory(tmp_path_factory: pytest.TempPathFa
 
     folder = tmp_path_factory.mktemp("audit-session")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LIMS_AUDIT_CHECKPOINT_PATH", str(folder / "checkpoints.jsonl"))
-        patch.setenv("LIMS_AUDIT_SIGNING_KEY_FILE", str(folder / "signing-key.pem"))
-        get_settings.cache_clear()
+        _audit_files_in(folder, patch)
         yield folder
     get_settings.cache_clear()
 
@@ -194,8 +201,6 @@ def _audit_checkpoints_of_its_own(tmp_path_factory: pytest.TempPathFactory,
     from lims.config import get_settings
 
     folder = tmp_path_factory.mktemp("audit")
-    monkeypatch.setenv("LIMS_AUDIT_CHECKPOINT_PATH", str(folder / "checkpoints.jsonl"))
-    monkeypatch.setenv("LIMS_AUDIT_SIGNING_KEY_FILE", str(folder / "signing-key.pem"))
-    get_settings.cache_clear()
+    _audit_files_in(folder, monkeypatch)
     yield folder
     get_settings.cache_clear()
