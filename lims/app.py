@@ -16,6 +16,7 @@ from lims.api import PREFIX, api_router, routes_fhir
 from lims.api import errors as api_errors
 from lims.api.headers import SecurityHeaders
 from lims.api.limits import BodyLimit
+from lims.api.routing import add_routes
 from lims.api.step_fast_path import StepFastPath
 from lims.config import get_settings, startup_settings
 from lims.db import get_engine
@@ -52,7 +53,7 @@ def create_app(engine: Engine | None = None, *, web: bool = True,
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
     app.add_middleware(SecurityHeaders, api_prefix=PREFIX, docs_path=DOCS_PATH)
     api_errors.install(app)
-    app.include_router(api_router)
+    add_routes(app.router, api_router)
     if web:
         include_web(app)
     routes_fhir.install(app)  # after the pages: /fhir refusals are OperationOutcomes
@@ -65,8 +66,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # This process's request threads (anyio's limiter of this event loop; lims/config.py).
     anyio.to_thread.current_default_thread_limiter().total_tokens = (
         get_settings().threads_per_worker)
-    if get_settings().prepare_routes_at_start:
-        prepare_routes(app)
     if get_settings().gc_freeze_at_start:
         gc.collect()
         gc.freeze()
@@ -80,18 +79,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runner is not None:
             await asyncio.to_thread(runner.stop)  # it may be waiting on a mail server
         app.state.job_runner = None
-
-
-def prepare_routes(app: FastAPI) -> None:
-    """Have FastAPI build what it otherwise builds on a worker's first requests: each
-    route's dependencies and schemas, about 300 ms here, paid by whoever asked first (and
-    by the first unknown address, again). Matching an address no route has walks every
-    route, including the fall-back ones; done before `gc.freeze`, it is frozen with the
-    rest of the worker's start-up state."""
-    scope = {"type": "http", "method": "GET", "path": "/.prepare-routes", "root_path": "",
-             "query_string": b"", "headers": [], "app": app}
-    for route in app.router.routes:
-        route.matches(dict(scope))
 
 
 def include_web(app: FastAPI) -> None:

@@ -95,10 +95,6 @@ class Settings(BaseSettings):
     # collection then no longer walks it, which paused a request for 150–200 ms at p99 of
     # the QA queue. Off in the tests, whose processes build thousands of applications.
     gc_freeze_at_start: bool = True
-    # At start-up each serving process builds what FastAPI otherwise builds on its first
-    # requests (every route's dependencies and schemas: 230 ms on the first page). Off in
-    # the tests too, for the same reason.
-    prepare_routes_at_start: bool = True
     # Threads each serving process runs requests on (FastAPI's default is 40). Fewer queue
     # writers less on the audit head's lock: 32 clients on PostgreSQL, 2 workers, runs side
     # by side (bench/throughput.py's load): 8 threads 263–392 transitions/s, p99 174–242 ms;

@@ -34,7 +34,6 @@ os.environ.setdefault("LIMS_PASSWORD_HASHING", "fast-for-tests")
 os.environ.setdefault("LIMS_JOBS_ENABLED", "false")
 # A test process builds thousands of applications: frozen objects would never be freed.
 os.environ.setdefault("LIMS_GC_FREEZE_AT_START", "false")
-os.environ.setdefault("LIMS_PREPARE_ROUTES_AT_START", "false")
 
 
 def _migrate(engine: Engine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from fastapi import APIRouter
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -32,8 +34,9 @@ from lims.api import (
     routes_temperature,
 )
 from lims.api.deps import RoleRule
+from lims.api.routing import PREFIX, add_routes
 
-PREFIX = "/api/v1"
+__all__ = ["PREFIX", "ROUTERS", "api_router"]
 
 
 
@@ -51,13 +54,13 @@ def _document(router: APIRouter) -> None:
     for route in router.routes:
         if not isinstance(route, APIRoute):
             continue
-        doc = (route.endpoint.__doc__ or "").strip()
+        doc = inspect.cleandoc(route.endpoint.__doc__ or "")
+        given = route.description if route.description != doc else ""  # not the docstring
         if route.summary is None and doc:
             route.summary = doc.splitlines()[0]
-            route.description = ""
         roles = _roles(route.dependant)
-        if roles:
-            route.description = f"Roles: {', '.join(sorted(roles))}. {route.description}".strip()
+        if roles:  # else (sign in and out) the whole docstring stays the description
+            route.description = f"Roles: {', '.join(sorted(roles))}. {given}".strip()
 
 
 # The steps first: a request is matched against the routes in this order, and performing a
@@ -68,7 +71,7 @@ ROUTERS = tuple(module.router for module in (
     routes_records, routes_audit, routes_materials, routes_specifications, routes_printers,
     routes_certificate, routes_storage, routes_scheduling, routes_temperature, routes_follow_up,
     routes_outcomes))
-api_router = APIRouter(prefix=PREFIX)
+api_router = APIRouter()  # every route of the API, each under PREFIX (its router's)
 for router in ROUTERS:
     _document(router)
-    api_router.include_router(router)
+add_routes(api_router, *ROUTERS)

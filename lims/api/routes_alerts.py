@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Id
 from lims.api.schemas_quality import AcknowledgeIn, AlertOut
 from lims.models import User
 from lims.services.alerts import ACK_ROLES, acknowledge_alert, open_alerts
 
-router = APIRouter(route_class=OneThreadRoute, tags=["alerts"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["alerts"])
 Acknowledger = Annotated[User, Depends(require_roles(*ACK_ROLES, action="acknowledge alerts"))]
 
 

@@ -9,14 +9,14 @@ from fastapi import APIRouter, Depends, Query
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import DinFilter
 from lims.api.schemas_audit import AuditLineOut, AuditPageOut
 from lims.audit_actions import AuditAction
 from lims.models import User
 from lims.services.audit_query import AUDIT_READERS, MAX_PER_PAGE, AuditFilter, audit_events
 
-router = APIRouter(route_class=OneThreadRoute, tags=["records"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["records"])
 MAX_PAGE = 1_000_000  # bounded like every input: past the last page is simply empty
 AuditReader = Annotated[User, Depends(require_roles(*AUDIT_READERS,
                                                     action="read the audit trail"))]

@@ -18,7 +18,7 @@ from lims.api.deps import (
     set_session_cookie,
 )
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import (
     LoginIn,
     Name,
@@ -49,7 +49,7 @@ from lims.services.users import (
 from workflows.errors import DomainError, ErrorCode
 from workflows.roles import Role
 
-router = APIRouter(route_class=OneThreadRoute, tags=["auth"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["auth"])
 # Anyone signed in, even with a temporary password still to change (for /auth/me and
 # /auth/password only).
 SignedInAnyway = Annotated[User, Depends(PendingChangeCheck(ROLES, "use the system"))]

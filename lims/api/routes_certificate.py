@@ -6,11 +6,11 @@ from fastapi import APIRouter, Response
 
 from lims.api.deps import Reader, SessionDep
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din
 from lims.services.certificate import issue_certificate
 
-router = APIRouter(route_class=OneThreadRoute, tags=["records"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["records"])
 
 
 @router.get("/products/{din}/certificate", response_class=Response, responses={

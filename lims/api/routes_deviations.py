@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, status
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din, Id
 from lims.api.schemas_quality import DeviationCloseIn, DeviationIn, DeviationOut
 from lims.models import User
@@ -16,7 +16,7 @@ from lims.services.common import product_by_din
 from lims.services.deviations import RAISE_ROLES, close_deviation, deviations_of, raise_deviation
 from workflows.roles import Role
 
-router = APIRouter(route_class=OneThreadRoute, tags=["deviations"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["deviations"])
 Raiser = Annotated[User, Depends(require_roles(*RAISE_ROLES, action="record deviations"))]
 Closer = Annotated[User, Depends(require_roles(Role.QA, action="close deviations"))]
 

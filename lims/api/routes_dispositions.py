@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din, ProductOut, ReasonIn
 from lims.api.schemas_quality import DiscardIn
 from lims.models import User
@@ -20,7 +20,7 @@ from lims.services.dispositions import (
 )
 from workflows.product import TRIGGER_ROLES, Trigger
 
-router = APIRouter(route_class=OneThreadRoute, tags=["dispositions"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["dispositions"])
 
 
 def _may(trigger: Trigger) -> object:

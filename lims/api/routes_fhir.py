@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from lims.api.deps import Reader, SessionDep
 from lims.api.errors import status_of
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import OneThreadRoute, add_routes
 from lims.services.fhir_bundle import FHIR_JSON, dumps, product_bundle
 from lims.services.fhir_disclosure import Interface
 from lims.services.fhir_metadata import capability_statement, operation_outcome
@@ -121,7 +121,7 @@ def _outcome(request: Request, error: Exception) -> Response:
 def install(app: FastAPI) -> None:
     """Mount /fhir and answer refusals on its paths with an OperationOutcome (the API's
     and the pages' handlers keep every other path). Call after the web UI is added."""
-    app.include_router(router)
+    add_routes(app.router, router)
     for error in (DomainError, RequestValidationError, StarletteHTTPException):
         previous = app.exception_handlers.get(error)
 

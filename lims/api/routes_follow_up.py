@@ -13,7 +13,7 @@ from sqlmodel import Session
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
 from lims.api.routes_patients import SubjectId
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Id
 from lims.api.schemas_follow_up import (
     AdverseEventIn,
@@ -62,7 +62,7 @@ from lims.services.follow_up_records import (
 )
 from lims.services.follow_up_scores import scores_at, visit_scores
 
-router = APIRouter(route_class=OneThreadRoute, tags=["follow-up"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["follow-up"])
 Recorder = Annotated[User, Depends(require_roles(*RECORDERS,
                                                  action="record the clinical follow-up"))]
 FollowUpReader = Annotated[User, Depends(require_roles(*READERS,

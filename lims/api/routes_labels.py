@@ -8,14 +8,14 @@ from fastapi import APIRouter, Depends, Response
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import ContainerOut, Din, Id
 from lims.api.schemas_records import LabelScanIn, PendingLabelOut, PrintIn
 from lims.models import User
 from lims.services.common import product_by_din
 from lims.services.labels import LABELLERS, pending_labels, print_label, verify_label
 
-router = APIRouter(route_class=OneThreadRoute, tags=["labels"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["labels"])
 Labeller = Annotated[User, Depends(require_roles(*LABELLERS, action="print labels"))]
 MEDIA = {"pdf": "application/pdf", "zpl": "text/plain; charset=utf-8"}
 LABEL_DOCUMENT: dict[int | str, dict[str, Any]] = {200: {

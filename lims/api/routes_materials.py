@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Day, In, Name
 from lims.models import User
 from lims.services.materials import (
@@ -28,7 +28,7 @@ from lims.services.materials import (
 from workflows.materials import EquipmentType, LotStatus, Material
 from workflows.roles import LAB_ROLES
 
-router = APIRouter(route_class=OneThreadRoute, tags=["materials"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["materials"])
 Keeper = Annotated[User, Depends(require_roles(*MASTER_DATA_ROLES,
                                                action="register master data"))]
 # The lab uses the master data, the administrator keeps it: both read it.

@@ -10,7 +10,7 @@ from pydantic import Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import DinFilter, Id, Out
 from lims.models import User
 from lims.services.common import din_text
@@ -22,7 +22,7 @@ from lims.services.notifications import (
     resend_notification,
 )
 
-router = APIRouter(route_class=OneThreadRoute, tags=["notifications"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["notifications"])
 Reader = Annotated[User, Depends(require_roles(*READERS, action="read notifications"))]
 Resender = Annotated[User, Depends(require_roles(*RESENDERS, action="resend notifications"))]
 

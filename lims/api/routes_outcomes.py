@@ -10,14 +10,14 @@ from fastapi import APIRouter, Depends, Query
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Out
 from lims.config import get_settings
 from lims.models import User
 from lims.services.follow_up_common import READERS
 from lims.services.outcomes import arm_comparison
 
-router = APIRouter(route_class=OneThreadRoute, tags=["follow-up"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["follow-up"])
 Reader = Annotated[User, Depends(require_roles(*READERS, action="read the clinical follow-up"))]
 Score = Literal["meld", "meld_na", "child_pugh"]
 

@@ -8,13 +8,13 @@ from fastapi import APIRouter, Depends, Path, status
 
 from lims.api.deps import Reader, SessionDep, SettingsDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import PatientIn, PatientOut
 from lims.models import User
 from lims.services.enrolment import ENROLLERS, enrol_patient, treating_physician_of
 from lims.services.queries import patient
 
-router = APIRouter(route_class=OneThreadRoute, tags=["patients"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["patients"])
 Enroller = Annotated[User, Depends(require_roles(*ENROLLERS, action="enrol patients"))]
 SubjectId = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[^\x00-\x1f]+$")]
 

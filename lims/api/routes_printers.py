@@ -12,7 +12,7 @@ from pydantic import Field
 from labels.stock import LabelStock
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import In, Name, Out
 from lims.models import User
 from lims.services.labels import LABELLERS
@@ -25,7 +25,7 @@ from lims.services.printers import (
     register_printer,
 )
 
-router = APIRouter(route_class=OneThreadRoute, tags=["printers"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["printers"])
 Keeper = Annotated[User, Depends(require_roles(*PRINTER_KEEPERS,
                                                action="register or change label printers"))]
 Reader = Annotated[User, Depends(require_roles(*(PRINTER_KEEPERS | LABELLERS),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import (
     ContainerOut,
     Din,
@@ -24,7 +24,7 @@ from lims.services.harvests import SCHEDULERS, schedule_harvest
 from lims.services.queries import containers, worklist
 from workflows.product import ProductState
 
-router = APIRouter(route_class=OneThreadRoute, tags=["products"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["products"])
 Scheduler = Annotated[User, Depends(require_roles(*SCHEDULERS, action="schedule harvests"))]
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din, ProductOut
 from lims.api.schemas_quality import ExceptionalReleaseIn, RejectIn, ReReleaseIn, SignIn
 from lims.models import User
@@ -20,7 +20,7 @@ from lims.services.release import (
 )
 from workflows.product import TRIGGER_ROLES, Trigger
 
-router = APIRouter(route_class=OneThreadRoute, tags=["qa"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["qa"])
 Reviewer = Annotated[User, Depends(require_roles(*TRIGGER_ROLES[Trigger.RELEASE],
                                                  action="decide on release"))]
 SIGNING = errors(401, 403, 404, 409, 422)

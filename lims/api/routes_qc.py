@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, status
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din, Id, ProductOut
 from lims.api.schemas_quality import QcResultIn, QcResultOut, VerifyIn
 from lims.models import User
@@ -17,7 +17,7 @@ from lims.services.qc_verification import VERIFY_ROLES, verify_qc_correction
 from lims.services.queries import qc_results
 from workflows.product import TRIGGER_ROLES, Trigger
 
-router = APIRouter(route_class=OneThreadRoute, tags=["qc"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["qc"])
 Analyst = Annotated[User, Depends(require_roles(*QC_ROLES, action="enter QC results"))]
 Verifier = Annotated[User, Depends(require_roles(*VERIFY_ROLES,
                                                  action="verify QC corrections"))]

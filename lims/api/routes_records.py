@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from lims.api.deps import Reader, SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din
 from lims.api.schemas_records import AuditEventOut, CoiEventOut, ProblemOut, VerifyOut
 from lims.models import User
@@ -17,7 +17,7 @@ from lims.services.queries import coi_events, history
 from lims.services.verification import verify_all
 from workflows.roles import Role
 
-router = APIRouter(route_class=OneThreadRoute, tags=["records"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["records"])
 Auditor = Annotated[User, Depends(require_roles(Role.QA, Role.SUPERVISOR, Role.ADMIN,
                                                 action="verify the audit trail"))]
 

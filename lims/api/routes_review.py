@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din
 from lims.api.schemas_quality import QueueItemOut, ReviewSummaryOut
 from lims.api.schemas_review import (
@@ -27,7 +27,7 @@ from lims.services.review_acknowledgements import (
 )
 from workflows.roles import Role
 
-router = APIRouter(route_class=OneThreadRoute, tags=["qa"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["qa"])
 Reviewer = Annotated[User, Depends(require_roles(Role.QA, Role.SUPERVISOR, Role.PHYSICIAN,
                                                  action="review products"))]
 Acknowledger = Annotated[User, Depends(require_roles(*ACKNOWLEDGING_ROLES,

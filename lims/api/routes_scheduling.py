@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Day, Id, In, Out
 from lims.models import User
 from lims.services.common import aware
@@ -40,7 +40,7 @@ from lims.services.scheduling_resources import (
 from workflows.errors import InvalidInput
 from workflows.scheduling import Qualification
 
-router = APIRouter(route_class=OneThreadRoute, tags=["scheduling"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["scheduling"])
 Keeper = Annotated[User, Depends(require_roles(*RESOURCE_KEEPERS,
                                                action="keep the calendar's resources"))]
 Booker = Annotated[User, Depends(require_roles(*BOOKERS, action="book on the calendar"))]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, status
 
 from lims.api.deps import SessionDep, SettingsDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas_specifications import (
     ArmSpecificationsOut,
     SpecificationApproveIn,
@@ -26,7 +26,7 @@ from lims.services.specifications import (
     withdraw_draft,
 )
 
-router = APIRouter(route_class=OneThreadRoute, tags=["specifications"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["specifications"])
 Editor = Annotated[User, Depends(require_roles(*SPEC_ROLES,
                                                action="manage release specifications"))]
 Approver = Annotated[User, Depends(require_roles(*APPROVER_ROLES,

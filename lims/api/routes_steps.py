@@ -23,7 +23,7 @@ from lims.api.deps import (
     require_roles,
 )
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import ContainerOut, Din, ProductOut, StepOut
 from lims.api.schemas_quality import StepCorrectionIn, StepCorrectionOut
 from lims.api.step_models import STEP_MODELS, StepBody
@@ -34,7 +34,7 @@ from lims.services.witness import PHYSICIAN_SIGNED_STEPS
 from workflows.product import TRIGGER_ROLES, Trigger, requires_witness
 from workflows.steps import STEPS
 
-router = APIRouter(route_class=OneThreadRoute, tags=["steps"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["steps"])
 _STEP_OUT = TypeAdapter(StepOut)
 
 

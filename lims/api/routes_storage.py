@@ -11,7 +11,7 @@ from pydantic import Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din, In, Name, Out
 from lims.models import User
 from lims.services.common import product_by_din
@@ -27,7 +27,7 @@ from lims.services.storage_locations import (
 from workflows.roles import LAB_ROLES
 from workflows.storage import LocationKind, RemovalReason
 
-router = APIRouter(route_class=OneThreadRoute, tags=["storage"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["storage"])
 Keeper = Annotated[User, Depends(require_roles(*LOCATION_KEEPERS,
                                                action="keep the storage locations"))]
 Storer = Annotated[User, Depends(require_roles(*STORERS, action="store containers"))]

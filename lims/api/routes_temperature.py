@@ -11,7 +11,7 @@ from pydantic import Field
 
 from lims.api.deps import SessionDep, require_roles
 from lims.api.errors import errors
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import PREFIX, OneThreadRoute
 from lims.api.schemas import Din, Id, In, Name, Out
 from lims.models import User
 from lims.services.common import product_by_din
@@ -33,7 +33,7 @@ from lims.services.temperature_excursions import (
 )
 from workflows.roles import LAB_ROLES
 
-router = APIRouter(route_class=OneThreadRoute, tags=["temperature"])
+router = APIRouter(prefix=PREFIX, route_class=OneThreadRoute, tags=["temperature"])
 Keeper = Annotated[User, Depends(require_roles(*LOCATION_KEEPERS,
                                                action="assign temperature probes"))]
 Recorder = Annotated[User, Depends(require_roles(*RECORDERS,

@@ -27,6 +27,7 @@ from lims.api.deps import bearer_credentials
 from lims.api.errors import domain_error_response
 from lims.api.limits import replay
 from lims.api.routes_steps import STEP_RULES, performed, router
+from lims.api.routing import PREFIX
 from workflows.errors import DomainError
 
 
@@ -44,7 +45,7 @@ def _step_routes() -> dict[str, _StepRoute]:
         if not isinstance(route, APIRoute) or "POST" not in (route.methods or ()):
             continue
         step = route.path.rsplit("/", 1)[-1]
-        if step in STEP_RULES and route.path == f"/products/{{din}}/steps/{step}":
+        if step in STEP_RULES and route.path == f"{PREFIX}/products/{{din}}/steps/{step}":
             (din,), (body,) = route.dependant.path_params, route.dependant.body_params
             found[step] = _StepRoute(din, body)
     return found

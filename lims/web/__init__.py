@@ -15,9 +15,10 @@ STATIC = Path(__file__).parent / "static"
 
 def register(app: FastAPI) -> None:
     """Add the web UI (pages, static files, security headers, session handling) to `app`."""
+    from lims.api.routing import add_routes
     from lims.web import middleware
     from lims.web.pages import router
 
     middleware.install(app)
-    app.include_router(router)
+    add_routes(app.router, router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

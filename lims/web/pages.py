@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from lims.api.routing import OneThreadRoute
+from lims.api.routing import OneThreadRoute, add_routes
 from lims.web.routes import (
     admin_materials,
     admin_printers,
@@ -30,8 +30,7 @@ from lims.web.routes import (
 )
 
 router = APIRouter(route_class=OneThreadRoute, include_in_schema=False)
-for _module in (auth, home, product, labels, records, steps, corrections, qc, qa, trends,
-                notifications, audit, admin_users, admin_materials, specifications, enrolment,
-                admin_printers, search, scheduling, follow_up, follow_up_events, storage,
-                temperature):
-    router.include_router(_module.router)
+add_routes(router, *(module.router for module in (
+    auth, home, product, labels, records, steps, corrections, qc, qa, trends, notifications,
+    audit, admin_users, admin_materials, specifications, enrolment, admin_printers, search,
+    scheduling, follow_up, follow_up_events, storage, temperature)), in_schema=False)

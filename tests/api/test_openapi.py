@@ -71,7 +71,7 @@ def test_every_route_but_sign_in_and_out_checks_the_callers_role():
     routes = [r for router in ROUTERS for r in router.routes if isinstance(r, APIRoute)]
     unchecked = [f"{sorted(r.methods)} {r.path}" for r in routes if not _roles(r.dependant)]
     assert len(routes) == len(OPERATIONS)
-    assert unchecked == ["['POST'] /auth/login", "['POST'] /auth/logout"]
+    assert unchecked == [f"['POST'] {PREFIX}/auth/login", f"['POST'] {PREFIX}/auth/logout"]
 
 
 def test_every_error_code_has_an_http_status():
