@@ -322,3 +322,29 @@ __all__ = ["PASSWORDS", "Snapshot", "advance", "audit_count", "coi_events", "con
            "enter_qc", "make_patient", "make_product", "perform", "process_steps",
            "scan_of", "seeded", "set_protocol_parameter", "snapshot", "step_time",
            "step_values", "wristband_of"]
+
+
+def demo_with_occasional_records(session: Session) -> DemoRun:
+    """The demo lab, plus what it lacks: a deviation, a refused scan, an open alert and
+    its notification, each on a product of its own (committed)."""
+    from lims.demo import run_demo
+    from lims.services.alerts import raise_post_release_alert
+    from lims.services.deviations import raise_deviation
+    from workflows.errors import IdentityMismatch
+
+    run = seeded(session)
+    run_demo(session, say=lambda _m: None)
+    deviated, _ = make_product(run, until="received")
+    raise_deviation(session, actor=run.user("tech1"), din=deviated.din, step="sediment",
+                    description="centrifuge lid alarm", classification="minor")
+    refused, _ = make_product(run, until="received")
+    try:
+        perform(run, refused, "sediment", scan=scan_of(session, deviated, "marrow_bag"))
+    except IdentityMismatch:
+        pass
+    else:
+        raise AssertionError("another product's bag was accepted")
+    alerted, _ = make_product(run, until="received")
+    raise_post_release_alert(session, product=alerted, test="sterility", value="positive")
+    session.commit()
+    return run

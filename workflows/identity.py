@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from enum import StrEnum
 
 from workflows.characters import name_odd_characters
@@ -230,6 +231,9 @@ def _mismatch(code: ErrorCode, detail: str, raw: str, want: str) -> IdentityMism
     return IdentityMismatch(code, detail, scanned=raw, expected=want)
 
 
+# Pages show each container's code at every load (the product page: one per container);
+# parsing and re-encoding it, check characters and all, came to a millisecond a page.
+@lru_cache(maxsize=4096)
 def container_code(din: str, product_code: str, flags: str = "00",
                    print_serial: int | None = None) -> str:
     """The compound message that identifies a container (what its 2-D code carries), with

@@ -7,13 +7,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import String, cast
+from sqlalchemy import String, Table, bindparam, cast
 from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from lims.models import AuditEvent, CoiEvent, Container, Patient, Product, QcResult, StepRecord
+from lims.prepared import Prepared, instances
 from lims.services.common import product_by_din
-from lims.sql_lists import one_of
+from lims.services.record_reads import qc_results_read
+from lims.sql_lists import one_of_bound
 from workflows.errors import NotFound
 from workflows.identity import container_code
 from workflows.product import FINAL_STATES, ProductState
@@ -100,20 +102,27 @@ def history(session: Session, din: str) -> list[AuditEvent]:
 def history_of(session: Session, product: Product,
                records: Collection[StepRecord] | None = None) -> list[AuditEvent]:
     """`history` of a product already read; `records`: every one of its step records
-    (superseded ones too), when the caller has read them."""
+    (superseded ones too), when the caller has read them. The events are read as they
+    are in the database (what the session changed is flushed first), in no session: an
+    audit event is never changed."""
     # Its step records' ids read first, as a list: given as a subquery, PostgreSQL read
     # every step_record event of the trail and filtered them (250 ms at 1M events).
     record_ids = ([str(record.id) for record in records] if records is not None else list(
         session.exec(select(cast(col(StepRecord.id), String)).where(
             StepRecord.product_id == product.id))))
-    query = select(AuditEvent).where(
-        ((col(AuditEvent.entity) == "product") & (col(AuditEvent.entity_id) == product.din))
-        | ((col(AuditEvent.entity) == "container")
-           & col(AuditEvent.entity_id).startswith(product.din))
-        | ((col(AuditEvent.entity) == "step_record")
-           & one_of(col(AuditEvent.entity_id), record_ids))
-    ).order_by(col(AuditEvent.seq))
-    return list(session.exec(query))
+    session.flush()
+    # Prepared: the product page reads its sixty-odd events at every load; the ORM's
+    # loading of them was a tenth of the page's CPU.
+    return instances(AuditEvent, _HISTORY.mappings(session.connection(), {
+        "din": product.din, "din_prefix": product.din, "record_ids": record_ids}))
+
+
+_AE: Table = AuditEvent.__table__  # type: ignore[attr-defined]
+_HISTORY = Prepared(core_select(_AE).where(
+    ((_AE.c.entity == "product") & (_AE.c.entity_id == bindparam("din")))
+    | ((_AE.c.entity == "container") & _AE.c.entity_id.startswith(bindparam("din_prefix")))
+    | ((_AE.c.entity == "step_record") & one_of_bound(_AE.c.entity_id, "record_ids"))
+).order_by(_AE.c.seq))
 
 
 def containers(session: Session, din: str) -> list[Container]:
@@ -153,8 +162,6 @@ def qc_results(session: Session, din: str, *, include_superseded: bool = False
 
 def qc_results_of(session: Session, product: Product, *, include_superseded: bool = False
                   ) -> list[QcResult]:
-    """`qc_results` of a product already read."""
-    query = select(QcResult).where(QcResult.product_id == product.id)
-    if not include_superseded:
-        query = query.where(col(QcResult.superseded).is_(False))
-    return list(session.exec(query.order_by(col(QcResult.id))))
+    """`qc_results` of a product already read (in no session: lims.services.record_reads)."""
+    assert product.id is not None
+    return qc_results_read(session, product.id, include_superseded=include_superseded)

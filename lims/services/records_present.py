@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import exists, select
+from sqlalchemy import Integer, bindparam, exists, select
 from sqlmodel import Session, col
 
 from lims.models import (
@@ -22,6 +22,7 @@ from lims.models import (
     Notification,
     Signature,
 )
+from lims.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,18 @@ def records_present(session: Session, product_id: int) -> RecordsPresent:
     deviations_of, coi_events_of, open_alerts, delivery_record, storage_history,
     excursions): what it says is absent, that read would have found empty."""
     session.flush()  # what the session holds unwritten counts too
-    row = session.connection().execute(select(
-        exists().where(col(Signature.product_id) == product_id),
-        exists().where(col(Deviation.product_id) == product_id),
-        exists().where(col(CoiEvent.product_id) == product_id),
-        exists().where(col(Alert.product_id) == product_id, col(Alert.acknowledged_at).is_(None)),
-        exists().where(col(Notification.product_id) == product_id),
-        exists().where(col(ContainerStorage.product_id) == product_id),
-        exists().where(col(ExcursionContainer.product_id) == product_id),
-    )).one()
+    [row] = _PRESENT.rows(session.connection(), {"pid": product_id})
     return RecordsPresent(*(bool(found) for found in row))
+
+
+_PID = bindparam("pid", type_=Integer())
+# Prepared (lims.prepared): read at every load of the product page.
+_PRESENT = Prepared(select(
+    exists().where(col(Signature.product_id) == _PID),
+    exists().where(col(Deviation.product_id) == _PID),
+    exists().where(col(CoiEvent.product_id) == _PID),
+    exists().where(col(Alert.product_id) == _PID, col(Alert.acknowledged_at).is_(None)),
+    exists().where(col(Notification.product_id) == _PID),
+    exists().where(col(ContainerStorage.product_id) == _PID),
+    exists().where(col(ExcursionContainer.product_id) == _PID),
+))

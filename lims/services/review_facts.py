@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Table, Text
 from sqlalchemy import cast as cast_
@@ -29,10 +29,11 @@ from lims.models import (
     QcResult,
     StepRecord,
 )
-from lims.prepared import Prepared, instance, instances
+from lims.prepared import Prepared, instance
 from lims.services.alerts import open_alerts
 from lims.services.label_generations import supersession_events, supersession_lines
 from lims.services.notifications import delivery_records
+from lims.services.record_reads import rows_by_product
 from lims.services.specifications import specifications_of
 from lims.services.step_store import protocol_from_text
 from lims.services.suspensions import printed_names, suspension_events, suspension_lines
@@ -77,10 +78,12 @@ def review_facts(session: Session, products: Sequence[tuple[Product, str]],
     alerts = open_alerts(session) if alerts is None else alerts
     specs = specifications_of(session, [p for p, _ in products])
     parameters = _parameters(session, {p.protocol_id for p, _ in products})
-    qc = _by_product(session, QcResult, ids)
-    steps = _by_product(session, StepRecord, ids)
-    deviations = _by_product(session, Deviation, ids)
-    coi = _by_product(session, CoiEvent, ids)
+    # Rows made instances without the ORM's loading, in no session: the review only reads
+    # them (lims.services.record_reads).
+    qc = rows_by_product(session, QcResult, ids)
+    steps = rows_by_product(session, StepRecord, ids)
+    deviations = rows_by_product(session, Deviation, ids)
+    coi = rows_by_product(session, CoiEvent, ids)
     suspended = suspension_events(session, dins)
     superseded = supersession_events(session, dins)
     prints, containers = _prints(session, ids, [p.id or 0 for p, _ in products
@@ -105,32 +108,6 @@ def review_facts(session: Session, products: Sequence[tuple[Product, str]],
             alerts=[a for a in alerts if a.product_id == pid],
             notifications=notifications.get(pid, []), names=names))
     return facts
-
-
-def _by_product(session: Session, model: type[R], ids: list[int]) -> dict[int, list[R]]:
-    """Product id -> its rows of `model`, oldest first: one statement for all.
-
-    Rows made instances without the ORM's loading (lims.prepared.instance), in no
-    session: the review only reads them, and a queue of products has thousands of step
-    records and results (ORM loading was a quarter of the QA queue's time). Anything the
-    session holds unflushed is flushed first, so what is read is what the session sees."""
-    session.flush()
-    found: dict[int, list[R]] = defaultdict(list)
-    rows = _ROWS_OF[model].mappings(session.connection(), {"ids": ids})
-    for made in instances(model, rows):
-        found[made.product_id or 0].append(made)
-    return found
-
-
-def _rows_of(model: type[Any]) -> Prepared:
-    table: Table = model.__table__
-    return Prepared(core_select(table).where(one_of_bound(table.c.product_id, "ids"))
-                    .order_by(table.c.id))
-
-
-# Compiled once (lims.prepared): the QA queue reads them on every load.
-_ROWS_OF: dict[type[Any], Prepared] = {model: _rows_of(model) for model in
-                                       (QcResult, StepRecord, Deviation, CoiEvent)}
 
 
 def _prints(session: Session, ids: list[int], superseded: list[int]

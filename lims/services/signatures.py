@@ -13,13 +13,14 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from lims.audit import PendingEvent, append, content_hash
 from lims.audit_actions import AuditAction
 from lims.models import Signature, User
 from lims.services.clock import clock_skew_minutes, refuse_future
 from lims.services.common import utcnow
+from lims.services.record_reads import rows_of
 from lims.services.users import check_credentials
 from workflows.errors import DomainError, ErrorCode
 
@@ -82,8 +83,9 @@ def signed_event(signature: Signature, signer: User) -> PendingEvent:
 
 
 def signatures_of(session: Session, product_id: int) -> list[Signature]:
-    return list(session.exec(select(Signature).where(Signature.product_id == product_id)
-                             .order_by(col(Signature.id))))
+    """The product's signatures in the order they were given (in no session: lims.services.
+    record_reads)."""
+    return rows_of(session, Signature, product_id)
 
 
 def signature_status(signature: Signature, current_content: Callable[[str, str], Any]) -> str:

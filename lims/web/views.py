@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from lims.models import Container, Patient, PrintJob, Product, StepRecord, User
 from lims.services.alerts import open_alerts
@@ -15,6 +15,7 @@ from lims.services.deviations import deviations_of
 from lims.services.notifications import delivery_record
 from lims.services.qc import replaced_among
 from lims.services.queries import coi_events_of, container_scan_text, history_of, qc_results_of
+from lims.services.record_reads import rows_of, users_by_id
 from lims.services.records_present import records_present
 from lims.services.signatures import signatures_of
 from lims.services.storage import storage_history
@@ -44,15 +45,13 @@ class ContainerRow:
 
 
 def user_names(session: Session) -> dict[int, User]:
-    return {u.id: u for u in session.exec(select(User)) if u.id is not None}
+    return users_by_id(session)
 
 
 def container_rows(session: Session, product: Product) -> list[ContainerRow]:
-    containers = list(session.exec(select(Container).where(Container.product_id == product.id)
-                                   .order_by(col(Container.id))
-                                   .execution_options(populate_existing=True)))
-    jobs = session.exec(select(PrintJob).where(PrintJob.product_id == product.id)
-                        .order_by(col(PrintJob.id))).all()
+    assert product.id is not None
+    containers = rows_of(session, Container, product.id)
+    jobs = rows_of(session, PrintJob, product.id)
     rows = {c.id: ContainerRow(c, [j for j in jobs if j.container_id == c.id],
                                container_scan_text(product, c)) for c in containers}
     return list(rows.values())
@@ -72,8 +71,8 @@ def lineage(rows: list[ContainerRow]) -> list[ContainerRow]:
 
 def step_records(session: Session, product: Product) -> list[StepRecord]:
     """Every step record of the product, superseded ones too, oldest first."""
-    return list(session.exec(select(StepRecord).where(StepRecord.product_id == product.id)
-                             .order_by(col(StepRecord.id))))
+    assert product.id is not None
+    return rows_of(session, StepRecord, product.id)
 
 
 def step_rows(session: Session, product: Product, users: dict[int, User] | None = None,

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
 from sqlmodel import Session, select
 
-from lims.demo import run_demo
 from lims.models import Product
-from lims.services.alerts import open_alerts, raise_post_release_alert
-from lims.services.deviations import deviations_of, raise_deviation
+from lims.services.alerts import open_alerts
+from lims.services.deviations import deviations_of
 from lims.services.notifications import delivery_record
 from lims.services.queries import coi_events_of
 from lims.services.records_present import records_present
@@ -19,23 +17,11 @@ from lims.services.signatures import signatures_of
 from lims.services.storage import storage_history
 from lims.services.temperature_excursions import excursions
 from lims.web import views
-from tests.factories import make_product, perform, scan_of, seeded
-from workflows.errors import IdentityMismatch
+from tests.factories import demo_with_occasional_records
 
 
 def test_each_kind_present_exactly_where_its_read_finds_rows(session: Session) -> None:
-    run = seeded(session)
-    run_demo(session, say=lambda _m: None)
-    # What the demo lacks: a deviation, a refused scan, an open alert and its notification.
-    deviated, _ = make_product(run, until="received")
-    raise_deviation(session, actor=run.user("tech1"), din=deviated.din, step="sediment",
-                    description="centrifuge lid alarm", classification="minor")
-    refused, _ = make_product(run, until="received")
-    with pytest.raises(IdentityMismatch):
-        perform(run, refused, "sediment", scan=scan_of(session, deviated, "marrow_bag"))
-    alerted, _ = make_product(run, until="received")
-    raise_post_release_alert(session, product=alerted, test="sterility", value="positive")
-    session.commit()
+    demo_with_occasional_records(session)
     seen: Counter[str] = Counter()
     for product in session.exec(select(Product)).all():
         assert product.id is not None
